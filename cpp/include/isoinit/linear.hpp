@@ -1,0 +1,101 @@
+// The linear map H = gain * X W + 1 b^T, by two samplers (theory.md sections 2 and 3).
+//
+// * weights: draw W (d_in x d_out) explicitly, then multiply. Needed to reuse a network on
+//   another batch and cheaper when n > d.
+// * gram: draw H directly from the n x n Gram G = X X^T / d_in of the block input. For
+//   Gaussian W, H ~ gain * R Z with R R^T = G and Z an n x d_out standard normal matrix; for
+//   Haar semi-orthogonal W, H ~ gain * sqrt(d_in) * c * R F^T with F the first d_out rows of a
+//   uniformly random orthonormal m x n frame (m = max(d_in, d_out), c = sqrt(max(1, d_out/d_in))).
+//   Both are exact in distribution for the whole batch jointly; R = V diag(sqrt(lambda_+)) from
+//   the eigendecomposition of G, so a singular (collapsed) Gram is handled exactly.
+#pragma once
+
+#include <Eigen/Dense>
+#include <Eigen/QR>
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "kernels.hpp"
+#include "metrics.hpp"
+#include "random.hpp"
+
+namespace isoinit {
+
+enum class WeightKind { gaussian, orthogonal };
+enum class Sampler { gram, weights };
+
+/// Fill a row-major matrix with standard normals from a stream.
+inline void fill_normal(RowMatrixXd& m, Stream& s) { s.fill_normal(m.data(), static_cast<std::size_t>(m.size())); }
+
+/// Haar-distributed orthonormal columns: Q of the QR decomposition of a rows x cols
+/// (rows >= cols) Gaussian matrix, columns multiplied by the signs of R's diagonal.
+inline MatrixXd haar_frame(Eigen::Index rows, Eigen::Index cols, Stream& s) {
+  RowMatrixXd a(rows, cols);
+  fill_normal(a, s);
+  const MatrixXd am = a;
+  Eigen::HouseholderQR<MatrixXd> qr(am);
+  MatrixXd q = qr.householderQ() * MatrixXd::Identity(rows, cols);
+  const MatrixXd& r = qr.matrixQR();
+  for (Eigen::Index j = 0; j < cols; ++j)
+    if (r(j, j) < 0) q.col(j) *= -1.0;
+  return q;
+}
+
+/// The weight matrix of one block, W (d_in x d_out): iid N(0, 1/d_in), or Haar
+/// semi-orthogonal with E[W W^T] = (d_out/d_in) I (the Gaussian's second moment).
+inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s) {
+  if (kind == WeightKind::gaussian) {
+    RowMatrixXd w(d_in, d_out);
+    fill_normal(w, s);
+    w *= 1.0 / std::sqrt(static_cast<double>(d_in));
+    return w;
+  }
+  if (d_in >= d_out) return haar_frame(d_in, d_out, s);  // orthonormal columns
+  const double c = std::sqrt(static_cast<double>(d_out) / static_cast<double>(d_in));
+  return c * haar_frame(d_out, d_in, s).transpose();  // orthonormal rows, scaled
+}
+
+/// Per-feature bias b (d_out), N(0, bias^2); empty when bias == 0.
+inline Eigen::RowVectorXd draw_bias(Eigen::Index d_out, double bias, Stream& s) {
+  Eigen::RowVectorXd b;
+  if (bias > 0) {
+    b.resize(d_out);
+    s.fill_normal(b.data(), static_cast<std::size_t>(d_out));
+    b *= bias;
+  }
+  return b;
+}
+
+/// H = gain * X W (+ b), explicit weights.
+inline void linear_weights(const RowMatrixXd& x, const RowMatrixXd& w, double gain, const Eigen::RowVectorXd& b,
+                           RowMatrixXd& h) {
+  h.noalias() = x * w;
+  if (gain != 1.0) h *= gain;
+  if (b.size()) h.rowwise() += b;
+}
+
+/// H ~ gain * X W (+ b) drawn from the eigendecomposition (values ascending, vectors) of the
+/// input Gram X X^T / d_in.
+inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, double gain,
+                        const Eigen::RowVectorXd& b, Stream& s, RowMatrixXd& z, RowMatrixXd& h) {
+  const Eigen::Index n = e.values.size();
+  MatrixXd r = e.vectors * e.values.cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  if (kind == WeightKind::gaussian) {
+    z.resize(n, d_out);
+    fill_normal(z, s);
+    r *= gain;
+    kernels::left_multiply(r, z, h);
+  } else {
+    const Eigen::Index m = std::max(d_in, d_out);
+    if (n > m)
+      throw std::invalid_argument("sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out); use sampler='weights'");
+    const double c = std::sqrt(std::max(1.0, static_cast<double>(d_out) / static_cast<double>(d_in)));
+    const MatrixXd f = haar_frame(m, n, s);
+    r *= gain * std::sqrt(static_cast<double>(d_in)) * c;
+    h.noalias() = r * f.topRows(d_out).transpose();
+  }
+  if (b.size()) h.rowwise() += b;
+}
+
+}  // namespace isoinit

@@ -1,0 +1,78 @@
+// Centering and scaling: where layer, batch, RMS and mean-field normalization are computed.
+//
+// theory.md section 2: normalization = a centering step (none | layer: subtract each row's
+// mean over features | batch: subtract each column's mean over the batch | mf: subtract a
+// constant) followed by a scaling step (none | layer: divide each row by its root mean
+// square | batch: divide each column by its root mean square over the batch | mf: divide
+// by a constant). Layer norm = layer + layer, RMS norm = none + layer, batch norm = batch +
+// batch. Rows are samples (n), columns features (d).
+#pragma once
+
+#include <Eigen/Dense>
+#include <cmath>
+
+#include "kernels.hpp"
+#include "metrics.hpp"
+
+namespace isoinit {
+
+enum class Center { none, layer, batch, mf };
+enum class Scale { none, layer, batch, mf };
+
+inline void center_rows(RowMatrixXd& m, Center c, double mf_constant) {
+  switch (c) {
+    case Center::none: return;
+    case Center::layer: {
+      const auto d = static_cast<std::size_t>(m.cols());
+      for (Eigen::Index i = 0; i < m.rows(); ++i) {
+        double* row = m.row(i).data();
+        kernels::shift_scale(row, d, kernels::sum(row, d) / static_cast<double>(d), 1.0);
+      }
+      return;
+    }
+    case Center::batch: m.rowwise() -= m.colwise().mean(); return;
+    case Center::mf: m.array() -= mf_constant; return;
+  }
+}
+
+/// Normalization bias Var(a) / mean(a)^2 (population variance) of the norms a that the
+/// scaling step divides by: per-sample root mean squares for layer scaling, per-feature
+/// ones for batch scaling; for `none` and `mf` the per-sample ones that layer scaling would
+/// use (Joudaki et al. 2023, section 4).
+inline double normalization_bias(const RowMatrixXd& m, Scale s) {
+  VectorXd a;
+  if (s == Scale::batch)
+    a = (m.array().square().colwise().mean()).sqrt().transpose();
+  else {
+    const auto d = static_cast<std::size_t>(m.cols());
+    a.resize(m.rows());
+    for (Eigen::Index i = 0; i < m.rows(); ++i)
+      a(i) = std::sqrt(kernels::dot(m.row(i).data(), m.row(i).data(), d) / static_cast<double>(d));
+  }
+  const double mean = a.mean();
+  const double var = (a.array() - mean).square().mean();
+  return var / (mean * mean);
+}
+
+inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) {
+  switch (s) {
+    case Scale::none: return;
+    case Scale::layer: {
+      const auto d = static_cast<std::size_t>(m.cols());
+      for (Eigen::Index i = 0; i < m.rows(); ++i) {
+        double* row = m.row(i).data();
+        const double ms = kernels::dot(row, row, d) / static_cast<double>(d);
+        kernels::shift_scale(row, d, 0.0, 1.0 / std::sqrt(ms + eps));
+      }
+      return;
+    }
+    case Scale::batch: {
+      const Eigen::RowVectorXd inv = ((m.array().square().colwise().mean() + eps).sqrt()).inverse();
+      m = m * inv.asDiagonal();
+      return;
+    }
+    case Scale::mf: m.array() /= mf_constant; return;
+  }
+}
+
+}  // namespace isoinit

@@ -1,0 +1,325 @@
+"""The one table of activation functions shared by the engine and the theory.
+
+An activation is named by a *spec* string: a registered name, optionally with one numeric
+parameter in parentheses (``"relu"``, ``"leaky_relu(0.2)"``, ``"elu(0.5)"``, ``"he3"``).
+:func:`resolve` turns a spec (or an :class:`Activation`) into an :class:`Activation`,
+which carries
+
+* ``fn``: the vectorized NumPy function (the reference the compiled engine is tested
+  against, to 1e-12);
+* ``kinks``: the points where it is not smooth, so quadrature can be split there;
+* ``engine``: the name the compiled kernel knows it by, or ``None`` for a Python-only
+  activation (user callables are theory-only; activations defined by Hermite
+  coefficients run in the engine too).
+
+Users add their own with :func:`register` (a vectorized callable) or
+:func:`from_hermite` (normalized Hermite coefficients ``c_0, c_1, ...``, theory.md
+section 4).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
+
+__all__ = [
+    "BUILTIN",
+    "SELU_ALPHA",
+    "SELU_LAMBDA",
+    "Activation",
+    "ActivationSpec",
+    "available",
+    "from_hermite",
+    "hermite_he",
+    "register",
+    "resolve",
+]
+
+#: SELU constants as in PyTorch (Klambauer et al. 2017).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_LAMBDA = 1.0507009873554804934193349852946
+
+_SQRT2 = math.sqrt(2.0)
+_GELU_TANH_C = math.sqrt(2.0 / math.pi)
+
+
+def hermite_he(k: int, x: ArrayLike) -> NDArray[np.float64]:
+    """Probabilists' Hermite polynomial ``He_k(x)`` (unnormalized), by the recurrence
+    ``He_{k+1} = x He_k - k He_{k-1}``."""
+    x = np.asarray(x, dtype=np.float64)
+    if k < 0:
+        raise ValueError(f"k must be >= 0; got {k}")
+    h_prev = np.ones_like(x)
+    if k == 0:
+        return h_prev
+    h = x.copy()
+    for j in range(1, k):
+        h_prev, h = h, x * h - j * h_prev
+    return h
+
+
+def _softplus(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return special.expit(x)
+
+
+def _elu(x: NDArray[np.float64], a: float) -> NDArray[np.float64]:
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
+
+
+_Fn = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class _Builtin:
+    fn: Callable[[NDArray[np.float64], float], NDArray[np.float64]]
+    kinks: tuple[float, ...] = ()
+    param: str | None = None  # name of the optional parameter
+    default: float = 0.0
+    doc: str = ""
+
+
+#: The built-in activations, by engine name. ``heK`` (``K >= 0``) is matched separately.
+BUILTIN: dict[str, _Builtin] = {
+    "identity": _Builtin(lambda x, a: x.copy(), doc="x"),
+    "relu": _Builtin(lambda x, a: np.maximum(x, 0.0), (0.0,), doc="max(x, 0)"),
+    "leaky_relu": _Builtin(
+        lambda x, a: np.where(x >= 0, x, a * x), (0.0,), "slope", 0.01, "x if x >= 0 else slope*x"
+    ),
+    "tanh": _Builtin(lambda x, a: np.tanh(x), doc="tanh(x)"),
+    "sigmoid": _Builtin(lambda x, a: _sigmoid(x), doc="1 / (1 + exp(-x))"),
+    "sin": _Builtin(lambda x, a: np.sin(x), doc="sin(x)"),
+    "cos": _Builtin(lambda x, a: np.cos(x), doc="cos(x)"),
+    "exp": _Builtin(lambda x, a: np.exp(x), doc="exp(x)"),
+    "erf": _Builtin(lambda x, a: special.erf(x), doc="erf(x)"),
+    "gelu": _Builtin(lambda x, a: 0.5 * x * (1.0 + special.erf(x / _SQRT2)), doc="x Phi(x)"),
+    "gelu_tanh": _Builtin(
+        lambda x, a: 0.5 * x * (1.0 + np.tanh(_GELU_TANH_C * (x + 0.044715 * x**3))),
+        doc="tanh approximation of GELU",
+    ),
+    "silu": _Builtin(lambda x, a: x * _sigmoid(x), doc="x sigmoid(x)"),
+    "selu": _Builtin(
+        lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), (0.0,), doc="lambda elu_alpha(x), PyTorch"
+    ),
+    "elu": _Builtin(_elu, (0.0,), "alpha", 1.0, "x if x > 0 else alpha (e^x - 1)"),
+    "celu": _Builtin(
+        lambda x, a: np.maximum(x, 0.0) + a * np.expm1(np.minimum(x, 0.0) / a),
+        (0.0,),
+        "alpha",
+        1.0,
+        "max(0, x) + min(0, alpha (e^(x/alpha) - 1))",
+    ),
+    "softplus": _Builtin(lambda x, a: _softplus(x), doc="log(1 + e^x)"),
+    "step": _Builtin(lambda x, a: (x > 0).astype(np.float64), (0.0,), doc="1 if x > 0 else 0"),
+    "sign": _Builtin(lambda x, a: np.sign(x), (0.0,), doc="sign(x)"),
+    "abs": _Builtin(lambda x, a: np.abs(x), (0.0,), doc="|x|"),
+}
+
+_HE_RE = re.compile(r"^he(\d+)$")
+_SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*([^()]*?)\s*\))?\s*$")
+#: Highest built-in Hermite polynomial order.
+HE_MAX = 30
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A resolved activation.
+
+    Attributes
+    ----------
+    name : str
+        Canonical spec, e.g. ``"leaky_relu(0.01)"``; equal specs give equal activations.
+    base : str
+        Registered name without the parameter (``"leaky_relu"``, ``"he3"``).
+    param : float or None
+        The parameter (slope of leaky ReLU, alpha of ELU/CELU), if the activation has one.
+    fn : callable
+        Vectorized float64 function ``ndarray -> ndarray``.
+    kinks : tuple of float
+        Points where ``fn`` or its derivative is discontinuous.
+    engine : str or None
+        Name understood by the compiled kernel, or ``None`` if it only runs in Python.
+    hermite : tuple of float or None
+        For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
+    """
+
+    name: str
+    base: str
+    param: float | None
+    fn: _Fn = field(compare=False, repr=False)
+    kinks: tuple[float, ...] = ()
+    engine: str | None = None
+    hermite: tuple[float, ...] | None = None
+
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
+        return self.fn(np.asarray(x, dtype=np.float64))
+
+    @property
+    def engine_param(self) -> float:
+        """The numeric parameter passed to the compiled kernel (0 when unused)."""
+        if self.base.startswith("he") and _HE_RE.match(self.base):
+            return float(self.base[2:])
+        return 0.0 if self.param is None else float(self.param)
+
+
+ActivationSpec = str | Activation
+
+_USER: dict[str, Activation] = {}
+
+
+def available() -> list[str]:
+    """Names of every registered activation (built-in first, ``he1..he30`` folded as ``heK``)."""
+    return [*BUILTIN, "heK", *_USER]
+
+
+def _unknown(spec: object) -> ValueError:
+    names = ", ".join([*BUILTIN, "he1..he30", *_USER])
+    return ValueError(f"activation must be one of {names}; got {spec!r}")
+
+
+def resolve(spec: ActivationSpec) -> Activation:
+    """Turn an activation spec into an :class:`Activation`.
+
+    Parameters
+    ----------
+    spec : str or Activation
+        ``"name"`` or ``"name(param)"`` for activations with a parameter
+        (``leaky_relu`` slope, ``elu``/``celu`` alpha), ``"heK"`` for the Hermite
+        polynomial ``He_K``, a name given to :func:`register`, or an ``Activation``.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or the parameter is malformed or out of range.
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if not isinstance(spec, str):
+        raise _unknown(spec)
+    m = _SPEC_RE.match(spec)
+    if not m:
+        raise _unknown(spec)
+    base, arg = m.group(1).lower(), m.group(2)
+    if base in _USER and arg is None:
+        return _USER[base]
+    hm = _HE_RE.match(base)
+    if hm:
+        k = int(hm.group(1))
+        if arg is not None or not 0 <= k <= HE_MAX:
+            raise ValueError(f"activation 'heK' needs 0 <= K <= {HE_MAX} and no parameter; got {spec!r}")
+        return Activation(
+            name=f"he{k}", base=f"he{k}", param=None, fn=lambda x, k=k: hermite_he(k, x), engine=f"he{k}"
+        )
+    if base not in BUILTIN:
+        raise _unknown(spec)
+    b = BUILTIN[base]
+    if b.param is None:
+        if arg is not None:
+            raise ValueError(f"activation {base!r} takes no parameter; got {spec!r}")
+        return Activation(name=base, base=base, param=None, fn=lambda x, f=b.fn: f(x, 0.0),
+                          kinks=b.kinks, engine=base)
+    if arg is None:
+        value = b.default
+    else:
+        try:
+            value = float(arg)
+        except ValueError:
+            raise ValueError(f"activation {base!r} parameter {b.param} must be a number; got {spec!r}") from None
+    if not math.isfinite(value) or (base in ("elu", "celu") and value <= 0):
+        raise ValueError(f"activation {base!r} parameter {b.param} must be finite"
+                         f"{' and > 0' if base != 'leaky_relu' else ''}; got {spec!r}")
+    return Activation(name=f"{base}({value:g})", base=base, param=value,
+                      fn=lambda x, f=b.fn, a=value: f(x, a), kinks=b.kinks, engine=base)
+
+
+def _check_new_name(name: str) -> str:
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise ValueError(f"name must be an identifier; got {name!r}")
+    low = name.lower()
+    if low in BUILTIN or _HE_RE.match(low) or low == "hermite":
+        raise ValueError(f"name {name!r} is a built-in activation and cannot be replaced")
+    return low
+
+
+def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool = False) -> Activation:
+    """Register a user activation given as a vectorized callable.
+
+    The theory modules (:mod:`isoinit.hermite`, :mod:`isoinit.meanfield`) accept it by
+    name afterwards; the compiled simulator does not run Python callables (define the
+    activation with :func:`from_hermite` to simulate it).
+
+    Parameters
+    ----------
+    name : str
+        Identifier, not a built-in name.
+    fn : callable
+        Maps a float64 array to a float64 array of the same shape, elementwise.
+    kinks : sequence of float
+        Points of non-smoothness (quadrature is split there).
+    overwrite : bool
+        Replace an earlier registration of the same name.
+    """
+    low = _check_new_name(name)
+    if low in _USER and not overwrite:
+        raise ValueError(f"name {name!r} is already registered; pass overwrite=True to replace it")
+    if not callable(fn):
+        raise ValueError(f"fn must be callable; got {fn!r}")
+    probe = np.asarray(fn(np.linspace(-1.0, 1.0, 5)), dtype=np.float64)
+    if probe.shape != (5,):
+        raise ValueError(f"fn must be elementwise (same output shape as input); got shape {probe.shape}")
+    act = Activation(name=low, base=low, param=None,
+                     fn=lambda x, f=fn: np.asarray(f(x), dtype=np.float64),
+                     kinks=tuple(sorted(float(k) for k in kinks)), engine=None)
+    _USER[low] = act
+    return act
+
+
+def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> Activation:
+    """Define an activation by its normalized Hermite coefficients.
+
+    ``sigma(x) = sum_k c_k he_k(x)`` with ``he_k = He_k / sqrt(k!)`` (theory.md section 4).
+    Such an activation runs in the compiled simulator too.
+
+    Parameters
+    ----------
+    coefficients : sequence of float
+        ``c_0, c_1, ..., c_K`` (at most 31 of them), finite, not all zero.
+    name : str, optional
+        If given, the activation is also registered under this name.
+    """
+    c = np.asarray(coefficients, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0 or c.size > HE_MAX + 1:
+        raise ValueError(f"coefficients must be a 1-D sequence of 1 to {HE_MAX + 1} numbers; got shape {c.shape}")
+    if not np.all(np.isfinite(c)) or not np.any(c):
+        raise ValueError(f"coefficients must be finite and not all zero; got {c.tolist()}")
+    coeffs = tuple(float(v) for v in c)
+    norms = [1.0 / math.sqrt(math.factorial(k)) for k in range(len(coeffs))]
+
+    def fn(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.zeros_like(x)
+        h_prev, h = np.ones_like(x), x.copy()
+        for k, ck in enumerate(coeffs):
+            if k == 0:
+                out += ck * h_prev
+            elif k == 1:
+                out += ck * h
+            else:
+                h_prev, h = h, x * h - (k - 1) * h_prev
+                out += ck * norms[k] * h
+        return out
+
+    label = "hermite(" + ",".join(f"{v:.6g}" for v in coeffs) + ")"
+    act = Activation(name=label if name is None else _check_new_name(name), base="hermite",
+                     param=None, fn=fn, engine="hermite", hermite=coeffs)
+    if name is not None:
+        _USER[act.name] = act
+    return act

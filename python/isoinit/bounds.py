@@ -1,0 +1,336 @@
+"""Bounds, fixed points and rates that a figure can overlay on measured trajectories.
+
+* The mean-field potential bound ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)`` of Joudaki,
+  Daneshmand and Bach (NeurIPS 2023; restated in Joudaki and Hofmann, AISTATS 2025) for
+  layer normalization after the activation (:func:`potential_bound`,
+  :func:`trajectory_potential_bound`).
+* The exact identity "normalization increases isometry" (spec/theory.md section 4):
+  dividing rows by their norms ``a_i`` multiplies the isometry by
+  ``mean(a^2) / geomean(a^2) >= 1 + Var(a) / mean(a)^2`` (population variance)
+  (:func:`scaling_isometry_ratio`, :func:`scaling_isometry_lower_bound`).
+* Fixed points, rates and the depth scale of uncentered kernels normalized to
+  ``kappa(1) = 1`` (Joudaki and Hofmann 2025; spec/theory.md section 5)
+  (:func:`kernel_fixed_point`, :func:`fixed_point`, :func:`indistinguishable_depth`,
+  :func:`polynomial_rate`) and the residual kernel (:func:`residual_kernel`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from .activations import ActivationSpec
+from .hermite import (
+    beta0,
+    centered_kernel,
+    centered_kernel_derivative,
+    rms_kernel,
+    rms_kernel_derivative,
+)
+
+__all__ = [
+    "FixedPoint",
+    "fixed_point",
+    "indistinguishable_depth",
+    "kernel_fixed_point",
+    "polynomial_rate",
+    "potential_bound",
+    "residual_kernel",
+    "scaling_isometry_lower_bound",
+    "scaling_isometry_ratio",
+    "trajectory_potential_bound",
+]
+
+_F = NDArray[np.float64]
+Kernel = Literal["centered", "rms"]
+
+
+def _finite(name: str, value: object, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    if math.isnan(v) or (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError(f"{name} must be in [{low}, {high}]; got {value!r}")
+    return v
+
+
+def _depth(depth: object) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or int(depth) < 0:
+        raise ValueError(f"depth must be a non-negative integer; got {depth!r}")
+    return int(depth)
+
+
+# --------------------------------------------------------------------------------------
+# potential bound
+# --------------------------------------------------------------------------------------
+
+
+def potential_bound(gamma_start: float, beta_0: float, depth: int, *, start: int = 0) -> _F:
+    """Mean-field potential bound ``gamma_start (2 - beta_0)^(-(l - start))`` for ``l = 0..depth``.
+
+    Joudaki, Daneshmand and Bach (2023), the potential theorem (spec/theory.md section 4):
+    with layer normalization after the activation, at infinite width
+    ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)``. ``start=1`` gives the variant anchored
+    at the first block's output, ``gamma(G^1) (2 - beta_0)^(-(l - 1))``.
+
+    Parameters
+    ----------
+    gamma_start : float
+        Potential at layer ``start`` (``>= 0``; ``inf`` gives ``inf``).
+    beta_0 : float
+        Non-linearity strength in ``[0, 1]`` (:func:`isoinit.hermite.beta0`).
+    depth : int
+        Last layer.
+    start : int
+        Anchor layer, ``0 <= start <= depth``; entries before it are NaN.
+
+    Returns
+    -------
+    ndarray, shape (depth + 1,)
+    """
+    g0 = _finite("gamma_start", gamma_start, low=0.0)
+    b0 = _finite("beta_0", beta_0, low=0.0, high=1.0)
+    depth = _depth(depth)
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (
+        0 <= start <= depth
+    ):
+        raise ValueError(f"start must be an integer in [0, {depth}]; got {start!r}")
+    layers = np.arange(depth + 1, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out = g0 * (2.0 - b0) ** (-(layers - start))
+    out[: int(start)] = np.nan
+    return out
+
+
+def trajectory_potential_bound(traj: object, *, start: int = 0) -> _F:
+    """:func:`potential_bound` anchored on a trajectory's own potential at layer ``start``.
+
+    Uses ``beta_0`` of the activation at the block's pre-activation gain
+    ``sqrt(gain^2 + bias^2)``. The theorem covers ``act-norm`` with layer (or ``mf``)
+    centering and scaling, ``bias = 0`` and ``eps = 0``; other configurations raise.
+
+    Parameters
+    ----------
+    traj : MeanFieldTrajectory or Trajectory
+        Anything with ``.mlp`` and a ``.potential`` array whose last axis is the layer
+        (for a simulated ``Trajectory`` the bound is anchored on the mean over runs).
+    start : int
+        Anchor layer.
+    """
+    mlp = getattr(traj, "mlp", None)
+    pot = getattr(traj, "potential", None)
+    if mlp is None or pot is None:
+        raise ValueError(f"traj must have .mlp and .potential; got {type(traj).__name__}")
+    if (
+        mlp.order != "act-norm"
+        or mlp.centering not in ("layer", "mf")
+        or mlp.scaling not in ("layer", "mf")
+        or mlp.bias != 0.0
+        or mlp.eps != 0.0
+    ):
+        raise ValueError(
+            "the potential bound is proven for act-norm blocks with layer (or mf) centering and "
+            f"scaling, bias 0 and eps 0; got {mlp.label()}, eps={mlp.eps:g}"
+        )
+    p = np.asarray(pot, dtype=np.float64)
+    p = p.reshape(-1, p.shape[-1]).mean(axis=0)
+    return potential_bound(float(p[start]), beta0(mlp.act, mlp.gain), mlp.depth, start=start)
+
+
+# --------------------------------------------------------------------------------------
+# normalization increases isometry
+# --------------------------------------------------------------------------------------
+
+
+def _norms(norms: ArrayLike) -> _F:
+    a = np.asarray(norms, dtype=np.float64)
+    if a.ndim < 1 or a.shape[-1] < 1 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"norms must be a non-empty array of finite positive numbers; got {a!r}")
+    return a
+
+
+def scaling_isometry_ratio(norms: ArrayLike) -> _F | float:
+    """``I(G') / I(G) = mean(a^2) / geomean(a^2)`` for ``G' = D^(-1/2) G D^(-1/2)``, ``D = diag(a^2)``.
+
+    The exact identity of spec/theory.md section 4 (Joudaki, Daneshmand and Bach 2023,
+    "normalization increases isometry"): scaling each row of ``H`` by its norm ``a_i``
+    (``G = H H^T``) multiplies the isometry by this factor, which is ``>= 1``.
+
+    Parameters
+    ----------
+    norms : array_like, shape (..., n)
+        Row norms ``a_i > 0`` along the last axis.
+    """
+    a2 = _norms(norms) ** 2
+    out = np.mean(a2, axis=-1) / np.exp(np.mean(np.log(a2), axis=-1))
+    return float(out) if np.ndim(out) == 0 else np.asarray(out)
+
+
+def scaling_isometry_lower_bound(norms: ArrayLike) -> _F | float:
+    """``1 + Var(a) / mean(a)^2`` (population variance), a lower bound of
+    :func:`scaling_isometry_ratio` (spec/theory.md section 4)."""
+    a = _norms(norms)
+    out = 1.0 + np.var(a, axis=-1) / np.mean(a, axis=-1) ** 2
+    return float(out) if np.ndim(out) == 0 else np.asarray(out)
+
+
+# --------------------------------------------------------------------------------------
+# fixed points of normalized kernels (Joudaki and Hofmann 2025)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Attracting fixed point of a kernel map ``rho -> f(rho)`` with ``f(1) = 1``.
+
+    Attributes
+    ----------
+    kind : {"isometry", "collapse", "collapse-polynomial", "interior"}
+        ``f(0) = 0``: ``rho* = 0``; ``f(0) > 0`` and ``f'(1) < 1``: ``rho* = 1`` at a geometric
+        rate; ``f'(1) = 1``: ``rho* = 1`` at a polynomial rate; ``f'(1) > 1``: a unique
+        ``rho*`` in ``(0, 1)``.
+    rho_star : float
+    rate : float
+        Per-layer factor of ``|rho_l - rho*|``: ``1 / (2 - f'(0))`` (isometry), ``f'(1)``
+        (collapse), ``f'(rho*)`` (interior), 1 for the polynomial case (see ``a``).
+    f0, slope0, slope1 : float
+        ``f(0)``, ``f'(0)``, ``f'(1)``.
+    a : float
+        ``1 - f(0) - f'(0)``, the constant of the polynomial rate
+        ``|rho_l - 1| <= |rho_0 - 1| / (l a |rho_0 - 1| + 1)``.
+    """
+
+    kind: str
+    rho_star: float
+    rate: float
+    f0: float
+    slope0: float
+    slope1: float
+    a: float
+
+
+_SLOPE_TOL = 1e-9
+
+
+def kernel_fixed_point(
+    f: Callable[[_F], _F], df: Callable[[_F], _F], *, slope_tol: float = _SLOPE_TOL
+) -> FixedPoint:
+    """Classify the attracting fixed point of a normalized kernel map (``f(1) = 1``).
+
+    Joudaki and Hofmann (AISTATS 2025), as summarized in spec/theory.md section 5.
+
+    Parameters
+    ----------
+    f, df : callable
+        The map and its derivative on arrays of ``rho`` in ``[-1, 1]``.
+    slope_tol : float
+        ``|f'(1) - 1| <= slope_tol`` counts as ``f'(1) = 1``.
+    """
+    f0 = float(f(np.array([0.0]))[0])
+    s0, s1 = (float(v) for v in df(np.array([0.0, 1.0])))
+    a = 1.0 - f0 - s0
+    if abs(f0) <= 1e-13:
+        return FixedPoint("isometry", 0.0, 1.0 / (2.0 - s0), f0, s0, s1, a)
+    if abs(s1 - 1.0) <= slope_tol:
+        return FixedPoint("collapse-polynomial", 1.0, 1.0, f0, s0, s1, a)
+    if s1 < 1.0:
+        return FixedPoint("collapse", 1.0, s1, f0, s0, s1, a)
+
+    def g(r: float) -> float:
+        return float(f(np.array([r]))[0]) - r
+
+    hi = 1.0 - 1e-3  # f(r) - r < 0 just below 1 when f'(1) > 1, and f(0) > 0
+    while g(hi) >= 0.0 and hi < 1.0 - 1e-12:
+        hi = 1.0 - (1.0 - hi) / 10.0
+    star = float(optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=4e-16))
+    return FixedPoint("interior", star, float(df(np.array([star]))[0]), f0, s0, s1, a)
+
+
+def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: float = 1.0) -> FixedPoint:
+    """Fixed point and rate of the normalized kernel of an activation.
+
+    ``kernel="rms"``: ``kappa / E sigma^2`` (RMS normalization after the activation, the
+    uncentered case of Joudaki and Hofmann 2025); ``"centered"``: ``kbar`` (layer
+    normalization), whose fixed point is always ``rho* = 0`` at rate ``1 / (2 - beta_0)``.
+    """
+    if kernel == "rms":
+        return kernel_fixed_point(
+            lambda r: rms_kernel(activation, r, gain=gain),
+            lambda r: rms_kernel_derivative(activation, r, gain=gain),
+        )
+    if kernel == "centered":
+        return kernel_fixed_point(
+            lambda r: centered_kernel(activation, r, gain=gain),
+            lambda r: centered_kernel_derivative(activation, r, gain=gain),
+        )
+    raise ValueError(f"kernel must be one of centered, rms; got {kernel!r}")
+
+
+def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
+    """Depth ``L = ln(1/eps) / ln(1/kappa'(1))`` after which representations are numerically
+    indistinguishable (spec/theory.md section 5); ``inf`` when ``kappa'(1) >= 1``.
+
+    Parameters
+    ----------
+    slope1 : float
+        ``kappa'(1)`` of the normalized kernel (``FixedPoint.slope1``), ``> 0``.
+    eps : float
+        Resolution in ``(0, 1)``.
+    """
+    s = _finite("slope1", slope1, low=0.0)
+    e = _finite("eps", eps, low=0.0, high=1.0)
+    if not 0.0 < e < 1.0:
+        raise ValueError(f"eps must be in (0, 1); got {eps!r}")
+    if s >= 1.0:
+        return math.inf
+    if s == 0.0:
+        return 0.0
+    return math.log(1.0 / e) / math.log(1.0 / s)
+
+
+def polynomial_rate(rho0: float, depth: int, a: float) -> _F:
+    """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``: the polynomial
+    convergence to collapse when ``kappa'(1) = 1`` (spec/theory.md section 5)."""
+    r0 = _finite("rho0", rho0, low=-1.0, high=1.0)
+    av = _finite("a", a, low=0.0)
+    layers = np.arange(_depth(depth) + 1, dtype=np.float64)
+    d = abs(r0 - 1.0)
+    return np.asarray(d / (layers * av * d + 1.0))
+
+
+def residual_kernel(
+    activation: ActivationSpec,
+    rho: ArrayLike,
+    r: float,
+    *,
+    kernel: Kernel = "centered",
+    gain: float = 1.0,
+) -> _F:
+    """Kernel of the residual block ``x' = sqrt(1 - r^2) f(x) + r x``:
+    ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` (spec/theory.md section 5).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    rho : array_like
+        Correlations in ``[-1, 1]``.
+    r : float
+        Residual weight in ``[0, 1]``.
+    kernel : {"centered", "rms"}
+        The normalized kernel of the branch ``f``.
+    gain : float
+    """
+    rv = _finite("r", r, low=0.0, high=1.0)
+    if kernel == "centered":
+        k = centered_kernel(activation, rho, gain=gain)
+    elif kernel == "rms":
+        k = rms_kernel(activation, rho, gain=gain)
+    else:
+        raise ValueError(f"kernel must be one of centered, rms; got {kernel!r}")
+    return np.asarray((1.0 - rv * rv) * k + rv * rv * np.clip(np.asarray(rho, float), -1, 1))

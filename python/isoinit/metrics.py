@@ -1,0 +1,146 @@
+"""Gram-matrix metrics (theory.md section 1), on any Gram matrix or representation.
+
+Every function takes either a Gram matrix ``G`` (``n x n``, symmetric PSD) or a
+representation ``X`` (``n x d``, rows are samples; its Gram ``X X^T / d`` is used), or a
+stack of either (leading axes are kept). Pass ``gram=True``/``False`` to say which when
+``X`` happens to be square; by default a square symmetric input is taken as a Gram.
+
+The numbers come from the same compiled code the simulator uses (float64 eigenvalues
+of ``G``), so a tool that measures its own network gets exactly the simulator's metrics.
+
+A singular Gram (smallest eigenvalue at most ``n * eps_machine * largest``) has isometry 0
+and isometry gap ``+inf``, never NaN; two parallel rows give potential ``+inf``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+
+__all__ = [
+    "METRICS",
+    "condition_number",
+    "effective_rank",
+    "gram",
+    "gram_metrics",
+    "isometry",
+    "isometry_gap",
+    "max_abs_correlation",
+    "mean_abs_correlation",
+    "normalization_bias",
+    "potential",
+    "stable_rank",
+]
+
+#: Names of the Gram metrics, in the order the compiled kernel returns them.
+METRICS: tuple[str, ...] = tuple(_core.metric_names())
+
+
+def gram(x: ArrayLike) -> NDArray[np.float64]:
+    """Gram matrix ``X X^T / d`` of a representation ``X`` (``(..., n, d)``)."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions (n, d); got shape {a.shape}")
+    return np.asarray(a @ np.swapaxes(a, -1, -2) / a.shape[-1])
+
+
+def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim < 2:
+        raise ValueError(f"x must be a Gram matrix (n, n) or a representation (n, d); got shape {a.shape}")
+    if gram_flag is None:
+        gram_flag = a.shape[-1] == a.shape[-2] and bool(np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-12, atol=0))
+    if not gram_flag:
+        a = gram(a)
+    elif a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"x must be square when gram=True; got shape {a.shape}")
+    if a.shape[-1] < 2:
+        raise ValueError(f"x must describe n >= 2 samples; got n={a.shape[-1]}")
+    return a
+
+
+def gram_metrics(x: ArrayLike, *, gram: bool | None = None) -> dict[str, NDArray[np.float64]]:
+    """All Gram metrics at once, as a dict of arrays over the leading axes.
+
+    Keys are :data:`METRICS`: ``isometry`` ``I = det(G)^(1/n) / (tr G / n)``, ``gap``
+    ``-log I``, ``potential`` ``max_{i!=j} |rho|/(1-|rho|)``, ``effective_rank``
+    ``exp(entropy(lambda / sum lambda))``, ``stable_rank`` ``tr G / lambda_max``,
+    ``mean_abs_corr`` and ``max_abs_corr`` (off-diagonal correlations), ``condition``
+    ``lambda_max / lambda_min``.
+    """
+    g = _as_gram(x, gram)
+    lead = g.shape[:-2]
+    n = g.shape[-1]
+    flat = np.ascontiguousarray(g.reshape(-1, n, n))
+    out = _core.gram_metrics(flat)
+    return {name: out[:, k].reshape(lead) for k, name in enumerate(METRICS)}
+
+
+def _one(name: str, x: ArrayLike, gram: bool | None) -> Any:
+    v = gram_metrics(x, gram=gram)[name]
+    return float(v) if v.ndim == 0 else v
+
+
+def isometry(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Isometry ``det(G)^(1/n) / (tr(G)/n)`` in ``[0, 1]`` (Joudaki et al. 2023, eq. 1)."""
+    return _one("isometry", x, gram)
+
+
+def isometry_gap(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Isometry gap ``-log I(G) = log mean(lambda) - mean(log lambda)``, ``+inf`` if singular."""
+    return _one("gap", x, gram)
+
+
+def potential(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Potential ``max_{i != j} |rho_ij| / (1 - |rho_ij|)`` (Joudaki et al. 2023, section 4)."""
+    return _one("potential", x, gram)
+
+
+def effective_rank(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Effective rank ``exp(entropy(lambda / sum lambda))`` in ``[1, n]``."""
+    return _one("effective_rank", x, gram)
+
+
+def stable_rank(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Stable rank ``tr(G) / lambda_max`` in ``[1, n]``."""
+    return _one("stable_rank", x, gram)
+
+
+def mean_abs_correlation(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Mean of ``|rho_ij|`` over ``i != j``."""
+    return _one("mean_abs_corr", x, gram)
+
+
+def max_abs_correlation(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Max of ``|rho_ij|`` over ``i != j``."""
+    return _one("max_abs_corr", x, gram)
+
+
+def condition_number(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """``lambda_max / lambda_min`` (``+inf`` if singular)."""
+    return _one("condition", x, gram)
+
+
+def normalization_bias(norms: ArrayLike, *, ddof: int = 0, axis: int = -1) -> Any:
+    """Normalization bias ``Var(a) / mean(a)^2`` of the norms a normalization divides by.
+
+    Parameters
+    ----------
+    norms : array_like
+        The norms ``a_1..a_k`` (per-sample norms for layer norm, per-feature norms for batch
+        norm) along ``axis``.
+    ddof : int
+        0 (default) for the population variance, which the inequality
+        ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of theory.md section 4 uses; 1 for the
+        unbiased variance the authors' code prints.
+    """
+    a = np.asarray(norms, dtype=np.float64)
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1; got {ddof!r}")
+    mean = a.mean(axis=axis)
+    out = a.var(axis=axis, ddof=ddof) / mean**2
+    return float(out) if np.ndim(out) == 0 else out

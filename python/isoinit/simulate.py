@@ -1,0 +1,370 @@
+"""Simulating random MLPs at initialization: the Python face of the compiled kernel."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+from ._warnings import DivergenceWarning
+from .config import MLP
+from .metrics import METRICS
+
+__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "mf_constants", "network_weights", "simulate"]
+
+Sampler = Literal["auto", "gram", "weights"]
+#: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
+STAGES: tuple[str, ...] = ("linear", "activation", "normalization")
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Per-layer Gram metrics of a batch through many random networks.
+
+    Metric arrays (``isometry``, ``gap``, ``potential``, ``effective_rank``,
+    ``stable_rank``, ``mean_abs_corr``, ``max_abs_corr``, ``condition``; see
+    :mod:`isoinit.metrics`) have shape ``(runs, depth + 1)``: layer 0 is the input after
+    scaling its rows to mean square 1, layer ``l`` the output of block ``l``. With
+    ``stages=True`` they have shape ``(runs, depth + 1, 3)``, the last axis being
+    :data:`STAGES`: after the linear map ``H``, after the activation, after the
+    normalization (the block output is the later of the last two, depending on
+    ``mlp.order``; at layer 0 all three are the input).
+
+    Attributes
+    ----------
+    mlp : MLP
+    seed : int
+    sampler : {"gram", "weights"}
+        The sampler that ran (``"auto"`` resolved).
+    metrics : dict of str to ndarray
+        Every metric array, by name (also available as attributes).
+    norm_bias : ndarray, shape (runs, depth + 1)
+        ``Var(a) / mean(a)^2`` with the *population* variance of the norms ``a`` that the
+        block's scaling step divides by (per-sample RMS after centering for layer/none/mf
+        scaling, per-feature RMS for batch scaling); layer 0: the raw input's row norms.
+    grams : ndarray or None
+        ``(runs, depth + 1, n, n)`` (``(runs, depth + 1, 3, n, n)`` with stages) if asked for.
+    diverged_at : ndarray of int, shape (runs,)
+        First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
+    stages : tuple of str or None
+        :data:`STAGES` when stages were recorded.
+    """
+
+    mlp: MLP
+    seed: int
+    sampler: str
+    metrics: dict[str, NDArray[np.float64]] = field(repr=False)
+    norm_bias: NDArray[np.float64] = field(repr=False)
+    grams: NDArray[np.float64] | None = field(repr=False)
+    diverged_at: NDArray[np.int64] = field(repr=False)
+    stages: tuple[str, ...] | None = None
+
+    def __getattr__(self, name: str) -> NDArray[np.float64]:
+        metrics = self.__dict__.get("metrics")
+        if metrics is not None and name in metrics:
+            return metrics[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # typed accessors for the most used metrics
+    @property
+    def isometry(self) -> NDArray[np.float64]:
+        """Isometry ``I(G)`` per run and layer."""
+        return self.metrics["isometry"]
+
+    @property
+    def gap(self) -> NDArray[np.float64]:
+        """Isometry gap ``-log I(G)`` per run and layer (``+inf`` for a singular Gram)."""
+        return self.metrics["gap"]
+
+    @property
+    def potential(self) -> NDArray[np.float64]:
+        """Potential ``max |rho| / (1 - |rho|)`` per run and layer."""
+        return self.metrics["potential"]
+
+    @property
+    def effective_rank(self) -> NDArray[np.float64]:
+        """Effective rank per run and layer."""
+        return self.metrics["effective_rank"]
+
+    @property
+    def runs(self) -> int:
+        return int(self.diverged_at.shape[0])
+
+    @property
+    def depth(self) -> int:
+        return self.mlp.depth
+
+    def output(self, metric: str = "gap") -> NDArray[np.float64]:
+        """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
+        a = self.metrics[metric]
+        if self.stages is None:
+            return a
+        return a[:, :, STAGES.index("normalization" if self.mlp.order == "act-norm" else "activation")]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per (run, layer[, stage]) with every metric as a column."""
+        runs, layers = self.norm_bias.shape
+        if self.stages is None:
+            idx = pd.MultiIndex.from_product([range(runs), range(layers)], names=["run", "layer"])
+            cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
+            cols["norm_bias"] = self.norm_bias.reshape(-1)
+        else:
+            s = len(self.stages)
+            idx = pd.MultiIndex.from_product([range(runs), range(layers), self.stages],
+                                             names=["run", "layer", "stage"])
+            cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
+            cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
+        return pd.DataFrame(cols, index=idx).reset_index()
+
+    def summary(self, metric: str = "gap") -> pd.DataFrame:
+        """Per-layer mean, standard deviation, median and 10%/90% quantiles over runs of
+        ``metric`` at the block outputs (runs that diverged are left out from that layer)."""
+        a = self.output(metric)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN layers after divergence
+            finite = np.where(np.isnan(a), np.nan, a)
+            return pd.DataFrame({
+                "layer": np.arange(a.shape[1]),
+                "mean": np.nanmean(finite, axis=0),
+                "std": np.nanstd(finite, axis=0),
+                "median": np.nanmedian(finite, axis=0),
+                "q10": np.nanquantile(finite, 0.1, axis=0),
+                "q90": np.nanquantile(finite, 0.9, axis=0),
+                "runs": np.sum(~np.isnan(a), axis=0),
+            })
+
+
+def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
+    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
+
+    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
+    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
+    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
+    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
+    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
+    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
+    """
+    from .hermite import moments
+
+    depth, act = mlp.depth, mlp.act
+    if mlp.centering != "mf" and mlp.scaling != "mf":
+        return [], []
+    if mlp.order == "act-norm":
+        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
+        var = m.m2 - m.c0**2
+        if not var > 0:
+            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
+        return [m.c0] * depth, [math.sqrt(var)] * depth
+    q_later = moments(act, gain=1.0).m2
+    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
+    if not all(s > 0 for s in scales):
+        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
+    return [0.0] * depth, scales
+
+
+def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str, Any]:
+    act = mlp.act
+    if act.engine is None:
+        raise ValueError(
+            f"activation {act.name!r} is a Python callable, which the compiled simulator cannot run; "
+            "define it by its Hermite coefficients (isoinit.activations.from_hermite) to simulate it"
+        )
+    mf_c, mf_s = mf_constants(mlp)
+    return dict(
+        activation=act.engine, act_param=act.engine_param, coeffs=list(act.hermite or ()),
+        center=mlp.centering, scale=mlp.scaling, order=mlp.order, weights=mlp.weights, sampler=sampler,
+        gain=mlp.gain, bias=mlp.bias, eps=mlp.eps, widths=list(mlp.widths()),
+        mf_center=mf_c if mlp.centering == "mf" else [], mf_scale=mf_s if mlp.scaling == "mf" else [],
+        stages=stages, grams=grams,
+    )
+
+
+def _check_x(x: ArrayLike) -> NDArray[np.float64]:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"X must be a real 2-D array (n, d); got {type(x).__name__}") from err
+    if a.ndim != 2:
+        raise ValueError(f"X must be 2-D (n, d) with rows as samples; got ndim={a.ndim}, shape {a.shape}")
+    if a.shape[0] < 2:
+        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
+    if a.shape[1] < 1:
+        raise ValueError(f"X must have at least one column; got shape {a.shape}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"X must be finite; got {a[i, j]} at X[{i}, {j}]")
+    zero = ~np.any(a != 0, axis=1)
+    if zero.any():
+        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
+    return np.ascontiguousarray(a)
+
+
+def _check_int(name: str, value: object, low: int, high: int = 2**63 - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
+    return int(value)
+
+
+def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
+    if sampler not in ("auto", "gram", "weights"):
+        raise ValueError(f"sampler must be one of auto, gram, weights; got {sampler!r}")
+    dims = [d0, *mlp.widths()]
+    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in zip(dims, dims[1:], strict=False))
+    if sampler == "gram" and not gram_ok:
+        raise ValueError("sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
+                         "got sampler='gram'; use sampler='weights'")
+    if sampler != "auto":
+        return str(sampler)
+    if not gram_ok:
+        return "weights"
+    # flop counts per block; a normal draw costs about as much as 4 multiply-adds
+    rng = 4.0
+    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if mlp.weights == "orthogonal" else 0)
+                    for a, b in zip(dims, dims[1:], strict=False))
+    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if mlp.weights == "orthogonal" else 0)
+                       for a, b in zip(dims, dims[1:], strict=False))
+    return "gram" if gram_cost <= weights_cost else "weights"
+
+
+def _threads(threads: object) -> int:
+    if threads is None:
+        return 0
+    return _check_int("threads", threads, 1, 4096)
+
+
+def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence[dict[str, Any]]) -> Trajectory:
+    metrics = np.concatenate([p["metrics"] for p in parts]) if len(parts) > 1 else parts[0]["metrics"]
+    norm_bias = np.concatenate([p["norm_bias"] for p in parts]) if len(parts) > 1 else parts[0]["norm_bias"]
+    diverged = np.concatenate([p["diverged_at"] for p in parts]) if len(parts) > 1 else parts[0]["diverged_at"]
+    grams = None
+    if parts[0]["grams"] is not None:
+        grams = np.concatenate([p["grams"] for p in parts]) if len(parts) > 1 else parts[0]["grams"]
+        if not stages:
+            grams = grams[:, :, 0]
+    if not stages:
+        metrics = metrics[:, :, 0]
+    by_name = {name: metrics[..., k] for k, name in enumerate(METRICS)}
+    bad = diverged >= 0
+    if bad.any():
+        warnings.warn(
+            f"{int(bad.sum())} of {bad.size} runs overflowed (first at layer {int(diverged[bad].min())}; "
+            f"{mlp.label()}); their metrics from that layer on are NaN (see Trajectory.diverged_at)",
+            DivergenceWarning, stacklevel=3)
+    return Trajectory(mlp=mlp, seed=seed, sampler=sampler, metrics=by_name, norm_bias=norm_bias, grams=grams,
+                      diverged_at=diverged.astype(np.int64), stages=STAGES if stages else None)
+
+
+def simulate(mlp: MLP, X: ArrayLike, *, runs: int = 1, seed: int = 0, sampler: Sampler = "auto",
+             stages: bool = False, grams: bool = False, threads: int | None = None,
+             progress: bool | None = None) -> Trajectory:
+    """Simulate ``runs`` independent random networks on the batch ``X``.
+
+    Each run draws a fresh network from the stream ``(seed, run, layer)`` of a
+    counter-based generator, so a seed gives bit-identical results on any thread count,
+    and runs ``0..k-1`` of a larger call equal a call with ``runs=k``.
+
+    Parameters
+    ----------
+    mlp : MLP
+        The network configuration.
+    X : array_like, shape (n, d)
+        The batch, rows are samples (``n >= 2``), finite, no zero row. Rows are scaled to
+        mean square 1 before the first block (layer 0).
+    runs : int
+        Number of independent networks, ``>= 1``.
+    seed : int
+        Non-negative seed.
+    sampler : {"auto", "gram", "weights"}
+        ``"gram"`` draws each block's pre-activations from the ``n x n`` Gram of its input
+        (exact in distribution, theory.md section 3; ``O(n^2 d)`` per block);
+        ``"weights"`` draws explicit ``d_in x d_out`` weights (``O(n d^2)``; needed when
+        ``n`` is large). ``"auto"`` picks the cheaper.
+    stages : bool
+        Also record the Gram after the linear map and after each of activation and
+        normalization (adds an axis of length 3, :data:`STAGES`).
+    grams : bool
+        Return the Gram matrices (``runs x (depth + 1) x n x n`` doubles).
+    threads : int, optional
+        OpenMP threads (default: all); the results do not depend on it.
+    progress : bool, optional
+        Show a progress bar (default: when the call is expected to take over 2 seconds).
+
+    Returns
+    -------
+    Trajectory
+
+    Warns
+    -----
+    DivergenceWarning
+        When some runs overflow; ``Trajectory.diverged_at`` says where.
+    """
+    if not isinstance(mlp, MLP):
+        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    x = _check_x(X)
+    runs = _check_int("runs", runs, 1, 10**9)
+    seed = _check_int("seed", seed, 0, 2**64 - 1)
+    nthreads = _threads(threads)
+    n, d0 = x.shape
+    chosen = _resolve_sampler(sampler, mlp, n, d0)
+    cfg = _core_config(mlp, chosen, bool(stages), bool(grams))
+    workers = nthreads or int(_core.build_info()["max_threads"])
+    # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
+    dims = [d0, *mlp.widths()]
+    per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b)
+                  for a, b in zip(dims, dims[1:], strict=False)) / 2e9
+    show = progress if progress is not None else per_run * runs / workers > 2.0
+    if not show:
+        return _trajectory(mlp, seed, chosen, bool(stages), [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
+    from tqdm.auto import tqdm
+
+    chunk = max(workers, min(runs, int(math.ceil(runs / 50))))
+    parts = []
+    with tqdm(total=runs, desc="isoinit.simulate", unit="run", leave=False) as bar:
+        for start in range(0, runs, chunk):
+            k = min(chunk, runs - start)
+            parts.append(_core.simulate(x, seed, start, k, nthreads, **cfg))
+            bar.update(k)
+    return _trajectory(mlp, seed, chosen, bool(stages), parts)
+
+
+def network_weights(mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
+                    ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """The explicit ``(W, b)`` of every block of run ``run``, exactly as ``sampler="weights"``
+    draws them (``W`` is ``d_in x d_out``; ``b`` is empty when ``mlp.bias == 0``).
+
+    ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
+    ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
+    """
+    if not isinstance(mlp, MLP):
+        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    d_in = _check_int("d_in", d_in, 1, 10**7)
+    cfg = _core_config(mlp, "weights", False, False)
+    return [(w, b) for w, b in _core.network_weights(d_in, _check_int("seed", seed, 0, 2**64 - 1),
+                                                        _check_int("run", run, 0, 2**63 - 1), **cfg)]
+
+
+def forward(mlp: MLP, X: ArrayLike, weights: Sequence[tuple[ArrayLike, ArrayLike]], *, stages: bool = False,
+            grams: bool = False) -> Trajectory:
+    """Run one fixed network (explicit per-block ``(W, b)``) on the batch ``X``.
+
+    Use it to measure the same network on several batches; :func:`network_weights` gives
+    the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
+    """
+    if not isinstance(mlp, MLP):
+        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    x = _check_x(X)
+    if len(weights) != mlp.depth:
+        raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
+    ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
+    bs = [np.ascontiguousarray(b if b is not None else [], dtype=np.float64).reshape(-1) for _, b in weights]
+    cfg = _core_config(mlp, "weights", bool(stages), bool(grams))
+    return _trajectory(mlp, 0, "weights", bool(stages), [_core.forward(x, ws, bs, **cfg)])

@@ -1,0 +1,270 @@
+"""Hermite coefficients, moments and beta0 against 30-digit integration (mpmath)."""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from isoinit import activations, hermite
+from tolerances_theory import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
+
+K_MAX = 30
+_MP_DPS = 30
+
+
+def _mp_elu(x: mp.mpf, a: float) -> mp.mpf:
+    return x if x > 0 else a * mp.expm1(x)
+
+
+# Independent high-precision definitions of every built-in activation.
+_MP = {
+    "identity": lambda x, a: x,
+    "relu": lambda x, a: max(x, 0),
+    "leaky_relu": lambda x, a: x if x >= 0 else a * x,
+    "tanh": lambda x, a: mp.tanh(x),
+    "sigmoid": lambda x, a: 1 / (1 + mp.exp(-x)),
+    "sin": lambda x, a: mp.sin(x),
+    "cos": lambda x, a: mp.cos(x),
+    "exp": lambda x, a: mp.exp(x),
+    "erf": lambda x, a: mp.erf(x),
+    "gelu": lambda x, a: x * (1 + mp.erf(x / mp.sqrt(2))) / 2,
+    "gelu_tanh": lambda x, a: x
+    * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3)))
+    / 2,
+    "silu": lambda x, a: x / (1 + mp.exp(-x)),
+    "selu": lambda x, a: mp.mpf(activations.SELU_LAMBDA) * _mp_elu(x, activations.SELU_ALPHA),
+    "elu": lambda x, a: _mp_elu(x, a),
+    "celu": lambda x, a: max(x, 0) + min(0, a * mp.expm1(x / a)),
+    "softplus": lambda x, a: mp.log1p(mp.exp(x)),
+    "step": lambda x, a: mp.mpf(1) if x > 0 else mp.mpf(0),
+    "sign": lambda x, a: mp.sign(x),
+    "abs": lambda x, a: abs(x),
+}
+SPECS = [*activations.BUILTIN, "leaky_relu(0.2)", "elu(0.5)", "celu(2)"]
+
+
+@lru_cache(maxsize=8)
+def _mp_rule(gain: float) -> tuple[list[mp.mpf], list[mp.mpf]]:
+    """Composite 48-point Gauss-Legendre in 30 digits on [-16, 16], panels of width
+    0.5/max(1, gain) with an edge at 0 (the only kink of the built-ins), Gaussian weight."""
+    with mp.workdps(_MP_DPS):
+        gl = mp.calculus.quadrature.GaussLegendre(mp.mp)
+        base = gl.calc_nodes(5, mp.mp.prec)  # 48 nodes on [-1, 1]
+        width = mp.mpf(1) / 2 / max(1, mp.mpf(gain))
+        panels = int(mp.ceil(16 / width))
+        nodes, weights = [], []
+        for side in (-1, 1):
+            for p in range(panels):
+                lo, hi = side * p * width, side * (p + 1) * width
+                mid, half = (lo + hi) / 2, abs(hi - lo) / 2
+                for x, w in base:
+                    z = mid + half * x
+                    nodes.append(z)
+                    weights.append(half * w * mp.npdf(z))
+        return nodes, weights
+
+
+@lru_cache(maxsize=256)
+def _mp_reference(spec: str, gain: float, k_max: int) -> tuple[np.ndarray, float]:
+    """(c_0..c_kmax, E sigma(gain z)^2) in 30 digits, rounded to float64."""
+    act = activations.resolve(spec)
+    if act.base.startswith("he"):
+        kk = int(act.base[2:])
+
+        def fn(x: mp.mpf, a: float) -> mp.mpf:
+            h0, h1 = mp.mpf(1), x
+            if kk == 0:
+                return h0
+            for j in range(1, kk):
+                h0, h1 = h1, x * h1 - j * h0
+            return h1
+    else:
+        fn = _MP[act.base]
+    param = act.param if act.param is not None else 0.0
+    with mp.workdps(_MP_DPS):
+        nodes, weights = _mp_rule(gain)
+        c = [mp.mpf(0)] * (k_max + 1)
+        m2 = mp.mpf(0)
+        g = mp.mpf(gain)
+        for z, w in zip(nodes, weights):
+            f = fn(g * z, param) * w
+            m2 += fn(g * z, param) * f
+            h_prev, h = mp.mpf(1), z
+            c[0] += f
+            if k_max >= 1:
+                c[1] += f * z
+            for k in range(1, k_max):
+                h_prev, h = h, (z * h - mp.sqrt(k) * h_prev) / mp.sqrt(k + 1)
+                c[k + 1] += f * h
+        return np.array([float(v) for v in c]), float(m2)
+
+
+def test_mp_reference_matches_adaptive_mpmath_quad() -> None:
+    # the fixed reference rule itself agrees with mpmath's adaptive tanh-sinh quadrature
+    ref, _ = _mp_reference("tanh", 1.0, 5)
+    with mp.workdps(20):
+        he5 = lambda z: (z**5 - 10 * z**3 + 15 * z) / mp.sqrt(120)  # noqa: E731
+        direct = mp.quad(lambda z: mp.tanh(z) * he5(z) * mp.npdf(z), [-mp.inf, 0, mp.inf])
+    assert abs(ref[5] - float(direct)) < 1e-15
+
+
+@pytest.mark.parametrize("gain", [1.0, 2.5])
+@pytest.mark.parametrize("spec", SPECS)
+def test_coefficients_match_mpmath(spec: str, gain: float) -> None:
+    ref, _ = _mp_reference(spec, gain, K_MAX)
+    got = hermite.coefficients(spec, K_MAX, gain=gain)
+    assert got.shape == (K_MAX + 1,)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=COEF_ABS)
+
+
+@pytest.mark.parametrize("gain", [0.5, 1.0, 2.5])
+@pytest.mark.parametrize("spec", SPECS)
+def test_moments_match_mpmath(spec: str, gain: float) -> None:
+    ref, m2 = _mp_reference(spec, gain, 1)
+    m = hermite.moments(spec, gain=gain)
+    assert abs(m.c0 - ref[0]) <= COEF_ABS
+    assert abs(m.c1 - ref[1]) <= COEF_ABS
+    assert abs(m.m2 - m2) <= COEF_ABS * max(1.0, m2)
+    assert m.variance == pytest.approx(m2 - ref[0] ** 2, abs=2 * COEF_ABS * max(1.0, m2))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 12, 20, 30])
+@pytest.mark.parametrize("gain", [1.0, 0.7])
+def test_hermite_polynomials_match_mpmath(k: int, gain: float) -> None:
+    spec = f"he{k}"
+    ref, m2 = _mp_reference(spec, gain, K_MAX)
+    scale = math.sqrt(m2)
+    got = hermite.coefficients(spec, K_MAX, gain=gain)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=HERMITE_REL * scale)
+    assert abs(hermite.moments(spec, gain).m2 - m2) <= HERMITE_REL * m2
+    if gain == 1.0:
+        expected = np.zeros(K_MAX + 1)
+        expected[k] = math.sqrt(math.factorial(k))  # he_K is He_K / sqrt(K!)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_every_builtin_hermite_order_resolves() -> None:
+    for k in range(1, activations.HE_MAX + 1):
+        c = hermite.coefficients(f"he{k}", K_MAX)
+        assert np.count_nonzero(c) == 1 and c[k] > 0
+
+
+@pytest.mark.parametrize("spec", ["tanh", "sigmoid", "sin", "erf", "gelu", "silu", "softplus"])
+def test_parseval_smooth(spec: str) -> None:
+    c = hermite.coefficients(spec, 120)
+    assert np.sum(c**2) == pytest.approx(hermite.moments(spec).m2, abs=PARSEVAL_SMOOTH)
+
+
+@pytest.mark.parametrize("spec", ["relu", "abs", "selu", "elu", "leaky_relu(0.2)"])
+def test_parseval_kinked(spec: str) -> None:
+    c = hermite.coefficients(spec, 400)
+    m2 = hermite.moments(spec).m2
+    assert 0 <= m2 - np.sum(c**2) <= PARSEVAL_KINKED
+
+
+_CLOSED = ["identity", "relu", "leaky_relu(0.3)", "abs", "step", "sign", "exp", "sin", "cos",
+           "erf", "gelu"]
+
+
+@pytest.mark.parametrize("gain", [0.6, 1.0, 2.0])
+@pytest.mark.parametrize("spec", _CLOSED)
+def test_closed_forms_match_quadrature(spec: str, gain: float) -> None:
+    act = activations.resolve(spec)
+    # the same function as a user activation goes through kink-split quadrature
+    user = activations.Activation(name=f"user_{act.base}", base=f"user_{act.base}", param=None,
+                                  fn=act.fn, kinks=act.kinks, engine=None)
+    closed = hermite.coefficients(act, K_MAX, gain=gain)
+    quad = hermite.coefficients(user, K_MAX, gain=gain)
+    scale = max(1.0, math.sqrt(hermite.moments(act, gain).m2))
+    np.testing.assert_allclose(closed, quad, rtol=0, atol=COEF_ABS * scale)
+    mc, mq = hermite.moments(act, gain), hermite.moments(user, gain)
+    assert (mc.c0, mc.c1) == pytest.approx((mq.c0, mq.c1), abs=COEF_ABS * scale)
+    assert mc.m2 == pytest.approx(mq.m2, abs=COEF_ABS * scale**2)
+
+
+def test_from_hermite_activation() -> None:
+    coeffs = [0.1, 0.5, -0.3, 0.0, 0.2]
+    act = activations.from_hermite(coeffs)
+    np.testing.assert_allclose(hermite.coefficients(act, 6), [*coeffs, 0, 0], atol=1e-15)
+    m = hermite.moments(act)
+    assert m.m2 == pytest.approx(sum(c * c for c in coeffs), rel=1e-14)
+    user = activations.Activation(name="user_h", base="user_h", param=None, fn=act.fn)
+    for gain in (0.5, 1.7):
+        np.testing.assert_allclose(hermite.coefficients(act, 8, gain=gain),
+                                   hermite.coefficients(user, 8, gain=gain), atol=COEF_ABS)
+
+
+def test_registered_user_activation() -> None:
+    activations.register("test_hermite_cube", lambda x: x**3, overwrite=True)
+    c = hermite.coefficients("test_hermite_cube", 4)  # x^3 = He_3 + 3 He_1
+    np.testing.assert_allclose(c, [0, 3, 0, math.sqrt(6), 0], atol=COEF_ABS)
+
+
+@pytest.mark.parametrize("spec", ["relu", "tanh", "exp", "selu", "gelu", "he3"])
+def test_negative_gain_flips_odd_coefficients(spec: str) -> None:
+    pos = hermite.coefficients(spec, 12, gain=1.3)
+    neg = hermite.coefficients(spec, 12, gain=-1.3)
+    scale = max(1.0, float(np.abs(pos).max()))
+    np.testing.assert_allclose(neg, pos * (-1.0) ** np.arange(13), atol=COEF_ABS * scale)
+
+
+# theory.md section 4, printed to 4 decimals
+BETA0_REFERENCE = {
+    "relu": 0.7335,
+    "tanh": 0.9305,
+    "sigmoid": 0.9842,
+    "sin": 0.8509,
+    "exp": 1 / (math.e - 1),
+    "gelu": 0.7233,
+    "silu": 0.7985,
+    "selu": 0.9707,
+    "elu": 0.9367,
+    "step": 2 / math.pi,
+    "identity": 1.0,
+    "he2": 0.0,
+}
+
+
+@pytest.mark.parametrize(("spec", "value"), BETA0_REFERENCE.items())
+def test_beta0_reference_values(spec: str, value: float) -> None:
+    b = hermite.beta0(spec)
+    assert b == pytest.approx(value, abs=BETA0_REF)
+    assert hermite.contraction_factor(spec) == pytest.approx(1 / (2 - b), rel=1e-15)
+
+
+def test_contraction_factor_extremes() -> None:
+    assert hermite.contraction_factor("identity") == 1.0
+    assert hermite.contraction_factor("he2") == 0.5
+    assert hermite.contraction_factor("relu", gain=3.0) == pytest.approx(
+        hermite.contraction_factor("relu"), rel=1e-14)  # relu is homogeneous
+    # tanh tends to the step function's 2/pi as the gain grows (theory.md section 4)
+    assert hermite.beta0("tanh", gain=50.0) == pytest.approx(2 / math.pi, abs=2e-3)
+
+
+def test_moments_are_cached_and_fast() -> None:
+    hermite.moments("tanh", gain=1.234)
+    t = time.perf_counter()
+    for _ in range(2000):
+        hermite.moments("tanh", gain=1.234)
+    assert time.perf_counter() - t < 0.5
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: hermite.coefficients("relu", -1), "k_max"),
+        (lambda: hermite.coefficients("relu", 2.5), "k_max"),  # type: ignore[arg-type]
+        (lambda: hermite.coefficients("rleu", 3), "activation"),
+        (lambda: hermite.moments("tanh", gain=float("nan")), "gain"),
+        (lambda: hermite.beta0("relu", gain=0.0), "constant"),
+        (lambda: hermite.beta0("he0"), "constant"),
+    ],
+)
+def test_bad_inputs(call: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()  # type: ignore[operator]
