@@ -86,7 +86,9 @@ class MLP:
         expectation (``sqrt(d_out/d_in)``-scaled rows when ``d_out > d_in``).
     eps : float
         Added to the mean square before layer/batch scaling divides by its root (PyTorch's
-        ``LayerNorm`` uses 1e-5; the paper and the default use 0).
+        ``LayerNorm`` uses 1e-5; the paper and the default use 0). An all-zero row (layer
+        scaling) or column (batch scaling) is left at zero, the ``eps -> 0`` limit, rather
+        than divided by 0; a zero row then shows as a singular Gram (gap ``+inf``).
     """
 
     depth: int

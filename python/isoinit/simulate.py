@@ -256,8 +256,9 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
     bad = diverged >= 0
     if bad.any():
         warnings.warn(
-            f"{int(bad.sum())} of {bad.size} runs overflowed (first at layer {int(diverged[bad].min())}; "
-            f"{mlp.label()}); their metrics from that layer on are NaN (see Trajectory.diverged_at)",
+            f"{int(bad.sum())} of {bad.size} runs broke down numerically (first at layer "
+            f"{int(diverged[bad].min())}; {mlp.label()}): values overflowed to non-finite numbers; "
+            "their metrics from that layer on are NaN (see Trajectory.diverged_at)",
             DivergenceWarning, stacklevel=3)
     return Trajectory(mlp=mlp, seed=seed, sampler=sampler, metrics=by_name, norm_bias=norm_bias, grams=grams,
                       diverged_at=diverged.astype(np.int64), stages=STAGES if stages else None)

@@ -54,6 +54,10 @@ inline double normalization_bias(const RowMatrixXd& m, Scale s) {
   return var / (mean * mean);
 }
 
+/// 1 / sqrt(v), and 0 for v == 0: an all-zero row (or column) stays zero instead of
+/// becoming 0/0, which is the eps -> 0 limit of x / sqrt(mean(x^2) + eps).
+inline double inverse_root(double v) { return v > 0 ? 1.0 / std::sqrt(v) : 0.0; }
+
 inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) {
   switch (s) {
     case Scale::none: return;
@@ -62,12 +66,13 @@ inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) 
       for (Eigen::Index i = 0; i < m.rows(); ++i) {
         double* row = m.row(i).data();
         const double ms = kernels::dot(row, row, d) / static_cast<double>(d);
-        kernels::shift_scale(row, d, 0.0, 1.0 / std::sqrt(ms + eps));
+        kernels::shift_scale(row, d, 0.0, inverse_root(ms + eps));
       }
       return;
     }
     case Scale::batch: {
-      const Eigen::RowVectorXd inv = ((m.array().square().colwise().mean() + eps).sqrt()).inverse();
+      Eigen::RowVectorXd inv = m.array().square().colwise().mean() + eps;
+      for (Eigen::Index j = 0; j < inv.size(); ++j) inv(j) = inverse_root(inv(j));
       m = m * inv.asDiagonal();
       return;
     }

@@ -1,0 +1,82 @@
+"""Type stubs of the compiled kernel (private: use the isoinit package)."""
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+def build_info() -> dict[str, Any]: ...
+def metric_names() -> list[str]: ...
+def gram_metrics(grams: NDArray[np.float64]) -> NDArray[np.float64]: ...
+def standard_normal(seed: int, run: int, layer: int, count: int) -> NDArray[np.float64]: ...
+def uniform(seed: int, run: int, layer: int, count: int) -> NDArray[np.float64]: ...
+def activation_names() -> list[str]: ...
+def activation_apply(name: str, param: float, coeffs: list[float], x: NDArray[np.float64]) -> NDArray[np.float64]: ...
+def simulate(
+    x: NDArray[np.float64],
+    seed: int,
+    run_offset: int,
+    runs: int,
+    threads: int,
+    activation: str,
+    act_param: float = ...,
+    coeffs: list[float] = ...,
+    center: str = ...,
+    scale: str = ...,
+    order: str = ...,
+    weights: str = ...,
+    sampler: str = ...,
+    gain: float = ...,
+    bias: float = ...,
+    eps: float = ...,
+    *,
+    widths: list[int],
+    mf_center: list[float] = ...,
+    mf_scale: list[float] = ...,
+    stages: bool = ...,
+    grams: bool = ...,
+) -> dict[str, Any]: ...
+def forward(
+    x: NDArray[np.float64],
+    w_list: list[NDArray[np.float64]],
+    b_list: list[NDArray[np.float64]],
+    activation: str,
+    act_param: float = ...,
+    coeffs: list[float] = ...,
+    center: str = ...,
+    scale: str = ...,
+    order: str = ...,
+    weights: str = ...,
+    sampler: str = ...,
+    gain: float = ...,
+    bias: float = ...,
+    eps: float = ...,
+    *,
+    widths: list[int],
+    mf_center: list[float] = ...,
+    mf_scale: list[float] = ...,
+    stages: bool = ...,
+    grams: bool = ...,
+) -> dict[str, Any]: ...
+def network_weights(
+    d0: int,
+    seed: int,
+    run: int,
+    activation: str,
+    act_param: float = ...,
+    coeffs: list[float] = ...,
+    center: str = ...,
+    scale: str = ...,
+    order: str = ...,
+    weights: str = ...,
+    sampler: str = ...,
+    gain: float = ...,
+    bias: float = ...,
+    eps: float = ...,
+    *,
+    widths: list[int],
+    mf_center: list[float] = ...,
+    mf_scale: list[float] = ...,
+    stages: bool = ...,
+    grams: bool = ...,
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]: ...

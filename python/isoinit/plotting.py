@@ -1,0 +1,51 @@
+"""Plotting helpers shared by the CLI and the figures (matplotlib, headless)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["band", "new_figure", "plot_runs", "save"]
+
+
+def new_figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.3) -> tuple[Any, Any]:
+    """A figure with ``ncols`` axes side by side, on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
+    return fig, axes[0]
+
+
+def band(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and a 10%-90% quantile band over runs (axis 0), ignoring NaN (diverged runs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        lo = np.nanquantile(values, 0.1, axis=0)
+        hi = np.nanquantile(values, 0.9, axis=0)
+    return mean, lo, hi
+
+
+def plot_runs(ax: Any, values: NDArray[np.float64], *, label: str, color: Any = None, layers: Any = None,
+              linestyle: str = "-", marker: str | None = None) -> Any:
+    """Plot the mean over runs (``values`` is ``runs x layers``) with a 10-90% band."""
+    mean, lo, hi = band(np.atleast_2d(values))
+    x = np.arange(mean.size) if layers is None else np.asarray(layers)
+    (line,) = ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
+    if np.atleast_2d(values).shape[0] > 1:
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def save(fig: Any, path: str) -> None:
+    """Write the figure (PNG at 110 dpi unless the suffix says otherwise) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

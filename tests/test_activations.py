@@ -1,0 +1,59 @@
+"""The one activation table: compiled kernel and NumPy agree on names and values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tolerances import ACTIVATION_REL
+
+from isoinit import _core, activations
+from isoinit.activations import BUILTIN
+
+SPECS = [*BUILTIN, "leaky_relu(0.3)", "elu(0.4)", "celu(2.5)", *(f"he{k}" for k in range(0, 31))]
+GRID = np.concatenate([np.linspace(-8, 8, 2001), [0.0, -0.0, 1e-300, -1e-300, 30.0, -30.0, 700.0, -745.0]])
+
+
+def test_names_are_shared() -> None:
+    core = set(_core.activation_names())
+    assert core == {*BUILTIN, "he", "hermite"}
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_compiled_equals_numpy(spec: str) -> None:
+    act = activations.resolve(spec)
+    x = GRID if not act.base.startswith("he") else np.linspace(-8, 8, 2001)
+    with np.errstate(over="ignore"):
+        ref = act(x)
+    got = _core.activation_apply(act.engine, act.engine_param, [], x)
+    both_inf = np.isinf(ref) & (got == ref)
+    err = np.abs(got - ref) / np.maximum(1.0, np.abs(ref))
+    assert np.all(both_inf | (err <= ACTIVATION_REL))
+
+
+def test_hermite_defined_activation() -> None:
+    c = [0.3, -0.5, 0.8, 0.1, -0.05]
+    act = activations.from_hermite(c)
+    x = np.linspace(-5, 5, 101)
+    expected = sum(ck * activations.hermite_he(k, x) / np.sqrt(float(np.prod(np.arange(1, k + 1)))) for k, ck in enumerate(c))
+    np.testing.assert_allclose(act(x), expected, rtol=1e-13, atol=1e-13)
+    got = _core.activation_apply("hermite", 0.0, c, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+
+
+def test_specs_resolve_canonically() -> None:
+    assert activations.resolve("leaky_relu").name == "leaky_relu(0.01)"
+    assert activations.resolve("leaky_relu(0.01)") == activations.resolve(" leaky_relu( 0.01 ) ")
+    assert activations.resolve("ReLU").name == "relu"
+    assert activations.resolve("he3").engine_param == 3.0
+
+
+def test_register_user_activation() -> None:
+    act = activations.register("softsign_test", lambda x: x / (1 + np.abs(x)), kinks=[0.0], overwrite=True)
+    assert activations.resolve("softsign_test") is act
+    assert act.engine is None
+    with pytest.raises(ValueError, match="already registered"):
+        activations.register("softsign_test", np.tanh)
+    with pytest.raises(ValueError, match="built-in"):
+        activations.register("relu", np.tanh)
+    with pytest.raises(ValueError, match="elementwise"):
+        activations.register("bad_sum_test", lambda x: np.sum(x))
