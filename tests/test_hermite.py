@@ -244,7 +244,7 @@ def test_contraction_factor_extremes() -> None:
     # tanh tends to the step function's 2/pi as the gain grows (theory.md section 4)
     betas = [hermite.beta0("tanh", gain=g) for g in (1.0, 5.0, 20.0, 200.0)]
     assert betas == sorted(betas, reverse=True)
-    assert betas[-1] == pytest.approx(2 / math.pi, abs=2e-3)
+    assert betas[-1] == pytest.approx(2 / math.pi, abs=3e-3)  # converges like 0.5 / gain
 
 
 def test_moments_are_cached_and_fast() -> None:

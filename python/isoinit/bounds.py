@@ -248,7 +248,7 @@ def kernel_fixed_point(
     hi = 1.0 - 1e-3  # f(r) - r < 0 just below 1 when f'(1) > 1, and f(0) > 0
     while g(hi) >= 0.0 and hi < 1.0 - 1e-12:
         hi = 1.0 - (1.0 - hi) / 10.0
-    star = float(optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=4e-16))
+    star = float(optimize.brentq(g, 0.0, hi, xtol=1e-15, rtol=1e-15))
     return FixedPoint("interior", star, float(df(np.array([star]))[0]), f0, s0, s1, a)
 
 

@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     found = list(EXTRA_COMMANDS)
-    for module in ("isoinit._cli_theory", "isoinit._cli_experiments"):
+    for module in ("isoinit._cli_theory", "isoinit._cli_sweep", "isoinit._cli_figures"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as err:

@@ -91,6 +91,22 @@ ISOINIT_CLONES inline double sum(const double* a, std::size_t len) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+/// a[k] -= shift, returning sum_k a[k]^2 of the result (8 partial sums).
+ISOINIT_CLONES inline double shift_sumsq(double* a, std::size_t len, double shift) {
+  double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t k = 0;
+  for (; k + LANES <= len; k += LANES)
+    for (std::size_t l = 0; l < LANES; ++l) {
+      a[k + l] -= shift;
+      acc[l] += a[k + l] * a[k + l];
+    }
+  for (std::size_t l = 0; k < len; ++k, ++l) {
+    a[k] -= shift;
+    acc[l] += a[k] * a[k];
+  }
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 /// a[k] = (a[k] - shift) * factor
 ISOINIT_CLONES inline void shift_scale(double* a, std::size_t len, double shift, double factor) {
   for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - shift) * factor;

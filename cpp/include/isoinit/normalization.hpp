@@ -80,4 +80,30 @@ inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) 
   }
 }
 
+/// Centering then scaling of m in place (theory.md section 2); returns the normalization
+/// bias of the norms the scaling divides by. Row-wise steps run in one fused pass per row.
+inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps) {
+  if (c == Center::batch || s == Scale::batch) {
+    center_rows(m, c, mf_center);
+    const double bias = normalization_bias(m, s);
+    scale_rows(m, s, mf_scale, eps);
+    return bias;
+  }
+  const auto d = static_cast<std::size_t>(m.cols());
+  const double inv_d = 1.0 / static_cast<double>(d);
+  VectorXd rms(m.rows());
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    double* row = m.row(i).data();
+    const double shift = c == Center::layer ? kernels::sum(row, d) * inv_d : (c == Center::mf ? mf_center : 0.0);
+    const double ms = kernels::shift_sumsq(row, d, shift) * inv_d;  // shift 0 leaves the row as is
+    rms(i) = std::sqrt(ms);
+    if (s == Scale::layer)
+      kernels::shift_scale(row, d, 0.0, inverse_root(ms + eps));
+    else if (s == Scale::mf)
+      kernels::shift_scale(row, d, 0.0, 1.0 / mf_scale);
+  }
+  const double mean = rms.mean();
+  return (rms.array() - mean).square().mean() / (mean * mean);
+}
+
 }  // namespace isoinit
