@@ -48,7 +48,7 @@ def gap_of(g: np.ndarray) -> float:
 
 
 def numpy_protocol(x: np.ndarray, depth: int, rng: np.random.Generator) -> float:
-    n, d = x.shape
+    d = x.shape[1]
     x = x / np.sqrt(np.mean(x**2, axis=1, keepdims=True))
     for _ in range(depth):
         w = rng.standard_normal((d, d)) / np.sqrt(d)
@@ -60,7 +60,7 @@ def numpy_protocol(x: np.ndarray, depth: int, rng: np.random.Generator) -> float
 
 
 def torch_protocol(torch, x: np.ndarray, depth: int) -> float:  # type: ignore[no-untyped-def]
-    n, d = x.shape
+    d = x.shape[1]
     h = torch.as_tensor(x, dtype=torch.float32)
     h = h / h.pow(2).mean(1, keepdim=True).sqrt()
     for _ in range(depth):
@@ -155,8 +155,8 @@ def main() -> None:
     for dd in ds:
         xx = isoinit.inputs.gaussian(10, dd, seed=0)
         m = isoinit.MLP(10, dd, "relu", "layer")
-        tg = median_time(lambda: isoinit.simulate(m, xx, runs=2, sampler="gram", threads=1), 3) / 2
-        tw = (median_time(lambda: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
+        tg = median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=2, sampler="gram", threads=1), 3) / 2
+        tw = (median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
               if dd <= 3000 else float("nan"))
         print(f"{dd:7d} {tg * 1e3:10.3f} {tw * 1e3:10.3f}")
     ns = [4, 16, 64] if args.smoke else [4, 16, 64, 256]
@@ -165,15 +165,15 @@ def main() -> None:
     for nn in ns:
         xx = isoinit.inputs.gaussian(nn, 1000, seed=0)
         m = isoinit.MLP(10, 1000, "relu", "layer")
-        tg = median_time(lambda: isoinit.simulate(m, xx, runs=2, sampler="gram", threads=1), 3) / 2
-        tw = median_time(lambda: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
+        tg = median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=2, sampler="gram", threads=1), 3) / 2
+        tw = median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
         print(f"{nn:7d} {tg * 1e3:10.3f} {tw * 1e3:10.3f} {isoinit.simulate(m, xx, runs=1).sampler:>11}")
 
     many = 8 if args.smoke else 80
     print(f"\nthread scaling, {many} runs of the paper's network (sampler=gram):")
     base = median_time(lambda: isoinit.simulate(mlp, x, runs=many, seed=3, threads=1), repeat)
     for threads in (1, 2):
-        t = median_time(lambda: isoinit.simulate(mlp, x, runs=many, seed=3, threads=threads), repeat)
+        t = median_time(lambda threads=threads: isoinit.simulate(mlp, x, runs=many, seed=3, threads=threads), repeat)
         print(f"  {threads} thread(s): {t * 1e3:8.1f} ms, speedup {base / t:.2f}")
 
 

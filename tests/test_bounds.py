@@ -36,8 +36,7 @@ def test_potential_bound_values() -> None:
     with pytest.raises(ValueError, match="start"):
         bounds.potential_bound(1.0, 0.5, 3, start=4)
     with pytest.raises(ValueError, match="potential bound"):
-        bounds.trajectory_potential_bound(
-            meanfield.trajectory(MLP(depth=2, width=5, norm="rms"), X))
+        bounds.trajectory_potential_bound(meanfield.trajectory(MLP(depth=2, width=5, norm="rms"), X))
 
 
 def test_scaling_isometry_identity() -> None:
@@ -102,7 +101,6 @@ def test_residual_kernel() -> None:
     k = hermite.centered_kernel("tanh", rho)
     np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.0), k, atol=1e-15)
     np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 1.0), rho, atol=1e-15)
-    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.6), 0.64 * k + 0.36 * rho,
-                               atol=1e-15)
+    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.6), 0.64 * k + 0.36 * rho, atol=1e-15)
     with pytest.raises(ValueError, match="r must"):
         bounds.residual_kernel("tanh", rho, 1.5)

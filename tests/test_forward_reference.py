@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import forward as np_forward
-from tolerances import FORWARD_REL
 
 import isoinit
 from isoinit.activations import BUILTIN
 from isoinit.simulate import mf_constants
+from reference import forward as np_forward
+from tolerances import FORWARD_REL
 
 ACTIVATIONS = [*BUILTIN, "leaky_relu(0.2)", "elu(0.5)", "celu(2)", "he1", "he2", "he3", "he5"]
 NORMS = ["layer", "rms", "batch", "center", "mf", "none"]

@@ -9,14 +9,16 @@ Level and false-failure rate: tolerances.KS_ALPHA.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
-from reference import draw_weights, isometry
-from reference import forward as np_forward
 from scipy import stats
-from tolerances import KS_ALPHA
 
 import isoinit
+from reference import draw_weights, isometry
+from reference import forward as np_forward
+from tolerances import KS_ALPHA
 
 RUNS = 400
 LAYERS = (1, 3, 6)
@@ -40,7 +42,7 @@ def _reference_isometry(mlp: isoinit.MLP, x: np.ndarray, runs: int, seed: int) -
     out = np.empty((runs, mlp.depth + 1))
     dims = [x.shape[1], *mlp.widths()]
     for r in range(runs):
-        weights = [(draw_weights(rng, a, b, mlp.weights), None) for a, b in zip(dims, dims[1:], strict=False)]
+        weights = [(draw_weights(rng, a, b, mlp.weights), None) for a, b in pairwise(dims)]
         grams, _ = np_forward(x, weights, mlp.act.fn, center=mlp.centering, scale=mlp.scaling, order=mlp.order,
                               gain=mlp.gain)
         out[r] = [np.nan if (k == 0 and mlp.centering == "batch") else stat(g) for k, g in enumerate(grams)]

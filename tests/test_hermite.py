@@ -33,9 +33,7 @@ _MP = {
     "exp": lambda x, a: mp.exp(x),
     "erf": lambda x, a: mp.erf(x),
     "gelu": lambda x, a: x * (1 + mp.erf(x / mp.sqrt(2))) / 2,
-    "gelu_tanh": lambda x, a: x
-    * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3)))
-    / 2,
+    "gelu_tanh": lambda x, a: x * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3))) / 2,
     "silu": lambda x, a: x / (1 + mp.exp(-x)),
     "selu": lambda x, a: mp.mpf(activations.SELU_LAMBDA) * _mp_elu(x, activations.SELU_ALPHA),
     "elu": lambda x, a: _mp_elu(x, a),
@@ -166,8 +164,19 @@ def test_parseval_kinked(spec: str) -> None:
     assert 0 <= m2 - np.sum(c**2) <= PARSEVAL_KINKED
 
 
-_CLOSED = ["identity", "relu", "leaky_relu(0.3)", "abs", "step", "sign", "exp", "sin", "cos",
-           "erf", "gelu"]
+_CLOSED = [
+    "identity",
+    "relu",
+    "leaky_relu(0.3)",
+    "abs",
+    "step",
+    "sign",
+    "exp",
+    "sin",
+    "cos",
+    "erf",
+    "gelu",
+]
 
 
 @pytest.mark.parametrize("gain", [0.6, 1.0, 2.0])
@@ -175,8 +184,14 @@ _CLOSED = ["identity", "relu", "leaky_relu(0.3)", "abs", "step", "sign", "exp", 
 def test_closed_forms_match_quadrature(spec: str, gain: float) -> None:
     act = activations.resolve(spec)
     # the same function as a user activation goes through kink-split quadrature
-    user = activations.Activation(name=f"user_{act.base}", base=f"user_{act.base}", param=None,
-                                  fn=act.fn, kinks=act.kinks, engine=None)
+    user = activations.Activation(
+        name=f"user_{act.base}",
+        base=f"user_{act.base}",
+        param=None,
+        fn=act.fn,
+        kinks=act.kinks,
+        engine=None,
+    )
     closed = hermite.coefficients(act, K_MAX, gain=gain)
     quad = hermite.coefficients(user, K_MAX, gain=gain)
     scale = max(1.0, math.sqrt(hermite.moments(act, gain).m2))
@@ -194,8 +209,11 @@ def test_from_hermite_activation() -> None:
     assert m.m2 == pytest.approx(sum(c * c for c in coeffs), rel=1e-14)
     user = activations.Activation(name="user_h", base="user_h", param=None, fn=act.fn)
     for gain in (0.5, 1.7):
-        np.testing.assert_allclose(hermite.coefficients(act, 8, gain=gain),
-                                   hermite.coefficients(user, 8, gain=gain), atol=COEF_ABS)
+        np.testing.assert_allclose(
+            hermite.coefficients(act, 8, gain=gain),
+            hermite.coefficients(user, 8, gain=gain),
+            atol=COEF_ABS,
+        )
 
 
 def test_registered_user_activation() -> None:
@@ -240,7 +258,8 @@ def test_contraction_factor_extremes() -> None:
     assert hermite.contraction_factor("identity") == 1.0
     assert hermite.contraction_factor("he2") == 0.5
     assert hermite.contraction_factor("relu", gain=3.0) == pytest.approx(
-        hermite.contraction_factor("relu"), rel=1e-14)  # relu is homogeneous
+        hermite.contraction_factor("relu"), rel=1e-14
+    )  # relu is homogeneous
     # tanh tends to the step function's 2/pi as the gain grows (theory.md section 4)
     betas = [hermite.beta0("tanh", gain=g) for g in (1.0, 5.0, 20.0, 200.0)]
     assert betas == sorted(betas, reverse=True)

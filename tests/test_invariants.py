@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from tolerances import INPUT_SCALE_REL, PSD_SLACK, SCALE_INVARIANCE_REL
 
 import isoinit
+from tolerances import INPUT_SCALE_REL, PSD_SLACK, SCALE_INVARIANCE_REL
 
 # bounded activations and normalized networks: no overflow is possible, so no NaN is allowed
 SAFE_ACTS = ["relu", "tanh", "sin", "gelu", "silu", "selu", "sigmoid", "abs", "leaky_relu(0.1)", "he2", "erf"]

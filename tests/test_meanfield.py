@@ -64,8 +64,7 @@ def test_rms_and_mf_maps() -> None:
 
 def test_widths_and_weights_do_not_matter() -> None:
     a = meanfield.trajectory(MLP(depth=3, width=50, activation="selu"), X)
-    b = meanfield.trajectory(MLP(depth=3, width=(7, 3000, 20), activation="selu",
-                                 weights="orthogonal"), X)
+    b = meanfield.trajectory(MLP(depth=3, width=(7, 3000, 20), activation="selu", weights="orthogonal"), X)
     np.testing.assert_array_equal(a.grams, b.grams)
 
 

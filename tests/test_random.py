@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
-from tolerances import MOMENT_SIGMAS, NORMAL_KS_ALPHA
 
 from isoinit import _core
+from tolerances import MOMENT_SIGMAS, NORMAL_KS_ALPHA
 
 
 def test_normals_pass_ks_and_moments() -> None:

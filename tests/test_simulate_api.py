@@ -7,10 +7,10 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from tolerances import MF_CONSTANT_ABS
 
 import isoinit
 from isoinit.simulate import mf_constants
+from tolerances import MF_CONSTANT_ABS
 
 X = isoinit.inputs.degenerate(6, 50, 10.0, seed=0)
 

@@ -67,7 +67,7 @@ def test_bad_simulate_args(x: np.ndarray, kwargs: dict, match: str) -> None:
 
 
 def test_bad_mlp_argument() -> None:
-    with pytest.raises(ValueError, match="mlp must be an isoinit.MLP; got dict"):
+    with pytest.raises(ValueError, match=r"mlp must be an isoinit\.MLP; got dict"):
         isoinit.simulate({"depth": 2}, X)  # type: ignore[arg-type]
 
 
@@ -99,7 +99,8 @@ def test_core_rejects_bad_options_without_crashing() -> None:
     with pytest.raises(ValueError, match="runs must be >= 1"):
         _core.simulate(X, 0, 0, 0, 0, activation="relu", widths=[4])
     with pytest.raises(ValueError, match="X must be finite"):
-        _core.simulate(np.array([[np.nan, 1.0], [1.0, 1.0]]), 0, 0, 1, 0, activation="relu", widths=[4])
+        bad = np.array([[np.nan, 1.0], [1.0, 1.0]])
+        _core.simulate(bad, 0, 0, 1, 0, activation="relu", widths=[4])
 
 
 def test_state_is_not_corrupted_by_a_failed_call() -> None:

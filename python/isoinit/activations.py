@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -217,7 +218,7 @@ def resolve(spec: ActivationSpec) -> Activation:
         if arg is not None or not 0 <= k <= HE_MAX:
             raise ValueError(f"activation 'heK' needs 0 <= K <= {HE_MAX} and no parameter; got {spec!r}")
         return Activation(
-            name=f"he{k}", base=f"he{k}", param=None, fn=lambda x, k=k: hermite_he(k, x), engine=f"he{k}"
+            name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}"
         )
     if base not in BUILTIN:
         raise _unknown(spec)
@@ -225,7 +226,7 @@ def resolve(spec: ActivationSpec) -> Activation:
     if b.param is None:
         if arg is not None:
             raise ValueError(f"activation {base!r} takes no parameter; got {spec!r}")
-        return Activation(name=base, base=base, param=None, fn=lambda x, f=b.fn: f(x, 0.0),
+        return Activation(name=base, base=base, param=None, fn=partial(_with_param, b.fn, 0.0),
                           kinks=b.kinks, engine=base)
     if arg is None:
         value = b.default
@@ -238,7 +239,20 @@ def resolve(spec: ActivationSpec) -> Activation:
         raise ValueError(f"activation {base!r} parameter {b.param} must be finite"
                          f"{' and > 0' if base != 'leaky_relu' else ''}; got {spec!r}")
     return Activation(name=f"{base}({value:g})", base=base, param=value,
-                      fn=lambda x, f=b.fn, a=value: f(x, a), kinks=b.kinks, engine=base)
+                      fn=partial(_with_param, b.fn, value), kinks=b.kinks, engine=base)
+
+
+def _he_fn(k: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return hermite_he(k, x)
+
+
+def _with_param(f: Callable[[NDArray[np.float64], float], NDArray[np.float64]], a: float,
+                x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return f(x, a)
+
+
+def _as_float(f: _Fn, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.asarray(f(x), dtype=np.float64)
 
 
 def _check_new_name(name: str) -> str:
@@ -277,7 +291,7 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
     if probe.shape != (5,):
         raise ValueError(f"fn must be elementwise (same output shape as input); got shape {probe.shape}")
     act = Activation(name=low, base=low, param=None,
-                     fn=lambda x, f=fn: np.asarray(f(x), dtype=np.float64),
+                     fn=partial(_as_float, fn),
                      kinks=tuple(sorted(float(k) for k in kinks)), engine=None)
     _USER[low] = act
     return act

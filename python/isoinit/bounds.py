@@ -97,9 +97,7 @@ def potential_bound(gamma_start: float, beta_0: float, depth: int, *, start: int
     g0 = _finite("gamma_start", gamma_start, low=0.0)
     b0 = _finite("beta_0", beta_0, low=0.0, high=1.0)
     depth = _depth(depth)
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (
-        0 <= start <= depth
-    ):
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (0 <= start <= depth):
         raise ValueError(f"start must be an integer in [0, {depth}]; got {start!r}")
     layers = np.arange(depth + 1, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -156,7 +154,9 @@ def _norms(norms: ArrayLike) -> _F:
 
 
 def scaling_isometry_ratio(norms: ArrayLike) -> _F | float:
-    """``I(G') / I(G) = mean(a^2) / geomean(a^2)`` for ``G' = D^(-1/2) G D^(-1/2)``, ``D = diag(a^2)``.
+    """Isometry gain of scaling: ``I(G') / I(G) = mean(a^2) / geomean(a^2)``.
+
+    Here ``G' = D^(-1/2) G D^(-1/2)`` with ``D = diag(a^2)``.
 
     The exact identity of spec/theory.md section 4 (Joudaki, Daneshmand and Bach 2023,
     "normalization increases isometry"): scaling each row of ``H`` by its norm ``a_i``
@@ -218,9 +218,7 @@ class FixedPoint:
 _SLOPE_TOL = 1e-9
 
 
-def kernel_fixed_point(
-    f: Callable[[_F], _F], df: Callable[[_F], _F], *, slope_tol: float = _SLOPE_TOL
-) -> FixedPoint:
+def kernel_fixed_point(f: Callable[[_F], _F], df: Callable[[_F], _F], *, slope_tol: float = _SLOPE_TOL) -> FixedPoint:
     """Classify the attracting fixed point of a normalized kernel map (``f(1) = 1``).
 
     Joudaki and Hofmann (AISTATS 2025), as summarized in spec/theory.md section 5.

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .config import MLP
+
 __all__ = ["add_network_options", "main", "mlp_from_args"]
 
 EPILOG_SIMULATE = """examples:
@@ -47,8 +49,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--input-seed", type=int, default=0, help="seed of the input batch (default: 0)")
 
 
-def mlp_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .config import MLP
+def mlp_from_args(args: argparse.Namespace) -> MLP:
 
     return MLP(args.depth, args.width, args.activation, args.norm, center=args.center, scale=args.scale,
                order=args.order, gain=args.gain, bias=args.bias, weights=args.weights, eps=args.eps)

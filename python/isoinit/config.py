@@ -147,8 +147,9 @@ class MLP:
 
     def label(self) -> str:
         """Short human-readable description, e.g. ``relu, layer norm, act-norm``."""
-        norm = self.norm if self.center is None and self.scale is None else f"center={self.centering}, scale={self.scaling}"
-        parts = [self.act.name, f"{norm} norm" if self.center is None and self.scale is None else norm, self.order]
+        preset = self.center is None and self.scale is None
+        norm = f"{self.norm} norm" if preset else f"center={self.centering}, scale={self.scaling}"
+        parts = [self.act.name, norm, self.order]
         if self.gain != 1.0:
             parts.append(f"gain={self.gain:g}")
         if self.bias:

@@ -36,6 +36,7 @@ tabulated kernels within 1e-12 of the closed forms on all of ``[-1, 1]`` (tests)
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,9 +92,7 @@ def _gain(gain: object, name: str = "gain") -> float:
 
 
 def _kmax(k_max: object) -> int:
-    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or not (
-        0 <= int(k_max) <= 1000
-    ):
+    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or not (0 <= int(k_max) <= 1000):
         raise ValueError(f"k_max must be an integer in [0, 1000]; got {k_max!r}")
     return int(k_max)
 
@@ -178,12 +177,7 @@ def _phi_he_moment(a: float, k: int, norm_k: int) -> float:
         return 0.0
     m = k - 1  # even; (m - 1)!! = (k - 2)!!
     log_dfact = math.lgamma(m + 1) - (m // 2) * math.log(2.0) - math.lgamma(m // 2 + 1)
-    log = (
-        k * math.log(abs(a))
-        + log_dfact
-        - 0.5 * k * math.log1p(a * a)
-        - 0.5 * math.lgamma(norm_k + 1)
-    )
+    log = k * math.log(abs(a)) + log_dfact - 0.5 * k * math.log1p(a * a) - 0.5 * math.lgamma(norm_k + 1)
     sign = (1.0 if a > 0 else -1.0) * (-1.0) ** (m // 2)
     return sign * math.exp(log) / _SQRT2PI
 
@@ -221,13 +215,13 @@ def _closed_coefficients(act: Activation, k_max: int, g: float) -> _F | None:
         # E[e^(t z) He_k(z)] = t^k e^(t^2/2): t = g for exp, t = i g for sin / cos.
         for k in ks:
             mag = math.exp(k * math.log(abs(g)) - 0.5 * math.lgamma(k + 1)) if g else float(k == 0)
-            sgn = (1.0 if g >= 0 else -1.0) ** k
+            sign_k = (1.0 if g >= 0 else -1.0) ** k
             if base == "exp":
-                c[k] = sgn * mag * math.exp(0.5 * g * g)
+                c[k] = sign_k * mag * math.exp(0.5 * g * g)
             else:
                 re_i = (1.0, 0.0, -1.0, 0.0)[k % 4]  # Re(i^k)
                 im_i = (0.0, 1.0, 0.0, -1.0)[k % 4]  # Im(i^k)
-                c[k] = sgn * mag * math.exp(-0.5 * g * g) * (im_i if base == "sin" else re_i)
+                c[k] = sign_k * mag * math.exp(-0.5 * g * g) * (im_i if base == "sin" else re_i)
         return c
     if base == "erf":  # erf(g x) = 2 Phi(sqrt(2) g x) - 1
         a = math.sqrt(2.0) * g
@@ -254,9 +248,7 @@ def _closed_coefficients(act: Activation, k_max: int, g: float) -> _F | None:
             c[0] = 0.0
         return c * sgn
     # positively homogeneous: sigma(s x) = s sigma(x)
-    relu = np.array(
-        [_PHI0 if k == 0 else 0.5 if k == 1 else _PHI0 * _he0_over_fact(k - 2, k) for k in ks]
-    )
+    relu = np.array([_PHI0 if k == 0 else 0.5 if k == 1 else _PHI0 * _he0_over_fact(k - 2, k) for k in ks])
     lin = np.zeros(k_max + 1)
     if k_max >= 1:
         lin[1] = 1.0
@@ -325,7 +317,7 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(_GL_1D)
 def _composite(breaks: _F, width: float, x: _F, w: _F) -> tuple[_F, _F]:
     """Composite Gauss rule on the intervals between ``breaks``, panels at most ``width``."""
     nodes, weights = [], []
-    for lo, hi in zip(breaks[:-1], breaks[1:]):
+    for lo, hi in itertools.pairwise(breaks):
         if hi <= lo:
             continue
         m = max(1, math.ceil((hi - lo) / width - 1e-9))
@@ -370,10 +362,7 @@ def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
     f = _sigma_on(act, g * z)
     c = _he_table(k_max, z) @ (f * w)
     if not np.all(np.isfinite(c)):
-        raise ValueError(
-            f"activation {act.name!r} at gain {g:g} has no finite Gaussian moments "
-            "(it grows too fast)"
-        )
+        raise ValueError(f"activation {act.name!r} at gain {g:g} has no finite Gaussian moments (it grows too fast)")
     c.setflags(write=False)
     return c
 
@@ -501,8 +490,7 @@ def beta0(activation: ActivationSpec, gain: float = 1.0) -> float:
     var = m.m2 - m.c0 * m.c0
     if not var > 1e-14 * max(m.m2, 1e-300):
         raise ValueError(
-            f"beta0 is undefined: activation {resolve(activation).name!r} at gain {gain!r} "
-            "is constant (zero variance)"
+            f"beta0 is undefined: activation {resolve(activation).name!r} at gain {gain!r} is constant (zero variance)"
         )
     return min(1.0, m.c1 * m.c1 / var)
 
@@ -649,8 +637,13 @@ def _polar_kernel(act: Activation, a: float, b: float, theta: _F) -> _F:
     r, wr = _radial_rule(s)
     m = max(2, math.ceil(2.0 * s))
     bounds = np.stack(
-        [-0.5 * math.pi + 0 * theta, theta - 0.5 * math.pi, 0.5 * math.pi + 0 * theta,
-         theta + 0.5 * math.pi, 1.5 * math.pi + 0 * theta],
+        [
+            -0.5 * math.pi + 0 * theta,
+            theta - 0.5 * math.pi,
+            0.5 * math.pi + 0 * theta,
+            theta + 0.5 * math.pi,
+            1.5 * math.pi + 0 * theta,
+        ],
         axis=-1,
     )  # (T, 5)
     sub = np.linspace(0.0, 1.0, m + 1)
@@ -716,14 +709,34 @@ def _table(key: tuple[Any, ...], s: float) -> _Table:
         return np.asarray(-_cheb.chebval(x, dtheta) / np.sin(th))
 
     # h(theta) = -kappa_theta / sin(theta) is as smooth as kappa; same degree, no endpoints
-    dcoef = np.asarray(_cheb.chebinterpolate(dk, coef.size + 7))
+    dcoef = np.asarray(_cheb.chebinterpolate(dk, coef.size + 7))  # type: ignore[type-var]
     return _Table(coef, dcoef)
 
 
 def _table_eval(act: Activation, s: float, r: _F, deriv: bool) -> _F:
     tab = _table(_remember(act), s)
-    x = np.arccos(r) * (2.0 / math.pi) - 1.0
-    return np.asarray(_cheb.chebval(x, tab.dcoef if deriv else tab.coef))
+    x = np.arccos(r)
+    x *= 2.0 / math.pi
+    x -= 1.0
+    return _clenshaw(x, tab.dcoef if deriv else tab.coef)
+
+
+def _clenshaw(x: _F, coef: _F) -> _F:
+    """``sum_k coef[k] T_k(x)`` by Clenshaw's recurrence, in place (fewer temporaries)."""
+    if coef.size == 1:
+        return np.full(x.shape, coef[0])
+    x2 = 2.0 * x
+    b1 = np.full(x.shape, coef[-1])
+    b2 = np.zeros(x.shape)
+    for c in coef[-2:0:-1]:
+        b2 *= -1.0
+        b2 += c
+        b2 += x2 * b1  # b2 <- c + 2x b1 - b2 (the new b1)
+        b1, b2 = b2, b1
+    out = x * b1
+    out -= b2
+    out += coef[0]
+    return out
 
 
 def _kernel(act: Activation, s: float, r: _F, deriv: bool) -> _F:
@@ -781,9 +794,7 @@ def dual_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: 
 def _variance(act: Activation, g: float) -> Moments:
     m = moments(act, g)
     if not m.m2 - m.c0 * m.c0 > 1e-14 * max(m.m2, 1e-300):
-        raise ValueError(
-            f"activation {act.name!r} at gain {g:g} is constant: the normalized kernel is undefined"
-        )
+        raise ValueError(f"activation {act.name!r} at gain {g:g} is constant: the normalized kernel is undefined")
     return m
 
 
@@ -803,9 +814,7 @@ def centered_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float =
     return np.clip((k - m.c0 * m.c0) / (m.m2 - m.c0 * m.c0), -1.0, 1.0)
 
 
-def centered_kernel_derivative(
-    activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0
-) -> _F:
+def centered_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
     """``kbar'(rho) = kappa'(rho) / (E sigma^2 - c_0^2)``; ``kbar'(0) = beta_0``."""
     act = resolve(activation)
     g = _gain(gain)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,8 @@ class MeanFieldTrajectory:
         return np.asarray(self.grams / (d[:, :, None] * d[:, None, :]))
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per layer, columns ``layer``, every metric, ``source="meanfield"``."""
+        """Tidy table: one row per layer; columns ``layer``, every metric, ``source``
+        (``"meanfield"``)."""
         layers = self.grams.shape[0]
         cols: dict[str, object] = {"layer": np.arange(layers)}
         cols.update({m: self.metrics[m] for m in METRICS})
@@ -137,16 +139,62 @@ def _check_supported(mlp: MLP) -> None:
         )
 
 
-def _apply_kernel(kernel_gain: float, act_spec: object, r: _F) -> _F:
-    """``kappa_s(r)`` on the strict upper triangle, mirrored; diagonal from ``r_ii = 1``."""
-    n = r.shape[0]
-    iu = np.triu_indices(n, 1)
-    out = np.empty_like(r)
-    vals = dual_kernel(act_spec, np.clip(r[iu], -1.0, 1.0), gain=kernel_gain)  # type: ignore[arg-type]
-    out[iu] = vals
-    out[iu[1], iu[0]] = vals
-    np.fill_diagonal(out, moments(act_spec, kernel_gain).m2)  # type: ignore[arg-type]
-    return out
+def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
+    """One block on the state ``(q, rho)``: the common diagonal and the off-diagonal
+    correlations (any shape). Returns the output's ``(q', rho')``; see :func:`block_map`."""
+    gain2, bias2 = mlp.gain**2, mlp.bias**2
+    s2 = gain2 * q + bias2
+    r = np.clip((gain2 * q * rho + bias2) / s2, -1.0, 1.0) if s2 > 0 else np.ones_like(rho)
+    act = mlp.act
+    if mlp.order == "norm-act":
+        # the row mean of H over features is 0 at infinite width: centering is a no-op
+        if mlp.scaling == "layer":
+            denom = s2 + mlp.eps
+        elif mlp.scaling == "mf":
+            denom = mf_constants(mlp)[1][layer - 1] ** 2
+        else:
+            denom = 1.0
+        p = math.sqrt(s2 / denom) if denom > 0 else 0.0
+        k_diag = moments(act, p).m2
+        k = dual_kernel(act, r, gain=p)
+        return k_diag, (k / k_diag if k_diag > 0 else np.ones_like(k))
+    s = math.sqrt(s2)
+    m = moments(act, s)
+    if mlp.centering == "layer":
+        center = m.c0  # the infinite-width row mean E sigma(h_i)
+    elif mlp.centering == "mf":
+        center = mf_constants(mlp)[0][layer - 1]
+    else:
+        center = 0.0
+    shift = center * center - 2.0 * center * m.c0
+    c_diag = m.m2 + shift
+    if mlp.scaling == "layer":
+        denom = c_diag + mlp.eps
+    elif mlp.scaling == "mf":
+        denom = mf_constants(mlp)[1][layer - 1] ** 2
+    else:
+        denom = 1.0
+    c = dual_kernel(act, r, gain=s) + shift
+    rho_out = c / c_diag if c_diag > 0 else np.ones_like(c)
+    return c_diag / denom, np.clip(rho_out, -1.0, 1.0)
+
+
+def _assemble(q: float, rho: _F, n: int, out: _F | None = None) -> _F:
+    """The Gram ``q * R`` from the strict upper triangle ``rho`` of the correlations ``R``."""
+    g = np.empty((n, n)) if out is None else out
+    flat = g.reshape(-1)
+    upper, lower = _triangle(n)
+    v = q * rho
+    flat[upper] = v
+    flat[lower] = v
+    flat[:: n + 1] = q
+    return g
+
+
+@lru_cache(maxsize=8)
+def _triangle(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    i, j = np.triu_indices(n, 1)
+    return i * n + j, j * n + i
 
 
 def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
@@ -195,34 +243,24 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
             "G must have a constant positive diagonal (as every Gram along a trajectory from "
             f"rows of mean square 1); got diagonal from {diag.min():g} to {diag.max():g}"
         )
-    gain2, bias2 = mlp.gain**2, mlp.bias**2
-    s2 = gain2 * q + bias2
-    r = (gain2 * g + bias2) / s2 if s2 > 0 else np.ones_like(g)
-    act = mlp.act
-    if mlp.order == "norm-act":
-        if mlp.scaling == "layer":
-            denom = s2 + mlp.eps
-        elif mlp.scaling == "mf":
-            denom = mf_constants(mlp)[1][layer - 1] ** 2
-        else:
-            denom = 1.0
-        p = s2 / denom if denom > 0 else 0.0
-        return _apply_kernel(math.sqrt(p), act, r)
-    s = math.sqrt(s2)
-    k = _apply_kernel(s, act, r)
-    mu = moments(act, s).c0
-    if mlp.centering == "layer":
-        m = mu
-    elif mlp.centering == "mf":
-        m = mf_constants(mlp)[0][layer - 1]
-    else:
-        m = 0.0
-    c = k - 2.0 * m * mu + m * m
-    if mlp.scaling == "layer":
-        c = c / (float(c[0, 0]) + mlp.eps)
-    elif mlp.scaling == "mf":
-        c = c / mf_constants(mlp)[1][layer - 1] ** 2
-    return np.asarray(c)
+    n = g.shape[0]
+    iu = np.triu_indices(n, 1)
+    q_out, rho = _step(mlp, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
+    return _assemble(q_out, rho, n)
+
+
+def _grams(mlp: MLP, X: ArrayLike) -> _F:
+    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations."""
+    _check_supported(mlp)
+    g0 = input_gram(X)
+    n = g0.shape[0]
+    grams = np.empty((mlp.depth + 1, n, n))
+    grams[0] = g0
+    q, rho = 1.0, g0.reshape(-1)[_triangle(n)[0]]
+    for layer in range(1, mlp.depth + 1):
+        q, rho = _step(mlp, layer, q, rho)
+        _assemble(q, rho, n, out=grams[layer])
+    return grams
 
 
 def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
@@ -251,11 +289,5 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
         For batch centering or scaling (no entrywise infinite-width map: use
         :func:`isoinit.simulate` at large width), or a bad ``X``.
     """
-    _check_supported(mlp)
-    g = input_gram(X)
-    grams = np.empty((mlp.depth + 1, *g.shape))
-    grams[0] = g
-    for layer in range(1, mlp.depth + 1):
-        g = block_map(mlp, g, layer)
-        grams[layer] = g
+    grams = _grams(mlp, X)
     return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True))

@@ -7,6 +7,7 @@ import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -218,7 +219,7 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
     if sampler not in ("auto", "gram", "weights"):
         raise ValueError(f"sampler must be one of auto, gram, weights; got {sampler!r}")
     dims = [d0, *mlp.widths()]
-    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in zip(dims, dims[1:], strict=False))
+    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in pairwise(dims))
     if sampler == "gram" and not gram_ok:
         raise ValueError("sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
                          "got sampler='gram'; use sampler='weights'")
@@ -228,10 +229,11 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
         return "weights"
     # flop counts per block; a normal draw costs about as much as 4 multiply-adds
     rng = 4.0
-    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if mlp.weights == "orthogonal" else 0)
-                    for a, b in zip(dims, dims[1:], strict=False))
-    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if mlp.weights == "orthogonal" else 0)
-                       for a, b in zip(dims, dims[1:], strict=False))
+    ortho = mlp.weights == "orthogonal"
+    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0)
+                    for a, b in pairwise(dims))
+    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0)
+                       for a, b in pairwise(dims))
     return "gram" if gram_cost <= weights_cost else "weights"
 
 
@@ -321,13 +323,13 @@ def simulate(mlp: MLP, X: ArrayLike, *, runs: int = 1, seed: int = 0, sampler: S
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
     dims = [d0, *mlp.widths()]
     per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b)
-                  for a, b in zip(dims, dims[1:], strict=False)) / 2e9
+                  for a, b in pairwise(dims)) / 2e9
     show = progress if progress is not None else per_run * runs / workers > 2.0
     if not show:
         return _trajectory(mlp, seed, chosen, bool(stages), [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
     from tqdm.auto import tqdm
 
-    chunk = max(workers, min(runs, int(math.ceil(runs / 50))))
+    chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
     with tqdm(total=runs, desc="isoinit.simulate", unit="run", leave=False) as bar:
         for start in range(0, runs, chunk):

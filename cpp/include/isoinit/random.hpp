@@ -144,13 +144,24 @@ inline double Stream::next_normal() {
 inline void Stream::fill_normal(double* out, std::size_t count) {
   const detail::Ziggurat& z = detail::ziggurat();
   const double* xs = z.x;
+  // The counter lives in a register for the loop; the slow path gets it back through the
+  // object (keeping it in the object would put a store-to-load chain on every draw).
+  std::uint64_t ctr = counter_;
   for (std::size_t k = 0; k < count; ++k) {
-    const std::uint64_t u = next_u64();
+    ctr += 1;
+    const std::uint64_t u = mix64(key_ + ctr * GAMMA);
     const int i = static_cast<int>(u & 0xff);
     // u >> 11 < 2^53: the signed conversion is exact and much cheaper than the unsigned one
     const double x = static_cast<double>(static_cast<std::int64_t>(u >> 11)) * 0x1.0p-53 * xs[i];
-    out[k] = ISOINIT_LIKELY(x < xs[i + 1]) ? signed_by(x, u) : normal_slow(*this, u);
+    if (ISOINIT_LIKELY(x < xs[i + 1])) {
+      out[k] = signed_by(x, u);
+    } else {
+      counter_ = ctr;
+      out[k] = normal_slow(*this, u);
+      ctr = counter_;
+    }
   }
+  counter_ = ctr;
 }
 
 }  // namespace isoinit
