@@ -19,15 +19,30 @@ void register_metrics(py::module_& m) {
         const double* src = grams.data();
         {
           py::gil_scoped_release release;
-          MatrixXd g(n, n);
-          GramEigen e;
+          // independent matrices: parallel over the stack for large ones; an allocation
+          // failure is caught inside the region and rethrown after it
+          const bool parallel = k > 1 && n >= 32;
+          (void)parallel;
+          bool failed = false;
+#ifdef ISOINIT_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+#endif
           for (py::ssize_t i = 0; i < k; ++i) {
-            // symmetrize: callers pass Grams computed in floating point
-            g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
-            g = 0.5 * (g + g.transpose()).eval();
-            e.compute(g, false);
-            gram_metrics(g, e, out.data() + i * n_metrics);
+            try {
+              // symmetrize: callers pass Grams computed in floating point
+              MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
+              g = 0.5 * (g + g.transpose()).eval();
+              GramEigen e;
+              e.compute(g, false);
+              gram_metrics(g, e, out.data() + i * n_metrics);
+            } catch (...) {
+#ifdef ISOINIT_HAVE_OPENMP
+#pragma omp atomic write
+#endif
+              failed = true;
+            }
           }
+          if (failed) throw std::runtime_error("gram_metrics: out of memory");
         }
         return to_array(std::move(out), {k, static_cast<py::ssize_t>(n_metrics)});
       },

@@ -36,6 +36,8 @@ __all__ = [
     "metrics",
     "network_weights",
     "simulate",
+    "sweep",
+    "sweeps",
 ]
 
 _LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps"}
@@ -50,6 +52,10 @@ def build_info() -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "sweep":
+        from .sweeps import sweep
+
+        return sweep
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'isoinit' has no attribute {name!r}")

@@ -247,10 +247,11 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
     return degenerate(n, d, inputs.get("degeneracy", 100.0), seed=seed)
 
 
-def _input_dim(inputs: InputSpec, mlp: MLP) -> int | None:
-    """The input dimension a configuration gets (``None``: a fixed array)."""
+def _input_dim(inputs: InputSpec, mlp: MLP) -> Any:
+    """The input dimension a configuration gets (``None``: a fixed array); checked by
+    :func:`make_inputs`."""
     if isinstance(inputs, Mapping):
-        return int(inputs["d"]) if "d" in inputs else mlp.widths()[0]
+        return inputs["d"] if "d" in inputs else mlp.widths()[0]
     return None
 
 
@@ -273,6 +274,9 @@ def _run_config(
     The one task of both backends (so they agree by construction). Divergence warnings
     are silenced here and summarized once by :func:`sweep` from ``diverged_at``.
     """
+    # (catch_warnings swaps the process-wide filters; a threaded Dask worker shares them
+    # with its other threads for the duration of one simulation, which only ever hides
+    # DivergenceWarning, the warning this function replaces by the diverged_at column)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         traj = simulate(mlp, x, runs=runs, seed=seed, stages=stages, threads=threads, progress=False)
@@ -422,7 +426,7 @@ def sweep(
                 f"configuration {i} has activation {mlp.act.name!r}, a Python callable the "
                 "compiled simulator cannot run (define it by Hermite coefficients instead)"
             )
-    cache: dict[int | None, NDArray[np.float64]] = {}
+    cache: dict[Any, NDArray[np.float64]] = {}
     xs = []
     for mlp in configs:
         key = _input_dim(inputs, mlp)

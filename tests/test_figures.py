@@ -1,0 +1,257 @@
+"""The paper's figures at a reduced size: files, data layout and the qualitative facts of
+spec/experiments.md, read from each figure's tidy data (never from the image)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from isoinit import figures
+from isoinit.bounds import potential_bound
+from isoinit.hermite import beta0
+from isoinit.cli import main
+
+RUNS = 5  # networks per configuration in these tests
+SIZE = 0.5  # widths x 0.5 (d = 500 instead of 1000); depth and batch as in the paper
+
+# figures whose facts are about large width run at the paper's width
+FULL_WIDTH = {"potential-vs-theory", "dual-kernel"}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, figures.FigureResult]:
+    out = tmp_path_factory.mktemp("figures")
+    return {
+        name: figures.make(name, out, runs=RUNS, seed=0, size=1.0 if name in FULL_WIDTH else SIZE)
+        for name in figures.NAMES
+    }
+
+
+def curve(data: pd.DataFrame, source: str = "simulation", **where: object) -> np.ndarray:
+    """Mean over runs per x of the rows matching ``where`` (NaN-aware)."""
+    sel = data[data.source == source]
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    assert len(sel), f"no rows for {source} {where}"
+    return sel.groupby("x").value.mean().to_numpy()
+
+
+def test_names_follow_experiments_md() -> None:
+    assert len(figures.NAMES) == 14
+    assert figures.NAMES[0] == "dual-kernel" and figures.NAMES[-1] == "layernorm-vs-batchnorm"
+    assert set(figures.DESCRIPTIONS) == set(figures.NAMES)
+
+
+def test_files_and_tidy_columns(made: dict[str, figures.FigureResult]) -> None:
+    for name, r in made.items():
+        assert r.png == r.png.parent / f"{name}.png" and r.png.stat().st_size > 5000
+        assert r.png.stat().st_size < 150_000
+        back = pd.read_csv(r.csv)
+        assert list(back.columns) == list(r.data.columns)
+        assert len(back) == len(r.data)
+        assert set(r.data.source) <= {"simulation", "mean-field", "bound", "theory"}
+        assert (r.data.figure == name).all()
+
+
+def test_meanfield_overlay_wherever_it_exists(made: dict[str, figures.FigureResult]) -> None:
+    for name, r in made.items():
+        sim = r.data[r.data.source == "simulation"]
+        if name == "dual-kernel":
+            continue
+        for (panel, label), rows in sim.groupby(["panel", "curve"]):
+            mf = r.data[(r.data.source == "mean-field") & (r.data.panel == panel) & (r.data.curve == label)]
+            batch = "batch" in (rows.centering.iloc[0], rows.scaling.iloc[0])
+            assert mf.empty == batch, (name, panel, label)
+
+
+def test_dual_kernel(made: dict[str, figures.FigureResult]) -> None:
+    d = made["dual-kernel"].data
+    rho = np.linspace(0, 1, 101)
+    assert np.allclose(curve(d, "theory", curve="identity"), rho, atol=1e-9)
+    k = curve(d, "theory", curve="relu")
+    assert np.all(k <= rho + 1e-12) and np.all(np.diff(k, 2) >= -1e-9)  # below diagonal, convex
+    assert (k[1] - k[0]) / 0.01 == pytest.approx(0.7335, abs=0.01)  # slope beta_0 at 0
+    measured = curve(d, "simulation", curve="relu")
+    x = np.sort(d[(d.source == "simulation") & (d.curve == "relu")].x.unique())
+    assert np.allclose(measured, np.interp(x, rho, k), atol=0.03)
+
+
+def test_hermite_polynomials(made: dict[str, figures.FigureResult]) -> None:
+    d = made["hermite-poly"].data
+    he1 = curve(d, curve="He_1", quantity="gap")
+    assert np.all(np.abs(he1[1:] / he1[1] - 1) < 0.1)  # flat after the first layer
+    for k in (2, 3):
+        gap = curve(d, curve=f"He_{k}", quantity="gap")
+        assert gap[-1] < gap[0] / 100  # drops fast to a small floor
+        assert gap[-1] > 0
+    # He_2 contracts the potential by about 1/2 per layer while correlations are near 1
+    pot = curve(d, curve="He_2", quantity="potential")
+    mf = curve(d, "mean-field", curve="He_2", quantity="potential")
+    bound = curve(d, "bound", curve="He_2")
+    assert pot[2] / pot[1] == pytest.approx(0.5, abs=0.1)
+    assert mf[2] / mf[1] == pytest.approx(0.5, abs=0.1)
+    assert np.allclose(bound[2:] / bound[1:-1], 0.5)
+
+
+def test_order(made: dict[str, figures.FigureResult]) -> None:
+    d = made["order"].data
+    act_norm = curve(d, curve="act-norm")
+    norm_act = curve(d, curve="norm-act")
+    assert act_norm[-1] < act_norm[0] / 10  # layer norm after relu: > 10x over 30 layers
+    assert norm_act[-1] > norm_act[1] and norm_act[-1] > 0.8 * norm_act[0]  # no bias to isometry
+
+
+def test_self_normalize(made: dict[str, figures.FigureResult]) -> None:
+    d = made["self-normalize"].data
+    relu, tanh, selu = (curve(d, curve=a) for a in ("relu", "tanh", "selu"))
+    assert relu.min() < relu[0] / 5 and relu[-1] > 1.3 * relu.min()  # falls, then drifts up
+    assert 0.6 < tanh[-1] / tanh[0] < 1.5  # roughly flat
+    assert relu.min() < selu[-1] < selu[0]  # declines slowly
+
+
+def test_centering(made: dict[str, figures.FigureResult]) -> None:
+    d = made["centering"].data
+    none = {a: curve(d, panel=a, curve="center=none") for a in ("relu", "tanh", "sigmoid", "exp")}
+    layer = {a: curve(d, panel=a, curve="center=layer") for a in ("relu", "tanh", "sigmoid", "exp")}
+    assert none["relu"][-1] > 0.5 * none["relu"][0]  # without centering relu does not improve
+    assert none["exp"][-1] > none["exp"][1]  # exp grows
+    assert np.isinf(none["sigmoid"][-1])  # sigmoid collapses to a singular Gram
+    assert layer["relu"][-1] < layer["relu"][0] / 100
+    assert layer["exp"][-1] < layer["exp"][0] / 100
+    assert np.allclose(none["tanh"], layer["tanh"], rtol=0.15)  # tanh: the same either way
+    assert layer["sigmoid"][-1] > 0.5 * layer["sigmoid"][0]  # barely moves (beta_0 near 1)
+
+
+def test_centering_mf(made: dict[str, figures.FigureResult]) -> None:
+    d = made["centering-mf"].data
+    for a in ("relu", "tanh", "sigmoid", "exp"):
+        lay, mf = curve(d, panel=a, curve="center=layer"), curve(d, panel=a, curve="center=mf")
+        assert np.all(np.abs(np.log(lay / mf)) < math.log(2.0)), a  # nearly identical
+
+
+def test_normalization(made: dict[str, figures.FigureResult]) -> None:
+    r = made["normalization"]
+    d = r.data
+    relu_none = curve(d, panel="relu", curve="scale=none")
+    assert relu_none[-1] > 5 * relu_none[0]  # climbs
+    exp_none = d[(d.source == "simulation") & (d.panel == "exp") & (d.curve == "scale=none")]
+    assert (exp_none.diverged_at.between(1, 5)).all()  # breaks down within a few layers
+    assert any("exp" in n and "overflowed" in n for n in r.notes)
+    for a in ("relu", "tanh", "sigmoid", "exp"):
+        lay = curve(d, panel=a, curve="scale=layer")
+        assert lay[-1] < lay[0], a  # with layer scaling all decrease
+
+
+def test_normalization_mf(made: dict[str, figures.FigureResult]) -> None:
+    d = made["normalization-mf"].data
+    for a in ("tanh", "sigmoid"):
+        lay, mf = curve(d, panel=a, curve="scale=layer"), curve(d, panel=a, curve="scale=mf")
+        assert np.all(np.abs(np.log(lay / mf)) < math.log(1.5)), a
+    relu_lay, relu_mf = curve(d, panel="relu", curve="scale=layer"), curve(d, panel="relu", curve="scale=mf")
+    assert relu_mf[-1] > 3 * relu_lay[-1] and relu_mf[-1] > relu_mf[15]  # drifts up
+    exp_mf = d[(d.source == "simulation") & (d.panel == "exp") & (d.curve == "scale=mf")]
+    assert (exp_mf.groupby("run").diverged_at.first() >= 0).mean() >= 0.5  # explodes
+
+
+def test_mf_vs_finite(made: dict[str, figures.FigureResult]) -> None:
+    d = made["mf-vs-finite"].data
+    widths = sorted(d.width.unique())
+    lay = [curve(d, panel="relu, center=mf, scale=layer", width=w)[-1] for w in widths]
+    mf = [curve(d, panel="relu, center=mf, scale=mf", width=w)[-1] for w in widths]
+    assert lay[0] > lay[-1]  # the floor falls with d
+    assert mf[0] > mf[-1]  # fixed constants drift away, worse for small d
+    assert all(m > v for m, v in zip(mf, lay, strict=True))
+
+
+def test_potential_below_bound(made: dict[str, figures.FigureResult]) -> None:
+    d = made["potential-vs-theory"].data
+    last = {}
+    for a in ("relu", "tanh", "sigmoid"):
+        pot, bound = curve(d, panel=a), curve(d, "bound", panel=a)
+        # measured mean under the bound anchored on it at layer 1, up to the finite-width
+        # spread of a max over pairs (sigmoid contracts by only 1.6% per layer)
+        assert np.all(pot[1:] <= bound[1:] * 1.1), a
+        # the theorem itself: the mean-field trajectory under the bound anchored on it
+        mf = curve(d, "mean-field", panel=a)
+        mf_bound = potential_bound(mf[1], beta0(a), len(mf) - 1, start=1)
+        assert np.all(mf[1:] <= mf_bound[1:] * (1 + 1e-9)), a
+        last[a] = pot[-1] / pot[1]
+    assert last["relu"] < last["tanh"] < last["sigmoid"]  # relu fastest, sigmoid barely
+
+
+def test_gain(made: dict[str, figures.FigureResult]) -> None:
+    d = made["gain"].data
+    relu = [curve(d, panel="relu", curve=f"gain={g:g}") for g in (0.5, 1.0, 2.0)]
+    assert np.allclose(relu[0], relu[1], rtol=1e-6) and np.allclose(relu[2], relu[1], rtol=1e-6)
+    for a in ("sin", "tanh"):
+        g05, g1, g2 = (curve(d, panel=a, curve=f"gain={g:g}")[-1] for g in (0.5, 1.0, 2.0))
+        assert g2 < g1 < g05, a
+
+
+def test_beta_vs_gain(made: dict[str, figures.FigureResult]) -> None:
+    d = made["beta-vs-gain"].data
+    alpha = np.sort(d.x.unique())
+    for a in ("sin", "exp"):
+        b = curve(d, "theory", curve=a)
+        assert np.interp(2.5, alpha, b) < 0.05 and b[0] > 0.95, a
+    for a in ("tanh", "sigmoid", "selu"):
+        assert curve(d, "theory", curve=a)[-1] > 0.6, a  # saturate lower
+
+
+def test_mf_vs_xavier(made: dict[str, figures.FigureResult]) -> None:
+    d = made["mf-vs-xavier"].data
+    for a in ("relu", "leaky_relu(0.01)"):
+        rows = d[d.panel == a]
+        none = curve(rows, curve=rows[rows.centering == "none"].curve.iloc[0])
+        mf = curve(rows, curve="mf norm, gain 1")
+        assert none[-1] > 0.5 * none[0], a  # stays collapsed
+        assert mf[-1] < mf[0] / 10, a
+    rows = d[d.panel == "selu"]
+    for label in rows.curve.unique():
+        g = curve(rows, curve=label)
+        assert 0.3 < g[-1] / g[0] < 1.5  # flat either way
+
+
+def test_layernorm_vs_batchnorm(made: dict[str, figures.FigureResult]) -> None:
+    d = made["layernorm-vs-batchnorm"].data
+    ln = [p for p in d.panel.unique() if p.startswith("layer norm")][0]
+    bn = [p for p in d.panel.unique() if p.startswith("batch norm")][0]
+    ident = curve(d, panel=ln, curve="identity")
+    assert np.all(np.abs(ident / ident[0] - 1) < 0.1)  # layer norm: identity flat
+    relu = curve(d, panel=ln, curve="relu")
+    assert relu[-1] < relu[0] / 10
+    for a in ("relu", "identity"):  # batch norm orthogonalizes even linear networks
+        g = curve(d, panel=bn, curve=a)
+        assert np.all(np.isfinite(g)) and g[20] < g[0] / 50 and g[-1] < 2 * g[20], a
+    assert (d[d.panel == bn].quantity == "gap_complement").all()
+
+
+def test_authors_protocol_sits_above(tmp_path: Path) -> None:
+    faithful = figures.make("order", tmp_path / "f", runs=3, size=SIZE).data
+    authors = figures.make("order", tmp_path / "a", runs=3, size=SIZE, protocol="authors").data
+    f, a = curve(faithful, curve="act-norm"), curve(authors, curve="act-norm")
+    assert a[0] == f[0] and a[-1] > 3 * f[-1]
+    assert authors.stage.str.startswith("authors").all()
+    assert (curve(authors, "mean-field", curve="act-norm")[1:] >
+            curve(faithful, "mean-field", curve="act-norm")[1:]).all()
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figure", "beta-vs-gain", "--out", str(tmp_path), "--seed", "1"]) == 0
+    assert (tmp_path / "beta-vs-gain.png").exists() and (tmp_path / "beta-vs-gain.csv").exists()
+    assert "beta-vs-gain" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["figure", "no-such-figure", "--out", str(tmp_path)])
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="name must be one of"):
+        figures.make("orders", tmp_path)
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        figures.make("order", tmp_path, protocol="published")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runs must be"):
+        figures.make("order", tmp_path, runs=0)
