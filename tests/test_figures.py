@@ -12,8 +12,8 @@ import pytest
 
 from isoinit import figures
 from isoinit.bounds import potential_bound
-from isoinit.hermite import beta0
 from isoinit.cli import main
+from isoinit.hermite import beta0
 
 RUNS = 5  # networks per configuration in these tests
 SIZE = 0.5  # widths x 0.5 (d = 500 instead of 1000); depth and batch as in the paper
@@ -218,8 +218,8 @@ def test_mf_vs_xavier(made: dict[str, figures.FigureResult]) -> None:
 
 def test_layernorm_vs_batchnorm(made: dict[str, figures.FigureResult]) -> None:
     d = made["layernorm-vs-batchnorm"].data
-    ln = [p for p in d.panel.unique() if p.startswith("layer norm")][0]
-    bn = [p for p in d.panel.unique() if p.startswith("batch norm")][0]
+    ln = next(p for p in d.panel.unique() if p.startswith("layer norm"))
+    bn = next(p for p in d.panel.unique() if p.startswith("batch norm"))
     ident = curve(d, panel=ln, curve="identity")
     assert np.all(np.abs(ident / ident[0] - 1) < 0.1)  # layer norm: identity flat
     relu = curve(d, panel=ln, curve="relu")
@@ -236,8 +236,9 @@ def test_authors_protocol_sits_above(tmp_path: Path) -> None:
     f, a = curve(faithful, curve="act-norm"), curve(authors, curve="act-norm")
     assert a[0] == f[0] and a[-1] > 3 * f[-1]
     assert authors.stage.str.startswith("authors").all()
-    assert (curve(authors, "mean-field", curve="act-norm")[1:] >
-            curve(faithful, "mean-field", curve="act-norm")[1:]).all()
+    assert (
+        curve(authors, "mean-field", curve="act-norm")[1:] > curve(faithful, "mean-field", curve="act-norm")[1:]
+    ).all()
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,24 +30,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     names = "\n".join(f"  {n:<24}{DESCRIPTIONS[n]}" for n in NAMES)
     p = subparsers.add_parser(
-        "figure", help="reproduce a figure of the paper (PNG + tidy CSV)",
+        "figure",
+        help="reproduce a figure of the paper (PNG + tidy CSV)",
         description="Reproduce one figure of Joudaki, Daneshmand and Bach (NeurIPS 2023), or all "
         "of them: writes DIR/NAME.png and the data behind it, DIR/NAME.csv (tidy: one row per "
         "curve, run and layer; mean-field and bound rows beside the simulation). Each figure "
         "shows the mean over runs with a 10-90% band, the mean-field (infinite-width) "
         "trajectory dashed and the potential bound dotted where they exist.",
-        epilog=EPILOG.format(names=names), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", metavar="NAME", choices=[*NAMES, "all"],
-                   help="a figure name (listed below) or 'all'")
+        epilog=EPILOG.format(names=names),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", choices=[*NAMES, "all"], help="a figure name (listed below) or 'all'")
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
-    p.add_argument("--runs", type=int, default=None,
-                   help="independent networks per configuration (default: the paper's, 10; 30 for "
-                   "self-normalize and layernorm-vs-batchnorm)")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="independent networks per configuration (default: the paper's, 10; 30 for "
+        "self-normalize and layernorm-vs-batchnorm)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the networks and the input (default: 0)")
-    p.add_argument("--protocol", choices=["faithful", "authors"], default="faithful",
-                   help="which Gram is measured (default: faithful; see below)")
-    p.add_argument("--size", type=float, default=1.0,
-                   help="multiply every width d by this factor, for quick looks (default: 1)")
+    p.add_argument(
+        "--protocol",
+        choices=["faithful", "authors"],
+        default="faithful",
+        help="which Gram is measured (default: faithful; see below)",
+    )
+    p.add_argument(
+        "--size", type=float, default=1.0, help="multiply every width d by this factor, for quick looks (default: 1)"
+    )
     p.set_defaults(func=cmd_figure)
 
 
@@ -63,8 +74,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
         for note in r.notes:
             print(f"    note: {note}")
 
-    make_all(args.out, runs=args.runs, seed=args.seed, protocol=args.protocol, size=args.size,
-             names=names, callback=report)
-    print(f"# {len(names)} figure(s) in {time.perf_counter() - t0:.1f} s "
-          f"(protocol {args.protocol}, seed {args.seed})")
+    make_all(
+        args.out, runs=args.runs, seed=args.seed, protocol=args.protocol, size=args.size, names=names, callback=report
+    )
+    print(f"# {len(names)} figure(s) in {time.perf_counter() - t0:.1f} s (protocol {args.protocol}, seed {args.seed})")
     return 0

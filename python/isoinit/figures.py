@@ -52,8 +52,8 @@ __all__ = [
     "NAMES",
     "FigureResult",
     "Protocol",
-    "compute",
     "complement_gap",
+    "compute",
     "make",
     "make_all",
 ]
@@ -99,9 +99,25 @@ DESCRIPTIONS: dict[str, str] = {
 
 _N = 10  # batch size of every experiment
 _CSV_COLUMNS = [
-    "figure", "panel", "curve", "source", "quantity", "stage", "protocol", "activation",
-    "centering", "scaling", "order", "gain", "width", "degeneracy", "run", "x_name", "x",
-    "value", "diverged_at",
+    "figure",
+    "panel",
+    "curve",
+    "source",
+    "quantity",
+    "stage",
+    "protocol",
+    "activation",
+    "centering",
+    "scaling",
+    "order",
+    "gain",
+    "width",
+    "degeneracy",
+    "run",
+    "x_name",
+    "x",
+    "value",
+    "diverged_at",
 ]
 
 # PyTorch's torch.nn.init.calculate_gain, the "Xavier gain" of experiments.md
@@ -236,7 +252,7 @@ class _Context:
     inputs: dict[tuple[int, float], _F] = field(default_factory=dict)
 
     def width(self, d: int) -> int:
-        return max(2 * _N, int(round(d * self.size)))
+        return max(2 * _N, round(d * self.size))
 
     def nruns(self, default: int) -> int:
         return self.runs if self.runs is not None else default
@@ -304,8 +320,7 @@ def _measure(ctx: _Context, curve: _Curve) -> _Measured:
     with warnings.catch_warnings():
         # expected in some figures: reported through diverged_at, drawn on the figure
         warnings.simplefilter("ignore", DivergenceWarning)
-        traj = simulate(mlp, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement,
-                        progress=False)
+        traj = simulate(mlp, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement, progress=False)
     if complement:
         assert traj.grams is not None
         if authors:
@@ -325,13 +340,16 @@ def _measure(ctx: _Context, curve: _Curve) -> _Measured:
     where = f"{ctx.name}, {curve.label} ({mlp.label()})"
     div = traj.diverged_at
     if (div >= 0).any():
-        notes.append(f"{where}: {int((div >= 0).sum())}/{div.size} runs overflowed "
-                     f"(first at layer {int(div[div >= 0].min())})")
+        notes.append(
+            f"{where}: {int((div >= 0).sum())}/{div.size} runs overflowed (first at layer {int(div[div >= 0].min())})"
+        )
     inf = np.isinf(values)
     if inf.any():
         first = int(np.argmax(inf.any(axis=0)))
-        notes.append(f"{where}: Gram singular in float64 (gap = +inf) in "
-                     f"{int(inf.any(axis=1).sum())}/{div.size} runs, first at layer {first}")
+        notes.append(
+            f"{where}: Gram singular in float64 (gap = +inf) in "
+            f"{int(inf.any(axis=1).sum())}/{div.size} runs, first at layer {first}"
+        )
     mf, mf_note = _meanfield(mlp, x, curve.quantity, ctx.protocol)
     if mf_note:
         notes.append(f"{where}: {mf_note}")
@@ -342,8 +360,15 @@ def _measure(ctx: _Context, curve: _Curve) -> _Measured:
             warnings.simplefilter("ignore", RuntimeWarning)
             anchor = float(np.nanmean(pot[:, 1]))
         bound = potential_bound(anchor, beta0(mlp.act, mlp.gain), mlp.depth, start=1)
-    return _Measured(curve, np.asarray(values, dtype=np.float64),
-                     _stage_name(mlp, curve.quantity, ctx.protocol), div, mf, bound, notes)
+    return _Measured(
+        curve,
+        np.asarray(values, dtype=np.float64),
+        _stage_name(mlp, curve.quantity, ctx.protocol),
+        div,
+        mf,
+        bound,
+        notes,
+    )
 
 
 def _rows(ctx: _Context, panel: str, m: _Measured) -> pd.DataFrame:
@@ -351,25 +376,63 @@ def _rows(ctx: _Context, panel: str, m: _Measured) -> pd.DataFrame:
     layers = np.arange(mlp.depth + 1)
     runs = m.values.shape[0]
     base: dict[str, Any] = dict(
-        figure=ctx.name, panel=panel, curve=m.curve.label, protocol=ctx.protocol,
-        activation=mlp.act.name, centering=mlp.centering, scaling=mlp.scaling, order=mlp.order,
-        gain=mlp.gain, width=mlp.widths()[0], degeneracy=m.curve.degeneracy, x_name="layer",
+        figure=ctx.name,
+        panel=panel,
+        curve=m.curve.label,
+        protocol=ctx.protocol,
+        activation=mlp.act.name,
+        centering=mlp.centering,
+        scaling=mlp.scaling,
+        order=mlp.order,
+        gain=mlp.gain,
+        width=mlp.widths()[0],
+        degeneracy=m.curve.degeneracy,
+        x_name="layer",
     )
-    parts = [pd.DataFrame({
-        **base, "source": "simulation", "quantity": m.curve.quantity, "stage": m.stage,
-        "run": np.repeat(np.arange(runs), layers.size), "x": np.tile(layers, runs),
-        "value": m.values.reshape(-1), "diverged_at": np.repeat(m.diverged_at, layers.size),
-    })]
+    parts = [
+        pd.DataFrame(
+            {
+                **base,
+                "source": "simulation",
+                "quantity": m.curve.quantity,
+                "stage": m.stage,
+                "run": np.repeat(np.arange(runs), layers.size),
+                "x": np.tile(layers, runs),
+                "value": m.values.reshape(-1),
+                "diverged_at": np.repeat(m.diverged_at, layers.size),
+            }
+        )
+    ]
     if m.meanfield is not None:
-        parts.append(pd.DataFrame({
-            **base, "source": "mean-field", "quantity": m.curve.quantity, "stage": m.stage,
-            "run": -1, "x": layers, "value": m.meanfield, "diverged_at": -1,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    **base,
+                    "source": "mean-field",
+                    "quantity": m.curve.quantity,
+                    "stage": m.stage,
+                    "run": -1,
+                    "x": layers,
+                    "value": m.meanfield,
+                    "diverged_at": -1,
+                }
+            )
+        )
     if m.bound is not None:
-        parts.append(pd.DataFrame({
-            **base, "source": "bound", "quantity": "potential", "stage": m.stage, "run": -1,
-            "x": layers, "value": m.bound, "diverged_at": -1,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    **base,
+                    "source": "bound",
+                    "quantity": "potential",
+                    "stage": m.stage,
+                    "run": -1,
+                    "x": layers,
+                    "value": m.bound,
+                    "diverged_at": -1,
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -386,12 +449,21 @@ def _mlp(ctx: _Context, depth: int, d: int, act: str, **kw: Any) -> MLP:
     return MLP(depth, ctx.width(d), act, **kw)
 
 
-def _per_activation(ctx: _Context, acts: Sequence[str], variants: Sequence[tuple[str, dict[str, Any]]],
-                    *, d: int = 1000, depth: int = 30, degeneracy: float = 100.0,
-                    runs: int = 10) -> tuple[_Panel, ...]:
+def _per_activation(
+    ctx: _Context,
+    acts: Sequence[str],
+    variants: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    d: int = 1000,
+    depth: int = 30,
+    degeneracy: float = 100.0,
+    runs: int = 10,
+) -> tuple[_Panel, ...]:
     return tuple(
-        _Panel(act, tuple(_Curve(label, _mlp(ctx, depth, d, act, **kw), degeneracy, ctx.nruns(runs))
-                          for label, kw in variants))
+        _Panel(
+            act,
+            tuple(_Curve(label, _mlp(ctx, depth, d, act, **kw), degeneracy, ctx.nruns(runs)) for label, kw in variants),
+        )
         for act in acts
     )
 
@@ -400,23 +472,24 @@ def _spec_hermite(ctx: _Context) -> _Spec:
     r = ctx.nruns(10)
     gap = tuple(_Curve(f"He_{k}", _mlp(ctx, 15, 2000, f"he{k}"), 10.0, r) for k in (1, 2, 3))
     pot = tuple(replace(c, quantity="potential", bound=True) for c in gap)
-    return _Spec((_Panel("isometry gap", gap), _Panel("potential (block output) and bound", pot)),
-                 f"{_GAP}  /  {_POT}",
-                 "He_1 is linear (beta_0 = 1, no contraction); He_2, He_3 have beta_0 = 0: "
-                 "the bound contracts by 1/2 per layer")
+    return _Spec(
+        (_Panel("isometry gap", gap), _Panel("potential (block output) and bound", pot)),
+        f"{_GAP}  /  {_POT}",
+        "He_1 is linear (beta_0 = 1, no contraction); He_2, He_3 have beta_0 = 0: the bound contracts by 1/2 per layer",
+    )
 
 
 def _spec_order(ctx: _Context) -> _Spec:
     r = ctx.nruns(10)
-    curves = tuple(_Curve(o, _mlp(ctx, 30, 1000, "relu", order=o), 100.0, r)
-                   for o in ("act-norm", "norm-act"))
+    curves = tuple(_Curve(o, _mlp(ctx, 30, 1000, "relu", order=o), 100.0, r) for o in ("act-norm", "norm-act"))
     return _Spec((_Panel("relu, layer norm", curves),), _GAP)
 
 
 def _spec_self_normalize(ctx: _Context) -> _Spec:
     r = ctx.nruns(30)
-    curves = tuple(_Curve(a, _mlp(ctx, 30, 1000, a, center="layer", scale="none"), 5.0, r)
-                   for a in ("relu", "tanh", "selu"))
+    curves = tuple(
+        _Curve(a, _mlp(ctx, 30, 1000, a, center="layer", scale="none"), 5.0, r) for a in ("relu", "tanh", "selu")
+    )
     return _Spec((_Panel("layer centering, no scaling", curves),), _GAP)
 
 
@@ -446,9 +519,13 @@ def _spec_normalization_mf(ctx: _Context) -> _Spec:
 def _spec_mf_vs_finite(ctx: _Context) -> _Spec:
     r = ctx.nruns(10)
     panels = tuple(
-        _Panel(f"relu, center=mf, scale={s}",
-               tuple(_Curve(f"d={ctx.width(d)}", MLP(30, ctx.width(d), "relu", center="mf", scale=s),
-                            10.0, r) for d in (100, 500, 1000)))
+        _Panel(
+            f"relu, center=mf, scale={s}",
+            tuple(
+                _Curve(f"d={ctx.width(d)}", MLP(30, ctx.width(d), "relu", center="mf", scale=s), 10.0, r)
+                for d in (100, 500, 1000)
+            ),
+        )
         for s in ("mf", "layer")
     )
     return _Spec(panels, _GAP, "the mean-field curve does not depend on the width")
@@ -456,11 +533,16 @@ def _spec_mf_vs_finite(ctx: _Context) -> _Spec:
 
 def _spec_potential(ctx: _Context) -> _Spec:
     r = ctx.nruns(10)
-    panels = tuple(_Panel(a, (_Curve("layer norm", _mlp(ctx, 30, 1000, a), 100.0, r, "potential",
-                                     bound=True),))
-                   for a in ("relu", "tanh", "sigmoid"))
-    return _Spec(panels, _POT, "bound gamma(G^1) (2 - beta_0)^-(l-1), anchored on the measured "
-                 "mean potential at layer 1; potential always measured on the block output")
+    panels = tuple(
+        _Panel(a, (_Curve("layer norm", _mlp(ctx, 30, 1000, a), 100.0, r, "potential", bound=True),))
+        for a in ("relu", "tanh", "sigmoid")
+    )
+    return _Spec(
+        panels,
+        _POT,
+        "bound gamma(G^1) (2 - beta_0)^-(l-1), anchored on the measured "
+        "mean potential at layer 1; potential always measured on the block output",
+    )
 
 
 def _spec_gain(ctx: _Context) -> _Spec:
@@ -469,24 +551,31 @@ def _spec_gain(ctx: _Context) -> _Spec:
 
 
 def _spec_xavier(ctx: _Context) -> _Spec:
-    panels = []
+    panels: list[_Panel] = []
     for act, g in _XAVIER_GAIN.items():
-        v = [("mf norm, gain 1", dict(norm="mf")), (f"no norm, gain {g:.3g}", dict(norm="none", gain=g))]
+        v: list[tuple[str, dict[str, Any]]] = [
+            ("mf norm, gain 1", {"norm": "mf"}),
+            (f"no norm, gain {g:.3g}", {"norm": "none", "gain": g}),
+        ]
         panels.extend(_per_activation(ctx, (act,), v))
     return _Spec(tuple(panels), _GAP, "Xavier gain = torch.nn.init.calculate_gain")
 
 
 def _spec_ln_bn(ctx: _Context) -> _Spec:
     r = ctx.nruns(30)
-    ln = tuple(_Curve(a, _mlp(ctx, 30, 1000, a, norm="layer"), 100.0, r, "gap_complement")
-               for a in ("relu", "identity"))
-    bn = tuple(_Curve(a, _mlp(ctx, 30, 1000, a, norm="batch"), 100.0, r, "gap_complement")
-               for a in ("relu", "identity"))
-    bs = tuple(_Curve(a, _mlp(ctx, 30, 1000, a, center="none", scale="batch"), 100.0, r)
-               for a in ("relu", "identity"))
+    ln = tuple(
+        _Curve(a, _mlp(ctx, 30, 1000, a, norm="layer"), 100.0, r, "gap_complement") for a in ("relu", "identity")
+    )
+    bn = tuple(
+        _Curve(a, _mlp(ctx, 30, 1000, a, norm="batch"), 100.0, r, "gap_complement") for a in ("relu", "identity")
+    )
+    bs = tuple(_Curve(a, _mlp(ctx, 30, 1000, a, center="none", scale="batch"), 100.0, r) for a in ("relu", "identity"))
     return _Spec(
-        (_Panel("layer norm (gap on 1-complement)", ln), _Panel("batch norm (gap on 1-complement)", bn),
-         _Panel("batch scaling only (ordinary gap)", bs)),
+        (
+            _Panel("layer norm (gap on 1-complement)", ln),
+            _Panel("batch norm (gap on 1-complement)", bn),
+            _Panel("batch scaling only (ordinary gap)", bs),
+        ),
         "isometry gap (see panel titles)",
         "batch centering makes G 1 = 0 exactly (ordinary gap = +inf): panels 1-2 drop that "
         "direction, -log I(Q^T G Q) with Q a basis of 1-perp; panel 3 scales without centering",
@@ -526,8 +615,7 @@ def _band(values: _F) -> tuple[_F, _F, _F]:
     return mean, lo, hi
 
 
-def _style_legend(fig: Any, *, meanfield: bool, bound: bool, broke: bool, singular: bool,
-                  runs: int) -> None:
+def _style_legend(fig: Any, *, meanfield: bool, bound: bool, broke: bool, singular: bool, runs: int) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color="0.3", label=f"simulation: mean of {runs} runs, 10-90% band")]
@@ -536,14 +624,22 @@ def _style_legend(fig: Any, *, meanfield: bool, bound: bool, broke: bool, singul
     if bound:
         handles.append(Line2D([], [], color="0.3", linestyle=":", label="potential bound"))
     if broke:
-        handles.append(Line2D([], [], color="0.3", marker="x", linestyle="none",
-                              label="runs overflowed here (mean over the rest)"))
+        handles.append(
+            Line2D([], [], color="0.3", marker="x", linestyle="none", label="runs overflowed here (mean over the rest)")
+        )
     if singular:
-        handles.append(Line2D([], [], color="0.3", marker="^", linestyle="none",
-                              label="Gram singular in float64 (gap = +inf) from here"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                marker="^",
+                linestyle="none",
+                label="Gram singular in float64 (gap = +inf) from here",
+            )
+        )
     ncols = len(handles) if fig.get_size_inches()[0] > 8 else min(len(handles), 2)
-    fig.legend(handles=handles, loc="lower center", ncols=ncols, fontsize=7, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles=handles, loc="lower center", ncols=ncols, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
 def _draw_panel(ax: Any, measured: Sequence[_Measured]) -> tuple[float, float]:
@@ -555,20 +651,26 @@ def _draw_panel(ax: Any, measured: Sequence[_Measured]) -> tuple[float, float]:
         ax.plot(layers, mean, color=color, label=m.curve.label, linewidth=1.4)
         if m.values.shape[0] > 1:
             ok = np.isfinite(lo) & np.isfinite(hi)
-            ax.fill_between(layers, np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), color=color,
-                            alpha=0.2, linewidth=0)
+            ax.fill_between(
+                layers, np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), color=color, alpha=0.2, linewidth=0
+            )
         finite = mean[np.isfinite(mean) & (mean > 0)]
         if finite.size:
-            lo_all = min(lo_all, float(np.nanmin(np.where(lo > 0, lo, np.nan)) if np.any(lo > 0)
-                                       else finite.min()))
+            lo_all = min(lo_all, float(np.nanmin(np.where(lo > 0, lo, np.nan)) if np.any(lo > 0) else finite.min()))
             hi_all = max(hi_all, float(np.nanmax(hi)) if np.any(np.isfinite(hi)) else finite.max())
         last = np.flatnonzero(np.isfinite(mean))
         if (m.diverged_at >= 0).any() and last.size:
             k = int(m.diverged_at[m.diverged_at >= 0].min())
             j = min(max(k - 1, 0), int(last[-1]))
             ax.plot([j], [mean[j]], marker="x", color=color, markersize=7, linestyle="none")
-            ax.annotate(f"{int((m.diverged_at >= 0).sum())}/{m.diverged_at.size} overflow", (j, mean[j]),
-                        textcoords="offset points", xytext=(3, 4), fontsize=6, color=color)
+            ax.annotate(
+                f"{int((m.diverged_at >= 0).sum())}/{m.diverged_at.size} overflow",
+                (j, mean[j]),
+                textcoords="offset points",
+                xytext=(3, 4),
+                fontsize=6,
+                color=color,
+            )
         if np.isinf(m.values).any() and last.size:
             j = int(last[-1])
             ax.plot([j], [mean[j]], marker="^", color=color, markersize=6, linestyle="none")
@@ -601,8 +703,7 @@ def _layout(fig: Any, header: str, *, legend: bool = True) -> None:
     w, h = fig.get_size_inches()
     top = 0.2 + 0.16 * (header.count("\n") + 1) + 0.2
     bottom = 0.5 + (0.3 if legend else 0.0)
-    fig.subplots_adjust(left=0.75 / w, right=1.0 - 0.15 / w, top=1.0 - top / h, bottom=bottom / h,
-                        wspace=0.28)
+    fig.subplots_adjust(left=0.75 / w, right=1.0 - 0.15 / w, top=1.0 - top / h, bottom=bottom / h, wspace=0.28)
     fig.suptitle(header, fontsize=8, y=1.0 - 0.12 / h, va="top")
     for ax in fig.axes:
         if ax.get_xscale() == "linear" and ax.get_xlabel().startswith("layer"):
@@ -622,9 +723,13 @@ def _save_png(fig: Any, path: Path) -> None:
         im.convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
-def _header(ctx: _Context, extra: str) -> str:
-    proto = ("faithful: block output (after normalization)" if ctx.protocol == "faithful" else
-             "authors' protocol: mean of after-activation and after-normalization gaps (l >= 1)")
+def _header(ctx: _Context, extra: str, *, norm_act: bool = False) -> str:
+    after = "after normalization; after the activation for norm-act" if norm_act else "after normalization"
+    proto = (
+        f"faithful: block output ({after})"
+        if ctx.protocol == "faithful"
+        else "authors' protocol: mean of after-activation and after-normalization gaps (l >= 1)"
+    )
     return f"{ctx.name}: {DESCRIPTIONS[ctx.name]}\n{proto}; {extra}"
 
 
@@ -638,41 +743,74 @@ def _simulated_figure(ctx: _Context, spec: _Spec, png: Path) -> tuple[pd.DataFra
     lo = min(r[0] for r in ranges)
     hi = max(r[1] for r in ranges)
     all_m = [m for ms in measured for m in ms]
-    for ax, p, ms in zip(axes, spec.panels, measured, strict=True):
+    for ax, p in zip(axes, spec.panels, strict=True):
         ax.set_yscale("log")
         if math.isfinite(lo) and hi > 0:
             ax.set_ylim(lo / 3.0, hi * 3.0)
         ax.set_xlabel("layer l")
-        ax.set_title(p.title + ("" if ms[0].curve.quantity != "potential" else ""), fontsize=9)
+        ax.set_title(p.title, fontsize=9)
         ax.legend(fontsize=7, loc="best")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel(spec.ylabel, fontsize=8)
     c0 = all_m[0].curve
     widths = sorted({m.curve.mlp.widths()[0] for m in all_m})
     degs = sorted({m.curve.degeneracy for m in all_m})
-    info = (f"n={_N}, d={'/'.join(map(str, widths))}, L={c0.mlp.depth}, degeneracy "
-            f"{'/'.join(f'{g:g}' for g in degs)}, seed {ctx.seed}")
+    info = (
+        f"n={_N}, d={'/'.join(map(str, widths))}, L={c0.mlp.depth}, degeneracy "
+        f"{'/'.join(f'{g:g}' for g in degs)}, seed {ctx.seed}"
+    )
     if spec.caption:
         info += "\n" + spec.caption
-    _layout(fig, _header(ctx, info))
+    _layout(fig, _header(ctx, info, norm_act=any(m.curve.mlp.order == "norm-act" for m in all_m)))
     _style_legend(
-        fig, meanfield=any(m.meanfield is not None for m in all_m),
+        fig,
+        meanfield=any(m.meanfield is not None for m in all_m),
         bound=any(m.bound is not None for m in all_m),
         broke=any((m.diverged_at >= 0).any() for m in all_m),
-        singular=any(np.isinf(m.values).any() for m in all_m), runs=c0.runs)
+        singular=any(np.isinf(m.values).any() for m in all_m),
+        runs=c0.runs,
+    )
     _save_png(fig, png)
     return pd.concat(frames, ignore_index=True), notes
 
 
-def _theory_frame(ctx: _Context, panel: str, curve: str, source: str, quantity: str, x_name: str,
-                  x: _F, value: _F, *, activation: str, run: Any = -1, width: int = 0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "figure": ctx.name, "panel": panel, "curve": curve, "source": source, "quantity": quantity,
-        "stage": "theory" if source == "theory" else "block output (after normalization)",
-        "protocol": ctx.protocol, "activation": activation, "centering": "layer", "scaling": "layer",
-        "order": "act-norm", "gain": 1.0, "width": width, "degeneracy": np.nan, "run": run,
-        "x_name": x_name, "x": x, "value": value, "diverged_at": -1,
-    })
+def _theory_frame(
+    ctx: _Context,
+    panel: str,
+    curve: str,
+    source: str,
+    quantity: str,
+    x_name: str,
+    x: _F,
+    value: _F,
+    *,
+    activation: str,
+    run: Any = -1,
+    width: int = 0,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "figure": ctx.name,
+            "panel": panel,
+            "curve": curve,
+            "source": source,
+            "quantity": quantity,
+            "stage": "theory" if source == "theory" else "block output (after normalization)",
+            "protocol": ctx.protocol,
+            "activation": activation,
+            "centering": "layer",
+            "scaling": "layer",
+            "order": "act-norm",
+            "gain": 1.0,
+            "width": width,
+            "degeneracy": np.nan,
+            "run": run,
+            "x_name": x_name,
+            "x": x,
+            "value": value,
+            "diverged_at": -1,
+        }
+    )
 
 
 def _pair(rho: float, d: int, seed: int) -> _F:
@@ -701,25 +839,48 @@ def _dual_kernel(ctx: _Context, png: Path) -> tuple[pd.DataFrame, list[str]]:
         meas = np.empty((runs, pts.size))
         mlp = MLP(1, d, act, "layer")
         for j, r in enumerate(pts):
-            t = simulate(mlp, _pair(float(r), d, ctx.seed), runs=runs, seed=ctx.seed, grams=True,
-                         progress=False)
+            t = simulate(mlp, _pair(float(r), d, ctx.seed), runs=runs, seed=ctx.seed, grams=True, progress=False)
             assert t.grams is not None
             g = t.grams[:, 1]
             meas[:, j] = g[:, 0, 1] / np.sqrt(g[:, 0, 0] * g[:, 1, 1])
         mean, lo, hi = _band(meas)
-        ax.errorbar(pts, mean, yerr=[mean - lo, hi - mean], fmt="o", color=color, markersize=4,
-                    capsize=2, label=f"{act}: one layer-norm block, d={d}, {runs} runs")
-        frames.append(_theory_frame(ctx, "kernel", act, "simulation", "correlation", "rho",
-                                    np.tile(pts, runs), meas.reshape(-1), activation=act,
-                                    run=np.repeat(np.arange(runs), pts.size), width=d))
+        ax.errorbar(
+            pts,
+            mean,
+            yerr=[mean - lo, hi - mean],
+            fmt="o",
+            color=color,
+            markersize=4,
+            capsize=2,
+            label=f"{act}: one layer-norm block, d={d}, {runs} runs",
+        )
+        frames.append(
+            _theory_frame(
+                ctx,
+                "kernel",
+                act,
+                "simulation",
+                "correlation",
+                "rho",
+                np.tile(pts, runs),
+                meas.reshape(-1),
+                activation=act,
+                run=np.repeat(np.arange(runs), pts.size),
+                width=d,
+            )
+        )
     ax.set_xlabel("input correlation rho")
     ax.set_ylabel("output correlation kbar(rho)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    _layout(fig, f"{ctx.name}: {DESCRIPTIONS[ctx.name]}\ndotted: slope beta_0 at 0; dots: measured "
-            "output correlation after one act-norm block (mean, 10-90%)", legend=False)
+    _layout(
+        fig,
+        f"{ctx.name}: {DESCRIPTIONS[ctx.name]}\ndotted: slope beta_0 at 0; dots: measured "
+        "correlation after\none act-norm block (mean, 10-90% of runs)",
+        legend=False,
+    )
     _save_png(fig, png)
     return pd.concat(frames, ignore_index=True), []
 
@@ -734,8 +895,7 @@ def _beta_vs_gain(ctx: _Context, png: Path) -> tuple[pd.DataFrame, list[str]]:
     for i, act in enumerate(("sigmoid", "tanh", "sin", "exp", "selu")):
         b = np.array([beta0(act, gain=float(a)) for a in alpha])
         ax.plot(alpha, b, color=f"C{i}", label=act)
-        frames.append(_theory_frame(ctx, "beta0", act, "theory", "beta0", "alpha", alpha, b,
-                                    activation=act))
+        frames.append(_theory_frame(ctx, "beta0", act, "theory", "beta0", "alpha", alpha, b, activation=act))
     step = beta0("step")
     ax.axhline(step, color="0.4", linestyle=":", linewidth=1.0, label=f"step: 2/pi = {step:.4f}")
     ax.axvline(2.5, color="0.6", linestyle="--", linewidth=0.8)
@@ -745,8 +905,12 @@ def _beta_vs_gain(ctx: _Context, png: Path) -> tuple[pd.DataFrame, list[str]]:
     ax.set_ylabel("beta_0 = c_1^2 / (E sigma^2 - c_0^2)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
-    _layout(fig, f"{ctx.name}: {DESCRIPTIONS[ctx.name]}\ntheory (Hermite coefficients); "
-            "1 = linear, 0 = maximally non-linear; dashed: alpha = 2.5", legend=False)
+    _layout(
+        fig,
+        f"{ctx.name}: {DESCRIPTIONS[ctx.name]}\ntheory (Hermite coefficients); "
+        "1 = linear, 0 = maximally non-linear; dashed: alpha = 2.5",
+        legend=False,
+    )
     _save_png(fig, png)
     return pd.concat(frames, ignore_index=True), []
 
@@ -761,8 +925,7 @@ def _check(name: object, protocol: object, runs: object, seed: object, size: obj
         raise ValueError(f"name must be one of {', '.join(NAMES)}; got {name!r}")
     if protocol not in ("faithful", "authors"):
         raise ValueError(f"protocol must be one of faithful, authors; got {protocol!r}")
-    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, (int, np.integer))
-                             or int(runs) < 1):
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or int(runs) < 1):
         raise ValueError(f"runs must be a positive integer or None; got {runs!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
@@ -770,8 +933,15 @@ def _check(name: object, protocol: object, runs: object, seed: object, size: obj
         raise ValueError(f"size must be a number in (0, 10]; got {size!r}")
 
 
-def compute(name: str, png: str | Path, *, runs: int | None = None, seed: int = 0,
-            protocol: Protocol = "faithful", size: float = 1.0) -> tuple[pd.DataFrame, list[str]]:
+def compute(
+    name: str,
+    png: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+) -> tuple[pd.DataFrame, list[str]]:
     """Draw figure ``name`` into ``png`` and return its tidy data and notes (no CSV)."""
     _check(name, protocol, runs, seed, size)
     ctx = _Context(name, None if runs is None else int(runs), int(seed), str(protocol), float(size))
@@ -785,8 +955,15 @@ def compute(name: str, png: str | Path, *, runs: int | None = None, seed: int = 
     return frame[_CSV_COLUMNS], notes
 
 
-def make(name: str, out_dir: str | Path, *, runs: int | None = None, seed: int = 0,
-         protocol: Protocol = "faithful", size: float = 1.0) -> FigureResult:
+def make(
+    name: str,
+    out_dir: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+) -> FigureResult:
     """Reproduce one figure of the paper: write ``out_dir/NAME.png`` and ``out_dir/NAME.csv``.
 
     Parameters
@@ -826,9 +1003,16 @@ def make(name: str, out_dir: str | Path, *, runs: int | None = None, seed: int =
     return FigureResult(name, png, csv, frame, time.perf_counter() - t0, tuple(notes))
 
 
-def make_all(out_dir: str | Path, *, runs: int | None = None, seed: int = 0,
-             protocol: Protocol = "faithful", size: float = 1.0, names: Sequence[str] | None = None,
-             callback: Callable[[FigureResult], None] | None = None) -> list[FigureResult]:
+def make_all(
+    out_dir: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+    names: Sequence[str] | None = None,
+    callback: Callable[[FigureResult], None] | None = None,
+) -> list[FigureResult]:
     """:func:`make` every figure of :data:`NAMES` (or ``names``) into ``out_dir``.
 
     ``callback`` is called with each result as soon as it is written.

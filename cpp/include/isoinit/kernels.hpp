@@ -7,7 +7,11 @@
 // baseline) and the CPU picks one at load time; no -march flag is needed.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <vector>
+
+#include "random.hpp"
 
 #include "metrics.hpp"
 
@@ -31,14 +35,22 @@ ISOINIT_CLONES inline double dot(const double* a, const double* b, std::size_t l
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-/// Gram X X^T / d of a row-major n x d matrix, into the n x n matrix g (both triangles).
+/// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
+constexpr Eigen::Index BLOCK = 256;
+
+/// Gram X X^T / d of a row-major n x d matrix, into the n x n matrix g (both triangles),
+/// accumulated over column blocks so that each block is read from L1.
 inline void gram(const RowMatrixXd& x, MatrixXd& g) {
-  const Eigen::Index n = x.rows();
-  const auto d = static_cast<std::size_t>(x.cols());
+  const Eigen::Index n = x.rows(), d = x.cols();
+  g.setZero(n, n);
+  for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
+    const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j <= i; ++j) g(i, j) += dot(x.row(i).data() + j0, x.row(j).data() + j0, w);
+  }
   const double inv = 1.0 / static_cast<double>(d);
-  g.resize(n, n);
   for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j <= i; ++j) g(i, j) = g(j, i) = dot(x.row(i).data(), x.row(j).data(), d) * inv;
+    for (Eigen::Index j = 0; j <= i; ++j) g(j, i) = g(i, j) = g(i, j) * inv;
 }
 
 /// out[k] += c0 a0[k] + c1 a1[k] + c2 a2[k] + c3 a3[k]
@@ -52,20 +64,31 @@ ISOINIT_CLONES inline void axpy(double c, const double* a, double* out, std::siz
   for (std::size_t k = 0; k < len; ++k) out[k] += c * a[k];
 }
 
-/// h = r z for a small square r (n x n) and a row-major n x d matrix z: row i of h is a
-/// combination of the rows of z, four rows at a time.
-inline void left_multiply(const MatrixXd& r, const RowMatrixXd& z, RowMatrixXd& h) {
+/// out (w entries) = sum_k r(i, k) z_k for the rows z_k (length w, stride `stride`) of a block.
+inline void combine_rows(const MatrixXd& r, Eigen::Index i, const double* z, std::size_t stride, std::size_t w,
+                         double* out) {
+  const Eigen::Index n = r.cols();
+  std::fill(out, out + w, 0.0);
+  Eigen::Index k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const double c[4] = {r(i, k), r(i, k + 1), r(i, k + 2), r(i, k + 3)};
+    axpy4(c, z + k * stride, z + (k + 1) * stride, z + (k + 2) * stride, z + (k + 3) * stride, out, w);
+  }
+  for (; k < n; ++k) axpy(r(i, k), z + k * stride, out, w);
+}
+
+/// h = r z for a small square r (n x n) and an n x d matrix z of standard normals drawn
+/// from s, one column block at a time: a block of z is drawn (row-major n x w, the stream's
+/// order) into an L1-sized buffer and used at once, so z is never stored whole.
+inline void left_multiply_normals(const MatrixXd& r, Eigen::Index d, Stream& s, std::vector<double>& buffer,
+                                  RowMatrixXd& h) {
   const Eigen::Index n = r.rows();
-  const auto d = static_cast<std::size_t>(z.cols());
-  h.setZero(n, z.cols());
-  for (Eigen::Index i = 0; i < n; ++i) {
-    double* out = h.row(i).data();
-    Eigen::Index k = 0;
-    for (; k + 4 <= n; k += 4) {
-      const double c[4] = {r(i, k), r(i, k + 1), r(i, k + 2), r(i, k + 3)};
-      axpy4(c, z.row(k).data(), z.row(k + 1).data(), z.row(k + 2).data(), z.row(k + 3).data(), out, d);
-    }
-    for (; k < n; ++k) axpy(r(i, k), z.row(k).data(), out, d);
+  h.resize(n, d);
+  buffer.resize(static_cast<std::size_t>(n * BLOCK));
+  for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
+    const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
+    s.fill_normal(buffer.data(), static_cast<std::size_t>(n) * w);
+    for (Eigen::Index i = 0; i < n; ++i) combine_rows(r, i, buffer.data(), w, w, h.row(i).data() + j0);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels.hpp"
 #include "metrics.hpp"
@@ -78,14 +79,12 @@ inline void linear_weights(const RowMatrixXd& x, const RowMatrixXd& w, double ga
 /// H ~ gain * X W (+ b) drawn from the eigendecomposition (values ascending, vectors) of the
 /// input Gram X X^T / d_in.
 inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, double gain,
-                        const Eigen::RowVectorXd& b, Stream& s, RowMatrixXd& z, RowMatrixXd& h) {
+                        const Eigen::RowVectorXd& b, Stream& s, std::vector<double>& buffer, RowMatrixXd& h) {
   const Eigen::Index n = e.values.size();
   MatrixXd r = e.vectors * e.values.cwiseMax(0.0).cwiseSqrt().asDiagonal();
   if (kind == WeightKind::gaussian) {
-    z.resize(n, d_out);
-    fill_normal(z, s);
     r *= gain;
-    kernels::left_multiply(r, z, h);
+    kernels::left_multiply_normals(r, d_out, s, buffer, h);
   } else {
     const Eigen::Index m = std::max(d_in, d_out);
     if (n > m)

@@ -112,7 +112,8 @@ struct RunState {
   const Config& cfg;
   Result& res;
   Eigen::Index r;  // row in the result
-  RowMatrixXd x, h, z;
+  RowMatrixXd x, h;
+  std::vector<double> buffer;  // one column block of normals
   MatrixXd g;
   GramEigen eig;
 
@@ -191,7 +192,7 @@ inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t
         const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
         linear_weights(st.x, w, cfg.gain, b, st.h);
       } else {
-        linear_gram(st.eig, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.z, st.h);
+        linear_gram(st.eig, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.buffer, st.h);
       }
     }
     if (!st.stage(st.h, l, stage_linear)) return st.diverge(l);
