@@ -51,6 +51,15 @@ static void test_normals() {
   Stream b = Stream::derive(1, 2, 3, Purpose::user);
   b.fill_normal(second.data(), 10);
   CHECK(first == second);
+#ifdef ISOINIT_X86_DISPATCH
+  // the AVX2 path gives exactly the scalar path's numbers, slow-path draws included
+  if (detail::have_avx2()) {
+    std::vector<double> scalar(100003), vector(100003);
+    detail::fill_normal_scalar(42, 5, scalar.data(), scalar.size());
+    detail::fill_normal_avx2(42, 5, vector.data(), vector.size());
+    CHECK(scalar == vector);
+  }
+#endif
 }
 
 static void test_metrics() {

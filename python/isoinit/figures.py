@@ -700,7 +700,11 @@ def _layout(fig: Any, header: str, *, legend: bool = True) -> None:
     """Margins in inches: the header lines on top, the x label and style legend below."""
     from matplotlib.ticker import MaxNLocator
 
+    import textwrap
+
     w, h = fig.get_size_inches()
+    # wrap each header line to the figure's width (8-point text: about 15 characters per inch)
+    header = "\n".join(textwrap.fill(line, width=int(w * 15)) for line in header.split("\n"))
     top = 0.2 + 0.16 * (header.count("\n") + 1) + 0.2
     bottom = 0.5 + (0.3 if legend else 0.0)
     fig.subplots_adjust(left=0.75 / w, right=1.0 - 0.15 / w, top=1.0 - top / h, bottom=bottom / h, wspace=0.28)
