@@ -34,7 +34,13 @@ PYBIND11_MODULE(_core, m) {
     d["max_threads"] = isoinit::resolve_threads(0);
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);
-    d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+    d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());  // Eigen's, fixed at compile time
+#ifdef ISOINIT_X86_DISPATCH
+    // the hand-written loops (normals, Gram, products) pick AVX2 at run time when the CPU has it
+    d["kernels"] = isoinit::detail::have_avx2() ? "avx2" : "baseline";
+#else
+    d["kernels"] = "baseline";
+#endif
 #if defined(__clang__)
     d["compiler"] = std::string("clang ") + __clang_version__;
 #elif defined(__GNUC__)

@@ -31,6 +31,7 @@ __all__ = [
     "build_info",
     "forward",
     "hermite",
+    "hooks",
     "inputs",
     "meanfield",
     "metrics",
@@ -40,7 +41,7 @@ __all__ = [
     "sweeps",
 ]
 
-_LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps"}
+_LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps", "hooks"}
 
 
 def build_info() -> dict[str, Any]:

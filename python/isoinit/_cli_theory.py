@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from .cli import add_network_options, inputs_from_args, mlp_from_args
+from .cli import _fmt, add_network_options, inputs_from_args, mlp_from_args
 
 __all__ = ["DEFAULT_RHO", "cmd_hermite", "cmd_meanfield", "register"]
 
@@ -181,10 +181,6 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         frame.to_csv(args.csv, index=False)
         print(f"# wrote {len(frame)} rows to {args.csv}")
     return 0
-
-
-def _fmt(v: float) -> str:
-    return f"{v:10.4g}" if np.isfinite(v) else f"{v!s:>10}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -698,9 +698,9 @@ def _new_axes(ncols: int, *, width: float, height: float) -> tuple[Any, list[Any
 
 def _layout(fig: Any, header: str, *, legend: bool = True) -> None:
     """Margins in inches: the header lines on top, the x label and style legend below."""
-    from matplotlib.ticker import MaxNLocator
-
     import textwrap
+
+    from matplotlib.ticker import MaxNLocator
 
     w, h = fig.get_size_inches()
     # wrap each header line to the figure's width (8-point text: about 15 characters per inch)

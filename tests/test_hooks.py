@@ -1,0 +1,287 @@
+"""isoinit.hooks: Gram metrics of PyTorch models through forward hooks, on models built here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import isoinit
+from isoinit.metrics import METRICS, gram_metrics
+
+torch = pytest.importorskip("torch")
+
+from torch import Tensor, nn  # noqa: E402
+
+from isoinit.hooks import COLUMNS, GramRecorder, measure  # noqa: E402
+
+
+def _mlp(d_in: int, width: int, blocks: int, *, seed: int = 0) -> nn.Sequential:
+    """Linear -> ReLU -> LayerNorm (no affine, eps 0) blocks at PyTorch's default init."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        for b in range(blocks):
+            layers += [
+                nn.Linear(d_in if b == 0 else width, width, bias=False),
+                nn.ReLU(),
+                nn.LayerNorm(width, elementwise_affine=False, eps=0.0),
+            ]
+    return nn.Sequential(*layers)
+
+
+def test_import_isoinit_does_not_import_torch() -> None:
+    code = "import sys, isoinit, isoinit.hooks; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_missing_torch_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = nn.Linear(3, 3)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="pip install torch"):
+        GramRecorder(model)
+
+
+def test_layernorm_metrics_match_hand_computation_and_isometry_improves() -> None:
+    blocks = 20
+    model = _mlp(256, 256, blocks)
+    x_np = isoinit.inputs.degenerate(10, 256, 100)
+    x = torch.as_tensor(x_np, dtype=torch.float32)
+    with GramRecorder(model) as rec, torch.no_grad():
+        model(x)
+    df = rec.frame()
+    assert list(df.columns) == [*COLUMNS, *METRICS]
+    assert len(df) == 3 * blocks  # every leaf module, once
+    assert df["order"].tolist() == list(range(3 * blocks))
+    assert (df["call"] == 0).all() and (df["item"] == 0).all()
+    assert (df["n"] == 10).all() and (df["d"] == 256).all()
+    assert df["module"].tolist() == [str(i) for i in range(3 * blocks)]
+    ln = df[df["type"] == "LayerNorm"]
+    assert len(ln) == blocks
+
+    # the same activations, by hand
+    h = x
+    expected: list[dict[str, np.ndarray]] = []
+    with torch.no_grad():
+        for module in model:
+            h = module(h)
+            if isinstance(module, nn.LayerNorm):
+                expected.append(gram_metrics(h.double().numpy(), gram=False))
+    for (_, row), exp in zip(ln.iterrows(), expected, strict=True):
+        for name in METRICS:
+            assert row[name] == pytest.approx(float(exp[name]), rel=1e-12, abs=1e-14), name
+
+    # the paper's effect: layer norms after ReLU drive the batch towards isometry
+    gap_in = float(gram_metrics(x_np, gram=False)["gap"])
+    assert gap_in > 5.0
+    assert ln["gap"].iloc[-1] < 0.1 * gap_in
+    assert ln["gap"].iloc[-1] < ln["gap"].iloc[0]
+
+    # measure() converts the float64 NumPy batch to the model's float32 and gives the same frame
+    df2 = measure(model, x_np)
+    pd.testing.assert_frame_equal(df2, df)
+
+
+def test_agrees_with_isoinit_forward() -> None:
+    mlp = isoinit.MLP(5, 64, "tanh", "layer")
+    x = isoinit.inputs.degenerate(10, 100, 10)
+    weights = isoinit.network_weights(mlp, x.shape[1], seed=0, run=0)
+    ref = isoinit.forward(mlp, x, weights).gap[0, 1:]
+    layers: list[nn.Module] = []
+    for w, b in weights:
+        assert b.size == 0
+        lin = nn.Linear(w.shape[0], w.shape[1], bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T))  # isoinit's W is (d_in, d_out), torch's (out, in)
+        layers += [lin, nn.Tanh(), nn.LayerNorm(w.shape[1], elementwise_affine=False, eps=0.0, dtype=torch.float64)]
+    model = nn.Sequential(*layers)
+    x0 = x / np.sqrt(np.mean(x**2, axis=1, keepdims=True))  # isoinit's layer 0: rows at mean square 1
+    df = measure(model, torch.from_numpy(x0), modules=nn.LayerNorm)
+    assert df["type"].tolist() == ["LayerNorm"] * 5
+    np.testing.assert_allclose(df["gap"].to_numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_transformer_token_gram_and_hooks_removed() -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        block = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=True)
+        tokens = torch.randn(3, 12, 32)
+    modules = list(block.modules())
+    with GramRecorder(block, modules=(nn.MultiheadAttention, nn.LayerNorm), token_axis=1) as rec:
+        assert rec.names == ["self_attn", "norm1", "norm2"]
+        assert any(m._forward_hooks for m in modules)
+        with torch.no_grad():
+            block(tokens)
+            block(tokens)
+    assert not rec.active
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in modules)
+    df = rec.frame()
+    assert list(df.columns) == [*COLUMNS, *METRICS]
+    assert len(df) == 2 * 3 * 3  # 2 calls x 3 modules x 3 sequences
+    assert df["call"].tolist() == [0] * 9 + [1] * 9
+    assert df["module"].tolist()[:9] == ["self_attn"] * 3 + ["norm1"] * 3 + ["norm2"] * 3
+    assert df["item"].tolist()[:9] == [0, 1, 2] * 3
+    assert (df["n"] == 12).all() and (df["d"] == 32).all()
+    assert df[list(METRICS)].notna().all().all()
+    assert np.isfinite(df["gap"]).all() and (df["gap"] >= 0).all()
+    assert ((df["isometry"] > 0) & (df["isometry"] <= 1)).all()
+    # token Gram of the first sequence after norm1, by hand
+    with torch.no_grad():
+        h = block.norm1(tokens + block.self_attn(tokens, tokens, tokens, need_weights=False)[0])
+    row = df[(df["module"] == "norm1") & (df["item"] == 0)].iloc[0]
+    assert row["gap"] == pytest.approx(float(gram_metrics(h[0].double().numpy(), gram=False)["gap"]), rel=1e-6)
+    # the default (leaf modules) with a negative token axis also runs; the calls repeat exactly
+    df_leaf = measure(block, tokens, token_axis=-2)
+    assert {"norm1", "linear1", "linear2", "norm2"} <= set(df_leaf["module"])
+    assert df_leaf[list(METRICS)].notna().all().all()
+    pd.testing.assert_frame_equal(df[df["call"] == 0], df[df["call"] == 1].assign(call=0).set_axis(range(9)))
+
+
+def test_flatten_modes_on_conv_and_sequences() -> None:
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    x = torch.randn(5, 2, 4, 4)
+    df = measure(conv, x)
+    assert df[["item", "n", "d"]].values.tolist() == [[0, 5, 3 * 4 * 4]]
+    with torch.no_grad():
+        y = conv(x).double().numpy()
+    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(y.reshape(5, -1), gram=False)["gap"]), rel=1e-12)
+    # flatten=False: the last axis is the features, the middle axes index items (5 samples each)
+    df = measure(conv, x, flatten=False)
+    assert len(df) == 3 * 4 and (df["n"] == 5).all() and (df["d"] == 4).all()
+    assert df["gap"].iloc[5] == pytest.approx(float(gram_metrics(y[:, 1, 1, :], gram=False)["gap"]), rel=1e-12)
+    # token mode on (B, H, T, D) with flatten=False: one Gram per batch element and head
+    ident = nn.Identity()
+    z = torch.randn(2, 3, 6, 8, dtype=torch.float64)
+    df = measure(ident, z, token_axis=2, flatten=False)
+    assert len(df) == 6 and (df["n"] == 6).all() and (df["d"] == 8).all()
+    assert df["gap"].iloc[4] == pytest.approx(float(gram_metrics(z[1, 1].numpy(), gram=False)["gap"]), rel=1e-12)
+    df = measure(ident, z, token_axis=2)  # flatten=True: heads and features flattened
+    assert len(df) == 2 and (df["d"] == 3 * 8).all()
+
+
+class _Odd(nn.Module):
+    """Children with tuple, dict, non-tensor and unmeasurable outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.pair = _Pair()
+        self.meta = _Meta()
+        self.argmax = _Argmax()
+        self.scalar = _Scalar()
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.lin(x)
+        h = self.pair(h)[1]
+        self.meta(h)
+        self.argmax(h)
+        self.scalar(h)
+        return self.lin(h)  # the same module twice in one call
+
+
+class _Pair(nn.Module):
+    def forward(self, x: Tensor) -> tuple[int, Tensor]:
+        return 7, x * 2
+
+
+class _Meta(nn.Module):
+    def forward(self, x: Tensor) -> dict[str, object]:
+        return {"shape": tuple(x.shape), "note": None}
+
+
+class _Argmax(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.argmax(dim=1, keepdim=True)
+
+
+class _Scalar(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sum()
+
+
+def test_odd_outputs_are_skipped_or_unpacked() -> None:
+    model = _Odd()
+    x = torch.randn(6, 4)
+    with GramRecorder(model) as rec:
+        out = model(x)
+    df = rec.frame()
+    assert df["module"].tolist() == ["lin", "pair", "lin"]
+    assert df["order"].tolist() == [0, 1, 2]
+    with torch.no_grad():
+        h = model.pair(model.lin(x))[1]
+    assert df["gap"].iloc[1] == pytest.approx(float(gram_metrics(h.double().numpy(), gram=False)["gap"]), rel=1e-12)
+    assert [name for _, name, _ in rec.skipped] == ["meta", "argmax", "scalar"]
+    assert "no tensor" in rec.skipped[0][2] and "non-floating" in rec.skipped[1][2] and "rank 0" in rec.skipped[2][2]
+    assert out.requires_grad  # recording does not interfere with autograd
+    # batch of one: fewer than 2 samples, skipped; empty frame keeps its columns
+    with GramRecorder(model, modules="lin") as rec:
+        model(torch.randn(1, 4))
+    assert rec.frame().empty and list(rec.frame().columns) == [*COLUMNS, *METRICS]
+    assert rec.skipped and "fewer than 2" in rec.skipped[0][2]
+
+
+def test_no_tensor_references_kept() -> None:
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+    refs: list[weakref.ref[Tensor]] = []
+    model[1].register_forward_hook(lambda m, a, o: refs.append(weakref.ref(o)))
+    try:
+        with GramRecorder(model) as rec:
+            out = model(torch.randn(4, 8))
+            assert refs[0]() is out
+            del out
+        assert refs[0]() is None
+        assert len(rec.frame()) == 2
+    finally:
+        model[1]._forward_hooks.clear()
+
+
+def test_selection_and_calls() -> None:
+    model = _mlp(6, 6, 3)
+    x = torch.randn(4, 6)
+    df = measure(model, x, modules=lambda name, m: name in {"2", "5"})
+    assert df["module"].tolist() == ["2", "5"]
+    df = measure(model, (x,), modules=["0", nn.ReLU])
+    assert df["module"].tolist() == ["0", "1", "4", "7"]
+    df = measure(model, x, modules=nn.Sequential)  # the model itself, named ""
+    assert df["module"].tolist() == [""] and df["type"].tolist() == ["Sequential"]
+    rec = GramRecorder(model, modules=nn.LayerNorm)
+    for _ in range(3):
+        model(x)
+    assert rec.calls == 3 and rec.frame()["call"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    rec.clear()
+    assert rec.calls == 0 and rec.frame().empty
+    rec.remove()
+    rec.remove()  # idempotent
+    model(x)
+    assert rec.frame().empty
+    with pytest.raises(RuntimeError, match="removed"), rec:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"modules": ["nope"]}, "modules"),
+        ({"modules": [3]}, "modules"),
+        ({"modules": nn.Conv2d}, "modules"),
+        ({"modules": 3.5}, "modules"),
+        ({"token_axis": 0}, "token_axis"),
+        ({"token_axis": 1.0}, "token_axis"),
+        ({"token_axis": True}, "token_axis"),
+        ({"flatten": 1}, "flatten"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
+    model = _mlp(4, 4, 1)
+    with pytest.raises(ValueError, match=match):
+        GramRecorder(model, **kwargs)  # type: ignore[arg-type]
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_bad_model() -> None:
+    with pytest.raises(ValueError, match="model"):
+        GramRecorder(lambda x: x)  # type: ignore[arg-type]
