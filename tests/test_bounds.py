@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import isoinit
 from isoinit import MLP, activations, bounds, hermite, meanfield
 from isoinit.inputs import degenerate
 from isoinit.metrics import isometry
@@ -37,6 +38,23 @@ def test_potential_bound_values() -> None:
         bounds.potential_bound(1.0, 0.5, 3, start=4)
     with pytest.raises(ValueError, match="potential bound"):
         bounds.trajectory_potential_bound(meanfield.trajectory(MLP(depth=2, width=5, norm="rms"), X))
+
+
+def test_potential_bound_on_simulated_trajectories_with_stages() -> None:
+    """The anchor is the block output's potential (mean over runs), also when the
+    simulator recorded stages (metrics of shape (runs, depth + 1, 3))."""
+    mlp = MLP(depth=6, width=200, activation="tanh", norm="layer")
+    plain = isoinit.simulate(mlp, X, runs=3, seed=4)
+    staged = isoinit.simulate(mlp, X, runs=3, seed=4, stages=True)
+    assert staged.potential.shape == (3, 7, 3)
+    for start in (0, 2):
+        expected = bounds.potential_bound(
+            float(staged.output("potential")[:, start].mean()), hermite.beta0("tanh", 1.0), 6, start=start
+        )
+        b = bounds.trajectory_potential_bound(staged, start=start)
+        assert b.shape == (7,)
+        np.testing.assert_allclose(b, expected, rtol=1e-12)
+        np.testing.assert_allclose(b, bounds.trajectory_potential_bound(plain, start=start), rtol=1e-9)
 
 
 def test_scaling_isometry_identity() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,52 @@ def test_batch_norm_is_refused() -> None:
             meanfield.trajectory(MLP(depth=2, width=10, **kw), X)  # type: ignore[arg-type]
 
 
+def test_sigmoid_mf_centering_without_scaling_underflows() -> None:
+    """sigmoid centered at 1/2 and not scaled: the diagonal shrinks ~16-fold per block and
+    is computed as E sigma^2 + c^2 - 2 c E sigma; once it is below sqrt(eps) of those terms
+    it is 0 to rounding and the correlations are undefined: NaN and a warning, not an error."""
+    xd = degenerate(10, 1000, 10, seed=0)
+    mlp = MLP(30, 1000, "sigmoid", "mf", scale="none")
+    with pytest.warns(isoinit.DivergenceWarning, match=r"layer 7 .*underflowed to 0.*correlations undefined"):
+        traj = meanfield.trajectory(mlp, xd)
+    assert traj.diverged_at == 7
+    assert np.all(np.isnan(traj.grams[7:]))
+    assert np.all(np.isfinite(traj.grams[:7]))
+    for m in METRICS:
+        assert np.all(np.isnan(traj.metrics[m][7:])) and np.all(np.isfinite(traj.metrics[m][:7])), m
+    q = np.einsum("lii->l", traj.grams[:7]) / 10
+    assert np.all(np.diff(np.log(q)) < -2.5)  # q' ~ q / 16 before the breakdown
+    assert traj.to_frame()["gap"].isna().sum() == 24
+    # block_map reports the same breakdown (NaN output) instead of refusing its own output
+    with pytest.warns(isoinit.DivergenceWarning, match=r"block_map .*layer 7.*underflowed"):
+        g = meanfield.block_map(mlp, traj.grams[6], layer=7)
+    assert np.all(np.isnan(g))
+
+
+def test_true_underflow_below_the_smallest_normal() -> None:
+    mlp = MLP(160, 10, "tanh", "none", gain=0.1)
+    with pytest.warns(isoinit.DivergenceWarning, match=r"layer 154 .*below the smallest normal"):
+        traj = meanfield.trajectory(mlp, X)
+    assert traj.diverged_at == 154
+    assert np.all(np.isfinite(traj.gap[:154])) and np.all(np.isnan(traj.gap[154:]))
+
+
+@pytest.mark.parametrize("order", ["act-norm", "norm-act"])
+def test_exp_without_scaling_overflows(order: Literal["act-norm", "norm-act"]) -> None:
+    xd = degenerate(10, 1000, 10, seed=0)
+    mlp = MLP(30, 1000, "exp", "mf", scale="none", order=order)
+    with pytest.warns(isoinit.DivergenceWarning, match=r"layer 3 .*variance overflowed"):
+        traj = meanfield.trajectory(mlp, xd)
+    assert traj.diverged_at == 3
+    assert np.all(np.isnan(traj.grams[3:])) and np.all(np.isnan(traj.gap[3:]))
+    assert np.all(np.isfinite(traj.gap[:3]))
+
+
+def test_no_breakdown_no_warning() -> None:
+    traj = meanfield.trajectory(MLP(depth=50, width=10, activation="sigmoid", norm="layer"), X)
+    assert traj.diverged_at == -1 and np.all(np.isfinite(traj.grams))
+
+
 def test_bad_input() -> None:
     bad = X.copy()
     bad[2] = 0.0
@@ -112,13 +159,18 @@ def test_matches_engine_at_width_4000(act: str) -> None:
 
 
 def test_engine_error_shrinks_with_width() -> None:
+    """The mean absolute off-diagonal error of the mean Gram falls with width. (The maximum
+    over the 28 entries is dominated by run-to-run noise at these sizes and is not monotone
+    for every seed; the mean is: measured 0.013, 0.010, 0.006 for this seed and similar
+    ratios for seeds 0-3.)"""
     errs = []
     for width in (100, 400, 1600):
         mlp = MLP(depth=6, width=width, activation="tanh", norm="layer")
         pred = meanfield.trajectory(mlp, X).grams[-1]
-        sim = isoinit.simulate(mlp, X, runs=40, seed=11, grams=True).grams
+        sim = isoinit.simulate(mlp, X, runs=100, seed=11, grams=True).grams
         assert sim is not None
-        errs.append(_offdiag_err(sim.mean(axis=0)[-1], pred))
+        off = ~np.eye(pred.shape[0], dtype=bool)
+        errs.append(float(np.mean(np.abs(sim.mean(axis=0)[-1] - pred)[off])))
     assert errs[0] > errs[1] > errs[2]
 
 

@@ -116,15 +116,20 @@ def trajectory_potential_bound(traj: object, *, start: int = 0) -> _F:
     Parameters
     ----------
     traj : MeanFieldTrajectory or Trajectory
-        Anything with ``.mlp`` and a ``.potential`` array whose last axis is the layer
-        (for a simulated ``Trajectory`` the bound is anchored on the mean over runs).
+        Anything with ``.mlp`` and either an ``.output(metric)`` method giving the block
+        outputs' values, shape ``(runs, depth + 1)`` (a simulated :class:`isoinit.Trajectory`,
+        with or without ``stages``; the bound is anchored on the mean over runs), or a
+        ``.potential`` array of shape ``(depth + 1,)`` (a ``MeanFieldTrajectory``).
     start : int
         Anchor layer.
     """
     mlp = getattr(traj, "mlp", None)
-    pot = getattr(traj, "potential", None)
+    output = getattr(traj, "output", None)
+    pot = output("potential") if callable(output) else getattr(traj, "potential", None)
     if mlp is None or pot is None:
-        raise ValueError(f"traj must have .mlp and .potential; got {type(traj).__name__}")
+        raise ValueError(
+            f"traj must have .mlp and .output('potential') or .potential; got {type(traj).__name__}"
+        )
     if (
         mlp.order != "act-norm"
         or mlp.centering not in ("layer", "mf")
@@ -137,7 +142,13 @@ def trajectory_potential_bound(traj: object, *, start: int = 0) -> _F:
             f"scaling, bias 0 and eps 0; got {mlp.label()}, eps={mlp.eps:g}"
         )
     p = np.asarray(pot, dtype=np.float64)
-    p = p.reshape(-1, p.shape[-1]).mean(axis=0)
+    if p.ndim not in (1, 2) or p.shape[-1] != mlp.depth + 1:
+        raise ValueError(
+            "the potential must have shape (depth + 1,) or (runs, depth + 1) with depth + 1 = "
+            f"{mlp.depth + 1}; got shape {p.shape}"
+        )
+    if p.ndim == 2:
+        p = p.mean(axis=0)
     return potential_bound(float(p[start]), beta0(mlp.act, mlp.gain), mlp.depth, start=start)
 
 

@@ -19,6 +19,7 @@ batch Gram): :func:`trajectory` refuses it; run :func:`isoinit.simulate` at larg
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,8 +27,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from ._warnings import DivergenceWarning
+from .activations import Activation
 from .config import MLP
-from .hermite import dual_kernel, moments
+from .hermite import Moments, dual_kernel, moments
 from .metrics import METRICS, gram_metrics
 from .simulate import _check_x, mf_constants
 
@@ -54,11 +57,17 @@ class MeanFieldTrajectory:
     metrics : dict of str to ndarray
         Every metric of :data:`isoinit.metrics.METRICS`, shape ``(depth + 1,)``; also
         available as attributes (``isometry``, ``gap``, ``potential``, ...).
+    diverged_at : int
+        First layer at which the recursion broke down numerically (the variance overflowed,
+        or the diagonal underflowed to 0, leaving the correlations undefined), -1 if never.
+        From that layer on the Grams and every metric are NaN, as for a diverged run of
+        :func:`isoinit.simulate` (:attr:`isoinit.Trajectory.diverged_at`).
     """
 
     mlp: MLP
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
+    diverged_at: int = -1
 
     def __getattr__(self, name: str) -> _F:
         metrics = self.__dict__.get("metrics")
@@ -139,11 +148,65 @@ def _check_supported(mlp: MLP) -> None:
         )
 
 
+#: A diagonal ``E (sigma - c)^2`` computed as ``E sigma^2 + c^2 - 2 c E sigma`` keeps about
+#: ``-log10(x / scale)`` fewer digits than float64 has (cancellation): below ``sqrt(eps)`` of
+#: the terms it is computed from, half the digits are gone and the correlations built on it
+#: carry absolute errors above ``sqrt(eps)``, so the diagonal counts as 0 (underflowed).
+_RESOLVED = math.sqrt(float(np.finfo(np.float64).eps))
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+class _Breakdown(ArithmeticError):
+    """The recursion left floating point: the diagonal overflowed or fell to 0."""
+
+
+def _overflow(what: str, value: object = None) -> _Breakdown:
+    shown = "" if value is None else f" ({value:.3g})" if isinstance(value, float) else f" ({value})"
+    return _Breakdown(f"the variance overflowed: {what}{shown} is not a finite float64")
+
+
+def _underflow(what: str, value: float, scale: float | None = None) -> _Breakdown:
+    if scale is None or value < _TINY:
+        how = f"{what} = {value:.3g} is below the smallest normal float64"
+    else:
+        how = (
+            f"{what} = {value:.3g} is a difference of terms of size {scale:.3g} "
+            "(E sigma^2 + c^2 - 2 c E sigma) and below sqrt(eps) of them, so it is 0 to float64 "
+            "rounding"
+        )
+    return _Breakdown(
+        f"the diagonal of the Gram underflowed to 0 ({how}), which leaves the correlations undefined"
+    )
+
+
+def _moments(act: Activation, gain: float) -> Moments:
+    try:
+        return moments(act, gain)
+    except OverflowError as err:
+        raise _overflow(f"E sigma(s z)^2 at s = {gain:.3g}") from err
+
+
 def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     """One block on the state ``(q, rho)``: the common diagonal and the off-diagonal
-    correlations (any shape). Returns the output's ``(q', rho')``; see :func:`block_map`."""
+    correlations (any shape). Returns the output's ``(q', rho')``; see :func:`block_map`.
+
+    Raises :class:`_Breakdown` when the output's diagonal is not a finite positive float64
+    (overflow, or underflow to 0 which leaves the correlations undefined)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            q_out, rho_out = _step_raw(mlp, layer, q, rho)
+        except OverflowError as err:
+            raise _overflow("a kernel value") from err
+        if not np.all(np.isfinite(rho_out)):
+            raise _overflow("a correlation")
+    return q_out, rho_out
+
+
+def _step_raw(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     gain2, bias2 = mlp.gain**2, mlp.bias**2
     s2 = gain2 * q + bias2
+    if not math.isfinite(s2):
+        raise _overflow("the pre-activation variance gain^2 q + bias^2")
     r = np.clip((gain2 * q * rho + bias2) / s2, -1.0, 1.0) if s2 > 0 else np.ones_like(rho)
     act = mlp.act
     if mlp.order == "norm-act":
@@ -155,28 +218,44 @@ def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
         else:
             denom = 1.0
         p = math.sqrt(s2 / denom) if denom > 0 else 0.0
-        k_diag = moments(act, p).m2
+        k_diag = float(_moments(act, p).m2)
+        if not math.isfinite(k_diag):
+            raise _overflow("E sigma(p z)^2", k_diag)
+        if not k_diag >= _TINY:
+            raise _underflow("E sigma(p z)^2", k_diag)
         k = dual_kernel(act, r, gain=p)
-        return k_diag, (k / k_diag if k_diag > 0 else np.ones_like(k))
+        return k_diag, k / k_diag
     s = math.sqrt(s2)
-    m = moments(act, s)
+    m = _moments(act, s)
+    m2, c0 = float(m.m2), float(m.c0)
+    if not (math.isfinite(m2) and math.isfinite(c0)):
+        raise _overflow("E sigma(s z)^2", m2)
     if mlp.centering == "layer":
-        center = m.c0  # the infinite-width row mean E sigma(h_i)
+        center = c0  # the infinite-width row mean E sigma(h_i)
     elif mlp.centering == "mf":
         center = mf_constants(mlp)[0][layer - 1]
     else:
         center = 0.0
-    shift = center * center - 2.0 * center * m.c0
-    c_diag = m.m2 + shift
+    shift = center * center - 2.0 * center * c0
+    c_diag = m2 + shift  # E (sigma - center)^2, by cancellation when center != 0
+    if not math.isfinite(c_diag):
+        raise _overflow("E (sigma(s z) - c)^2", c_diag)
+    scale = m2 + center * center + 2.0 * abs(center * c0)
+    if not (c_diag >= _TINY and c_diag > _RESOLVED * scale):
+        raise _underflow("E (sigma(s z) - c)^2", c_diag, scale)
     if mlp.scaling == "layer":
         denom = c_diag + mlp.eps
     elif mlp.scaling == "mf":
         denom = mf_constants(mlp)[1][layer - 1] ** 2
     else:
         denom = 1.0
+    q_out = c_diag / denom
+    if not math.isfinite(q_out):
+        raise _overflow("the diagonal q", q_out)
+    if not q_out >= _TINY:
+        raise _underflow("the diagonal q", q_out)
     c = dual_kernel(act, r, gain=s) + shift
-    rho_out = c / c_diag if c_diag > 0 else np.ones_like(c)
-    return c_diag / denom, np.clip(rho_out, -1.0, 1.0)
+    return q_out, np.clip(c / c_diag, -1.0, 1.0)
 
 
 def _assemble(q: float, rho: _F, n: int, out: _F | None = None) -> _F:
@@ -227,6 +306,8 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     Returns
     -------
     ndarray, shape (n, n)
+        All NaN (with a :class:`~isoinit.DivergenceWarning`) when the map breaks down
+        numerically: the output's variance overflows, or its diagonal underflows to 0.
     """
     _check_supported(mlp)
     g = np.asarray(G, dtype=np.float64)
@@ -245,22 +326,32 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
         )
     n = g.shape[0]
     iu = np.triu_indices(n, 1)
-    q_out, rho = _step(mlp, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
+    try:
+        q_out, rho = _step(mlp, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
+    except _Breakdown as err:
+        warnings.warn(
+            f"mean-field block_map broke down numerically at layer {layer} ({mlp.label()}): {err}; "
+            "the output Gram is NaN", DivergenceWarning, stacklevel=2)
+        return np.full((n, n), np.nan)
     return _assemble(q_out, rho, n)
 
 
-def _grams(mlp: MLP, X: ArrayLike) -> _F:
-    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations."""
+def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
+    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations; NaN from
+    the layer where the recursion broke down, returned with the reason (-1 and "" if never)."""
     _check_supported(mlp)
     g0 = input_gram(X)
     n = g0.shape[0]
-    grams = np.empty((mlp.depth + 1, n, n))
+    grams = np.full((mlp.depth + 1, n, n), np.nan)
     grams[0] = g0
     q, rho = 1.0, g0.reshape(-1)[_triangle(n)[0]]
     for layer in range(1, mlp.depth + 1):
-        q, rho = _step(mlp, layer, q, rho)
+        try:
+            q, rho = _step(mlp, layer, q, rho)
+        except _Breakdown as err:
+            return grams, layer, str(err)
         _assemble(q, rho, n, out=grams[layer])
-    return grams
+    return grams, -1, ""
 
 
 def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
@@ -288,6 +379,20 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
         :func:`isoinit.simulate` at large width), or a bad ``X``.
+
+    Warns
+    -----
+    DivergenceWarning
+        When the recursion breaks down numerically (the variance overflows, e.g. ``exp``
+        without scaling, or the diagonal underflows to 0, e.g. ``sigmoid`` centered without
+        scaling); :attr:`MeanFieldTrajectory.diverged_at` says where, and the Grams and
+        metrics are NaN from there on.
     """
-    grams = _grams(mlp, X)
-    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True))
+    grams, diverged_at, reason = _grams(mlp, X)
+    if diverged_at >= 0:
+        warnings.warn(
+            f"the mean-field trajectory broke down numerically at layer {diverged_at} "
+            f"({mlp.label()}): {reason}; its Grams and metrics from that layer on are NaN "
+            "(see MeanFieldTrajectory.diverged_at)", DivergenceWarning, stacklevel=2)
+    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True),
+                               diverged_at=diverged_at)
