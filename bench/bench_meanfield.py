@@ -86,7 +86,7 @@ def main() -> None:
                 hermite._table.cache_clear()
                 hermite._moments_cached.cache_clear()
             t = time.perf_counter()
-            grams = meanfield._grams(mlp, x)
+            grams = meanfield._grams(mlp, x)[0]  # (grams, diverged_at, reason)
             times.append(time.perf_counter() - t)
         return min(times), grams
 

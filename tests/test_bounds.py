@@ -11,7 +11,7 @@ import isoinit
 from isoinit import MLP, activations, bounds, hermite, meanfield
 from isoinit.inputs import degenerate
 from isoinit.metrics import isometry
-from tolerances_theory import BOUND_REL, IDENTITY_REL
+from tolerances import BOUND_REL, IDENTITY_REL
 
 X = degenerate(10, 64, 10.0, seed=2)
 

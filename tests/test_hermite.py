@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from isoinit import activations, hermite
-from tolerances_theory import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
+from tolerances import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
 
 K_MAX = 30
 _MP_DPS = 30

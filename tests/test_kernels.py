@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from isoinit import activations, hermite
-from tolerances_theory import (
+from tolerances import (
     KERNEL_ABS,
     KERNEL_DERIV_EDGE,
     KERNEL_DERIV_INNER,

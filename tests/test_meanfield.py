@@ -13,7 +13,7 @@ import isoinit
 from isoinit import MLP, hermite, meanfield
 from isoinit.inputs import degenerate
 from isoinit.metrics import METRICS
-from tolerances_theory import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
+from tolerances import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
 
 X = degenerate(8, 64, 5.0, seed=1)
 
