@@ -83,6 +83,16 @@ def test_normalization_bias() -> None:
     assert metrics.normalization_bias(a, ddof=1) == pytest.approx(np.var(a, ddof=1) / 4.0)
     with pytest.raises(ValueError, match="ddof must be 0 or 1; got 2"):
         metrics.normalization_bias(a, ddof=2)
+    # the same norms from a representation (per-sample RMS), its Gram, or per feature
+    x = np.random.default_rng(3).standard_normal((6, 40)) * np.arange(1, 7)[:, None]
+    rms = np.sqrt(np.mean(x**2, axis=1))
+    expected = np.var(rms) / np.mean(rms) ** 2
+    assert metrics.normalization_bias(x, kind="rows") == pytest.approx(expected, rel=1e-12)
+    assert metrics.normalization_bias(metrics.gram(x), kind="gram") == pytest.approx(expected, rel=1e-12)
+    cols = np.sqrt(np.mean(x**2, axis=0))
+    assert metrics.normalization_bias(x, kind="columns") == pytest.approx(np.var(cols) / np.mean(cols) ** 2)
+    with pytest.raises(ValueError, match="kind must be one of norms, gram, rows, columns; got 'row'"):
+        metrics.normalization_bias(x, kind="row")
 
 
 def test_simulator_norm_bias_is_the_population_bias_of_the_row_norms() -> None:

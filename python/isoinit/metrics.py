@@ -125,22 +125,35 @@ def condition_number(x: ArrayLike, *, gram: bool | None = None) -> Any:
     return _one("condition", x, gram)
 
 
-def normalization_bias(norms: ArrayLike, *, ddof: int = 0, axis: int = -1) -> Any:
-    """Normalization bias ``Var(a) / mean(a)^2`` of the norms a normalization divides by.
+def normalization_bias(x: ArrayLike, *, ddof: int = 0, kind: str = "norms", axis: int = -1) -> Any:
+    """Normalization bias ``Var(a) / mean(a)^2`` of the norms ``a`` a normalization divides by.
 
     Parameters
     ----------
-    norms : array_like
-        The norms ``a_1..a_k`` (per-sample norms for layer norm, per-feature norms for batch
-        norm) along ``axis``.
+    x : array_like
+        With ``kind="norms"`` (default): the norms ``a_1..a_k`` along ``axis`` (per-sample
+        norms for layer norm, per-feature norms for batch norm). With ``kind="gram"``: a Gram
+        matrix ``(..., n, n)``, whose per-sample norms are ``sqrt(G_ii)``. With
+        ``kind="rows"``/``"columns"``: a representation ``(..., n, d)`` whose per-sample
+        (layer norm) or per-feature (batch norm) root mean squares are used.
     ddof : int
         0 (default) for the population variance, which the inequality
-        ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of theory.md section 4 uses; 1 for the
-        unbiased variance the authors' code prints.
+        ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of theory.md section 4 uses and the simulator's
+        ``Trajectory.norm_bias`` reports; 1 for the unbiased variance the authors' code prints.
     """
-    a = np.asarray(norms, dtype=np.float64)
     if ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 or 1; got {ddof!r}")
+    a = np.asarray(x, dtype=np.float64)
+    if kind == "gram":
+        if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+            raise ValueError(f"x must be a Gram matrix (..., n, n) with kind='gram'; got shape {a.shape}")
+        a, axis = np.sqrt(np.diagonal(a, axis1=-2, axis2=-1)), -1
+    elif kind in ("rows", "columns"):
+        if a.ndim < 2:
+            raise ValueError(f"x must be a representation (..., n, d) with kind={kind!r}; got shape {a.shape}")
+        a, axis = np.sqrt(np.mean(a**2, axis=-1 if kind == "rows" else -2)), -1
+    elif kind != "norms":
+        raise ValueError(f"kind must be one of norms, gram, rows, columns; got {kind!r}")
     mean = a.mean(axis=axis)
     out = a.var(axis=axis, ddof=ddof) / mean**2
     return float(out) if np.ndim(out) == 0 else out
