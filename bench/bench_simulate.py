@@ -95,8 +95,12 @@ def torch_peer_in_subprocess(n: int, d: int, depth: int, runs: int, repeat: int)
             return None
     except (ImportError, ValueError):
         return None
-    out = subprocess.run([sys.executable, __file__, "--torch-peer", json.dumps([n, d, depth, runs, repeat])],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--torch-peer", json.dumps([n, d, depth, runs, repeat])],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -112,8 +116,10 @@ def main() -> None:
     n, d, depth, runs = (10, 100, 5, 4) if args.smoke else (10, 1000, 30, 10)
     repeat = 2 if args.smoke else args.repeat
     info = isoinit.build_info()
-    print(f"isoinit {info['version']}: OpenMP {info['openmp']} ({info['max_threads']} threads), "
-          f"Eigen {info['eigen']} ({info['simd']}), hand-written loops {info['kernels']}, {info['compiler']}")
+    print(
+        f"isoinit {info['version']}: OpenMP {info['openmp']} ({info['max_threads']} threads), "
+        f"Eigen {info['eigen']} ({info['simd']}), hand-written loops {info['kernels']}, {info['compiler']}"
+    )
     x = isoinit.inputs.degenerate(n, d, 100.0, seed=0)
     mlp = isoinit.MLP(depth, d, "relu", "layer")
 
@@ -125,15 +131,29 @@ def main() -> None:
     gaps: dict[str, list[float]] = {}
     results: dict[str, float] = {}
     rng = np.random.default_rng(0)
-    results["(b) NumPy, explicit weights"] = median_time(
-        lambda: gaps.setdefault("b", []).extend(numpy_protocol(x, depth, rng) for _ in range(runs)), repeat) / runs
+    results["(b) NumPy, explicit weights"] = (
+        median_time(lambda: gaps.setdefault("b", []).extend(numpy_protocol(x, depth, rng) for _ in range(runs)), repeat)
+        / runs
+    )
     seeds = iter(range(10**6))
-    results["(c) isoinit, sampler=weights"] = median_time(
-        lambda: gaps.setdefault("c", []).extend(
-            isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="weights").gap[:, -1]), repeat) / runs
-    results["(d) isoinit, sampler=gram"] = median_time(
-        lambda: gaps.setdefault("d", []).extend(
-            isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="gram").gap[:, -1]), repeat) / runs
+    results["(c) isoinit, sampler=weights"] = (
+        median_time(
+            lambda: gaps.setdefault("c", []).extend(
+                isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="weights").gap[:, -1]
+            ),
+            repeat,
+        )
+        / runs
+    )
+    results["(d) isoinit, sampler=gram"] = (
+        median_time(
+            lambda: gaps.setdefault("d", []).extend(
+                isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="gram").gap[:, -1]
+            ),
+            repeat,
+        )
+        / runs
+    )
     # PyTorch runs in a child process: its own OpenMP pool keeps spinning on the cores after
     # each call and would slow down whatever this process times next
     peer = torch_peer_in_subprocess(n, d, depth, runs, repeat)
@@ -144,18 +164,19 @@ def main() -> None:
         results["(a) PyTorch, authors' protocol"] = peer["seconds"]
         gaps["a"] = peer["gaps"]
 
-    print(f"\nn = {n}, d = {d}, L = {depth}, relu + layer norm, {runs} networks per call; "
-          f"median of {repeat} calls")
+    print(f"\nn = {n}, d = {d}, L = {depth}, relu + layer norm, {runs} networks per call; median of {repeat} calls")
     for name, t in sorted(results.items()):
         print(f"  {name:34s} {t * 1e3:10.3f} ms per network")
-    tb, tc, td = (results["(b) NumPy, explicit weights"], results["(c) isoinit, sampler=weights"],
-                  results["(d) isoinit, sampler=gram"])
+    tb, tc, td = (
+        results["(b) NumPy, explicit weights"],
+        results["(c) isoinit, sampler=weights"],
+        results["(d) isoinit, sampler=gram"],
+    )
     if "(a) PyTorch, authors' protocol" in results:
         ta = results["(a) PyTorch, authors' protocol"]
         print(f"  ratio (a)/(d) = {ta / td:8.1f}   target >= 200: {verdict(ta / td >= 200)}")
         print(f"  ratio (a)/(c) = {ta / tc:8.1f}")
-    print(f"  ratio (b)/(c) = {tb / tc:8.2f}   target >= 1 ((c) no slower than (b)): "
-          f"{verdict(tb / tc >= 1)}")
+    print(f"  ratio (b)/(c) = {tb / tc:8.2f}   target >= 1 ((c) no slower than (b)): {verdict(tb / tc >= 1)}")
     print(f"  ratio (b)/(d) = {tb / td:8.1f}")
 
     # all four agree on the mean gap at the last layer
@@ -167,8 +188,11 @@ def main() -> None:
     print("  mean gap at layer L: " + ", ".join(f"({k}) {np.mean(v):.4f}" for k, v in sorted(gaps.items())))
 
     # (d) per layer, single thread, against its primitives
-    t_layer = median_time(lambda: isoinit.simulate(mlp, x, runs=runs, seed=1, sampler="gram", threads=1),
-                          repeat) / runs / depth
+    t_layer = (
+        median_time(lambda: isoinit.simulate(mlp, x, runs=runs, seed=1, sampler="gram", threads=1), repeat)
+        / runs
+        / depth
+    )
     r = np.random.default_rng(1).standard_normal((n, n))
     z = np.random.default_rng(2).standard_normal((n, d))
     reps = 200
@@ -176,12 +200,16 @@ def main() -> None:
     t_prod = median_time(lambda: [(r @ z, z @ z.T) for _ in range(reps)], repeat) / reps
     prim = t_normals + t_prod
     t_np_normals = median_time(lambda: [rng.standard_normal(n * d) for _ in range(reps)], repeat) / reps
-    print(f"\nper layer, one thread: (d) {t_layer * 1e6:.1f} us; primitives {prim * 1e6:.1f} us "
-          f"(n*d normals {t_normals * 1e6:.1f} us, two n x n x d products {t_prod * 1e6:.1f} us); "
-          f"ratio {t_layer / prim:.2f} (target <= 1.5: {verdict(t_layer / prim <= 1.5)})")
-    print(f"normals: isoinit {t_normals / (n * d) * 1e9:.2f} ns, NumPy Generator.standard_normal "
-          f"{t_np_normals / (n * d) * 1e9:.2f} ns per draw; ratio {t_np_normals / t_normals:.2f} "
-          f"(target >= 2: {verdict(t_np_normals / t_normals >= 2)})")
+    print(
+        f"\nper layer, one thread: (d) {t_layer * 1e6:.1f} us; primitives {prim * 1e6:.1f} us "
+        f"(n*d normals {t_normals * 1e6:.1f} us, two n x n x d products {t_prod * 1e6:.1f} us); "
+        f"ratio {t_layer / prim:.2f} (target <= 1.5: {verdict(t_layer / prim <= 1.5)})"
+    )
+    print(
+        f"normals: isoinit {t_normals / (n * d) * 1e9:.2f} ns, NumPy Generator.standard_normal "
+        f"{t_np_normals / (n * d) * 1e9:.2f} ns per draw; ratio {t_np_normals / t_normals:.2f} "
+        f"(target >= 2: {verdict(t_np_normals / t_normals >= 2)})"
+    )
 
     # cost growth
     ds = [100, 300, 1000] if args.smoke else [100, 300, 1000, 3000, 10000]
@@ -191,8 +219,11 @@ def main() -> None:
         xx = isoinit.inputs.gaussian(10, dd, seed=0)
         m = isoinit.MLP(10, dd, "relu", "layer")
         tg = median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=2, sampler="gram", threads=1), 3) / 2
-        tw = (median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
-              if dd <= 3000 else float("nan"))
+        tw = (
+            median_time(lambda m=m, xx=xx: isoinit.simulate(m, xx, runs=1, sampler="weights", threads=1), 1)
+            if dd <= 3000
+            else float("nan")
+        )
         print(f"{dd:7d} {tg * 1e3:10.3f} {tw * 1e3:10.3f}")
     ns = [4, 16, 64] if args.smoke else [4, 16, 64, 256]
     print("\nsweep over n (d = 1000, L = 10, one thread; ms per network):")
@@ -206,9 +237,12 @@ def main() -> None:
 
     many = 8 if args.smoke else 80
     print(f"\nthread scaling, {many} runs of the paper's network (sampler=gram):")
-    times = {threads: median_time(lambda threads=threads: isoinit.simulate(mlp, x, runs=many, seed=3,
-                                                                          threads=threads), repeat)
-             for threads in (1, 2)}
+    times = {
+        threads: median_time(
+            lambda threads=threads: isoinit.simulate(mlp, x, runs=many, seed=3, threads=threads), repeat
+        )
+        for threads in (1, 2)
+    }
     for threads, t in times.items():
         print(f"  {threads} thread(s): {t * 1e3:8.1f} ms, speedup {times[1] / t:.2f}")
 

@@ -11,8 +11,26 @@ import pytest
 import isoinit
 from isoinit.cli import main
 
-ARGS = ["simulate", "--activation", "relu", "--norm", "layer", "--depth", "6", "--width", "200", "--batch", "5",
-        "--degeneracy", "10", "--runs", "4", "--seed", "3", "--quiet"]
+ARGS = [
+    "simulate",
+    "--activation",
+    "relu",
+    "--norm",
+    "layer",
+    "--depth",
+    "6",
+    "--width",
+    "200",
+    "--batch",
+    "5",
+    "--degeneracy",
+    "10",
+    "--runs",
+    "4",
+    "--seed",
+    "3",
+    "--quiet",
+]
 
 
 def test_table_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,10 @@ def test_streams_are_reproducible_and_distinct() -> None:
 
     a = _core.standard_normal(1, 2, 3, 1000)
     np.testing.assert_array_equal(a, _core.standard_normal(1, 2, 3, 1000))
-    for other in (_core.standard_normal(2, 2, 3, 1000), _core.standard_normal(1, 3, 3, 1000),
-                  _core.standard_normal(1, 2, 4, 1000)):
+    for other in (
+        _core.standard_normal(2, 2, 3, 1000),
+        _core.standard_normal(1, 3, 3, 1000),
+        _core.standard_normal(1, 2, 4, 1000),
+    ):
         assert abs(np.corrcoef(a, other)[0, 1]) < 0.2
         assert not np.any(a == other)

@@ -19,8 +19,18 @@ def _compare(mlp: isoinit.MLP, x: np.ndarray, seed: int = 3, run: int = 1) -> No
     traj = isoinit.simulate(mlp, x, runs=run + 1, seed=seed, sampler="weights", stages=True, grams=True)
     weights = isoinit.network_weights(mlp, x.shape[1], seed=seed, run=run)
     mf_c, mf_s = mf_constants(mlp)
-    _, ref = np_forward(x, weights, mlp.act.fn, center=mlp.centering, scale=mlp.scaling, order=mlp.order,
-                        gain=mlp.gain, eps=mlp.eps, mf_center=mf_c or None, mf_scale=mf_s or None)
+    _, ref = np_forward(
+        x,
+        weights,
+        mlp.act.fn,
+        center=mlp.centering,
+        scale=mlp.scaling,
+        order=mlp.order,
+        gain=mlp.gain,
+        eps=mlp.eps,
+        mf_center=mf_c or None,
+        mf_scale=mf_s or None,
+    )
     got = traj.grams[run]
     assert got.shape == ref.shape
     scale = np.max(np.abs(ref), axis=(-1, -2), keepdims=True)

@@ -43,8 +43,9 @@ def _reference_isometry(mlp: isoinit.MLP, x: np.ndarray, runs: int, seed: int) -
     dims = [x.shape[1], *mlp.widths()]
     for r in range(runs):
         weights = [(draw_weights(rng, a, b, mlp.weights), None) for a, b in pairwise(dims)]
-        grams, _ = np_forward(x, weights, mlp.act.fn, center=mlp.centering, scale=mlp.scaling, order=mlp.order,
-                              gain=mlp.gain)
+        grams, _ = np_forward(
+            x, weights, mlp.act.fn, center=mlp.centering, scale=mlp.scaling, order=mlp.order, gain=mlp.gain
+        )
         out[r] = [np.nan if (k == 0 and mlp.centering == "batch") else stat(g) for k, g in enumerate(grams)]
     return out
 

@@ -63,8 +63,10 @@ def test_identity_and_singular_cases() -> None:
 
 def test_gap_of_degenerate_inputs_matches_the_paper() -> None:
     """theory.md section 2: about 1.0, 2.0 and 6.1 at n = 10 for degeneracy 5, 10, 100."""
-    gaps = {k: np.mean([metrics.isometry_gap(isoinit.inputs.degenerate(10, 1000, k, seed=s)) for s in range(10)])
-            for k in (5, 10, 100)}
+    gaps = {
+        k: np.mean([metrics.isometry_gap(isoinit.inputs.degenerate(10, 1000, k, seed=s)) for s in range(10)])
+        for k in (5, 10, 100)
+    }
     assert gaps[5] == pytest.approx(1.0, abs=0.15)
     assert gaps[10] == pytest.approx(2.0, abs=0.15)
     assert gaps[100] == pytest.approx(6.1, abs=0.2)

@@ -70,8 +70,12 @@ def _gauss_moments(f, s: float) -> tuple[float, float]:  # type: ignore[no-untyp
 
 @pytest.mark.parametrize(
     ("activation", "f"),
-    [("relu", lambda z: mpmath.mpf(0) if z < 0 else z), ("tanh", mpmath.tanh), ("exp", mpmath.exp),
-     ("sigmoid", lambda z: 1 / (1 + mpmath.exp(-z)))],
+    [
+        ("relu", lambda z: mpmath.mpf(0) if z < 0 else z),
+        ("tanh", mpmath.tanh),
+        ("exp", mpmath.exp),
+        ("sigmoid", lambda z: 1 / (1 + mpmath.exp(-z))),
+    ],
 )
 @pytest.mark.parametrize("gain", [1.0, 2.0])
 def test_mf_constants_are_gaussian_moments(activation: str, f, gain: float) -> None:  # type: ignore[no-untyped-def]

@@ -20,12 +20,14 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::vector<double>& mf_scale, bool stages, bool grams) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
-  c.center = parse<Center>("center", center,
-                           {{"none", Center::none}, {"layer", Center::layer}, {"batch", Center::batch}, {"mf", Center::mf}});
+  c.center =
+      parse<Center>("center", center,
+                    {{"none", Center::none}, {"layer", Center::layer}, {"batch", Center::batch}, {"mf", Center::mf}});
   c.scale = parse<Scale>("scale", scale,
                          {{"none", Scale::none}, {"layer", Scale::layer}, {"batch", Scale::batch}, {"mf", Scale::mf}});
   c.order = parse<Order>("order", order, {{"act-norm", Order::act_norm}, {"norm-act", Order::norm_act}});
-  c.weights = parse<WeightKind>("weights", weights, {{"gaussian", WeightKind::gaussian}, {"orthogonal", WeightKind::orthogonal}});
+  c.weights = parse<WeightKind>("weights", weights,
+                                {{"gaussian", WeightKind::gaussian}, {"orthogonal", WeightKind::orthogonal}});
   c.sampler = parse<Sampler>("sampler", sampler, {{"gram", Sampler::gram}, {"weights", Sampler::weights}});
   c.gain = gain;
   c.bias = bias;
@@ -51,12 +53,13 @@ py::dict pack(Result&& res) {
   return d;
 }
 
-#define ISOINIT_CONFIG_ARGS                                                                                        \
-  py::arg("activation"), py::arg("act_param") = 0.0, py::arg("coeffs") = std::vector<double>{},                   \
-      py::arg("center") = "layer", py::arg("scale") = "layer", py::arg("order") = "act-norm",                     \
-      py::arg("weights") = "gaussian", py::arg("sampler") = "gram", py::arg("gain") = 1.0, py::arg("bias") = 0.0, \
-      py::arg("eps") = 0.0, py::arg("widths"), py::arg("mf_center") = std::vector<double>{},                      \
-      py::arg("mf_scale") = std::vector<double>{}, py::arg("stages") = false, py::arg("grams") = false
+#define ISOINIT_CONFIG_ARGS                                                                                         \
+  py::arg("activation"), py::arg("act_param") = 0.0, py::arg("coeffs") = std::vector<double>{},                     \
+                         py::arg("center") = "layer", py::arg("scale") = "layer", py::arg("order") = "act-norm",    \
+                         py::arg("weights") = "gaussian", py::arg("sampler") = "gram", py::arg("gain") = 1.0,       \
+                         py::arg("bias") = 0.0, py::arg("eps") = 0.0, py::arg("widths"),                            \
+                         py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
+                         py::arg("stages") = false, py::arg("grams") = false
 
 }  // namespace
 
@@ -89,8 +92,8 @@ void register_simulate(py::module_& m) {
          const std::string& scale, const std::string& order, const std::string& weights, const std::string& sampler,
          double gain, double bias, double eps, const std::vector<std::int64_t>& widths,
          const std::vector<double>& mf_center, const std::vector<double>& mf_scale, bool stages, bool grams) {
-        Config cfg = make_config(activation, act_param, coeffs, center, scale, order, weights, sampler, gain, bias,
-                                 eps, widths, mf_center, mf_scale, stages, grams);
+        Config cfg = make_config(activation, act_param, coeffs, center, scale, order, weights, sampler, gain, bias, eps,
+                                 widths, mf_center, mf_scale, stages, grams);
         cfg.sampler = Sampler::weights;
         const RowMatrixXd x0 = to_matrix(x, "X");
         cfg.validate(x0.rows(), x0.cols());

@@ -9,12 +9,12 @@
 using namespace isoinit;
 
 static int failures = 0;
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
-      ++failures;                                                        \
-    }                                                                    \
+#define CHECK(cond)                                                 \
+  do {                                                              \
+    if (!(cond)) {                                                  \
+      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                   \
+    }                                                               \
   } while (0)
 
 static RowMatrixXd batch(Eigen::Index n, Eigen::Index d) {
@@ -40,7 +40,7 @@ static void test_normals() {
   m2 /= count;
   m4 /= count;
   const double n = static_cast<double>(count);
-  CHECK(std::fabs(m1) < 6 / std::sqrt(n));                // standard errors: 1, sqrt(2), sqrt(96)
+  CHECK(std::fabs(m1) < 6 / std::sqrt(n));  // standard errors: 1, sqrt(2), sqrt(96)
   CHECK(std::fabs(m2 - 1) < 6 * std::sqrt(2 / n));
   CHECK(std::fabs(m4 - 3) < 6 * std::sqrt(96 / n));
   // same stream, same numbers; the counter does not depend on how the draws are split
@@ -100,7 +100,8 @@ static void test_determinism_across_threads() {
     CHECK(one.grams == two.grams && one.grams == four.grams);
     // runs 3..8 of the call equal a call that starts at run 3
     const Result tail = simulate(c, x, 7, 3, 6, 2);
-    CHECK(std::equal(tail.grams.begin(), tail.grams.end(), one.grams.begin() + static_cast<std::ptrdiff_t>(3 * one.grams.size() / 9)));
+    CHECK(std::equal(tail.grams.begin(), tail.grams.end(),
+                     one.grams.begin() + static_cast<std::ptrdiff_t>(3 * one.grams.size() / 9)));
   }
 }
 

@@ -93,9 +93,7 @@ class _Builtin:
 BUILTIN: dict[str, _Builtin] = {
     "identity": _Builtin(lambda x, a: x.copy(), doc="x"),
     "relu": _Builtin(lambda x, a: np.maximum(x, 0.0), (0.0,), doc="max(x, 0)"),
-    "leaky_relu": _Builtin(
-        lambda x, a: np.where(x >= 0, x, a * x), (0.0,), "slope", 0.01, "x if x >= 0 else slope*x"
-    ),
+    "leaky_relu": _Builtin(lambda x, a: np.where(x >= 0, x, a * x), (0.0,), "slope", 0.01, "x if x >= 0 else slope*x"),
     "tanh": _Builtin(lambda x, a: np.tanh(x), doc="tanh(x)"),
     "sigmoid": _Builtin(lambda x, a: _sigmoid(x), doc="1 / (1 + exp(-x))"),
     "sin": _Builtin(lambda x, a: np.sin(x), doc="sin(x)"),
@@ -108,9 +106,7 @@ BUILTIN: dict[str, _Builtin] = {
         doc="tanh approximation of GELU",
     ),
     "silu": _Builtin(lambda x, a: x * _sigmoid(x), doc="x sigmoid(x)"),
-    "selu": _Builtin(
-        lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), (0.0,), doc="lambda elu_alpha(x), PyTorch"
-    ),
+    "selu": _Builtin(lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), (0.0,), doc="lambda elu_alpha(x), PyTorch"),
     "elu": _Builtin(_elu, (0.0,), "alpha", 1.0, "x if x > 0 else alpha (e^x - 1)"),
     "celu": _Builtin(
         lambda x, a: np.maximum(x, 0.0) + a * np.expm1(np.minimum(x, 0.0) / a),
@@ -217,17 +213,16 @@ def resolve(spec: ActivationSpec) -> Activation:
         k = int(hm.group(1))
         if arg is not None or not 0 <= k <= HE_MAX:
             raise ValueError(f"activation 'heK' needs 0 <= K <= {HE_MAX} and no parameter; got {spec!r}")
-        return Activation(
-            name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}"
-        )
+        return Activation(name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}")
     if base not in BUILTIN:
         raise _unknown(spec)
     b = BUILTIN[base]
     if b.param is None:
         if arg is not None:
             raise ValueError(f"activation {base!r} takes no parameter; got {spec!r}")
-        return Activation(name=base, base=base, param=None, fn=partial(_with_param, b.fn, 0.0),
-                          kinks=b.kinks, engine=base)
+        return Activation(
+            name=base, base=base, param=None, fn=partial(_with_param, b.fn, 0.0), kinks=b.kinks, engine=base
+        )
     if arg is None:
         value = b.default
     else:
@@ -236,18 +231,27 @@ def resolve(spec: ActivationSpec) -> Activation:
         except ValueError:
             raise ValueError(f"activation {base!r} parameter {b.param} must be a number; got {spec!r}") from None
     if not math.isfinite(value) or (base in ("elu", "celu") and value <= 0):
-        raise ValueError(f"activation {base!r} parameter {b.param} must be finite"
-                         f"{' and > 0' if base != 'leaky_relu' else ''}; got {spec!r}")
-    return Activation(name=f"{base}({value:g})", base=base, param=value,
-                      fn=partial(_with_param, b.fn, value), kinks=b.kinks, engine=base)
+        raise ValueError(
+            f"activation {base!r} parameter {b.param} must be finite"
+            f"{' and > 0' if base != 'leaky_relu' else ''}; got {spec!r}"
+        )
+    return Activation(
+        name=f"{base}({value:g})",
+        base=base,
+        param=value,
+        fn=partial(_with_param, b.fn, value),
+        kinks=b.kinks,
+        engine=base,
+    )
 
 
 def _he_fn(k: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
     return hermite_he(k, x)
 
 
-def _with_param(f: Callable[[NDArray[np.float64], float], NDArray[np.float64]], a: float,
-                x: NDArray[np.float64]) -> NDArray[np.float64]:
+def _with_param(
+    f: Callable[[NDArray[np.float64], float], NDArray[np.float64]], a: float, x: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return f(x, a)
 
 
@@ -290,9 +294,14 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
     probe = np.asarray(fn(np.linspace(-1.0, 1.0, 5)), dtype=np.float64)
     if probe.shape != (5,):
         raise ValueError(f"fn must be elementwise (same output shape as input); got shape {probe.shape}")
-    act = Activation(name=low, base=low, param=None,
-                     fn=partial(_as_float, fn),
-                     kinks=tuple(sorted(float(k) for k in kinks)), engine=None)
+    act = Activation(
+        name=low,
+        base=low,
+        param=None,
+        fn=partial(_as_float, fn),
+        kinks=tuple(sorted(float(k) for k in kinks)),
+        engine=None,
+    )
     _USER[low] = act
     return act
 
@@ -332,8 +341,14 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
         return out
 
     label = "hermite(" + ",".join(f"{v:.6g}" for v in coeffs) + ")"
-    act = Activation(name=label if name is None else _check_new_name(name), base="hermite",
-                     param=None, fn=fn, engine="hermite", hermite=coeffs)
+    act = Activation(
+        name=label if name is None else _check_new_name(name),
+        base="hermite",
+        param=None,
+        fn=fn,
+        engine="hermite",
+        hermite=coeffs,
+    )
     if name is not None:
         _USER[act.name] = act
     return act

@@ -127,9 +127,7 @@ def trajectory_potential_bound(traj: object, *, start: int = 0) -> _F:
     output = getattr(traj, "output", None)
     pot = output("potential") if callable(output) else getattr(traj, "potential", None)
     if mlp is None or pot is None:
-        raise ValueError(
-            f"traj must have .mlp and .output('potential') or .potential; got {type(traj).__name__}"
-        )
+        raise ValueError(f"traj must have .mlp and .output('potential') or .potential; got {type(traj).__name__}")
     if (
         mlp.order != "act-norm"
         or mlp.centering not in ("layer", "mf")

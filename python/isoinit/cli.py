@@ -27,11 +27,17 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     from .activations import available
 
     g = p.add_argument_group("network")
-    g.add_argument("--activation", default="relu",
-                   help="activation spec: " + ", ".join(available()) + "; a parameter as in 'leaky_relu(0.1)' "
-                   "(default: relu)")
-    g.add_argument("--norm", default="layer", choices=["layer", "rms", "batch", "center", "mf", "none"],
-                   help="normalization preset (default: layer)")
+    g.add_argument(
+        "--activation",
+        default="relu",
+        help="activation spec: " + ", ".join(available()) + "; a parameter as in 'leaky_relu(0.1)' (default: relu)",
+    )
+    g.add_argument(
+        "--norm",
+        default="layer",
+        choices=["layer", "rms", "batch", "center", "mf", "none"],
+        help="normalization preset (default: layer)",
+    )
     g.add_argument("--center", choices=["none", "layer", "batch", "mf"], help="override the preset's centering")
     g.add_argument("--scale", choices=["none", "layer", "batch", "mf"], help="override the preset's scaling")
     g.add_argument("--order", default="act-norm", choices=["act-norm", "norm-act"], help="(default: act-norm)")
@@ -44,15 +50,30 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     b = p.add_argument_group("input batch")
     b.add_argument("--batch", type=int, default=10, help="batch size n (default: 10)")
     b.add_argument("--input-dim", type=int, default=None, help="input dimension (default: --width)")
-    b.add_argument("--degeneracy", type=float, default=100.0,
-                   help="factor on the largest singular value of the Gaussian input (default: 100; 1 = plain)")
+    b.add_argument(
+        "--degeneracy",
+        type=float,
+        default=100.0,
+        help="factor on the largest singular value of the Gaussian input (default: 100; 1 = plain)",
+    )
     b.add_argument("--input-seed", type=int, default=0, help="seed of the input batch (default: 0)")
 
 
 def mlp_from_args(args: argparse.Namespace) -> MLP:
 
-    return MLP(args.depth, args.width, args.activation, args.norm, center=args.center, scale=args.scale,
-               order=args.order, gain=args.gain, bias=args.bias, weights=args.weights, eps=args.eps)
+    return MLP(
+        args.depth,
+        args.width,
+        args.activation,
+        args.norm,
+        center=args.center,
+        scale=args.scale,
+        order=args.order,
+        gain=args.gain,
+        bias=args.bias,
+        weights=args.weights,
+        eps=args.eps,
+    )
 
 
 def inputs_from_args(args: argparse.Namespace) -> np.ndarray:
@@ -71,23 +92,43 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     mlp = mlp_from_args(args)
     x = inputs_from_args(args)
     t0 = time.perf_counter()
-    traj = simulate(mlp, x, runs=args.runs, seed=args.seed, sampler=args.sampler, threads=args.threads,
-                    progress=None if not args.quiet else False)
+    traj = simulate(
+        mlp,
+        x,
+        runs=args.runs,
+        seed=args.seed,
+        sampler=args.sampler,
+        threads=args.threads,
+        progress=None if not args.quiet else False,
+    )
     elapsed = time.perf_counter() - t0
     gap, iso = traj.summary("gap"), traj.summary("isometry")
-    print(f"# {mlp.label()}; depth {mlp.depth}, width {args.width}, batch {args.batch}, "
-          f"degeneracy {args.degeneracy:g}; {args.runs} runs, seed {args.seed}, sampler {traj.sampler}")
-    print(f"# isometry gap -log I(G) and isometry I(G) of the block outputs over runs "
-          f"(mean, standard deviation); {elapsed * 1e3:.1f} ms")
+    print(
+        f"# {mlp.label()}; depth {mlp.depth}, width {args.width}, batch {args.batch}, "
+        f"degeneracy {args.degeneracy:g}; {args.runs} runs, seed {args.seed}, sampler {traj.sampler}"
+    )
+    print(
+        f"# isometry gap -log I(G) and isometry I(G) of the block outputs over runs "
+        f"(mean, standard deviation); {elapsed * 1e3:.1f} ms"
+    )
     print(f"{'layer':>5} {'gap mean':>10} {'gap sd':>10} {'iso mean':>10} {'iso sd':>10}")
     for layer in range(mlp.depth + 1):
-        print(f"{layer:5d} {_fmt(gap['mean'][layer])} {_fmt(gap['std'][layer])} "
-              f"{_fmt(iso['mean'][layer])} {_fmt(iso['std'][layer])}")
+        print(
+            f"{layer:5d} {_fmt(gap['mean'][layer])} {_fmt(gap['std'][layer])} "
+            f"{_fmt(iso['mean'][layer])} {_fmt(iso['std'][layer])}"
+        )
     if args.csv:
         frame = traj.to_frame()
-        for key, value in (("activation", mlp.act.name), ("norm", mlp.norm), ("center", mlp.centering),
-                           ("scale", mlp.scaling), ("order", mlp.order), ("gain", mlp.gain),
-                           ("width", args.width), ("seed", args.seed)):
+        for key, value in (
+            ("activation", mlp.act.name),
+            ("norm", mlp.norm),
+            ("center", mlp.centering),
+            ("scale", mlp.scaling),
+            ("order", mlp.order),
+            ("gain", mlp.gain),
+            ("width", args.width),
+            ("seed", args.seed),
+        ):
             frame.insert(0, key, value)
         frame.to_csv(args.csv, index=False)
         print(f"# wrote {len(frame)} rows to {args.csv}")
@@ -99,8 +140,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ax.set_yscale("log")
         ax.set_xlabel("layer l")
         ax.set_ylabel("isometry gap -log I(G^l)")
-        ax.set_title(f"after {'normalization' if mlp.order == 'act-norm' else 'activation'} (block output); "
-                     f"{args.runs} runs, 10-90% band", fontsize=8)
+        ax.set_title(
+            f"after {'normalization' if mlp.order == 'act-norm' else 'activation'} (block output); "
+            f"{args.runs} runs, 10-90% band",
+            fontsize=8,
+        )
         ax.legend(fontsize=8)
         save(fig, args.plot)
         print(f"# wrote {args.plot}")
@@ -127,10 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="run 'isoinit COMMAND --help' for the options and examples of each command",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("simulate", help="simulate random MLPs and print the per-layer isometry",
-                       description="Simulate random MLPs at initialization on the paper's degenerate input "
-                       "and print the per-layer isometry gap and isometry (mean and spread over runs).",
-                       epilog=EPILOG_SIMULATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "simulate",
+        help="simulate random MLPs and print the per-layer isometry",
+        description="Simulate random MLPs at initialization on the paper's degenerate input "
+        "and print the per-layer isometry gap and isometry (mean and spread over runs).",
+        epilog=EPILOG_SIMULATE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_network_options(p)
     r = p.add_argument_group("simulation")
     r.add_argument("--runs", type=int, default=10, help="independent networks (default: 10)")

@@ -174,9 +174,7 @@ def _underflow(what: str, value: float, scale: float | None = None) -> _Breakdow
             "(E sigma^2 + c^2 - 2 c E sigma) and below sqrt(eps) of them, so it is 0 to float64 "
             "rounding"
         )
-    return _Breakdown(
-        f"the diagonal of the Gram underflowed to 0 ({how}), which leaves the correlations undefined"
-    )
+    return _Breakdown(f"the diagonal of the Gram underflowed to 0 ({how}), which leaves the correlations undefined")
 
 
 def _moments(act: Activation, gain: float) -> Moments:
@@ -331,7 +329,10 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     except _Breakdown as err:
         warnings.warn(
             f"mean-field block_map broke down numerically at layer {layer} ({mlp.label()}): {err}; "
-            "the output Gram is NaN", DivergenceWarning, stacklevel=2)
+            "the output Gram is NaN",
+            DivergenceWarning,
+            stacklevel=2,
+        )
         return np.full((n, n), np.nan)
     return _assemble(q_out, rho, n)
 
@@ -393,6 +394,8 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
         warnings.warn(
             f"the mean-field trajectory broke down numerically at layer {diverged_at} "
             f"({mlp.label()}): {reason}; its Grams and metrics from that layer on are NaN "
-            "(see MeanFieldTrajectory.diverged_at)", DivergenceWarning, stacklevel=2)
-    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True),
-                               diverged_at=diverged_at)
+            "(see MeanFieldTrajectory.diverged_at)",
+            DivergenceWarning,
+            stacklevel=2,
+        )
+    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True), diverged_at=diverged_at)

@@ -32,8 +32,16 @@ def band(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.f
     return mean, lo, hi
 
 
-def plot_runs(ax: Any, values: NDArray[np.float64], *, label: str, color: Any = None, layers: Any = None,
-              linestyle: str = "-", marker: str | None = None) -> Any:
+def plot_runs(
+    ax: Any,
+    values: NDArray[np.float64],
+    *,
+    label: str,
+    color: Any = None,
+    layers: Any = None,
+    linestyle: str = "-",
+    marker: str | None = None,
+) -> Any:
     """Plot the mean over runs (``values`` is ``runs x layers``) with a 10-90% band."""
     mean, lo, hi = band(np.atleast_2d(values))
     x = np.arange(mean.size) if layers is None else np.asarray(layers)

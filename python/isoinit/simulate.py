@@ -119,8 +119,7 @@ class Trajectory:
             cols["norm_bias"] = self.norm_bias.reshape(-1)
         else:
             s = len(self.stages)
-            idx = pd.MultiIndex.from_product([range(runs), range(layers), self.stages],
-                                             names=["run", "layer", "stage"])
+            idx = pd.MultiIndex.from_product([range(runs), range(layers), self.stages], names=["run", "layer", "stage"])
             cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
         return pd.DataFrame(cols, index=idx).reset_index()
@@ -132,15 +131,17 @@ class Trajectory:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN layers after divergence
             finite = np.where(np.isnan(a), np.nan, a)
-            return pd.DataFrame({
-                "layer": np.arange(a.shape[1]),
-                "mean": np.nanmean(finite, axis=0),
-                "std": np.nanstd(finite, axis=0),
-                "median": np.nanmedian(finite, axis=0),
-                "q10": np.nanquantile(finite, 0.1, axis=0),
-                "q90": np.nanquantile(finite, 0.9, axis=0),
-                "runs": np.sum(~np.isnan(a), axis=0),
-            })
+            return pd.DataFrame(
+                {
+                    "layer": np.arange(a.shape[1]),
+                    "mean": np.nanmean(finite, axis=0),
+                    "std": np.nanstd(finite, axis=0),
+                    "median": np.nanmedian(finite, axis=0),
+                    "q10": np.nanquantile(finite, 0.1, axis=0),
+                    "q90": np.nanquantile(finite, 0.9, axis=0),
+                    "runs": np.sum(~np.isnan(a), axis=0),
+                }
+            )
 
 
 def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
@@ -180,11 +181,22 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str,
         )
     mf_c, mf_s = mf_constants(mlp)
     return dict(
-        activation=act.engine, act_param=act.engine_param, coeffs=list(act.hermite or ()),
-        center=mlp.centering, scale=mlp.scaling, order=mlp.order, weights=mlp.weights, sampler=sampler,
-        gain=mlp.gain, bias=mlp.bias, eps=mlp.eps, widths=list(mlp.widths()),
-        mf_center=mf_c if mlp.centering == "mf" else [], mf_scale=mf_s if mlp.scaling == "mf" else [],
-        stages=stages, grams=grams,
+        activation=act.engine,
+        act_param=act.engine_param,
+        coeffs=list(act.hermite or ()),
+        center=mlp.centering,
+        scale=mlp.scaling,
+        order=mlp.order,
+        weights=mlp.weights,
+        sampler=sampler,
+        gain=mlp.gain,
+        bias=mlp.bias,
+        eps=mlp.eps,
+        widths=list(mlp.widths()),
+        mf_center=mf_c if mlp.centering == "mf" else [],
+        mf_scale=mf_s if mlp.scaling == "mf" else [],
+        stages=stages,
+        grams=grams,
     )
 
 
@@ -221,8 +233,10 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
     dims = [d0, *mlp.widths()]
     gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in pairwise(dims))
     if sampler == "gram" and not gram_ok:
-        raise ValueError("sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
-                         "got sampler='gram'; use sampler='weights'")
+        raise ValueError(
+            "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
+            "got sampler='gram'; use sampler='weights'"
+        )
     if sampler != "auto":
         return str(sampler)
     if not gram_ok:
@@ -230,10 +244,12 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
     # flop counts per block; a normal draw costs about as much as 4 multiply-adds
     rng = 4.0
     ortho = mlp.weights == "orthogonal"
-    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0)
-                    for a, b in pairwise(dims))
-    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0)
-                       for a, b in pairwise(dims))
+    gram_cost = sum(
+        3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0) for a, b in pairwise(dims)
+    )
+    weights_cost = sum(
+        n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0) for a, b in pairwise(dims)
+    )
     return "gram" if gram_cost <= weights_cost else "weights"
 
 
@@ -261,14 +277,33 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
             f"{int(bad.sum())} of {bad.size} runs broke down numerically (first at layer "
             f"{int(diverged[bad].min())}; {mlp.label()}): values overflowed to non-finite numbers; "
             "their metrics from that layer on are NaN (see Trajectory.diverged_at)",
-            DivergenceWarning, stacklevel=3)
-    return Trajectory(mlp=mlp, seed=seed, sampler=sampler, metrics=by_name, norm_bias=norm_bias, grams=grams,
-                      diverged_at=diverged.astype(np.int64), stages=STAGES if stages else None)
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    return Trajectory(
+        mlp=mlp,
+        seed=seed,
+        sampler=sampler,
+        metrics=by_name,
+        norm_bias=norm_bias,
+        grams=grams,
+        diverged_at=diverged.astype(np.int64),
+        stages=STAGES if stages else None,
+    )
 
 
-def simulate(mlp: MLP, X: ArrayLike, *, runs: int = 1, seed: int = 0, sampler: Sampler = "auto",
-             stages: bool = False, grams: bool = False, threads: int | None = None,
-             progress: bool | None = None) -> Trajectory:
+def simulate(
+    mlp: MLP,
+    X: ArrayLike,
+    *,
+    runs: int = 1,
+    seed: int = 0,
+    sampler: Sampler = "auto",
+    stages: bool = False,
+    grams: bool = False,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Trajectory:
     """Simulate ``runs`` independent random networks on the batch ``X``.
 
     Each run draws a fresh network from the stream ``(seed, run, layer)`` of a
@@ -322,8 +357,10 @@ def simulate(mlp: MLP, X: ArrayLike, *, runs: int = 1, seed: int = 0, sampler: S
     workers = nthreads or int(_core.build_info()["max_threads"])
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
     dims = [d0, *mlp.widths()]
-    per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b)
-                  for a, b in pairwise(dims)) / 2e9
+    per_run = (
+        sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in pairwise(dims))
+        / 2e9
+    )
     show = progress if progress is not None else per_run * runs / workers > 2.0
     if not show:
         return _trajectory(mlp, seed, chosen, bool(stages), [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
@@ -339,8 +376,9 @@ def simulate(mlp: MLP, X: ArrayLike, *, runs: int = 1, seed: int = 0, sampler: S
     return _trajectory(mlp, seed, chosen, bool(stages), parts)
 
 
-def network_weights(mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
-                    ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+def network_weights(
+    mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """The explicit ``(W, b)`` of every block of run ``run``, exactly as ``sampler="weights"``
     draws them (``W`` is ``d_in x d_out``; ``b`` is empty when ``mlp.bias == 0``).
 
@@ -351,12 +389,17 @@ def network_weights(mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
         raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
     d_in = _check_int("d_in", d_in, 1, 10**7)
     cfg = _core_config(mlp, "weights", False, False)
-    return [(w, b) for w, b in _core.network_weights(d_in, _check_int("seed", seed, 0, 2**64 - 1),
-                                                        _check_int("run", run, 0, 2**63 - 1), **cfg)]
+    return [
+        (w, b)
+        for w, b in _core.network_weights(
+            d_in, _check_int("seed", seed, 0, 2**64 - 1), _check_int("run", run, 0, 2**63 - 1), **cfg
+        )
+    ]
 
 
-def forward(mlp: MLP, X: ArrayLike, weights: Sequence[tuple[ArrayLike, ArrayLike]], *, stages: bool = False,
-            grams: bool = False) -> Trajectory:
+def forward(
+    mlp: MLP, X: ArrayLike, weights: Sequence[tuple[ArrayLike, ArrayLike]], *, stages: bool = False, grams: bool = False
+) -> Trajectory:
     """Run one fixed network (explicit per-block ``(W, b)``) on the batch ``X``.
 
     Use it to measure the same network on several batches; :func:`network_weights` gives

@@ -13,8 +13,27 @@
 namespace isoinit {
 
 enum class ActKind {
-  identity, relu, leaky_relu, tanh, sigmoid, sin, cos, exp, erf, gelu, gelu_tanh, silu,
-  selu, elu, celu, softplus, step, sign, abs, he, hermite
+  identity,
+  relu,
+  leaky_relu,
+  tanh,
+  sigmoid,
+  sin,
+  cos,
+  exp,
+  erf,
+  gelu,
+  gelu_tanh,
+  silu,
+  selu,
+  elu,
+  celu,
+  softplus,
+  step,
+  sign,
+  abs,
+  he,
+  hermite
 };
 
 struct ActName {
@@ -24,18 +43,27 @@ struct ActName {
 
 /// Every named activation (`he` stands for the family he0..he30, `hermite` for a series).
 inline const std::vector<ActName>& activation_table() {
-  static const std::vector<ActName> table = {
-      {"identity", ActKind::identity}, {"relu", ActKind::relu},
-      {"leaky_relu", ActKind::leaky_relu}, {"tanh", ActKind::tanh},
-      {"sigmoid", ActKind::sigmoid}, {"sin", ActKind::sin},
-      {"cos", ActKind::cos}, {"exp", ActKind::exp},
-      {"erf", ActKind::erf}, {"gelu", ActKind::gelu},
-      {"gelu_tanh", ActKind::gelu_tanh}, {"silu", ActKind::silu},
-      {"selu", ActKind::selu}, {"elu", ActKind::elu},
-      {"celu", ActKind::celu}, {"softplus", ActKind::softplus},
-      {"step", ActKind::step}, {"sign", ActKind::sign},
-      {"abs", ActKind::abs}, {"he", ActKind::he},
-      {"hermite", ActKind::hermite}};
+  static const std::vector<ActName> table = {{"identity", ActKind::identity},
+                                             {"relu", ActKind::relu},
+                                             {"leaky_relu", ActKind::leaky_relu},
+                                             {"tanh", ActKind::tanh},
+                                             {"sigmoid", ActKind::sigmoid},
+                                             {"sin", ActKind::sin},
+                                             {"cos", ActKind::cos},
+                                             {"exp", ActKind::exp},
+                                             {"erf", ActKind::erf},
+                                             {"gelu", ActKind::gelu},
+                                             {"gelu_tanh", ActKind::gelu_tanh},
+                                             {"silu", ActKind::silu},
+                                             {"selu", ActKind::selu},
+                                             {"elu", ActKind::elu},
+                                             {"celu", ActKind::celu},
+                                             {"softplus", ActKind::softplus},
+                                             {"step", ActKind::step},
+                                             {"sign", ActKind::sign},
+                                             {"abs", ActKind::abs},
+                                             {"he", ActKind::he},
+                                             {"hermite", ActKind::hermite}};
   return table;
 }
 
@@ -128,33 +156,47 @@ inline void map(double* d, std::size_t count, F f) {
 inline void Activation::apply(double* d, std::size_t count) const {
   const double a = param;
   switch (kind) {
-    case ActKind::identity: return;
-    case ActKind::relu: return detail::map(d, count, [](double x) { return x > 0 ? x : 0.0; });
-    case ActKind::leaky_relu: return detail::map(d, count, [a](double x) { return x >= 0 ? x : a * x; });
-    case ActKind::tanh: return detail::map(d, count, [](double x) { return std::tanh(x); });
-    case ActKind::sigmoid: return detail::map(d, count, detail::sigmoid);
-    case ActKind::sin: return detail::map(d, count, [](double x) { return std::sin(x); });
-    case ActKind::cos: return detail::map(d, count, [](double x) { return std::cos(x); });
-    case ActKind::exp: return detail::map(d, count, [](double x) { return std::exp(x); });
-    case ActKind::erf: return detail::map(d, count, [](double x) { return std::erf(x); });
+    case ActKind::identity:
+      return;
+    case ActKind::relu:
+      return detail::map(d, count, [](double x) { return x > 0 ? x : 0.0; });
+    case ActKind::leaky_relu:
+      return detail::map(d, count, [a](double x) { return x >= 0 ? x : a * x; });
+    case ActKind::tanh:
+      return detail::map(d, count, [](double x) { return std::tanh(x); });
+    case ActKind::sigmoid:
+      return detail::map(d, count, detail::sigmoid);
+    case ActKind::sin:
+      return detail::map(d, count, [](double x) { return std::sin(x); });
+    case ActKind::cos:
+      return detail::map(d, count, [](double x) { return std::cos(x); });
+    case ActKind::exp:
+      return detail::map(d, count, [](double x) { return std::exp(x); });
+    case ActKind::erf:
+      return detail::map(d, count, [](double x) { return std::erf(x); });
     case ActKind::gelu:
       return detail::map(d, count, [](double x) { return 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)); });
     case ActKind::gelu_tanh: {
       const double c = std::sqrt(2.0 / M_PI);
-      return detail::map(d, count, [c](double x) { return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x))); });
+      return detail::map(d, count,
+                         [c](double x) { return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x))); });
     }
-    case ActKind::silu: return detail::map(d, count, [](double x) { return x * detail::sigmoid(x); });
+    case ActKind::silu:
+      return detail::map(d, count, [](double x) { return x * detail::sigmoid(x); });
     case ActKind::selu:
       return detail::map(d, count, [](double x) { return SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x)); });
-    case ActKind::elu: return detail::map(d, count, [a](double x) { return x > 0 ? x : a * std::expm1(x); });
+    case ActKind::elu:
+      return detail::map(d, count, [a](double x) { return x > 0 ? x : a * std::expm1(x); });
     case ActKind::celu:
       return detail::map(d, count, [a](double x) { return x > 0 ? x : a * std::expm1(x / a); });
     case ActKind::softplus:
       return detail::map(d, count, [](double x) { return (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); });
-    case ActKind::step: return detail::map(d, count, [](double x) { return x > 0 ? 1.0 : 0.0; });
+    case ActKind::step:
+      return detail::map(d, count, [](double x) { return x > 0 ? 1.0 : 0.0; });
     case ActKind::sign:
       return detail::map(d, count, [](double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); });
-    case ActKind::abs: return detail::map(d, count, [](double x) { return std::fabs(x); });
+    case ActKind::abs:
+      return detail::map(d, count, [](double x) { return std::fabs(x); });
     case ActKind::he: {
       const int k = static_cast<int>(param);
       return detail::map(d, count, [k](double x) { return detail::hermite_he(k, x); });

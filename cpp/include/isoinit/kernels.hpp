@@ -11,9 +11,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "random.hpp"
-
 #include "metrics.hpp"
+#include "random.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ISOINIT_CLONES __attribute__((target_clones("avx2", "default")))

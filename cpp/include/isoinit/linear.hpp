@@ -88,7 +88,8 @@ inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_ou
   } else {
     const Eigen::Index m = std::max(d_in, d_out);
     if (n > m)
-      throw std::invalid_argument("sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out); use sampler='weights'");
+      throw std::invalid_argument(
+          "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out); use sampler='weights'");
     const double c = std::sqrt(std::max(1.0, static_cast<double>(d_out) / static_cast<double>(d_in)));
     const MatrixXd f = haar_frame(m, n, s);
     r *= gain * std::sqrt(static_cast<double>(d_in)) * c;

@@ -14,12 +14,19 @@ using VectorXd = Eigen::VectorXd;
 
 /// Order of the metrics in every result array. Keep in sync with metric_names().
 enum Metric : int {
-  m_isometry = 0, m_gap, m_potential, m_effective_rank, m_stable_rank, m_mean_abs_corr,
-  m_max_abs_corr, m_condition, n_metrics
+  m_isometry = 0,
+  m_gap,
+  m_potential,
+  m_effective_rank,
+  m_stable_rank,
+  m_mean_abs_corr,
+  m_max_abs_corr,
+  m_condition,
+  n_metrics
 };
 
 inline const char* const* metric_names() {
-  static const char* const names[n_metrics] = {"isometry", "gap", "potential", "effective_rank",
+  static const char* const names[n_metrics] = {"isometry",    "gap",           "potential",    "effective_rank",
                                                "stable_rank", "mean_abs_corr", "max_abs_corr", "condition"};
   return names;
 }

@@ -21,7 +21,8 @@ enum class Scale { none, layer, batch, mf };
 
 inline void center_rows(RowMatrixXd& m, Center c, double mf_constant) {
   switch (c) {
-    case Center::none: return;
+    case Center::none:
+      return;
     case Center::layer: {
       const auto d = static_cast<std::size_t>(m.cols());
       for (Eigen::Index i = 0; i < m.rows(); ++i) {
@@ -30,8 +31,12 @@ inline void center_rows(RowMatrixXd& m, Center c, double mf_constant) {
       }
       return;
     }
-    case Center::batch: m.rowwise() -= m.colwise().mean(); return;
-    case Center::mf: m.array() -= mf_constant; return;
+    case Center::batch:
+      m.rowwise() -= m.colwise().mean();
+      return;
+    case Center::mf:
+      m.array() -= mf_constant;
+      return;
   }
 }
 
@@ -60,7 +65,8 @@ inline double inverse_root(double v) { return v > 0 ? 1.0 / std::sqrt(v) : 0.0; 
 
 inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) {
   switch (s) {
-    case Scale::none: return;
+    case Scale::none:
+      return;
     case Scale::layer: {
       const auto d = static_cast<std::size_t>(m.cols());
       for (Eigen::Index i = 0; i < m.rows(); ++i) {
@@ -76,7 +82,9 @@ inline void scale_rows(RowMatrixXd& m, Scale s, double mf_constant, double eps) 
       m = m * inv.asDiagonal();
       return;
     }
-    case Scale::mf: m.array() /= mf_constant; return;
+    case Scale::mf:
+      m.array() /= mf_constant;
+      return;
   }
 }
 

@@ -89,8 +89,8 @@ namespace detail {
 struct Ziggurat {
   static constexpr int N = 256;
   static constexpr double R = 3.6541528853610088;  // right edge of the base layer
-  double x[N + 1];  // layer abscissas, x[0] = V / f(R) (virtual width of the base strip)
-  double f[N + 1];  // f(x[i]) = exp(-x[i]^2 / 2)
+  double x[N + 1];                                 // layer abscissas, x[0] = V / f(R) (virtual width of the base strip)
+  double f[N + 1];                                 // f(x[i]) = exp(-x[i]^2 / 2)
 
   Ziggurat() {
     const double fr = std::exp(-0.5 * R * R);
@@ -187,10 +187,9 @@ __attribute__((target("avx2"))) inline void fill_normal_avx2(std::uint64_t key, 
   std::size_t k = 0;
   if (count >= 4) {
     // z_j = key + (index + 1 + j) * GAMMA, stepping by 4 * GAMMA
-    __m256i z = _mm256_set_epi64x(static_cast<long long>(key + (index + 4) * GAMMA),
-                                  static_cast<long long>(key + (index + 3) * GAMMA),
-                                  static_cast<long long>(key + (index + 2) * GAMMA),
-                                  static_cast<long long>(key + (index + 1) * GAMMA));
+    __m256i z = _mm256_set_epi64x(
+        static_cast<long long>(key + (index + 4) * GAMMA), static_cast<long long>(key + (index + 3) * GAMMA),
+        static_cast<long long>(key + (index + 2) * GAMMA), static_cast<long long>(key + (index + 1) * GAMMA));
     const __m256i step = _mm256_set1_epi64x(static_cast<long long>(4 * GAMMA));
     const __m256i sign_bit = _mm256_set1_epi64x(0x100);
     const __m256i exponent = _mm256_set1_epi64x(0x4330000000000000LL);  // 2^52 as a double
@@ -205,8 +204,8 @@ __attribute__((target("avx2"))) inline void fill_normal_avx2(std::uint64_t key, 
       const __m256d xi = _mm256_set_pd(xs[i3], xs[i2], xs[i1], xs[i0]);
       const __m256d xnext = _mm256_set_pd(xs[i3 + 1], xs[i2 + 1], xs[i1 + 1], xs[i0 + 1]);
       // (u >> 12) as a double: or the 52 bits into the mantissa of 2^52, subtract 2^52
-      const __m256d top = _mm256_sub_pd(
-          _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(u, 12), exponent)), two52);
+      const __m256d top =
+          _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(u, 12), exponent)), two52);
       const __m256d x = _mm256_mul_pd(_mm256_mul_pd(top, scale), xi);
       const __m256d sign = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_and_si256(u, sign_bit), 55));
       _mm256_storeu_pd(out + k, _mm256_or_pd(x, sign));

@@ -76,7 +76,8 @@ struct Config {
       for (auto w : widths) {
         if (n > std::max(d_in, w))
           throw std::invalid_argument(
-              "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; use sampler='weights'");
+              "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; use "
+              "sampler='weights'");
         d_in = w;
       }
     }
@@ -87,9 +88,9 @@ struct Config {
 /// Results for runs [0, runs): arrays in C order.
 struct Result {
   Eigen::Index runs = 0, layers = 0, stages = 1, n = 0;
-  std::vector<double> metrics;    // runs x layers x stages x n_metrics
-  std::vector<double> norm_bias;  // runs x layers
-  std::vector<double> grams;      // runs x layers x stages x n x n (when requested)
+  std::vector<double> metrics;            // runs x layers x stages x n_metrics
+  std::vector<double> norm_bias;          // runs x layers
+  std::vector<double> grams;              // runs x layers x stages x n x n (when requested)
   std::vector<std::int64_t> diverged_at;  // runs; -1 when the run never overflowed
 
   Result(const Config& cfg, Eigen::Index runs_, Eigen::Index n_)
@@ -102,7 +103,9 @@ struct Result {
   double* metric_ptr(Eigen::Index r, Eigen::Index l, int s) {
     return metrics.data() + ((r * layers + l) * stages + s) * n_metrics;
   }
-  double* gram_ptr(Eigen::Index r, Eigen::Index l, int s) { return grams.data() + ((r * layers + l) * stages + s) * n * n; }
+  double* gram_ptr(Eigen::Index r, Eigen::Index l, int s) {
+    return grams.data() + ((r * layers + l) * stages + s) * n * n;
+  }
 };
 
 namespace detail {
