@@ -14,7 +14,7 @@ def gaussian(n: int, d: int, *, seed: int = 0) -> NDArray[np.float64]:
     """An ``n x d`` batch of iid standard normals (rows are samples)."""
     n = _int("n", n, 2, 10**7)
     d = _int("d", d, 1, 10**7)
-    return np.random.default_rng(_seed(seed)).standard_normal((n, d))
+    return np.random.default_rng(_int("seed", seed, 0, 2**64 - 1)).standard_normal((n, d))
 
 
 def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[np.float64]:
@@ -45,9 +45,3 @@ def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[n
     s[0] *= degeneracy
     x = (u * s) @ vt
     return np.asarray(x / np.sqrt(np.mean(x**2)))
-
-
-def _seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    return int(seed)

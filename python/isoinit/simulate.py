@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._warnings import DivergenceWarning
-from .config import MLP
+from .config import MLP, _int
 from .metrics import METRICS
 
 __all__ = ["STAGES", "Sampler", "Trajectory", "forward", "mf_constants", "network_weights", "simulate"]
@@ -221,12 +220,6 @@ def _check_x(x: ArrayLike) -> NDArray[np.float64]:
     return np.ascontiguousarray(a)
 
 
-def _check_int(name: str, value: object, low: int, high: int = 2**63 - 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
-    return int(value)
-
-
 def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
     if sampler not in ("auto", "gram", "weights"):
         raise ValueError(f"sampler must be one of auto, gram, weights; got {sampler!r}")
@@ -256,16 +249,18 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
 def _threads(threads: object) -> int:
     if threads is None:
         return 0
-    return _check_int("threads", threads, 1, 4096)
+    return _int("threads", threads, 1, 4096)
 
 
 def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence[dict[str, Any]]) -> Trajectory:
-    metrics = np.concatenate([p["metrics"] for p in parts]) if len(parts) > 1 else parts[0]["metrics"]
-    norm_bias = np.concatenate([p["norm_bias"] for p in parts]) if len(parts) > 1 else parts[0]["norm_bias"]
-    diverged = np.concatenate([p["diverged_at"] for p in parts]) if len(parts) > 1 else parts[0]["diverged_at"]
+    def joined(key: str) -> Any:
+        """The chunks' arrays of ``key`` as one array over runs (no copy for one chunk)."""
+        return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
+
+    metrics, norm_bias, diverged = joined("metrics"), joined("norm_bias"), joined("diverged_at")
     grams = None
     if parts[0]["grams"] is not None:
-        grams = np.concatenate([p["grams"] for p in parts]) if len(parts) > 1 else parts[0]["grams"]
+        grams = joined("grams")
         if not stages:
             grams = grams[:, :, 0]
     if not stages:
@@ -348,8 +343,8 @@ def simulate(
     if not isinstance(mlp, MLP):
         raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
     x = _check_x(X)
-    runs = _check_int("runs", runs, 1, 10**9)
-    seed = _check_int("seed", seed, 0, 2**64 - 1)
+    runs = _int("runs", runs, 1, 10**9)
+    seed = _int("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
@@ -387,13 +382,11 @@ def network_weights(
     """
     if not isinstance(mlp, MLP):
         raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
-    d_in = _check_int("d_in", d_in, 1, 10**7)
+    d_in = _int("d_in", d_in, 1, 10**7)
     cfg = _core_config(mlp, "weights", False, False)
     return [
         (w, b)
-        for w, b in _core.network_weights(
-            d_in, _check_int("seed", seed, 0, 2**64 - 1), _check_int("run", run, 0, 2**63 - 1), **cfg
-        )
+        for w, b in _core.network_weights(d_in, _int("seed", seed, 0, 2**64 - 1), _int("run", run, 0, 2**63 - 1), **cfg)
     ]
 
 

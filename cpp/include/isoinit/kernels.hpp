@@ -91,18 +91,6 @@ inline void left_multiply_normals(const MatrixXd& r, Eigen::Index d, Stream& s, 
   }
 }
 
-/// True if every entry of m is finite (x - x is 0 for finite x, NaN otherwise).
-ISOINIT_CLONES inline bool all_finite(const double* a, std::size_t len) {
-  double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (std::size_t l = 0; l < LANES; ++l) acc[l] += a[k + l] - a[k + l];
-  for (std::size_t l = 0; k < len; ++k, ++l) acc[l] += a[k] - a[k];
-  double total = 0.0;
-  for (double v : acc) total += v;
-  return total == 0.0;
-}
-
 /// sum_k a[k], with 8 partial sums.
 ISOINIT_CLONES inline double sum(const double* a, std::size_t len) {
   double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};

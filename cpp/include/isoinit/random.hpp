@@ -63,9 +63,6 @@ class Stream {
     return Stream(k);
   }
 
-  std::uint64_t key() const { return key_; }
-  std::uint64_t counter() const { return counter_; }
-
   std::uint64_t next_u64() {
     counter_ += 1;
     return mix64(key_ + counter_ * GAMMA);
@@ -75,7 +72,6 @@ class Stream {
   /// Uniform on (0, 1].
   double next_uniform_pos() { return uniform52(next_u64()) + 0x1.0p-52; }
 
-  inline double next_normal();
   /// Fill out[0..count) with standard normals (normals counter+1 .. counter+count).
   inline void fill_normal(double* out, std::size_t count);
 
@@ -234,12 +230,6 @@ inline void Stream::fill_normal(double* out, std::size_t count) {
 #endif
     detail::fill_normal_scalar(key_, counter_, out, count);
   counter_ += count;
-}
-
-inline double Stream::next_normal() {
-  double out;
-  fill_normal(&out, 1);
-  return out;
 }
 
 }  // namespace isoinit

@@ -158,10 +158,10 @@ struct RunState {
   }
 };
 
+/// Layer 0: the input with rows scaled to mean square 1 (layer scaling without centering).
 inline void scale_input_rows(const RowMatrixXd& x0, RowMatrixXd& x, double& bias) {
   x = x0;
-  bias = normalization_bias(x, Scale::layer);
-  scale_rows(x, Scale::layer, 1.0, 0.0);
+  bias = normalize(x, Center::none, Scale::layer, 0.0, 1.0, 0.0);
 }
 
 }  // namespace detail
