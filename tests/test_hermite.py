@@ -274,11 +274,19 @@ def test_moments_are_cached_and_fast() -> None:
     assert time.perf_counter() - t < 0.5
 
 
+def test_wrong_types_raise_type_error() -> None:
+    with pytest.raises(TypeError, match=r"k_max must be an integer in \[0, 1000\]; got 2.5"):
+        hermite.coefficients("relu", 2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="gain must be a finite number; got '1'"):
+        hermite.moments("tanh", gain="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="rho must be an array of real numbers"):
+        hermite.dual_kernel("relu", "0.5")
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
         (lambda: hermite.coefficients("relu", -1), "k_max"),
-        (lambda: hermite.coefficients("relu", 2.5), "k_max"),  # type: ignore[arg-type]
         (lambda: hermite.coefficients("rleu", 3), "activation"),
         (lambda: hermite.moments("tanh", gain=float("nan")), "gain"),
         (lambda: hermite.beta0("relu", gain=0.0), "constant"),

@@ -97,7 +97,7 @@ def test_stages_metrics_subset_and_optional_columns() -> None:
         "diverged_at",
     ]
     assert set(df["stage"]) == set(isoinit.STAGES)
-    with pytest.raises(ValueError, match=r"metrics must be among.*'gapp'"):
+    with pytest.raises(ValueError, match=r"metrics must be one of.*'gapp'"):
         sweeps.sweep(grid, inputs=INPUTS, metrics=["gapp"], progress=False)
 
 

@@ -1,4 +1,5 @@
-"""Every bad input raises ValueError naming the parameter and the bad value."""
+"""Every bad input raises an error naming the parameter and the bad value: TypeError for a
+wrong type, ValueError for a wrong value (one format, from isoinit._validate)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ X = isoinit.inputs.gaussian(4, 8, seed=0)
     ("kwargs", "match"),
     [
         (dict(depth=0), r"depth must be .*got 0"),
-        (dict(depth=2.5), r"depth must be .*got 2.5"),
         (dict(depth=10**9), r"depth must be .*got 1000000000"),
         (dict(width=0), r"width must be .*got 0"),
         (dict(width=-3), r"width must be .*got -3"),
@@ -49,13 +49,11 @@ MLP = isoinit.MLP(2, 8)
     [
         (np.array([[1.0, np.nan], [1.0, 2.0]]), {}, r"X must be finite; got nan at X\[0, 1\]"),
         (np.array([[1.0, 2.0], [np.inf, 2.0]]), {}, r"X must be finite; got inf at X\[1, 0\]"),
-        (np.ones(5), {}, r"X must be 2-D .*got ndim=1"),
-        (np.ones((2, 3, 4)), {}, r"X must be 2-D .*got ndim=3"),
+        (np.ones(5), {}, r"X must be 2-D.*got ndim=1"),
+        (np.ones((2, 3, 4)), {}, r"X must be 2-D.*got ndim=3"),
         (np.ones((1, 5)), {}, r"n >= 2 .*got n=1"),
         (np.array([[1.0, 2.0], [0.0, 0.0]]), {}, r"no all-zero row.*row 1"),
-        (np.array([["a", "b"], ["c", "d"]]), {}, r"X must be a real 2-D array"),
         (X, dict(runs=0), r"runs must be an integer in \[1, .*got 0"),
-        (X, dict(runs=2.0), r"runs must be .*got 2.0"),
         (X, dict(seed=-1), r"seed must be .*got -1"),
         (X, dict(sampler="fast"), r"sampler must be one of auto, gram, weights; got 'fast'"),
         (X, dict(threads=0), r"threads must be .*got 0"),
@@ -66,8 +64,31 @@ def test_bad_simulate_args(x: np.ndarray, kwargs: dict, match: str) -> None:
         isoinit.simulate(MLP, x, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: isoinit.MLP(2.5, 8), r"depth must be an integer in \[1, 100000\]; got 2.5"),
+        (lambda: isoinit.MLP(3, "8"), r"width must be an integer .*; got '8'"),
+        (lambda: isoinit.MLP(3, 8, norm=1), r"norm must be one of layer, .*; got 1"),
+        (lambda: isoinit.MLP(3, 8, gain="1"), r"gain must be a finite number >= 0; got '1'"),
+        (lambda: isoinit.MLP(3, 8, gain=True), r"gain must be a finite number >= 0; got True"),
+        (lambda: isoinit.simulate(MLP, np.array([["a", "b"], ["c", "d"]])), r"X must be an array of real numbers"),
+        (lambda: isoinit.simulate(MLP, [[1.0, 2.0], [3.0]]), r"X must be an array of real numbers; got list"),
+        (lambda: isoinit.simulate(MLP, X, runs=2.0), r"runs must be an integer .*; got 2.0"),
+        (lambda: isoinit.simulate(MLP, X, seed="0"), r"seed must be an integer .*; got '0'"),
+        (lambda: isoinit.simulate(MLP, X, stages="yes"), r"stages must be True or False; got 'yes'"),
+        (lambda: isoinit.simulate(MLP, X, grams=1), r"grams must be True or False; got 1"),
+        (lambda: isoinit.simulate(MLP, X, sampler=None), r"sampler must be one of auto, gram, weights; got None"),
+        (lambda: isoinit.inputs.degenerate(4, 8, "100"), r"degeneracy must be a finite number >= 1; got '100'"),
+    ],
+)
+def test_wrong_types_raise_type_error(call: object, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        call()  # type: ignore[operator]
+
+
 def test_bad_mlp_argument() -> None:
-    with pytest.raises(ValueError, match=r"mlp must be an isoinit\.MLP; got dict"):
+    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP; got dict"):
         isoinit.simulate({"depth": 2}, X)  # type: ignore[arg-type]
 
 

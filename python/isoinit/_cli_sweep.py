@@ -48,7 +48,7 @@ def _check_out(out: str) -> None:
     try:
         if _format(Path(out)) == "parquet":
             _need_parquet()
-    except (ValueError, ImportError) as err:
+    except (TypeError, ValueError, ImportError) as err:
         raise ValueError(f"--out: {err}") from None
 
 

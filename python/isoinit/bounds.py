@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
+from . import _validate as check
 from .activations import ActivationSpec
 from .hermite import (
     beta0,
@@ -49,21 +50,6 @@ __all__ = [
 
 _F = NDArray[np.float64]
 Kernel = Literal["centered", "rms"]
-
-
-def _finite(name: str, value: object, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    if math.isnan(v) or (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(f"{name} must be in [{low}, {high}]; got {value!r}")
-    return v
-
-
-def _depth(depth: object) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or int(depth) < 0:
-        raise ValueError(f"depth must be a non-negative integer; got {depth!r}")
-    return int(depth)
 
 
 # --------------------------------------------------------------------------------------
@@ -94,11 +80,10 @@ def potential_bound(gamma_start: float, beta_0: float, depth: int, *, start: int
     -------
     ndarray, shape (depth + 1,)
     """
-    g0 = _finite("gamma_start", gamma_start, low=0.0)
-    b0 = _finite("beta_0", beta_0, low=0.0, high=1.0)
-    depth = _depth(depth)
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (0 <= start <= depth):
-        raise ValueError(f"start must be an integer in [0, {depth}]; got {start!r}")
+    g0 = check.real("gamma_start", gamma_start, 0.0, finite=False)
+    b0 = check.real("beta_0", beta_0, 0.0, 1.0, finite=False)
+    depth = check.integer("depth", depth, 0)
+    start = check.integer("start", start, 0, depth)
     layers = np.arange(depth + 1, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         out = g0 * (2.0 - b0) ** (-(layers - start))
@@ -290,8 +275,8 @@ def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
     eps : float
         Resolution in ``(0, 1)``.
     """
-    s = _finite("slope1", slope1, low=0.0)
-    e = _finite("eps", eps, low=0.0, high=1.0)
+    s = check.real("slope1", slope1, 0.0, finite=False)
+    e = check.real("eps", eps, 0.0, 1.0, finite=False)
     if not 0.0 < e < 1.0:
         raise ValueError(f"eps must be in (0, 1); got {eps!r}")
     if s >= 1.0:
@@ -304,9 +289,9 @@ def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
 def polynomial_rate(rho0: float, depth: int, a: float) -> _F:
     """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``: the polynomial
     convergence to collapse when ``kappa'(1) = 1`` (spec/theory.md section 5)."""
-    r0 = _finite("rho0", rho0, low=-1.0, high=1.0)
-    av = _finite("a", a, low=0.0)
-    layers = np.arange(_depth(depth) + 1, dtype=np.float64)
+    r0 = check.real("rho0", rho0, -1.0, 1.0, finite=False)
+    av = check.real("a", a, 0.0, finite=False)
+    layers = np.arange(check.integer("depth", depth, 0) + 1, dtype=np.float64)
     d = abs(r0 - 1.0)
     return np.asarray(d / (layers * av * d + 1.0))
 
@@ -333,7 +318,7 @@ def residual_kernel(
         The normalized kernel of the branch ``f``.
     gain : float
     """
-    rv = _finite("r", r, low=0.0, high=1.0)
+    rv = check.real("r", r, 0.0, 1.0, finite=False)
     if kernel == "centered":
         k = centered_kernel(activation, rho, gain=gain)
     elif kernel == "rms":

@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         print(f"isoinit {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from . import _validate as check
 from .activations import Activation, ActivationSpec, resolve
 
 __all__ = ["MLP", "NORM_PRESETS", "Centering", "Norm", "Order", "Scaling", "Weights"]
@@ -29,28 +28,6 @@ NORM_PRESETS: dict[str, tuple[str, str]] = {
 }
 MAX_DEPTH = 100_000
 MAX_WIDTH = 10_000_000
-
-
-def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
-
-
-def _real(name: str, value: object, *, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite number >= {low:g}; got {value!r}")
-    if float(value) < low:
-        raise ValueError(f"{name} must be >= {low:g}; got {value!r}")
-    return float(value)
-
-
-def _int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -106,25 +83,25 @@ class MLP:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "depth", _int("depth", self.depth, 1, MAX_DEPTH))
+        set_(self, "depth", check.integer("depth", self.depth, 1, MAX_DEPTH))
         w = self.width
         if isinstance(w, Sequence) and not isinstance(w, str):
             if len(w) != self.depth:
                 raise ValueError(f"width must be an int or a sequence of depth={self.depth} ints; got {len(w)} widths")
-            set_(self, "width", tuple(_int("width", v, 1, MAX_WIDTH) for v in w))
+            set_(self, "width", tuple(check.integer("width", v, 1, MAX_WIDTH) for v in w))
         else:
-            set_(self, "width", _int("width", w, 1, MAX_WIDTH))
+            set_(self, "width", check.integer("width", w, 1, MAX_WIDTH))
         set_(self, "_act", resolve(self.activation))
-        _choice("norm", self.norm, list(NORM_PRESETS))
+        check.choice("norm", self.norm, NORM_PRESETS)
         if self.center is not None:
-            _choice("center", self.center, get_args(Centering))
+            check.choice("center", self.center, get_args(Centering))
         if self.scale is not None:
-            _choice("scale", self.scale, get_args(Scaling))
-        _choice("order", self.order, get_args(Order))
-        _choice("weights", self.weights, get_args(Weights))
-        set_(self, "gain", _real("gain", self.gain))
-        set_(self, "bias", _real("bias", self.bias))
-        set_(self, "eps", _real("eps", self.eps))
+            check.choice("scale", self.scale, get_args(Scaling))
+        check.choice("order", self.order, get_args(Order))
+        check.choice("weights", self.weights, get_args(Weights))
+        set_(self, "gain", check.real("gain", self.gain, 0.0))
+        set_(self, "bias", check.real("bias", self.bias, 0.0))
+        set_(self, "eps", check.real("eps", self.eps, 0.0))
 
     @property
     def act(self) -> Activation:

@@ -48,6 +48,7 @@ from numpy.polynomial import chebyshev as _cheb
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft as _fft
 
+from . import _validate as check
 from .activations import Activation, ActivationSpec, resolve
 
 __all__ = [
@@ -82,25 +83,10 @@ CLOSED_FORM: frozenset[str] = frozenset(
 # --------------------------------------------------------------------------------------
 
 
-def _gain(gain: object, name: str = "gain") -> float:
-    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a finite real number; got {gain!r}")
-    g = float(gain)
-    if not math.isfinite(g):
-        raise ValueError(f"{name} must be a finite real number; got {gain!r}")
-    return g
-
-
-def _kmax(k_max: object) -> int:
-    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or not (0 <= int(k_max) <= 1000):
-        raise ValueError(f"k_max must be an integer in [0, 1000]; got {k_max!r}")
-    return int(k_max)
-
-
 def _rho(rho: ArrayLike, name: str = "rho") -> _F:
-    r = np.asarray(rho, dtype=np.float64)
-    if not np.all(np.isfinite(r)) or np.any(np.abs(r) > 1.0 + 1e-12):
-        bad = r[~(np.isfinite(r) & (np.abs(r) <= 1.0 + 1e-12))].ravel()[:3]
+    r = check.array(name, rho)
+    if np.any(np.abs(r) > 1.0 + 1e-12):
+        bad = r[np.abs(r) > 1.0 + 1e-12].ravel()[:3]
         raise ValueError(f"{name} must lie in [-1, 1]; got values such as {bad.tolist()}")
     return np.clip(r, -1.0, 1.0)
 
@@ -410,8 +396,8 @@ def coefficients(activation: ActivationSpec, k_max: int, *, gain: float = 1.0) -
     ndarray, shape (k_max + 1,)
     """
     act = resolve(activation)
-    k_max = _kmax(k_max)
-    g = _gain(gain)
+    k_max = check.integer("k_max", k_max, 0, 1000)
+    g = check.real("gain", gain)
     closed = _closed_coefficients(act, k_max, g)
     if closed is not None:
         return closed
@@ -470,7 +456,7 @@ def moments(activation: ActivationSpec, gain: float = 1.0) -> Moments:
     Moments
     """
     act = resolve(activation)
-    return _moments_cached(_remember(act), _gain(gain))
+    return _moments_cached(_remember(act), check.real("gain", gain))
 
 
 def beta0(activation: ActivationSpec, gain: float = 1.0) -> float:
@@ -779,7 +765,7 @@ def dual_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0
     ndarray, same shape as ``rho``
     """
     act = resolve(activation)
-    return _kernel(act, _gain(gain), _rho(rho), deriv=False)
+    return _kernel(act, check.real("gain", gain), _rho(rho), deriv=False)
 
 
 def dual_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
@@ -788,7 +774,7 @@ def dual_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: 
     ``kappa'(1)`` decides collapse of uncentered kernels (spec/theory.md section 5).
     ``+inf`` at ``rho = +-1`` for discontinuous activations (step, sign)."""
     act = resolve(activation)
-    return _kernel(act, _gain(gain), _rho(rho), deriv=True)
+    return _kernel(act, check.real("gain", gain), _rho(rho), deriv=True)
 
 
 def _variance(act: Activation, g: float) -> Moments:
@@ -808,7 +794,7 @@ def centered_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float =
     ``[-1, 1]``.
     """
     act = resolve(activation)
-    g = _gain(gain)
+    g = check.real("gain", gain)
     m = _variance(act, g)
     k = _kernel(act, g, _rho(rho), deriv=False)
     return np.clip((k - m.c0 * m.c0) / (m.m2 - m.c0 * m.c0), -1.0, 1.0)
@@ -817,7 +803,7 @@ def centered_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float =
 def centered_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
     """``kbar'(rho) = kappa'(rho) / (E sigma^2 - c_0^2)``; ``kbar'(0) = beta_0``."""
     act = resolve(activation)
-    g = _gain(gain)
+    g = check.real("gain", gain)
     m = _variance(act, g)
     return _kernel(act, g, _rho(rho), deriv=True) / (m.m2 - m.c0 * m.c0)
 
@@ -829,7 +815,7 @@ def rms_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0)
     and 5). Values are clipped to ``[-1, 1]``.
     """
     act = resolve(activation)
-    g = _gain(gain)
+    g = check.real("gain", gain)
     m2 = moments(act, g).m2
     if not m2 > 0.0:
         raise ValueError(f"activation {act.name!r} at gain {g:g} has E sigma^2 = 0")
@@ -839,7 +825,7 @@ def rms_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0)
 def rms_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
     """Derivative ``kappa'(rho) / E sigma^2`` of :func:`rms_kernel`."""
     act = resolve(activation)
-    g = _gain(gain)
+    g = check.real("gain", gain)
     m2 = moments(act, g).m2
     if not m2 > 0.0:
         raise ValueError(f"activation {act.name!r} at gain {g:g} has E sigma^2 = 0")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import _int, _real
+from . import _validate as check
 
 __all__ = ["degenerate", "gaussian"]
 
 
 def gaussian(n: int, d: int, *, seed: int = 0) -> NDArray[np.float64]:
     """An ``n x d`` batch of iid standard normals (rows are samples)."""
-    n = _int("n", n, 2, 10**7)
-    d = _int("d", d, 1, 10**7)
-    return np.random.default_rng(_int("seed", seed, 0, 2**64 - 1)).standard_normal((n, d))
+    n = check.integer("n", n, 2, 10**7)
+    d = check.integer("d", d, 1, 10**7)
+    return np.random.default_rng(check.integer("seed", seed, 0, 2**64 - 1)).standard_normal((n, d))
 
 
 def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[np.float64]:
@@ -38,7 +38,7 @@ def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[n
     -------
     ndarray, shape (n, d)
     """
-    degeneracy = _real("degeneracy", degeneracy, low=1.0)
+    degeneracy = check.real("degeneracy", degeneracy, 1.0)
     x0 = gaussian(n, d, seed=seed)
     u, s, vt = np.linalg.svd(x0, full_matrices=False)
     s = s.copy()

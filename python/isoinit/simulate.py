@@ -7,15 +7,16 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from . import _validate as check
 from ._warnings import DivergenceWarning
-from .config import MLP, _int
+from .config import MLP
 from .metrics import METRICS
 
 __all__ = ["STAGES", "Sampler", "Trajectory", "forward", "mf_constants", "network_weights", "simulate"]
@@ -200,29 +201,19 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str,
 
 
 def _check_x(x: ArrayLike) -> NDArray[np.float64]:
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"X must be a real 2-D array (n, d); got {type(x).__name__}") from err
-    if a.ndim != 2:
-        raise ValueError(f"X must be 2-D (n, d) with rows as samples; got ndim={a.ndim}, shape {a.shape}")
+    a = check.array("X", x, ndim=2)
     if a.shape[0] < 2:
         raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
     if a.shape[1] < 1:
         raise ValueError(f"X must have at least one column; got shape {a.shape}")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise ValueError(f"X must be finite; got {a[i, j]} at X[{i}, {j}]")
     zero = ~np.any(a != 0, axis=1)
     if zero.any():
         raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
-    return np.ascontiguousarray(a)
+    return a
 
 
 def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
-    if sampler not in ("auto", "gram", "weights"):
-        raise ValueError(f"sampler must be one of auto, gram, weights; got {sampler!r}")
+    check.choice("sampler", sampler, get_args(Sampler))
     dims = [d0, *mlp.widths()]
     gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in pairwise(dims))
     if sampler == "gram" and not gram_ok:
@@ -249,7 +240,7 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
 def _threads(threads: object) -> int:
     if threads is None:
         return 0
-    return _int("threads", threads, 1, 4096)
+    return check.integer("threads", threads, 1, 4096)
 
 
 def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence[dict[str, Any]]) -> Trajectory:
@@ -340,15 +331,15 @@ def simulate(
     DivergenceWarning
         When some runs overflow; ``Trajectory.diverged_at`` says where.
     """
-    if not isinstance(mlp, MLP):
-        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = _check_x(X)
-    runs = _int("runs", runs, 1, 10**9)
-    seed = _int("seed", seed, 0, 2**64 - 1)
+    runs = check.integer("runs", runs, 1, 10**9)
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
+    stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
-    cfg = _core_config(mlp, chosen, bool(stages), bool(grams))
+    cfg = _core_config(mlp, chosen, stages, grams)
     workers = nthreads or int(_core.build_info()["max_threads"])
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
     dims = [d0, *mlp.widths()]
@@ -356,9 +347,9 @@ def simulate(
         sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in pairwise(dims))
         / 2e9
     )
-    show = progress if progress is not None else per_run * runs / workers > 2.0
+    show = check.boolean("progress", progress) if progress is not None else per_run * runs / workers > 2.0
     if not show:
-        return _trajectory(mlp, seed, chosen, bool(stages), [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
+        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
     from tqdm.auto import tqdm
 
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
@@ -368,7 +359,7 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, **cfg))
             bar.update(k)
-    return _trajectory(mlp, seed, chosen, bool(stages), parts)
+    return _trajectory(mlp, seed, chosen, stages, parts)
 
 
 def network_weights(
@@ -380,14 +371,12 @@ def network_weights(
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
     """
-    if not isinstance(mlp, MLP):
-        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
-    d_in = _int("d_in", d_in, 1, 10**7)
+    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    d_in = check.integer("d_in", d_in, 1, 10**7)
     cfg = _core_config(mlp, "weights", False, False)
-    return [
-        (w, b)
-        for w, b in _core.network_weights(d_in, _int("seed", seed, 0, 2**64 - 1), _int("run", run, 0, 2**63 - 1), **cfg)
-    ]
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
+    run = check.integer("run", run, 0, 2**63 - 1)
+    return [(w, b) for w, b in _core.network_weights(d_in, seed, run, **cfg)]
 
 
 def forward(
@@ -398,12 +387,12 @@ def forward(
     Use it to measure the same network on several batches; :func:`network_weights` gives
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
     """
-    if not isinstance(mlp, MLP):
-        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = _check_x(X)
     if len(weights) != mlp.depth:
         raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
     ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
     bs = [np.ascontiguousarray(b if b is not None else [], dtype=np.float64).reshape(-1) for _, b in weights]
-    cfg = _core_config(mlp, "weights", bool(stages), bool(grams))
-    return _trajectory(mlp, 0, "weights", bool(stages), [_core.forward(x, ws, bs, **cfg)])
+    stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
+    cfg = _core_config(mlp, "weights", stages, grams)
+    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, **cfg)])

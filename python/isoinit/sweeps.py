@@ -73,8 +73,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from . import _validate as check
 from ._warnings import DivergenceWarning
-from .config import MLP, _int
+from .config import MLP
 from .inputs import degenerate, gaussian
 from .metrics import METRICS
 from .simulate import simulate
@@ -224,16 +225,8 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
     ndarray, shape (n, d)
     """
     if not isinstance(inputs, Mapping):
-        try:
-            x = np.asarray(inputs, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"inputs must be a dict spec or a 2-D array; got {type(inputs).__name__}") from err
-        if x.ndim != 2:
-            raise ValueError(f"inputs must be a dict spec or a 2-D (n, d) array; got shape {x.shape}")
-        return x
-    kind = inputs.get("kind", "degenerate")
-    if kind not in _INPUT_KEYS:
-        raise ValueError(f"inputs kind must be one of {', '.join(_INPUT_KEYS)}; got {kind!r}")
+        return check.array("inputs", inputs, ndim=2)
+    kind = check.choice("inputs kind", inputs.get("kind", "degenerate"), _INPUT_KEYS)
     bad = [k for k in inputs if k not in _INPUT_KEYS[kind]]
     if bad:
         raise ValueError(f"inputs keys for kind {kind!r} must be among {', '.join(_INPUT_KEYS[kind])}; got {bad[0]!r}")
@@ -319,8 +312,7 @@ def _check_metrics(metrics: Iterable[str] | None) -> tuple[str, ...]:
         metrics = [metrics]
     chosen = tuple(metrics)
     for m in chosen:
-        if m not in METRICS:
-            raise ValueError(f"metrics must be among {', '.join(METRICS)}; got {m!r}")
+        check.choice("metrics", m, METRICS)
     if not chosen:
         raise ValueError("metrics must name at least one metric; got an empty list")
     return tuple(m for m in METRICS if m in chosen)
@@ -414,10 +406,10 @@ def sweep(
     >>> df.groupby(["activation", "order", "layer"])["gap"].mean()  # doctest: +SKIP
     """
     configs = expand(grid_or_list)
-    runs = _int("runs", runs, 1, 10**9)
-    seed = _int("seed", seed, 0, 2**64 - 1)
+    runs = check.integer("runs", runs, 1, 10**9)
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
     if threads is not None:
-        threads = _int("threads", threads, 1, 4096)
+        threads = check.integer("threads", threads, 1, 4096)
     chosen = _check_metrics(metrics)
     client = _client(backend)
     for i, mlp in enumerate(configs):
@@ -433,11 +425,11 @@ def sweep(
         if key not in cache:
             cache[key] = make_inputs(inputs, key)
         xs.append(cache[key])
-    args = (runs, seed, bool(stages), threads, chosen)
+    args = (runs, seed, check.boolean("stages", stages), threads, chosen)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(configs), desc="isoinit.sweep", unit="config", disable=not progress)
+    bar = tqdm(total=len(configs), desc="isoinit.sweep", unit="config", disable=not check.boolean("progress", progress))
     try:
         if client is None:
             parts = []
