@@ -604,7 +604,7 @@ _SPECS: dict[str, Callable[[_Context], _Spec]] = {
 
 
 def _band(values: _F) -> tuple[_F, _F, _F]:
-    from .plotting import band
+    from ._results import band
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

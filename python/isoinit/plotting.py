@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["band", "new_figure", "plot_runs", "save"]
+from ._results import band
+
+__all__ = ["new_figure", "plot_runs", "save"]
 
 
 def new_figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.3) -> tuple[Any, Any]:
@@ -20,16 +21,6 @@ def new_figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.3) -> tu
 
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
     return fig, axes[0]
-
-
-def band(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Mean and a 10%-90% quantile band over runs (axis 0), ignoring NaN (diverged runs)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values, axis=0)
-        lo = np.nanquantile(values, 0.1, axis=0)
-        hi = np.nanquantile(values, 0.9, axis=0)
-    return mean, lo, hi
 
 
 def plot_runs(
