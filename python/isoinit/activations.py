@@ -29,12 +29,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from ._closed_forms import ClosedForm, Erf, Exponential, Gelu, HermiteSeries, Homogeneous, StepLike
+
 __all__ = [
     "BUILTIN",
+    "HE_MAX",
     "SELU_ALPHA",
     "SELU_LAMBDA",
     "Activation",
     "ActivationSpec",
+    "Builtin",
+    "Param",
     "available",
     "from_hermite",
     "hermite_he",
@@ -81,44 +86,120 @@ _Fn = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 
 @dataclass(frozen=True)
-class _Builtin:
+class Param:
+    """The one numeric parameter of a built-in activation and its domain.
+
+    Attributes
+    ----------
+    name : str
+        What it is called (``slope``, ``alpha``).
+    default : float
+        Its value when the spec gives none (``"elu"`` is ``"elu(1)"``).
+    low : float or None
+        Values must be finite and ``> low`` (``None``: any finite number).
+    """
+
+    name: str
+    default: float
+    low: float | None = None
+
+    @property
+    def domain(self) -> str:
+        """The domain in words, for messages and the docs."""
+        return "finite" if self.low is None else f"finite and > {self.low:g}"
+
+    def admits(self, value: float) -> bool:
+        """Whether ``value`` lies in the domain."""
+        return math.isfinite(value) and (self.low is None or value > self.low)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """One built-in activation: the Python half of its declaration.
+
+    The compiled half is its entry in the X-macro list of
+    ``cpp/include/isoinit/activation.hpp`` (same name, same formula); a test checks that
+    both halves list the same names and agree to 1e-12 on every value.
+
+    Attributes
+    ----------
+    fn : callable
+        ``(x, a) -> sigma_a(x)``, vectorized float64 (``a`` is the parameter, 0 if none).
+    formula : str
+        The formula in words (docs, ``--help``).
+    kinks : tuple of float
+        Points where ``fn`` or a derivative jumps (quadrature is split there).
+    param : Param or None
+        Its parameter and the parameter's domain, if it has one.
+    closed : ClosedForm or None
+        The family of :mod:`isoinit._closed_forms` that gives its Hermite coefficients,
+        moments and kernel in closed form; ``None``: quadrature (:mod:`isoinit.hermite`).
+    """
+
     fn: Callable[[NDArray[np.float64], float], NDArray[np.float64]]
+    formula: str
     kinks: tuple[float, ...] = ()
-    param: str | None = None  # name of the optional parameter
-    default: float = 0.0
-    doc: str = ""
+    param: Param | None = None
+    closed: ClosedForm | None = None
 
 
-#: The built-in activations, by engine name. ``heK`` (``K >= 0``) is matched separately.
-BUILTIN: dict[str, _Builtin] = {
-    "identity": _Builtin(lambda x, a: x.copy(), doc="x"),
-    "relu": _Builtin(lambda x, a: np.maximum(x, 0.0), (0.0,), doc="max(x, 0)"),
-    "leaky_relu": _Builtin(lambda x, a: np.where(x >= 0, x, a * x), (0.0,), "slope", 0.01, "x if x >= 0 else slope*x"),
-    "tanh": _Builtin(lambda x, a: np.tanh(x), doc="tanh(x)"),
-    "sigmoid": _Builtin(lambda x, a: _sigmoid(x), doc="1 / (1 + exp(-x))"),
-    "sin": _Builtin(lambda x, a: np.sin(x), doc="sin(x)"),
-    "cos": _Builtin(lambda x, a: np.cos(x), doc="cos(x)"),
-    "exp": _Builtin(lambda x, a: np.exp(x), doc="exp(x)"),
-    "erf": _Builtin(lambda x, a: special.erf(x), doc="erf(x)"),
-    "gelu": _Builtin(lambda x, a: 0.5 * x * (1.0 + special.erf(x / _SQRT2)), doc="x Phi(x)"),
-    "gelu_tanh": _Builtin(
-        lambda x, a: 0.5 * x * (1.0 + np.tanh(_GELU_TANH_C * (x + 0.044715 * x**3))),
-        doc="tanh approximation of GELU",
+def _leaky_weights(a: float) -> tuple[float, float]:
+    return a, 1.0 - a
+
+
+#: The built-in activations, by engine name, in the order of the compiled table. ``heK``
+#: (``0 <= K <= 30``) is the Hermite family, matched separately.
+BUILTIN: dict[str, Builtin] = {
+    "identity": Builtin(
+        lambda x, a: x.copy(), "x", closed=Homogeneous(lambda a: (1.0, 0.0), lambda a: 1.0, lambda a: (1.0, 0.0))
     ),
-    "silu": _Builtin(lambda x, a: x * _sigmoid(x), doc="x sigmoid(x)"),
-    "selu": _Builtin(lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), (0.0,), doc="lambda elu_alpha(x), PyTorch"),
-    "elu": _Builtin(_elu, (0.0,), "alpha", 1.0, "x if x > 0 else alpha (e^x - 1)"),
-    "celu": _Builtin(
-        lambda x, a: np.maximum(x, 0.0) + a * np.expm1(np.minimum(x, 0.0) / a),
+    "relu": Builtin(
+        lambda x, a: np.maximum(x, 0.0),
+        "max(x, 0)",
         (0.0,),
-        "alpha",
-        1.0,
-        "max(0, x) + min(0, alpha (e^(x/alpha) - 1))",
+        closed=Homogeneous(lambda a: (0.0, 1.0), lambda a: 0.5, lambda a: (0.0, 1.0)),
     ),
-    "softplus": _Builtin(lambda x, a: _softplus(x), doc="log(1 + e^x)"),
-    "step": _Builtin(lambda x, a: (x > 0).astype(np.float64), (0.0,), doc="1 if x > 0 else 0"),
-    "sign": _Builtin(lambda x, a: np.sign(x), (0.0,), doc="sign(x)"),
-    "abs": _Builtin(lambda x, a: np.abs(x), (0.0,), doc="|x|"),
+    "leaky_relu": Builtin(
+        lambda x, a: np.where(x >= 0, x, a * x),
+        "x if x >= 0 else slope x",
+        (0.0,),
+        Param("slope", 0.01),
+        Homogeneous(_leaky_weights, lambda a: 0.5 * (1.0 + a * a), lambda a: (a, (1.0 - a) ** 2)),
+    ),
+    "tanh": Builtin(lambda x, a: np.tanh(x), "tanh(x)"),
+    "sigmoid": Builtin(lambda x, a: _sigmoid(x), "1 / (1 + exp(-x))"),
+    "sin": Builtin(lambda x, a: np.sin(x), "sin(x)", closed=Exponential("sin")),
+    "cos": Builtin(lambda x, a: np.cos(x), "cos(x)", closed=Exponential("cos")),
+    "exp": Builtin(lambda x, a: np.exp(x), "exp(x)", closed=Exponential("exp")),
+    "erf": Builtin(lambda x, a: special.erf(x), "erf(x)", closed=Erf()),
+    "gelu": Builtin(lambda x, a: 0.5 * x * (1.0 + special.erf(x / _SQRT2)), "x Phi(x)", closed=Gelu()),
+    "gelu_tanh": Builtin(
+        lambda x, a: 0.5 * x * (1.0 + np.tanh(_GELU_TANH_C * (x + 0.044715 * x**3))),
+        "x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2, the tanh approximation of GELU",
+    ),
+    "silu": Builtin(lambda x, a: x * _sigmoid(x), "x sigmoid(x)"),
+    "selu": Builtin(
+        lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), "lambda elu_alpha(x) with PyTorch's constants", (0.0,)
+    ),
+    "elu": Builtin(_elu, "x if x > 0 else alpha (e^x - 1)", (0.0,), Param("alpha", 1.0, low=0.0)),
+    "celu": Builtin(
+        lambda x, a: np.maximum(x, 0.0) + a * np.expm1(np.minimum(x, 0.0) / a),
+        "max(0, x) + min(0, alpha (e^(x/alpha) - 1))",
+        (0.0,),
+        Param("alpha", 1.0, low=0.0),
+    ),
+    "softplus": Builtin(lambda x, a: _softplus(x), "log(1 + e^x)"),
+    "step": Builtin(lambda x, a: (x > 0).astype(np.float64), "1 if x > 0 else 0", (0.0,), closed=StepLike(0.0, 1.0)),
+    "sign": Builtin(lambda x, a: np.sign(x), "sign(x)", (0.0,), closed=StepLike(-1.0, 2.0)),
+    "abs": Builtin(
+        lambda x, a: np.abs(x),
+        "|x|",
+        (0.0,),
+        closed=Homogeneous(lambda a: (-1.0, 2.0), lambda a: 1.0, lambda a: (-1.0, 4.0)),
+    ),
+    "softsign": Builtin(lambda x, a: x / (1.0 + np.abs(x)), "x / (1 + |x|)", (0.0,)),
+    "hardtanh": Builtin(lambda x, a: np.clip(x, -1.0, 1.0), "min(max(x, -1), 1)", (-1.0, 1.0)),
+    "mish": Builtin(lambda x, a: x * np.tanh(_softplus(x)), "x tanh(softplus(x))"),
 }
 
 _HE_RE = re.compile(r"^he(\d+)$")
@@ -147,6 +228,9 @@ class Activation:
         Name understood by the compiled kernel, or ``None`` if it only runs in Python.
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
+    closed : ClosedForm or None
+        The family giving its Gaussian integrals in closed form (:mod:`isoinit._closed_forms`),
+        ``None`` for quadrature.
     """
 
     name: str
@@ -156,6 +240,7 @@ class Activation:
     kinks: tuple[float, ...] = ()
     engine: str | None = None
     hermite: tuple[float, ...] | None = None
+    closed: ClosedForm | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
         return self.fn(np.asarray(x, dtype=np.float64))
@@ -178,9 +263,17 @@ def available() -> list[str]:
     return [*BUILTIN, "heK", *_USER]
 
 
-def _unknown(spec: object) -> ValueError:
-    names = ", ".join([*BUILTIN, "he1..he30", *_USER])
-    return ValueError(f"activation must be one of {names}; got {spec!r}")
+def _unknown(spec: object) -> Exception:
+    names = ", ".join([*BUILTIN, "he0..he30", *_USER])
+    return (ValueError if isinstance(spec, str) else TypeError)(f"activation must be one of {names}; got {spec!r}")
+
+
+def _he_activation(k: int) -> Activation:
+    """``He_K``, the unnormalized probabilists' Hermite polynomial ``sqrt(K!) he_K``."""
+    coeffs = (0.0,) * k + (math.sqrt(math.factorial(k)),)
+    return Activation(
+        name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}", closed=HermiteSeries(coeffs)
+    )
 
 
 def resolve(spec: ActivationSpec) -> Activation:
@@ -195,6 +288,8 @@ def resolve(spec: ActivationSpec) -> Activation:
 
     Raises
     ------
+    TypeError
+        If ``spec`` is neither a string nor an ``Activation``.
     ValueError
         If the name is unknown or the parameter is malformed or out of range.
     """
@@ -213,28 +308,23 @@ def resolve(spec: ActivationSpec) -> Activation:
         k = int(hm.group(1))
         if arg is not None or not 0 <= k <= HE_MAX:
             raise ValueError(f"activation 'heK' needs 0 <= K <= {HE_MAX} and no parameter; got {spec!r}")
-        return Activation(name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}")
+        return _he_activation(k)
     if base not in BUILTIN:
         raise _unknown(spec)
     b = BUILTIN[base]
     if b.param is None:
         if arg is not None:
             raise ValueError(f"activation {base!r} takes no parameter; got {spec!r}")
-        return Activation(
-            name=base, base=base, param=None, fn=partial(_with_param, b.fn, 0.0), kinks=b.kinks, engine=base
-        )
-    if arg is None:
-        value = b.default
-    else:
+        fn = partial(_with_param, b.fn, 0.0)
+        return Activation(name=base, base=base, param=None, fn=fn, kinks=b.kinks, engine=base, closed=b.closed)
+    value = b.param.default
+    if arg is not None:
         try:
             value = float(arg)
         except ValueError:
-            raise ValueError(f"activation {base!r} parameter {b.param} must be a number; got {spec!r}") from None
-    if not math.isfinite(value) or (base in ("elu", "celu") and value <= 0):
-        raise ValueError(
-            f"activation {base!r} parameter {b.param} must be finite"
-            f"{' and > 0' if base != 'leaky_relu' else ''}; got {spec!r}"
-        )
+            raise ValueError(f"activation {base!r} parameter {b.param.name} must be a number; got {spec!r}") from None
+    if not b.param.admits(value):
+        raise ValueError(f"activation {base!r} parameter {b.param.name} must be {b.param.domain}; got {spec!r}")
     return Activation(
         name=f"{base}({value:g})",
         base=base,
@@ -242,6 +332,7 @@ def resolve(spec: ActivationSpec) -> Activation:
         fn=partial(_with_param, b.fn, value),
         kinks=b.kinks,
         engine=base,
+        closed=b.closed,
     )
 
 
@@ -348,7 +439,34 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
         fn=fn,
         engine="hermite",
         hermite=coeffs,
+        closed=HermiteSeries(coeffs),
     )
     if name is not None:
         _USER[act.name] = act
     return act
+
+
+def markdown_table() -> str:
+    """The built-in activations as a Markdown table (the list in ``docs/activations.md``).
+
+    One row per entry of :data:`BUILTIN` (then the ``heK`` family): name, parameter and its
+    domain, formula, kinks, and where the Gaussian integrals come from (a closed-form
+    family of :mod:`isoinit._closed_forms`, or quadrature).
+    """
+    rows = ["| name | parameter | formula | kinks | Hermite coefficients, moments, kernel |", "|---|---|---|---|---|"]
+    for name, b in BUILTIN.items():
+        param = "" if b.param is None else f"`{b.param.name}` = {b.param.default:g} ({b.param.domain})"
+        kinks = ", ".join(f"{k:g}" for k in b.kinks)
+        if b.closed is None:
+            source = "quadrature"
+        else:
+            source = f"closed form ({type(b.closed).__name__})"
+            if not b.closed.has_kernel:
+                source += "; kernel by quadrature"
+        formula = b.formula.replace("|", "\\|")  # a bar inside a cell must be escaped
+        rows.append(f"| `{name}` | {param} | {formula} | {kinks} | {source} |")
+    rows.append(
+        f"| `heK` | K = 0..{HE_MAX} in the name | He_K(x), probabilists' Hermite polynomial |  "
+        "| closed form (HermiteSeries) |"
+    )
+    return "\n".join(rows) + "\n"

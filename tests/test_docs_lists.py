@@ -1,0 +1,49 @@
+"""Lists in the docs that are generated from a registry must be current.
+
+Regenerate after adding an activation::
+
+    python tests/test_docs_lists.py --regenerate
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from isoinit import activations
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+ACTIVATIONS_INTRO = """# Activations
+
+The built-in activations of isoinit, generated from their records in
+`isoinit.activations.BUILTIN` (regenerate with `python tests/test_docs_lists.py --regenerate`;
+a test checks that this table is current). Every one runs in the compiled engine and in the
+theory. `isoinit.activations.register` adds a Python callable (theory only) and
+`isoinit.activations.from_hermite` an activation given by its Hermite coefficients (engine
+and theory). How to add a built-in: [developing.md](developing.md).
+
+"""
+
+
+def activations_page() -> str:
+    return ACTIVATIONS_INTRO + activations.markdown_table()
+
+
+def test_activations_page_is_current() -> None:
+    assert (DOCS / "activations.md").read_text() == activations_page(), (
+        "docs/activations.md is stale: run python tests/test_docs_lists.py --regenerate"
+    )
+
+
+def test_table_lists_every_builtin() -> None:
+    table = activations.markdown_table()
+    for name in activations.BUILTIN:
+        assert f"| `{name}` |" in table
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--regenerate"]:
+        sys.exit("usage: python tests/test_docs_lists.py --regenerate")
+    (DOCS / "activations.md").write_text(activations_page())
+    print("wrote docs/activations.md")
