@@ -3,6 +3,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
+#define ISOINIT_CORE_API 2
 
 namespace isoinit::bind {
 
@@ -18,6 +19,10 @@ RowMatrixXd to_matrix(const DoubleArray& a, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "isoinit's compiled kernel (private: use the isoinit package)";
+  // isoinit/__init__.py refuses a _core whose version or interface level differs from its own
+  // (a stale build): bump ISOINIT_CORE_API with every change of the bound functions.
+  m.attr("__version__") = ISOINIT_VERSION;
+  m.attr("API") = ISOINIT_CORE_API;
   using namespace isoinit::bind;
   register_simulate(m);
   register_metrics(m);

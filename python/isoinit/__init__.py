@@ -10,14 +10,45 @@ of activation and normalization in obtaining isometric embeddings at initializat
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 from typing import Any
 
-from . import activations, inputs, metrics
-from ._warnings import DivergenceWarning, IsoinitWarning
-from .config import MLP
-from .simulate import STAGES, Trajectory, forward, network_weights, simulate
+try:
+    __version__ = _metadata.version("isoinit")
+except _metadata.PackageNotFoundError:  # not installed (a bare source tree on sys.path)
+    __version__ = "0+unknown"
 
-__version__ = "0.1.0"
+#: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
+#: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
+_CORE_API = 2
+_REINSTALL = (
+    "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
+    "`pip install --no-build-isolation -e . -Cbuild-dir=build`"
+)
+
+
+def _load_core() -> None:
+    """Import the compiled core, or fail with an error that says how to repair the install."""
+    try:
+        from . import _core
+    except ImportError as err:
+        raise ImportError(
+            f"isoinit's compiled core (isoinit._core) is missing or cannot be loaded ({err}); {_REINSTALL}"
+        ) from err
+    api, built = getattr(_core, "API", None), getattr(_core, "__version__", None)
+    if api != _CORE_API or (built != __version__ and __version__ != "0+unknown"):
+        raise ImportError(
+            f"isoinit's compiled core is stale: it was built for version {built} (interface {api}), "
+            f"this is isoinit {__version__} (interface {_CORE_API}); {_REINSTALL}"
+        )
+
+
+_load_core()
+
+from . import activations, inputs, metrics  # noqa: E402  (after the core is known to be sound)
+from ._warnings import DivergenceWarning, IsoinitWarning  # noqa: E402
+from .config import MLP  # noqa: E402
+from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
 
 __all__ = [
     "MLP",
@@ -29,6 +60,7 @@ __all__ = [
     "activations",
     "bounds",
     "build_info",
+    "figures",
     "forward",
     "hermite",
     "hooks",
@@ -50,6 +82,10 @@ def build_info() -> dict[str, Any]:
     from . import _core
 
     return dict(_core.build_info())
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:

@@ -47,6 +47,11 @@ __all__ = [
     "resolve",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: SELU constants as in PyTorch (Klambauer et al. 2017).
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_LAMBDA = 1.0507009873554804934193349852946

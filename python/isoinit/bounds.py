@@ -48,6 +48,11 @@ __all__ = [
     "trajectory_potential_bound",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 _F = NDArray[np.float64]
 Kernel = Literal["centered", "rms"]
 

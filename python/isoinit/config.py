@@ -11,6 +11,11 @@ from .activations import Activation, ActivationSpec, resolve
 
 __all__ = ["MLP", "NORM_PRESETS", "Centering", "Norm", "Order", "Scaling", "Weights"]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 Norm = Literal["layer", "rms", "batch", "center", "mf", "none"]
 Centering = Literal["none", "layer", "batch", "mf"]
 Scaling = Literal["none", "layer", "batch", "mf"]

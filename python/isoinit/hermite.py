@@ -71,6 +71,11 @@ __all__ = [
     "rms_kernel_derivative",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 _F = NDArray[np.float64]
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 _PHI0 = 1.0 / _SQRT2PI

@@ -75,6 +75,11 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "GramRecorder", "ModuleSelection", "measure"]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: Columns of :meth:`GramRecorder.frame` before the metric columns (:data:`isoinit.metrics.METRICS`).
 COLUMNS: tuple[str, ...] = ("call", "order", "module", "type", "item", "n", "d")
 

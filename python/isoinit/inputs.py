@@ -10,6 +10,10 @@ from . import _validate as check
 __all__ = ["degenerate", "gaussian"]
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def gaussian(n: int, d: int, *, seed: int = 0) -> NDArray[np.float64]:
     """An ``n x d`` batch of iid standard normals (rows are samples)."""
     n = check.integer("n", n, 2, 10**7)

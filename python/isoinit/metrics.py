@@ -36,6 +36,11 @@ __all__ = [
     "stable_rank",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: Names of the Gram metrics, in the order the compiled kernel returns them.
 METRICS: tuple[str, ...] = tuple(_core.metric_names())
 

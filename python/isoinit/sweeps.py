@@ -91,6 +91,11 @@ __all__ = [
     "sweep",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: The :class:`~isoinit.MLP` fields a grid or configuration may set.
 MLP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MLP) if f.init)
 #: Configuration columns every sweep table has (``center`` and ``scale`` are the steps in
