@@ -263,25 +263,25 @@ def test_selection_and_calls() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"modules": ["nope"]}, "modules"),
-        ({"modules": [3]}, "modules"),
-        ({"modules": nn.Conv2d}, "modules"),
-        ({"modules": 3.5}, "modules"),
-        ({"token_axis": 0}, "token_axis"),
-        ({"token_axis": 1.0}, "token_axis"),
-        ({"token_axis": True}, "token_axis"),
-        ({"flatten": 1}, "flatten"),
+        ({"modules": ["nope"]}, ValueError, "modules"),
+        ({"modules": [3]}, TypeError, "modules"),
+        ({"modules": nn.Conv2d}, ValueError, "modules"),
+        ({"modules": 3.5}, TypeError, "modules"),
+        ({"token_axis": 0}, ValueError, "token_axis"),
+        ({"token_axis": 1.0}, TypeError, "token_axis"),
+        ({"token_axis": True}, TypeError, "token_axis"),
+        ({"flatten": 1}, TypeError, "flatten"),
     ],
 )
-def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
+def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
     model = _mlp(4, 4, 1)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         GramRecorder(model, **kwargs)  # type: ignore[arg-type]
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
 
 
 def test_bad_model() -> None:
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
         GramRecorder(lambda x: x)  # type: ignore[arg-type]

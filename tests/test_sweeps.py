@@ -46,19 +46,19 @@ def test_explicit_list_of_dicts_and_mlps_and_per_block_widths() -> None:
 
 
 @pytest.mark.parametrize(
-    ("bad", "match"),
+    ("bad", "error", "match"),
     [
-        ({"depth": 2, "width": 10, "activaton": "relu"}, "'activaton'"),
-        ({"depth": 2, "width": 10, "gain": []}, r"grid\['gain'\]"),
-        ({"depth": 2}, "depth and width"),
-        ({"depth": 2, "width": 10, "activation": ["relu", "rleu"]}, "activation must be one of"),
-        ([{"depth": 2, "width": 10}, 3], r"grid_or_list\[1\]"),
-        ([], "at least one configuration"),
-        ("relu", "grid_or_list must be"),
+        ({"depth": 2, "width": 10, "activaton": "relu"}, ValueError, "'activaton'"),
+        ({"depth": 2, "width": 10, "gain": []}, ValueError, r"grid\['gain'\]"),
+        ({"depth": 2}, ValueError, "depth and width"),
+        ({"depth": 2, "width": 10, "activation": ["relu", "rleu"]}, ValueError, "activation must be one of"),
+        ([{"depth": 2, "width": 10}, 3], TypeError, r"grid_or_list\[1\]"),
+        ([], ValueError, "at least one configuration"),
+        ("relu", TypeError, "grid_or_list must be"),
     ],
 )
-def test_bad_grids_name_the_parameter(bad: object, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+def test_bad_grids_name_the_parameter(bad: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
         sweeps.expand(bad)  # type: ignore[arg-type]
 
 

@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from . import _validate as check
 from .metrics import METRICS, gram_metrics
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def _select(model: nn.Module, modules: ModuleSelection) -> list[tuple[str, nn.Mo
             elif isinstance(it, str):
                 names.add(it)
             else:
-                raise ValueError(f"modules must hold module types or module names; got {it!r}")
+                raise TypeError(f"modules must hold module types or module names; got {it!r}")
         known = {name for name, _ in named}
         missing = sorted(names - known)
         if missing:
@@ -124,7 +125,7 @@ def _select(model: nn.Module, modules: ModuleSelection) -> list[tuple[str, nn.Mo
     elif callable(modules):
         chosen = [(name, m) for name, m in named if modules(name, m)]
     else:
-        raise ValueError(
+        raise TypeError(
             "modules must be None, a callable (name, module) -> bool, a module type, a name, "
             f"or an iterable of types and names; got {modules!r}"
         )
@@ -237,14 +238,12 @@ class GramRecorder:
         flatten: bool = True,
     ) -> None:
         torch = _torch()
-        if not isinstance(model, torch.nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-        if token_axis is not None and (isinstance(token_axis, bool) or not isinstance(token_axis, int)):
-            raise ValueError(f"token_axis must be None or an int; got {token_axis!r}")
+        check.instance("model", model, torch.nn.Module, "a torch.nn.Module")
+        if token_axis is not None:
+            token_axis = check.integer("token_axis", token_axis)
         if token_axis == 0:
             raise ValueError("token_axis must not be 0, the batch axis")
-        if not isinstance(flatten, bool):
-            raise ValueError(f"flatten must be a bool; got {flatten!r}")
+        flatten = check.boolean("flatten", flatten)
         self.model = model
         self.token_axis = token_axis
         self.flatten = flatten

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from . import _validate as check
 
 __all__ = [
     "METRICS",
@@ -47,14 +48,16 @@ METRICS: tuple[str, ...] = tuple(_core.metric_names())
 
 def gram(x: ArrayLike) -> NDArray[np.float64]:
     """Gram matrix ``X X^T / d`` of a representation ``X`` (``(..., n, d)``)."""
-    a = np.asarray(x, dtype=np.float64)
+    a = check.array("x", x, finite=False)
     if a.ndim < 2:
         raise ValueError(f"x must have at least 2 dimensions (n, d); got shape {a.shape}")
     return np.asarray(a @ np.swapaxes(a, -1, -2) / a.shape[-1])
 
 
 def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
-    a = np.asarray(x, dtype=np.float64)
+    a = check.array("x", x, finite=False)  # a non-finite Gram gets NaN metrics (a breakdown)
+    if gram_flag is not None:
+        gram_flag = check.boolean("gram", gram_flag)
     if a.ndim < 2:
         raise ValueError(f"x must be a Gram matrix (n, n) or a representation (n, d); got shape {a.shape}")
     if gram_flag is None:
@@ -146,9 +149,9 @@ def normalization_bias(x: ArrayLike, *, ddof: int = 0, kind: str = "norms", axis
         ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of theory.md section 4 uses and the simulator's
         ``Trajectory.norm_bias`` reports; 1 for the unbiased variance the authors' code prints.
     """
-    if ddof not in (0, 1):
-        raise ValueError(f"ddof must be 0 or 1; got {ddof!r}")
-    a = np.asarray(x, dtype=np.float64)
+    check.integer("ddof", ddof, 0, 1)
+    check.choice("kind", kind, ("norms", "gram", "rows", "columns"))
+    a = check.array("x", x, finite=False)
     if kind == "gram":
         if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
             raise ValueError(f"x must be a Gram matrix (..., n, n) with kind='gram'; got shape {a.shape}")
@@ -157,8 +160,6 @@ def normalization_bias(x: ArrayLike, *, ddof: int = 0, kind: str = "norms", axis
         if a.ndim < 2:
             raise ValueError(f"x must be a representation (..., n, d) with kind={kind!r}; got shape {a.shape}")
         a, axis = np.sqrt(np.mean(a**2, axis=-1 if kind == "rows" else -2)), -1
-    elif kind != "norms":
-        raise ValueError(f"kind must be one of norms, gram, rows, columns; got {kind!r}")
     mean = a.mean(axis=axis)
     out = a.var(axis=axis, ddof=ddof) / mean**2
     return float(out) if np.ndim(out) == 0 else out

@@ -189,7 +189,7 @@ def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] |
     if isinstance(grid_or_list, Mapping):
         return _expand_grid(grid_or_list, "grid")
     if isinstance(grid_or_list, (str, bytes)) or not isinstance(grid_or_list, Iterable):
-        raise ValueError(
+        raise TypeError(
             "grid_or_list must be a dict of MLP fields to values, a list of MLP keyword "
             f"dicts or MLP objects, or an MLP; got {type(grid_or_list).__name__}"
         )
@@ -200,7 +200,7 @@ def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] |
         elif isinstance(item, Mapping):
             out.append(_mlp(item, f"grid_or_list[{i}]"))
         else:
-            raise ValueError(f"grid_or_list[{i}] must be an MLP keyword dict or an MLP; got {type(item).__name__}")
+            raise TypeError(f"grid_or_list[{i}] must be an MLP keyword dict or an MLP; got {type(item).__name__}")
     if not out:
         raise ValueError("grid_or_list must hold at least one configuration; got an empty list")
     return out
@@ -523,8 +523,7 @@ def save(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a sweep table to ``path``: CSV (``.csv``, ``.csv.gz``, ...) or Parquet
     (``.parquet``/``.pq``, needs pyarrow). Floats are written so that :func:`load` reads
     them back exactly. Returns the path."""
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame; got {type(df).__name__}")
+    check.instance("df", df, pd.DataFrame, "a pandas DataFrame")
     p = Path(path)
     if _format(p) == "parquet":
         _need_parquet()
