@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from . import _validate as check
 from ._warnings import DivergenceWarning
 from .activations import Activation
 from .config import MLP
 from .hermite import Moments, dual_kernel, moments
 from .metrics import METRICS, gram_metrics
-from .simulate import _check_x, mf_constants
 
-__all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "trajectory"]
+__all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
 _F = NDArray[np.float64]
 
@@ -116,6 +116,46 @@ class MeanFieldTrajectory:
         return pd.DataFrame(cols)
 
 
+def _check_batch(x: ArrayLike) -> NDArray[np.float64]:
+    """The batch ``X`` as a float64 ``(n, d)`` array, checked as :func:`isoinit.simulate` and
+    :func:`input_gram` need it: ``n >= 2`` finite rows, none of them all zero."""
+    a = check.array("X", x, ndim=2)
+    if a.shape[0] < 2:
+        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
+    if a.shape[1] < 1:
+        raise ValueError(f"X must have at least one column; got shape {a.shape}")
+    zero = ~np.any(a != 0, axis=1)
+    if zero.any():
+        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
+    return a
+
+
+def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
+    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
+
+    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
+    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
+    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
+    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
+    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
+    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
+    """
+    depth, act = mlp.depth, mlp.act
+    if mlp.centering != "mf" and mlp.scaling != "mf":
+        return [], []
+    if mlp.order == "act-norm":
+        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
+        var = m.m2 - m.c0**2
+        if not var > 0:
+            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
+        return [m.c0] * depth, [math.sqrt(var)] * depth
+    q_later = moments(act, gain=1.0).m2
+    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
+    if not all(s > 0 for s in scales):
+        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
+    return [0.0] * depth, scales
+
+
 def input_gram(X: ArrayLike) -> _F:
     """``G^0``: the Gram ``X X^T / d`` after scaling each row of ``X`` to mean square 1.
 
@@ -128,7 +168,7 @@ def input_gram(X: ArrayLike) -> _F:
     -------
     ndarray, shape (n, n), unit diagonal
     """
-    x = _check_x(X)
+    x = _check_batch(X)
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     g = x @ x.T / x.shape[1]
     g = 0.5 * (g + g.T)
@@ -283,7 +323,7 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     ``act-norm``: ``K = kappa_s(r)`` (the dual kernel at gain ``s``, Joudaki et al. 2023,
     section 4), ``mu = E sigma(s z)``; centering subtracts ``m`` (layer: ``mu``, the
     infinite-width row mean; ``mf``: the constant ``c_0`` of
-    :func:`isoinit.simulate.mf_constants`; none: 0), giving ``C = K - 2 m mu + m^2``;
+    :func:`mf_constants`; none: 0), giving ``C = K - 2 m mu + m^2``;
     scaling divides by ``C_ii + eps`` (layer, the row mean square), by the ``mf`` constant
     squared, or not at all. Layer normalization thus gives ``kbar(r)`` and RMS normalization
     ``kappa(r) / E sigma^2``.

@@ -17,9 +17,12 @@ from . import _core
 from . import _validate as check
 from ._warnings import DivergenceWarning
 from .config import MLP
+from .meanfield import _check_batch, mf_constants
 from .metrics import METRICS
 
-__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "mf_constants", "network_weights", "simulate"]
+# mf_constants is theory (isoinit.meanfield.mf_constants); the name stays importable from
+# here, as the same function, for code written before it moved.
+__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
 Sampler = Literal["auto", "gram", "weights"]
 #: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
@@ -144,34 +147,6 @@ class Trajectory:
             )
 
 
-def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
-    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
-
-    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
-    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
-    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
-    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
-    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
-    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
-    """
-    from .hermite import moments
-
-    depth, act = mlp.depth, mlp.act
-    if mlp.centering != "mf" and mlp.scaling != "mf":
-        return [], []
-    if mlp.order == "act-norm":
-        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
-        var = m.m2 - m.c0**2
-        if not var > 0:
-            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
-        return [m.c0] * depth, [math.sqrt(var)] * depth
-    q_later = moments(act, gain=1.0).m2
-    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
-    if not all(s > 0 for s in scales):
-        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
-    return [0.0] * depth, scales
-
-
 def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str, Any]:
     act = mlp.act
     if act.engine is None:
@@ -198,18 +173,6 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str,
         stages=stages,
         grams=grams,
     )
-
-
-def _check_x(x: ArrayLike) -> NDArray[np.float64]:
-    a = check.array("X", x, ndim=2)
-    if a.shape[0] < 2:
-        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
-    if a.shape[1] < 1:
-        raise ValueError(f"X must have at least one column; got shape {a.shape}")
-    zero = ~np.any(a != 0, axis=1)
-    if zero.any():
-        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
-    return a
 
 
 def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
@@ -332,7 +295,7 @@ def simulate(
         When some runs overflow; ``Trajectory.diverged_at`` says where.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_x(X)
+    x = _check_batch(X)
     runs = check.integer("runs", runs, 1, 10**9)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
@@ -388,7 +351,7 @@ def forward(
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_x(X)
+    x = _check_batch(X)
     if len(weights) != mlp.depth:
         raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
     ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
