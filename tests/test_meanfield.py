@@ -139,8 +139,33 @@ def test_bad_input() -> None:
     bad[2] = 0.0
     with pytest.raises(ValueError, match="X"):
         meanfield.trajectory(MLP(depth=2, width=10), bad)
-    with pytest.raises(ValueError, match="mlp"):
+    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP; got str"):
         meanfield.trajectory("relu", X)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (("relu", np.eye(3)), TypeError, r"mlp must be an isoinit\.MLP; got str"),
+        ((MLP(2, 8), [["a", "b"], ["c", "d"]]), TypeError, r"G must be an array of real numbers"),
+        ((MLP(2, 8), np.eye(3), 1.0), TypeError, r"layer must be an integer in \[1, 2\]; got 1\.0"),
+        ((MLP(2, 8), np.ones(3)), ValueError, r"G must be 2-D; got ndim=1"),
+        (
+            (MLP(2, 8), np.ones((2, 3))),
+            ValueError,
+            r"G must be a square \(n, n\) matrix with n >= 2; got shape \(2, 3\)",
+        ),
+        ((MLP(2, 8), np.ones((1, 1))), ValueError, r"G must be a square .*got shape \(1, 1\)"),
+        ((MLP(2, 8), np.diag([1.0, np.nan])), ValueError, r"G must be finite; got nan at G\[1, 1\]"),
+        ((MLP(2, 8), np.diag([1.0, 2.0])), ValueError, r"G must have a constant positive diagonal"),
+        ((MLP(2, 8), np.eye(3), 0), ValueError, r"layer must be an integer in \[1, 2\]; got 0"),
+        ((MLP(2, 8), np.eye(3), 3), ValueError, r"layer must be an integer in \[1, 2\]; got 3"),
+        ((MLP(2, 8, norm="batch"), np.eye(3)), ValueError, r"no entrywise infinite-width map"),
+    ],
+)
+def test_block_map_bad_arguments(args: tuple, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        meanfield.block_map(*args)
 
 
 # ---------------------------------------------------------------------------------------

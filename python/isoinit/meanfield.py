@@ -177,8 +177,7 @@ def input_gram(X: ArrayLike) -> _F:
 
 
 def _check_supported(mlp: MLP) -> None:
-    if not isinstance(mlp, MLP):
-        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     if mlp.centering == "batch" or mlp.scaling == "batch":
         raise ValueError(
             f"batch normalization (center={mlp.centering!r}, scale={mlp.scaling!r}) has no "
@@ -337,7 +336,7 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     mlp : MLP
         Batch centering or scaling is refused (``ValueError``).
     G : array_like, shape (n, n)
-        Input Gram with a constant diagonal ``q > 0`` (as along any trajectory).
+        Input Gram with a constant diagonal ``q > 0`` (as along any trajectory), finite.
     layer : int
         Block index ``1..depth`` (selects the ``mf`` constants).
 
@@ -346,15 +345,21 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     ndarray, shape (n, n)
         All NaN (with a :class:`~isoinit.DivergenceWarning`) when the map breaks down
         numerically: the output's variance overflows, or its diagonal underflows to 0.
+
+    Raises
+    ------
+    TypeError
+        If ``mlp`` is not an :class:`~isoinit.MLP`, ``G`` is not made of real numbers or
+        ``layer`` is not an integer.
+    ValueError
+        For batch normalization, a ``G`` that is not a finite square matrix with ``n >= 2``
+        and a constant positive diagonal, or ``layer`` outside ``[1, depth]``.
     """
     _check_supported(mlp)
-    g = np.asarray(G, dtype=np.float64)
-    if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] < 2:
+    g = check.array("G", G, ndim=2)
+    if g.shape[0] != g.shape[1] or g.shape[0] < 2:
         raise ValueError(f"G must be a square (n, n) matrix with n >= 2; got shape {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError("G must be finite")
-    if not 1 <= layer <= mlp.depth:
-        raise ValueError(f"layer must be in [1, {mlp.depth}]; got {layer!r}")
+    layer = check.integer("layer", layer, 1, mlp.depth)
     diag = np.diag(g)
     q = float(diag.mean())
     if not q > 0 or np.max(np.abs(diag - q)) > 1e-9 * q:
@@ -417,6 +422,8 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
 
     Raises
     ------
+    TypeError
+        If ``mlp`` is not an :class:`~isoinit.MLP` or ``X`` is not made of real numbers.
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
         :func:`isoinit.simulate` at large width), or a bad ``X``.
