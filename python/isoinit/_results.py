@@ -1,8 +1,14 @@
-"""What every result of isoinit shares: summaries of a metric over runs.
+"""What every result of isoinit shares: the metric view and summaries over runs.
 
 The simulator's :class:`~isoinit.Trajectory`, the mean field's
 :class:`~isoinit.meanfield.MeanFieldTrajectory`, the figures and the command line all
-summarize a ``runs x layers`` metric array the same way, through these helpers.
+read and summarize metric arrays the same way, through this module:
+
+- :class:`MetricsView`, the base of both result classes: one typed property per metric of
+  :data:`isoinit.metrics.METRICS` and ``summary()`` (through :func:`summarize`);
+- :func:`summarize`: per-layer statistics over runs, with an explicit rule for infinite
+  values (a singular Gram) and NaN (a diverged run);
+- :func:`band`: the mean and a 10%-90% band over runs, for plots.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numpy.typing import NDArray
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["band"]
+from .config import MLP
+
+__all__ = ["MetricsView", "band", "summarize"]
 
 _F = NDArray[np.float64]
 
@@ -25,3 +34,132 @@ def band(values: _F) -> tuple[_F, _F, _F]:
         lo = np.nanquantile(values, 0.1, axis=0)
         hi = np.nanquantile(values, 0.9, axis=0)
     return mean, lo, hi
+
+
+def summarize(values: ArrayLike) -> pd.DataFrame:
+    """Per-layer statistics over runs of a metric array of shape ``(runs, layers)``.
+
+    Each run's value at a layer is one of three kinds, and the rule is:
+
+    - **finite**: enters every statistic; ``runs`` counts these values;
+    - **infinite** (``+inf``: the gap and the condition number of a singular Gram, the
+      potential of two parallel rows): counted in ``inf_runs`` and left out of every
+      statistic, so the mean and standard deviation never become ``inf`` silently;
+    - **NaN** (a run that diverged at or before that layer): left out and not counted.
+
+    So ``runs + inf_runs`` plus the diverged runs is the number of runs at every layer.
+    A layer without a finite value has NaN statistics (and ``runs == 0``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per layer; columns ``layer``, ``mean``, ``std`` (population, ``ddof=0``),
+        ``median``, ``q10``, ``q90`` (10% and 90% quantiles, linear interpolation),
+        ``runs`` and ``inf_runs``.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"values must be 2-D (runs, layers); got shape {a.shape}")
+    finite = np.isfinite(a)
+    kept = np.where(finite, a, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # layers without a finite value
+        return pd.DataFrame(
+            {
+                "layer": np.arange(a.shape[1]),
+                "mean": np.nanmean(kept, axis=0),
+                "std": np.nanstd(kept, axis=0),
+                "median": np.nanmedian(kept, axis=0),
+                "q10": np.nanquantile(kept, 0.1, axis=0),
+                "q90": np.nanquantile(kept, 0.9, axis=0),
+                "runs": np.sum(finite, axis=0),
+                "inf_runs": np.sum(np.isinf(a), axis=0),
+            }
+        )
+
+
+class MetricsView:
+    """Base of the result classes: typed access to their metric arrays and summaries.
+
+    A subclass is a frozen dataclass with at least the fields ``mlp`` (the
+    :class:`~isoinit.MLP`) and ``metrics`` (a dict from every name of
+    :data:`isoinit.metrics.METRICS` to its array) and implements :meth:`_outputs`.
+
+    The metric arrays have shape ``(runs, depth + 1)`` in a simulated
+    :class:`~isoinit.Trajectory` (``(runs, depth + 1, 3)`` with stages) and
+    ``(depth + 1,)`` in a :class:`~isoinit.meanfield.MeanFieldTrajectory`; layer 0 is the
+    input, layer ``l`` the output of block ``l``. Diverged values are NaN.
+    """
+
+    mlp: MLP
+    metrics: dict[str, _F]
+
+    # --- the metrics of isoinit.metrics.METRICS, one typed property each ---------------
+
+    @property
+    def isometry(self) -> _F:
+        """Isometry ``I(G) = det(G)^(1/n) / (tr G / n)`` in ``[0, 1]`` (Joudaki et al. 2023,
+        eq. 1); 0 for a singular Gram. Shape: see :class:`MetricsView`."""
+        return self.metrics["isometry"]
+
+    @property
+    def gap(self) -> _F:
+        """Isometry gap ``-log I(G) = log mean(lambda) - mean(log lambda) >= 0``; ``+inf``
+        for a singular Gram. Shape: see :class:`MetricsView`."""
+        return self.metrics["gap"]
+
+    @property
+    def potential(self) -> _F:
+        """Potential ``max_{i != j} |rho_ij| / (1 - |rho_ij|)`` (Joudaki et al. 2023,
+        section 4); ``+inf`` when two rows are parallel. Shape: see :class:`MetricsView`."""
+        return self.metrics["potential"]
+
+    @property
+    def effective_rank(self) -> _F:
+        """Effective rank ``exp(entropy(lambda / sum lambda))`` in ``[1, n]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["effective_rank"]
+
+    @property
+    def stable_rank(self) -> _F:
+        """Stable rank ``tr G / lambda_max`` in ``[1, n]``. Shape: see :class:`MetricsView`."""
+        return self.metrics["stable_rank"]
+
+    @property
+    def mean_abs_corr(self) -> _F:
+        """Mean of ``|rho_ij|`` over the off-diagonal correlations ``i != j``, in ``[0, 1]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["mean_abs_corr"]
+
+    @property
+    def max_abs_corr(self) -> _F:
+        """Maximum of ``|rho_ij|`` over ``i != j``, in ``[0, 1]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["max_abs_corr"]
+
+    @property
+    def condition(self) -> _F:
+        """Condition number ``lambda_max / lambda_min >= 1``; ``+inf`` for a singular Gram.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["condition"]
+
+    @property
+    def depth(self) -> int:
+        """Number of blocks ``L``."""
+        return self.mlp.depth
+
+    # --- summaries ---------------------------------------------------------------------
+
+    def _outputs(self, metric: str) -> _F:
+        """``metric`` at the block outputs as ``(runs, depth + 1)``."""
+        raise NotImplementedError
+
+    def summary(self, metric: str = "gap") -> pd.DataFrame:
+        """Per-layer mean, standard deviation, median and 10%/90% quantiles over runs of
+        ``metric`` at the block outputs, with the number of runs that entered them.
+
+        Only finite values enter the statistics: ``runs`` counts them, ``inf_runs`` counts
+        the runs whose value is infinite at that layer (a singular Gram's gap), and runs that
+        diverged (NaN) are left out from that layer on; see :func:`summarize`.
+        """
+        return summarize(self._outputs(metric))

@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as check
+from ._results import MetricsView
 from ._warnings import DivergenceWarning
 from .activations import Activation
 from .config import MLP
@@ -39,8 +40,8 @@ __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "tr
 _F = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class MeanFieldTrajectory:
+@dataclass(frozen=True, eq=False)
+class MeanFieldTrajectory(MetricsView):
     """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP`.
 
     The mean-field counterpart of :class:`isoinit.Trajectory`: the same metrics, computed by
@@ -62,43 +63,18 @@ class MeanFieldTrajectory:
         or the diagonal underflowed to 0, leaving the correlations undefined), -1 if never.
         From that layer on the Grams and every metric are NaN, as for a diverged run of
         :func:`isoinit.simulate` (:attr:`isoinit.Trajectory.diverged_at`).
+
+    Notes
+    -----
+    ``summary(metric)`` gives the table of :meth:`isoinit.Trajectory.summary` with one run:
+    ``mean == median == q10 == q90`` the value, ``std`` 0, ``runs`` 1 (0 where the value is
+    infinite, ``inf_runs`` 1, or NaN after a breakdown).
     """
 
     mlp: MLP
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
-
-    def __getattr__(self, name: str) -> _F:
-        metrics = self.__dict__.get("metrics")
-        if metrics is not None and name in metrics:
-            return metrics[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    @property
-    def depth(self) -> int:
-        """Number of blocks ``L``."""
-        return self.mlp.depth
-
-    @property
-    def isometry(self) -> _F:
-        """Isometry ``I(G^l)`` per layer, shape ``(depth + 1,)``."""
-        return self.metrics["isometry"]
-
-    @property
-    def gap(self) -> _F:
-        """Isometry gap ``-log I(G^l)`` per layer."""
-        return self.metrics["gap"]
-
-    @property
-    def potential(self) -> _F:
-        """Potential ``gamma(G^l) = max |rho| / (1 - |rho|)`` per layer."""
-        return self.metrics["potential"]
-
-    @property
-    def effective_rank(self) -> _F:
-        """Effective rank per layer."""
-        return self.metrics["effective_rank"]
 
     @property
     def correlations(self) -> _F:
@@ -114,6 +90,9 @@ class MeanFieldTrajectory:
         cols.update({m: self.metrics[m] for m in METRICS})
         cols["source"] = "meanfield"
         return pd.DataFrame(cols)
+
+    def _outputs(self, metric: str) -> _F:
+        return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network
 
 
 def _check_batch(x: ArrayLike) -> NDArray[np.float64]:

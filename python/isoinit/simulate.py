@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from . import _validate as check
+from ._results import MetricsView
 from ._warnings import DivergenceWarning
 from .config import MLP
 from .meanfield import _check_batch, mf_constants
@@ -30,7 +31,7 @@ STAGES: tuple[str, ...] = ("linear", "activation", "normalization")
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(MetricsView):
     """Per-layer Gram metrics of a batch through many random networks.
 
     Metric arrays (``isometry``, ``gap``, ``potential``, ``effective_rank``,
@@ -49,7 +50,8 @@ class Trajectory:
     sampler : {"gram", "weights"}
         The sampler that ran (``"auto"`` resolved).
     metrics : dict of str to ndarray
-        Every metric array, by name (also available as attributes).
+        Every metric array, by name (also available as typed attributes: ``traj.gap``,
+        ``traj.stable_rank``, ...; see :class:`~isoinit._results.MetricsView`).
     norm_bias : ndarray, shape (runs, depth + 1)
         ``Var(a) / mean(a)^2`` with the *population* variance of the norms ``a`` that the
         block's scaling step divides by (per-sample RMS after centering for layer/none/mf
@@ -60,6 +62,12 @@ class Trajectory:
         First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
+
+    Notes
+    -----
+    ``summary(metric)`` gives per-layer statistics over runs at the block outputs (finite
+    values only; infinite ones counted in ``inf_runs``; see
+    :func:`isoinit._results.summarize`).
     """
 
     mlp: MLP
@@ -71,40 +79,10 @@ class Trajectory:
     diverged_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
 
-    def __getattr__(self, name: str) -> NDArray[np.float64]:
-        metrics = self.__dict__.get("metrics")
-        if metrics is not None and name in metrics:
-            return metrics[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    # typed accessors for the most used metrics
-    @property
-    def isometry(self) -> NDArray[np.float64]:
-        """Isometry ``I(G)`` per run and layer."""
-        return self.metrics["isometry"]
-
-    @property
-    def gap(self) -> NDArray[np.float64]:
-        """Isometry gap ``-log I(G)`` per run and layer (``+inf`` for a singular Gram)."""
-        return self.metrics["gap"]
-
-    @property
-    def potential(self) -> NDArray[np.float64]:
-        """Potential ``max |rho| / (1 - |rho|)`` per run and layer."""
-        return self.metrics["potential"]
-
-    @property
-    def effective_rank(self) -> NDArray[np.float64]:
-        """Effective rank per run and layer."""
-        return self.metrics["effective_rank"]
-
     @property
     def runs(self) -> int:
+        """Number of runs (independent networks)."""
         return int(self.diverged_at.shape[0])
-
-    @property
-    def depth(self) -> int:
-        return self.mlp.depth
 
     def output(self, metric: str = "gap") -> NDArray[np.float64]:
         """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
@@ -127,24 +105,8 @@ class Trajectory:
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
         return pd.DataFrame(cols, index=idx).reset_index()
 
-    def summary(self, metric: str = "gap") -> pd.DataFrame:
-        """Per-layer mean, standard deviation, median and 10%/90% quantiles over runs of
-        ``metric`` at the block outputs (runs that diverged are left out from that layer)."""
-        a = self.output(metric)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN layers after divergence
-            finite = np.where(np.isnan(a), np.nan, a)
-            return pd.DataFrame(
-                {
-                    "layer": np.arange(a.shape[1]),
-                    "mean": np.nanmean(finite, axis=0),
-                    "std": np.nanstd(finite, axis=0),
-                    "median": np.nanmedian(finite, axis=0),
-                    "q10": np.nanquantile(finite, 0.1, axis=0),
-                    "q90": np.nanquantile(finite, 0.9, axis=0),
-                    "runs": np.sum(~np.isnan(a), axis=0),
-                }
-            )
+    def _outputs(self, metric: str) -> NDArray[np.float64]:
+        return self.output(metric)
 
 
 def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str, Any]:
