@@ -1,14 +1,20 @@
 """The result classes' shared view (isoinit._results): typed metric properties, summaries
-with explicit infinite and NaN values."""
+with explicit infinite and NaN values, array-aware equality, pickling."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import isoinit
 from isoinit import meanfield
 from isoinit._results import MetricsView, summarize
+from isoinit.activations import Activation, from_hermite, resolve
 from isoinit.meanfield import MeanFieldTrajectory
 from isoinit.metrics import METRICS
 
@@ -138,3 +144,95 @@ def test_meanfield_summary_is_one_run() -> None:
     s = broken.summary("potential")
     k = broken.diverged_at
     assert k > 0 and list(s["runs"][k:]) == [0] * (9 - k) and s["mean"][k:].isna().all()
+
+
+# ---------------------------------------------------------------------------------------
+# equality
+# ---------------------------------------------------------------------------------------
+
+
+def test_equal_simulations_compare_equal() -> None:
+    mlp = isoinit.MLP(3, 16, "tanh", "layer")
+    a = isoinit.simulate(mlp, X, runs=3, seed=4, grams=True)
+    b = isoinit.simulate(mlp, X, runs=3, seed=4, grams=True)
+    assert a == b and not (a != b)
+    assert a != isoinit.simulate(mlp, X, runs=3, seed=5, grams=True)
+    assert a != isoinit.simulate(mlp, X, runs=3, seed=4)  # no grams
+    assert a != isoinit.simulate(isoinit.MLP(3, 16, "relu", "layer"), X, runs=3, seed=4, grams=True)
+    assert a != "a trajectory" and a != meanfield.trajectory(mlp, X)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)
+
+
+def test_diverged_results_equal_themselves() -> None:
+    # NaN metrics compare equal (equal_nan)
+    a, b = _diverging(), _diverging()
+    assert np.isnan(a.gap).any() and a == b
+
+
+def test_meanfield_equality() -> None:
+    mlp = isoinit.MLP(3, 16, "tanh", "layer")
+    a, b = meanfield.trajectory(mlp, X), meanfield.trajectory(mlp, X)
+    assert a == b
+    assert a != meanfield.trajectory(mlp, isoinit.inputs.gaussian(4, 8, seed=1))
+    assert a != meanfield.trajectory(isoinit.MLP(3, 16, "tanh", "rms"), X)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)
+
+
+# ---------------------------------------------------------------------------------------
+# pickling
+# ---------------------------------------------------------------------------------------
+
+ACTIVATIONS = [
+    "relu",
+    "leaky_relu(0.2)",
+    "leaky_relu(0.123456789012)",  # the exact slope, not its rounded display name
+    "he3",
+    resolve("leaky_relu(0.2)"),
+    from_hermite([0.1, 1.0, 0.3]),
+]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else a.name)
+def test_pickle_round_trip(activation: str | isoinit.activations.Activation) -> None:
+    mlp = isoinit.MLP(3, 16, activation, "layer", gain=1.5)
+    for result in (
+        isoinit.simulate(mlp, X, runs=2, seed=3, stages=True, grams=True),
+        meanfield.trajectory(mlp, X),
+    ):
+        back = pickle.loads(pickle.dumps(result))
+        assert type(back) is type(result) and back == result
+        assert back.mlp == result.mlp and back.mlp.act == result.mlp.act and repr(back.mlp) == repr(result.mlp)
+        for name in METRICS:
+            np.testing.assert_array_equal(getattr(back, name), getattr(result, name))
+        np.testing.assert_array_equal(back.grams, result.grams)  # type: ignore[arg-type]
+        # the rebuilt activation computes the same function
+        z = np.linspace(-3, 3, 13)
+        np.testing.assert_array_equal(back.mlp.act(z), result.mlp.act(z))
+        assert copy.deepcopy(result) == result
+
+
+def test_pickle_keeps_divergence_and_engine_fields() -> None:
+    t = _diverging(runs=3)
+    back = pickle.loads(pickle.dumps(t))
+    assert back == t and back.seed == t.seed and back.sampler == t.sampler
+    np.testing.assert_array_equal(back.diverged_at, t.diverged_at)
+    # the rebuilt configuration simulates the same numbers
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", isoinit.DivergenceWarning)
+        again = isoinit.simulate(back.mlp, X, runs=3, seed=0)
+    assert again == t
+    assert isinstance(back.summary("gap"), pd.DataFrame)
+
+
+def test_pickle_of_a_python_callable_activation() -> None:
+    # a user activation runs only in the theory; it is pickled as is, which works when its
+    # function pickles (a NumPy ufunc here) and fails loudly when it does not (a lambda)
+    square = Activation(name="square", base="square", param=None, fn=np.square)
+    mf = meanfield.trajectory(isoinit.MLP(3, 16, square, "layer"), X)
+    back = pickle.loads(pickle.dumps(mf))
+    assert back == mf and back.mlp.act == square
+    cube = Activation(name="cube", base="cube", param=None, fn=lambda x: x**3)
+    with pytest.raises((pickle.PicklingError, AttributeError), match="lambda"):
+        pickle.dumps(meanfield.trajectory(isoinit.MLP(3, 16, cube, "layer"), X))

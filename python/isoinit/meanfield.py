@@ -68,7 +68,9 @@ class MeanFieldTrajectory(MetricsView):
     -----
     ``summary(metric)`` gives the table of :meth:`isoinit.Trajectory.summary` with one run:
     ``mean == median == q10 == q90`` the value, ``std`` 0, ``runs`` 1 (0 where the value is
-    infinite, ``inf_runs`` 1, or NaN after a breakdown).
+    infinite, ``inf_runs`` 1, or NaN after a breakdown). ``==`` compares the configuration,
+    ``diverged_at`` and every array element-wise (NaN equal to NaN); results pickle (see
+    :class:`~isoinit._results.MetricsView`).
     """
 
     mlp: MLP

@@ -67,7 +67,9 @@ class Trajectory(MetricsView):
     -----
     ``summary(metric)`` gives per-layer statistics over runs at the block outputs (finite
     values only; infinite ones counted in ``inf_runs``; see
-    :func:`isoinit._results.summarize`).
+    :func:`isoinit._results.summarize`). ``==`` compares the configuration, seed, sampler
+    and every array element-wise (NaN equal to NaN); results pickle (see
+    :class:`~isoinit._results.MetricsView`).
     """
 
     mlp: MLP
