@@ -139,8 +139,33 @@ def test_bad_input() -> None:
     bad[2] = 0.0
     with pytest.raises(ValueError, match="X"):
         meanfield.trajectory(MLP(depth=2, width=10), bad)
-    with pytest.raises(ValueError, match="mlp"):
+    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP; got str"):
         meanfield.trajectory("relu", X)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (("relu", np.eye(3)), TypeError, r"mlp must be an isoinit\.MLP; got str"),
+        ((MLP(2, 8), [["a", "b"], ["c", "d"]]), TypeError, r"G must be an array of real numbers"),
+        ((MLP(2, 8), np.eye(3), 1.0), TypeError, r"layer must be an integer in \[1, 2\]; got 1\.0"),
+        ((MLP(2, 8), np.ones(3)), ValueError, r"G must be 2-D; got ndim=1"),
+        (
+            (MLP(2, 8), np.ones((2, 3))),
+            ValueError,
+            r"G must be a square \(n, n\) matrix with n >= 2; got shape \(2, 3\)",
+        ),
+        ((MLP(2, 8), np.ones((1, 1))), ValueError, r"G must be a square .*got shape \(1, 1\)"),
+        ((MLP(2, 8), np.diag([1.0, np.nan])), ValueError, r"G must be finite; got nan at G\[1, 1\]"),
+        ((MLP(2, 8), np.diag([1.0, 2.0])), ValueError, r"G must have a constant positive diagonal"),
+        ((MLP(2, 8), np.eye(3), 0), ValueError, r"layer must be an integer in \[1, 2\]; got 0"),
+        ((MLP(2, 8), np.eye(3), 3), ValueError, r"layer must be an integer in \[1, 2\]; got 3"),
+        ((MLP(2, 8, norm="batch"), np.eye(3)), ValueError, r"no entrywise infinite-width map"),
+    ],
+)
+def test_block_map_bad_arguments(args: tuple, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        meanfield.block_map(*args)
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,3 +264,25 @@ def test_matches_numpy_explicit_weights(cfg: dict[str, object]) -> None:
     sim = _numpy_simulation(mlp, X, runs=4, seed=5)
     rel = np.abs(sim - pred).max() / np.abs(pred).max()
     assert rel <= MEANFIELD_NUMPY
+
+
+# ---------------------------------------------------------------------------------------
+# where the mean-field constants live
+# ---------------------------------------------------------------------------------------
+
+
+def test_mf_constants_live_in_meanfield_and_simulate_reexports_them() -> None:
+    import ast
+    import importlib
+
+    engine = importlib.import_module("isoinit.simulate")  # (isoinit.simulate is the function)
+
+    assert engine.mf_constants is meanfield.mf_constants
+    assert "mf_constants" in meanfield.__all__ and "mf_constants" not in engine.__all__
+    # the theory does not import the engine's face (the engine imports the theory constants)
+    assert meanfield.__file__ is not None
+    with open(meanfield.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(name and name.split(".")[-1] == "simulate" for name in imported), imported

@@ -1,18 +1,31 @@
-"""What every result of isoinit shares: summaries of a metric over runs.
+"""What every result of isoinit shares: the metric view, summaries over runs, equality, pickling.
 
 The simulator's :class:`~isoinit.Trajectory`, the mean field's
 :class:`~isoinit.meanfield.MeanFieldTrajectory`, the figures and the command line all
-summarize a ``runs x layers`` metric array the same way, through these helpers.
+read and summarize metric arrays the same way, through this module:
+
+- :class:`MetricsView`, the base of both result classes: one typed property per metric of
+  :data:`isoinit.metrics.METRICS`, ``summary()`` (through :func:`summarize`), an
+  array-aware ``==`` and pickling that survives the activation's Python function;
+- :func:`summarize`: per-layer statistics over runs, with an explicit rule for infinite
+  values (a singular Gram) and NaN (a diverged run);
+- :func:`band`: the mean and a 10%-90% band over runs, for plots.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["band"]
+from .activations import Activation, from_hermite, resolve
+from .config import MLP
+
+__all__ = ["MetricsView", "band", "summarize"]
 
 _F = NDArray[np.float64]
 
@@ -25,3 +38,230 @@ def band(values: _F) -> tuple[_F, _F, _F]:
         lo = np.nanquantile(values, 0.1, axis=0)
         hi = np.nanquantile(values, 0.9, axis=0)
     return mean, lo, hi
+
+
+def summarize(values: ArrayLike) -> pd.DataFrame:
+    """Per-layer statistics over runs of a metric array of shape ``(runs, layers)``.
+
+    Each run's value at a layer is one of three kinds, and the rule is:
+
+    - **finite**: enters every statistic; ``runs`` counts these values;
+    - **infinite** (``+inf``: the gap and the condition number of a singular Gram, the
+      potential of two parallel rows): counted in ``inf_runs`` and left out of every
+      statistic, so the mean and standard deviation never become ``inf`` silently;
+    - **NaN** (a run that diverged at or before that layer): left out and not counted.
+
+    So ``runs + inf_runs`` plus the diverged runs is the number of runs at every layer.
+    A layer without a finite value has NaN statistics (and ``runs == 0``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per layer; columns ``layer``, ``mean``, ``std`` (population, ``ddof=0``),
+        ``median``, ``q10``, ``q90`` (10% and 90% quantiles, linear interpolation),
+        ``runs`` and ``inf_runs``.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"values must be 2-D (runs, layers); got shape {a.shape}")
+    finite = np.isfinite(a)
+    kept = np.where(finite, a, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # layers without a finite value
+        return pd.DataFrame(
+            {
+                "layer": np.arange(a.shape[1]),
+                "mean": np.nanmean(kept, axis=0),
+                "std": np.nanstd(kept, axis=0),
+                "median": np.nanmedian(kept, axis=0),
+                "q10": np.nanquantile(kept, 0.1, axis=0),
+                "q90": np.nanquantile(kept, 0.9, axis=0),
+                "runs": np.sum(finite, axis=0),
+                "inf_runs": np.sum(np.isinf(a), axis=0),
+            }
+        )
+
+
+class MetricsView:
+    """Base of the result classes: typed access to their metric arrays, summaries,
+    equality and pickling.
+
+    A subclass is a frozen dataclass with at least the fields ``mlp`` (the
+    :class:`~isoinit.MLP`) and ``metrics`` (a dict from every name of
+    :data:`isoinit.metrics.METRICS` to its array) and implements :meth:`_outputs`.
+
+    The metric arrays have shape ``(runs, depth + 1)`` in a simulated
+    :class:`~isoinit.Trajectory` (``(runs, depth + 1, 3)`` with stages) and
+    ``(depth + 1,)`` in a :class:`~isoinit.meanfield.MeanFieldTrajectory`; layer 0 is the
+    input, layer ``l`` the output of block ``l``. Diverged values are NaN.
+
+    Equality
+        ``a == b`` is ``True`` when both are results of the same class whose fields are
+        equal: the configurations by ``==``, every array element-wise with NaN equal to NaN
+        (:func:`numpy.array_equal` with ``equal_nan=True``), so two simulations with the
+        same configuration, batch and seed are equal and a different seed makes them
+        unequal. Results hold mutable arrays, so they are not hashable.
+
+    Pickling
+        Results pickle and unpickle to an equal result. The configuration is stored by its
+        arguments rather than as is: an ``MLP`` holds its resolved activation, whose Python
+        function (a lambda of the built-in table, a closure of
+        :func:`~isoinit.activations.from_hermite`) the ``pickle`` module cannot store, so the
+        activation is stored by its spec (built-ins, ``heK``) or its Hermite coefficients and
+        rebuilt on loading. Only an activation registered from a Python callable is stored
+        as is, which works when that callable pickles (a module-level function does).
+    """
+
+    mlp: MLP
+    metrics: dict[str, _F]
+
+    # --- the metrics of isoinit.metrics.METRICS, one typed property each ---------------
+
+    @property
+    def isometry(self) -> _F:
+        """Isometry ``I(G) = det(G)^(1/n) / (tr G / n)`` in ``[0, 1]`` (Joudaki et al. 2023,
+        eq. 1); 0 for a singular Gram. Shape: see :class:`MetricsView`."""
+        return self.metrics["isometry"]
+
+    @property
+    def gap(self) -> _F:
+        """Isometry gap ``-log I(G) = log mean(lambda) - mean(log lambda) >= 0``; ``+inf``
+        for a singular Gram. Shape: see :class:`MetricsView`."""
+        return self.metrics["gap"]
+
+    @property
+    def potential(self) -> _F:
+        """Potential ``max_{i != j} |rho_ij| / (1 - |rho_ij|)`` (Joudaki et al. 2023,
+        section 4); ``+inf`` when two rows are parallel. Shape: see :class:`MetricsView`."""
+        return self.metrics["potential"]
+
+    @property
+    def effective_rank(self) -> _F:
+        """Effective rank ``exp(entropy(lambda / sum lambda))`` in ``[1, n]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["effective_rank"]
+
+    @property
+    def stable_rank(self) -> _F:
+        """Stable rank ``tr G / lambda_max`` in ``[1, n]``. Shape: see :class:`MetricsView`."""
+        return self.metrics["stable_rank"]
+
+    @property
+    def mean_abs_corr(self) -> _F:
+        """Mean of ``|rho_ij|`` over the off-diagonal correlations ``i != j``, in ``[0, 1]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["mean_abs_corr"]
+
+    @property
+    def max_abs_corr(self) -> _F:
+        """Maximum of ``|rho_ij|`` over ``i != j``, in ``[0, 1]``.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["max_abs_corr"]
+
+    @property
+    def condition(self) -> _F:
+        """Condition number ``lambda_max / lambda_min >= 1``; ``+inf`` for a singular Gram.
+        Shape: see :class:`MetricsView`."""
+        return self.metrics["condition"]
+
+    @property
+    def depth(self) -> int:
+        """Number of blocks ``L``."""
+        return self.mlp.depth
+
+    # --- summaries ---------------------------------------------------------------------
+
+    def _outputs(self, metric: str) -> _F:
+        """``metric`` at the block outputs as ``(runs, depth + 1)``."""
+        raise NotImplementedError
+
+    def summary(self, metric: str = "gap") -> pd.DataFrame:
+        """Per-layer mean, standard deviation, median and 10%/90% quantiles over runs of
+        ``metric`` at the block outputs, with the number of runs that entered them.
+
+        Only finite values enter the statistics: ``runs`` counts them, ``inf_runs`` counts
+        the runs whose value is infinite at that layer (a singular Gram's gap), and runs that
+        diverged (NaN) are left out from that layer on; see :func:`summarize`.
+        """
+        return summarize(self._outputs(metric))
+
+    # --- equality ----------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(_dc(self)))
+
+    __hash__ = None  # type: ignore[assignment]  # equal results hold mutable arrays
+
+    # --- pickling ----------------------------------------------------------------------
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(_dc(self))}
+        mlp = state.pop("mlp")
+        return (_restore, (type(self), _mlp_state(mlp), state))
+
+
+def _dc(obj: object) -> Any:
+    """``obj`` for :func:`dataclasses.fields` (every :class:`MetricsView` is a dataclass)."""
+    return obj
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality of result fields: dicts key by key, arrays element-wise with NaN == NaN."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        if not (isinstance(a, dict) and isinstance(b, dict)) or a.keys() != b.keys():
+            return False
+        return all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(a == b)
+
+
+def _restore(cls: type, mlp_state: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle a result: rebuild its configuration, then the result."""
+    return cls(mlp=_mlp_restore(*mlp_state), **state)
+
+
+def _mlp_state(mlp: MLP) -> tuple[dict[str, Any], str | None, tuple[Any, ...]]:
+    """A picklable form of ``mlp``: its constructor arguments without the activation, the
+    activation spec as the user wrote it if it was a string, and the activation's own form."""
+    kwargs = {f.name: getattr(mlp, f.name) for f in dataclasses.fields(mlp) if f.init}
+    spec = kwargs.pop("activation")
+    return kwargs, spec if isinstance(spec, str) else None, _activation_state(mlp.act)
+
+
+def _mlp_restore(kwargs: dict[str, Any], spec: str | None, act_state: tuple[Any, ...]) -> MLP:
+    mlp = MLP(activation=_activation_restore(act_state), **kwargs)
+    if spec is not None:
+        # the user's spec string resolved to this very activation when the result was
+        # saved; keep the string so the configuration is equal to the saved one
+        object.__setattr__(mlp, "activation", spec)
+    return mlp
+
+
+def _activation_state(act: Activation) -> tuple[Any, ...]:
+    """``("hermite", coefficients, name)``, ``("spec", spec)`` for a built-in or ``heK``
+    (exact parameter: ``repr`` of the float, not the rounded display name), or
+    ``("object", act)`` for a user activation from a Python callable."""
+    if act.hermite is not None:
+        return ("hermite", act.hermite, act.name)
+    if act.engine is not None:
+        spec = act.base if act.param is None else f"{act.base}({act.param!r})"
+        if resolve(spec) == act:
+            return ("spec", spec)
+    return ("object", act)
+
+
+def _activation_restore(state: tuple[Any, ...]) -> Activation:
+    kind = state[0]
+    if kind == "hermite":
+        # not from_hermite(..., name=...): that would register the name as a side effect
+        return dataclasses.replace(from_hermite(state[1]), name=state[2])
+    if kind == "spec":
+        return resolve(state[1])
+    act = state[1]
+    assert isinstance(act, Activation)
+    return act

@@ -27,20 +27,21 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from . import _validate as check
+from ._results import MetricsView
 from ._warnings import DivergenceWarning
 from .activations import Activation
 from .config import MLP
 from .hermite import Moments, dual_kernel, moments
 from .metrics import METRICS, gram_metrics
-from .simulate import _check_x, mf_constants
 
-__all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "trajectory"]
+__all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
 _F = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class MeanFieldTrajectory:
+@dataclass(frozen=True, eq=False)
+class MeanFieldTrajectory(MetricsView):
     """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP`.
 
     The mean-field counterpart of :class:`isoinit.Trajectory`: the same metrics, computed by
@@ -62,43 +63,20 @@ class MeanFieldTrajectory:
         or the diagonal underflowed to 0, leaving the correlations undefined), -1 if never.
         From that layer on the Grams and every metric are NaN, as for a diverged run of
         :func:`isoinit.simulate` (:attr:`isoinit.Trajectory.diverged_at`).
+
+    Notes
+    -----
+    ``summary(metric)`` gives the table of :meth:`isoinit.Trajectory.summary` with one run:
+    ``mean == median == q10 == q90`` the value, ``std`` 0, ``runs`` 1 (0 where the value is
+    infinite, ``inf_runs`` 1, or NaN after a breakdown). ``==`` compares the configuration,
+    ``diverged_at`` and every array element-wise (NaN equal to NaN); results pickle (see
+    :class:`~isoinit._results.MetricsView`).
     """
 
     mlp: MLP
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
-
-    def __getattr__(self, name: str) -> _F:
-        metrics = self.__dict__.get("metrics")
-        if metrics is not None and name in metrics:
-            return metrics[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    @property
-    def depth(self) -> int:
-        """Number of blocks ``L``."""
-        return self.mlp.depth
-
-    @property
-    def isometry(self) -> _F:
-        """Isometry ``I(G^l)`` per layer, shape ``(depth + 1,)``."""
-        return self.metrics["isometry"]
-
-    @property
-    def gap(self) -> _F:
-        """Isometry gap ``-log I(G^l)`` per layer."""
-        return self.metrics["gap"]
-
-    @property
-    def potential(self) -> _F:
-        """Potential ``gamma(G^l) = max |rho| / (1 - |rho|)`` per layer."""
-        return self.metrics["potential"]
-
-    @property
-    def effective_rank(self) -> _F:
-        """Effective rank per layer."""
-        return self.metrics["effective_rank"]
 
     @property
     def correlations(self) -> _F:
@@ -115,6 +93,49 @@ class MeanFieldTrajectory:
         cols["source"] = "meanfield"
         return pd.DataFrame(cols)
 
+    def _outputs(self, metric: str) -> _F:
+        return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network
+
+
+def _check_batch(x: ArrayLike) -> NDArray[np.float64]:
+    """The batch ``X`` as a float64 ``(n, d)`` array, checked as :func:`isoinit.simulate` and
+    :func:`input_gram` need it: ``n >= 2`` finite rows, none of them all zero."""
+    a = check.array("X", x, ndim=2)
+    if a.shape[0] < 2:
+        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
+    if a.shape[1] < 1:
+        raise ValueError(f"X must have at least one column; got shape {a.shape}")
+    zero = ~np.any(a != 0, axis=1)
+    if zero.any():
+        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
+    return a
+
+
+def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
+    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
+
+    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
+    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
+    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
+    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
+    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
+    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
+    """
+    depth, act = mlp.depth, mlp.act
+    if mlp.centering != "mf" and mlp.scaling != "mf":
+        return [], []
+    if mlp.order == "act-norm":
+        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
+        var = m.m2 - m.c0**2
+        if not var > 0:
+            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
+        return [m.c0] * depth, [math.sqrt(var)] * depth
+    q_later = moments(act, gain=1.0).m2
+    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
+    if not all(s > 0 for s in scales):
+        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
+    return [0.0] * depth, scales
+
 
 def input_gram(X: ArrayLike) -> _F:
     """``G^0``: the Gram ``X X^T / d`` after scaling each row of ``X`` to mean square 1.
@@ -128,7 +149,7 @@ def input_gram(X: ArrayLike) -> _F:
     -------
     ndarray, shape (n, n), unit diagonal
     """
-    x = _check_x(X)
+    x = _check_batch(X)
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     g = x @ x.T / x.shape[1]
     g = 0.5 * (g + g.T)
@@ -137,8 +158,7 @@ def input_gram(X: ArrayLike) -> _F:
 
 
 def _check_supported(mlp: MLP) -> None:
-    if not isinstance(mlp, MLP):
-        raise ValueError(f"mlp must be an isoinit.MLP; got {type(mlp).__name__}")
+    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     if mlp.centering == "batch" or mlp.scaling == "batch":
         raise ValueError(
             f"batch normalization (center={mlp.centering!r}, scale={mlp.scaling!r}) has no "
@@ -283,7 +303,7 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     ``act-norm``: ``K = kappa_s(r)`` (the dual kernel at gain ``s``, Joudaki et al. 2023,
     section 4), ``mu = E sigma(s z)``; centering subtracts ``m`` (layer: ``mu``, the
     infinite-width row mean; ``mf``: the constant ``c_0`` of
-    :func:`isoinit.simulate.mf_constants`; none: 0), giving ``C = K - 2 m mu + m^2``;
+    :func:`mf_constants`; none: 0), giving ``C = K - 2 m mu + m^2``;
     scaling divides by ``C_ii + eps`` (layer, the row mean square), by the ``mf`` constant
     squared, or not at all. Layer normalization thus gives ``kbar(r)`` and RMS normalization
     ``kappa(r) / E sigma^2``.
@@ -297,7 +317,7 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     mlp : MLP
         Batch centering or scaling is refused (``ValueError``).
     G : array_like, shape (n, n)
-        Input Gram with a constant diagonal ``q > 0`` (as along any trajectory).
+        Input Gram with a constant diagonal ``q > 0`` (as along any trajectory), finite.
     layer : int
         Block index ``1..depth`` (selects the ``mf`` constants).
 
@@ -306,15 +326,21 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     ndarray, shape (n, n)
         All NaN (with a :class:`~isoinit.DivergenceWarning`) when the map breaks down
         numerically: the output's variance overflows, or its diagonal underflows to 0.
+
+    Raises
+    ------
+    TypeError
+        If ``mlp`` is not an :class:`~isoinit.MLP`, ``G`` is not made of real numbers or
+        ``layer`` is not an integer.
+    ValueError
+        For batch normalization, a ``G`` that is not a finite square matrix with ``n >= 2``
+        and a constant positive diagonal, or ``layer`` outside ``[1, depth]``.
     """
     _check_supported(mlp)
-    g = np.asarray(G, dtype=np.float64)
-    if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] < 2:
+    g = check.array("G", G, ndim=2)
+    if g.shape[0] != g.shape[1] or g.shape[0] < 2:
         raise ValueError(f"G must be a square (n, n) matrix with n >= 2; got shape {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError("G must be finite")
-    if not 1 <= layer <= mlp.depth:
-        raise ValueError(f"layer must be in [1, {mlp.depth}]; got {layer!r}")
+    layer = check.integer("layer", layer, 1, mlp.depth)
     diag = np.diag(g)
     q = float(diag.mean())
     if not q > 0 or np.max(np.abs(diag - q)) > 1e-9 * q:
@@ -377,6 +403,8 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
 
     Raises
     ------
+    TypeError
+        If ``mlp`` is not an :class:`~isoinit.MLP` or ``X`` is not made of real numbers.
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
         :func:`isoinit.simulate` at large width), or a bad ``X``.

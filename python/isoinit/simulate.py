@@ -15,11 +15,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from . import _validate as check
+from ._results import MetricsView
 from ._warnings import DivergenceWarning
 from .config import MLP
+from .meanfield import _check_batch, mf_constants
 from .metrics import METRICS
 
-__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "mf_constants", "network_weights", "simulate"]
+# mf_constants is theory (isoinit.meanfield.mf_constants); the name stays importable from
+# here, as the same function, for code written before it moved.
+__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
 Sampler = Literal["auto", "gram", "weights"]
 #: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
@@ -27,7 +31,7 @@ STAGES: tuple[str, ...] = ("linear", "activation", "normalization")
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(MetricsView):
     """Per-layer Gram metrics of a batch through many random networks.
 
     Metric arrays (``isometry``, ``gap``, ``potential``, ``effective_rank``,
@@ -46,7 +50,8 @@ class Trajectory:
     sampler : {"gram", "weights"}
         The sampler that ran (``"auto"`` resolved).
     metrics : dict of str to ndarray
-        Every metric array, by name (also available as attributes).
+        Every metric array, by name (also available as typed attributes: ``traj.gap``,
+        ``traj.stable_rank``, ...; see :class:`~isoinit._results.MetricsView`).
     norm_bias : ndarray, shape (runs, depth + 1)
         ``Var(a) / mean(a)^2`` with the *population* variance of the norms ``a`` that the
         block's scaling step divides by (per-sample RMS after centering for layer/none/mf
@@ -57,6 +62,14 @@ class Trajectory:
         First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
+
+    Notes
+    -----
+    ``summary(metric)`` gives per-layer statistics over runs at the block outputs (finite
+    values only; infinite ones counted in ``inf_runs``; see
+    :func:`isoinit._results.summarize`). ``==`` compares the configuration, seed, sampler
+    and every array element-wise (NaN equal to NaN); results pickle (see
+    :class:`~isoinit._results.MetricsView`).
     """
 
     mlp: MLP
@@ -68,40 +81,10 @@ class Trajectory:
     diverged_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
 
-    def __getattr__(self, name: str) -> NDArray[np.float64]:
-        metrics = self.__dict__.get("metrics")
-        if metrics is not None and name in metrics:
-            return metrics[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    # typed accessors for the most used metrics
-    @property
-    def isometry(self) -> NDArray[np.float64]:
-        """Isometry ``I(G)`` per run and layer."""
-        return self.metrics["isometry"]
-
-    @property
-    def gap(self) -> NDArray[np.float64]:
-        """Isometry gap ``-log I(G)`` per run and layer (``+inf`` for a singular Gram)."""
-        return self.metrics["gap"]
-
-    @property
-    def potential(self) -> NDArray[np.float64]:
-        """Potential ``max |rho| / (1 - |rho|)`` per run and layer."""
-        return self.metrics["potential"]
-
-    @property
-    def effective_rank(self) -> NDArray[np.float64]:
-        """Effective rank per run and layer."""
-        return self.metrics["effective_rank"]
-
     @property
     def runs(self) -> int:
+        """Number of runs (independent networks)."""
         return int(self.diverged_at.shape[0])
-
-    @property
-    def depth(self) -> int:
-        return self.mlp.depth
 
     def output(self, metric: str = "gap") -> NDArray[np.float64]:
         """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
@@ -124,52 +107,8 @@ class Trajectory:
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
         return pd.DataFrame(cols, index=idx).reset_index()
 
-    def summary(self, metric: str = "gap") -> pd.DataFrame:
-        """Per-layer mean, standard deviation, median and 10%/90% quantiles over runs of
-        ``metric`` at the block outputs (runs that diverged are left out from that layer)."""
-        a = self.output(metric)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN layers after divergence
-            finite = np.where(np.isnan(a), np.nan, a)
-            return pd.DataFrame(
-                {
-                    "layer": np.arange(a.shape[1]),
-                    "mean": np.nanmean(finite, axis=0),
-                    "std": np.nanstd(finite, axis=0),
-                    "median": np.nanmedian(finite, axis=0),
-                    "q10": np.nanquantile(finite, 0.1, axis=0),
-                    "q90": np.nanquantile(finite, 0.9, axis=0),
-                    "runs": np.sum(~np.isnan(a), axis=0),
-                }
-            )
-
-
-def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
-    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
-
-    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
-    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
-    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
-    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
-    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
-    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
-    """
-    from .hermite import moments
-
-    depth, act = mlp.depth, mlp.act
-    if mlp.centering != "mf" and mlp.scaling != "mf":
-        return [], []
-    if mlp.order == "act-norm":
-        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
-        var = m.m2 - m.c0**2
-        if not var > 0:
-            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
-        return [m.c0] * depth, [math.sqrt(var)] * depth
-    q_later = moments(act, gain=1.0).m2
-    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
-    if not all(s > 0 for s in scales):
-        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
-    return [0.0] * depth, scales
+    def _outputs(self, metric: str) -> NDArray[np.float64]:
+        return self.output(metric)
 
 
 def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str, Any]:
@@ -198,18 +137,6 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str,
         stages=stages,
         grams=grams,
     )
-
-
-def _check_x(x: ArrayLike) -> NDArray[np.float64]:
-    a = check.array("X", x, ndim=2)
-    if a.shape[0] < 2:
-        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
-    if a.shape[1] < 1:
-        raise ValueError(f"X must have at least one column; got shape {a.shape}")
-    zero = ~np.any(a != 0, axis=1)
-    if zero.any():
-        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
-    return a
 
 
 def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
@@ -332,7 +259,7 @@ def simulate(
         When some runs overflow; ``Trajectory.diverged_at`` says where.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_x(X)
+    x = _check_batch(X)
     runs = check.integer("runs", runs, 1, 10**9)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
@@ -388,7 +315,7 @@ def forward(
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_x(X)
+    x = _check_batch(X)
     if len(weights) != mlp.depth:
         raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
     ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
