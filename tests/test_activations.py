@@ -59,3 +59,26 @@ def test_register_user_activation() -> None:
         activations.register("relu", np.tanh)
     with pytest.raises(ValueError, match="elementwise"):
         activations.register("bad_sum_test", lambda x: np.sum(x))
+
+
+@pytest.mark.parametrize("spec", [*SPECS, "leaky_relu(0.123456789012345)"])
+def test_activations_and_configurations_pickle(spec: str) -> None:
+    import pickle
+
+    import isoinit
+
+    act = activations.resolve(spec)
+    back = pickle.loads(pickle.dumps(act))
+    assert back == act and back.param == act.param
+    np.testing.assert_array_equal(back(GRID[:50]), act(GRID[:50]))
+    mlp = isoinit.MLP(2, 4, spec)
+    assert pickle.loads(pickle.dumps(mlp)) == mlp
+
+
+def test_hermite_activation_pickles_by_coefficients() -> None:
+    import pickle
+
+    act = activations.from_hermite([0.2, -0.4, 0.3])
+    back = pickle.loads(pickle.dumps(act))
+    assert back == act and back.hermite == act.hermite
+    np.testing.assert_array_equal(back(GRID[:50]), act(GRID[:50]))

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from .activations import Activation, from_hermite, resolve
 from .config import MLP
 
 __all__ = ["MetricsView", "band", "summarize"]
@@ -103,13 +102,10 @@ class MetricsView:
         unequal. Results hold mutable arrays, so they are not hashable.
 
     Pickling
-        Results pickle and unpickle to an equal result. The configuration is stored by its
-        arguments rather than as is: an ``MLP`` holds its resolved activation, whose Python
-        function (a lambda of the built-in table, a closure of
-        :func:`~isoinit.activations.from_hermite`) the ``pickle`` module cannot store, so the
-        activation is stored by its spec (built-ins, ``heK``) or its Hermite coefficients and
-        rebuilt on loading. Only an activation registered from a Python callable is stored
-        as is, which works when that callable pickles (a module-level function does).
+        Results pickle and unpickle to an equal result, as their configuration does: an
+        activation pickles by its definition (:meth:`isoinit.activations.Activation.__reduce__`:
+        a built-in or ``heK`` by its spec, a Hermite-defined one by its coefficients), and one
+        registered from a Python callable as that callable (which must pickle).
     """
 
     mlp: MLP
@@ -194,13 +190,6 @@ class MetricsView:
 
     __hash__ = None  # type: ignore[assignment]  # equal results hold mutable arrays
 
-    # --- pickling ----------------------------------------------------------------------
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(_dc(self))}
-        mlp = state.pop("mlp")
-        return (_restore, (type(self), _mlp_state(mlp), state))
-
 
 def _dc(obj: object) -> Any:
     """``obj`` for :func:`dataclasses.fields` (every :class:`MetricsView` is a dataclass)."""
@@ -218,50 +207,3 @@ def _same(a: object, b: object) -> bool:
             return False
         return bool(np.array_equal(a, b, equal_nan=True))
     return bool(a == b)
-
-
-def _restore(cls: type, mlp_state: tuple[Any, ...], state: dict[str, Any]) -> Any:
-    """Unpickle a result: rebuild its configuration, then the result."""
-    return cls(mlp=_mlp_restore(*mlp_state), **state)
-
-
-def _mlp_state(mlp: MLP) -> tuple[dict[str, Any], str | None, tuple[Any, ...]]:
-    """A picklable form of ``mlp``: its constructor arguments without the activation, the
-    activation spec as the user wrote it if it was a string, and the activation's own form."""
-    kwargs = {f.name: getattr(mlp, f.name) for f in dataclasses.fields(mlp) if f.init}
-    spec = kwargs.pop("activation")
-    return kwargs, spec if isinstance(spec, str) else None, _activation_state(mlp.act)
-
-
-def _mlp_restore(kwargs: dict[str, Any], spec: str | None, act_state: tuple[Any, ...]) -> MLP:
-    mlp = MLP(activation=_activation_restore(act_state), **kwargs)
-    if spec is not None:
-        # the user's spec string resolved to this very activation when the result was
-        # saved; keep the string so the configuration is equal to the saved one
-        object.__setattr__(mlp, "activation", spec)
-    return mlp
-
-
-def _activation_state(act: Activation) -> tuple[Any, ...]:
-    """``("hermite", coefficients, name)``, ``("spec", spec)`` for a built-in or ``heK``
-    (exact parameter: ``repr`` of the float, not the rounded display name), or
-    ``("object", act)`` for a user activation from a Python callable."""
-    if act.hermite is not None:
-        return ("hermite", act.hermite, act.name)
-    if act.engine is not None:
-        spec = act.base if act.param is None else f"{act.base}({act.param!r})"
-        if resolve(spec) == act:
-            return ("spec", spec)
-    return ("object", act)
-
-
-def _activation_restore(state: tuple[Any, ...]) -> Activation:
-    kind = state[0]
-    if kind == "hermite":
-        # not from_hermite(..., name=...): that would register the name as a side effect
-        return dataclasses.replace(from_hermite(state[1]), name=state[2])
-    if kind == "spec":
-        return resolve(state[1])
-    act = state[1]
-    assert isinstance(act, Activation)
-    return act

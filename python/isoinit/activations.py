@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -250,6 +251,16 @@ class Activation:
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
         return self.fn(np.asarray(x, dtype=np.float64))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by definition, not by function: a built-in or ``heK`` by its spec (the
+        parameter exactly, ``repr`` of the float), a Hermite-defined activation by its
+        coefficients; a user callable pickles as itself (it must be picklable)."""
+        if self.hermite is not None:
+            return (_hermite_named, (self.hermite, self.name))
+        if self.engine is not None:
+            return (resolve, (self.base if self.param is None else f"{self.base}({self.param!r})",))
+        return (_rebuild, (self.name, self.base, self.param, self.fn, self.kinks))
+
     @property
     def engine_param(self) -> float:
         """The numeric parameter passed to the compiled kernel (0 when unused)."""
@@ -475,3 +486,13 @@ def markdown_table() -> str:
         "| closed form (HermiteSeries) |"
     )
     return "\n".join(rows) + "\n"
+
+
+def _hermite_named(coefficients: tuple[float, ...], name: str) -> Activation:
+    """:func:`from_hermite` under ``name`` without registering it (unpickling)."""
+    return replace(from_hermite(coefficients), name=name)
+
+
+def _rebuild(name: str, base: str, param: float | None, fn: _Fn, kinks: tuple[float, ...]) -> Activation:
+    """A user activation from its fields (unpickling)."""
+    return Activation(name=name, base=base, param=param, fn=fn, kinks=kinks)
