@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["array", "boolean", "choice", "integer", "real"]
+__all__ = ["array", "batch", "boolean", "choice", "instance", "integer", "real"]
 
 
 def _got(value: object) -> str:
@@ -191,6 +191,30 @@ def array(
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             index = ", ".join(map(str, where))
             raise ValueError(f"{name} must be finite; got {a[where]} at {name}[{index}]")
+    return a
+
+
+def batch(name: str, value: object) -> NDArray[np.float64]:
+    """A batch of inputs: a finite real ``(n, d)`` array, rows are samples, ``n >= 2``, no
+    all-zero row (rows are scaled to mean square 1 before the first block).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not made of real numbers.
+    ValueError
+        If it is not 2-D, has fewer than 2 rows or no column, a non-finite entry or a zero row.
+    """
+    a = array(name, value, ndim=2)
+    if a.shape[0] < 2:
+        raise ValueError(f"{name} must have n >= 2 rows (samples); got n={a.shape[0]}")
+    if a.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column; got shape {a.shape}")
+    zero = ~np.any(a != 0, axis=1)
+    if zero.any():
+        raise ValueError(
+            f"{name} must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0"
+        )
     return a
 
 

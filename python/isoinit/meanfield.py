@@ -97,20 +97,6 @@ class MeanFieldTrajectory(MetricsView):
         return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network
 
 
-def _check_batch(x: ArrayLike) -> NDArray[np.float64]:
-    """The batch ``X`` as a float64 ``(n, d)`` array, checked as :func:`isoinit.simulate` and
-    :func:`input_gram` need it: ``n >= 2`` finite rows, none of them all zero."""
-    a = check.array("X", x, ndim=2)
-    if a.shape[0] < 2:
-        raise ValueError(f"X must have n >= 2 rows (samples); got n={a.shape[0]}")
-    if a.shape[1] < 1:
-        raise ValueError(f"X must have at least one column; got shape {a.shape}")
-    zero = ~np.any(a != 0, axis=1)
-    if zero.any():
-        raise ValueError(f"X must have no all-zero row (rows are scaled to mean square 1); row {np.argmax(zero)} is 0")
-    return a
-
-
 def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
     """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
 
@@ -149,7 +135,7 @@ def input_gram(X: ArrayLike) -> _F:
     -------
     ndarray, shape (n, n), unit diagonal
     """
-    x = _check_batch(X)
+    x = check.batch("X", X)
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     g = x @ x.T / x.shape[1]
     g = 0.5 * (g + g.T)

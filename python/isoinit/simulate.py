@@ -18,7 +18,7 @@ from . import _validate as check
 from ._results import MetricsView
 from ._warnings import DivergenceWarning
 from .config import MLP
-from .meanfield import _check_batch, mf_constants
+from .meanfield import mf_constants
 from .metrics import METRICS
 
 # mf_constants is theory (isoinit.meanfield.mf_constants); the name stays importable from
@@ -259,7 +259,7 @@ def simulate(
         When some runs overflow; ``Trajectory.diverged_at`` says where.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_batch(X)
+    x = check.batch("X", X)
     runs = check.integer("runs", runs, 1, 10**9)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
@@ -315,7 +315,7 @@ def forward(
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    x = _check_batch(X)
+    x = check.batch("X", X)
     if len(weights) != mlp.depth:
         raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
     ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
