@@ -286,7 +286,8 @@ def test_names_and_descriptions_are_views_of_the_registry() -> None:
     assert figures.NAMES == tuple(f.name for f in registered)
     assert list(figures.DESCRIPTIONS) == list(figures.NAMES)
     assert all(figures.DESCRIPTIONS[f.name] == f.description for f in registered)
-    assert [f.position for f in registered] == list(range(1, 15))
+    positions = [f.position for f in registered]
+    assert positions == sorted(set(positions))
     assert all(f.published for f in registered)
 
 
