@@ -60,3 +60,26 @@ def test_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "openmp:" in out and "kernels:" in out
+
+
+def test_option_choices_come_from_the_library() -> None:
+    """The choices of the network options are the configuration's Literal types."""
+    from typing import get_args
+
+    from isoinit.cli import build_parser
+    from isoinit.config import Centering, Norm, Order, Scaling, Weights
+    from isoinit.simulate import Sampler
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    simulate = sub.choices["simulate"]  # type: ignore[index]
+    choices = {a.dest: a.choices for a in simulate._actions if a.choices is not None}
+    assert choices == {
+        "norm": get_args(Norm),
+        "center": get_args(Centering),
+        "scale": get_args(Scaling),
+        "order": get_args(Order),
+        "weights": get_args(Weights),
+        "sampler": get_args(Sampler),
+    }
+    help_text = simulate.format_help()
+    assert all(name in help_text for name in isoinit.activations.available())

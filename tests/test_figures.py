@@ -258,3 +258,94 @@ def test_bad_arguments(tmp_path: Path) -> None:
         figures.make("order", tmp_path, protocol="published")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="runs must be"):
         figures.make("order", tmp_path, runs=0)
+
+
+def test_bad_argument_types_raise_type_error(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="name must be one of"):
+        figures.make(5, tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="runs must be an integer"):
+        figures.make("order", tmp_path, runs=2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        figures.make("order", tmp_path, seed="0")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="size must be a finite number"):
+        figures.make("order", tmp_path, size="big")  # type: ignore[arg-type]
+    for size in (0.0, -1.0, 10.5, math.nan):
+        with pytest.raises(ValueError, match="size must be"):
+            figures.make("order", tmp_path, size=size)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0; got -1"):
+        figures.make("order", tmp_path, seed=-1)
+
+
+# --------------------------------------------------------------------------------------
+# the registry: one record per figure, everything else a view of it
+# --------------------------------------------------------------------------------------
+
+
+def test_names_and_descriptions_are_views_of_the_registry() -> None:
+    registered = figures.available()
+    assert figures.NAMES == tuple(f.name for f in registered)
+    assert list(figures.DESCRIPTIONS) == list(figures.NAMES)
+    assert all(figures.DESCRIPTIONS[f.name] == f.description for f in registered)
+    positions = [f.position for f in registered]
+    assert positions == sorted(set(positions))
+    assert all(f.published for f in registered)
+
+
+def test_a_registered_figure_is_made_through_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a figure is one registered function: compute, make and the CLI find it."""
+    from isoinit import MLP
+    from isoinit.figures import _registry
+    from isoinit.figures._measure import Context, Curve, Panel, Spec
+
+    monkeypatch.setattr(_registry, "_FIGURES", dict(_registry._FIGURES))
+
+    @_registry.register_layers("tiny", "two relu blocks", position=99, published="-")
+    def tiny(ctx: Context) -> Spec:
+        mlp = MLP(2, ctx.width(40), "relu")
+        return Spec((Panel("relu", (Curve("layer norm", mlp, 10.0, ctx.nruns(2)),)),), "gap")
+
+    r = figures.make("tiny", tmp_path, seed=1)
+    assert r.png.exists() and r.csv.exists()
+    assert list(r.data.columns) == list(pd.read_csv(r.csv).columns)
+    assert set(r.data.source) == {"simulation", "mean-field"} and (r.data.figure == "tiny").all()
+    assert r.data.run.max() == 1 and r.data.x.max() == 2
+    with pytest.raises(ValueError, match="figure name must be new"):
+        _registry.register_layers("tiny", "again", position=100, published="-")(tiny)
+    with pytest.raises(ValueError, match="figure position must be new"):
+        _registry.register_layers("tiny2", "again", position=99, published="-")(tiny)
+
+
+def test_gallery_table_matches_the_registry() -> None:
+    """docs/figures.md holds the table that the registry generates (regenerate it with
+    ``python -m isoinit.figures.gallery docs/figures.md``), and a section per figure."""
+    from isoinit.figures import gallery
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "figures.md").read_text(encoding="utf-8")
+    assert gallery.update(text) == text, "run: python -m isoinit.figures.gallery docs/figures.md"
+    for name in figures.NAMES:
+        assert f"\n## {name}\n" in text and f"(figures/{name}.png)" in text, name
+        assert (docs / "figures" / f"{name}.png").exists(), name
+
+
+def test_gallery_update_and_check(tmp_path: Path) -> None:
+    from isoinit.figures import gallery
+
+    path = tmp_path / "g.md"
+    path.write_text(f"# g\n\n{gallery.BEGIN}\nstale\n{gallery.END}\n\ntail\n", encoding="utf-8")
+    assert gallery.main([str(path), "--check"]) == 1
+    assert gallery.main([str(path)]) == 0
+    assert gallery.main([str(path), "--check"]) == 0
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# g\n") and text.endswith("\n\ntail\n") and "stale" not in text
+    assert all(f"[{n}](#{n})" in text for n in figures.NAMES)
+    with pytest.raises(ValueError, match="table markers"):
+        gallery.update("no markers")
+
+
+def test_cli_lists_every_registered_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["figure", "--help"])
+    out = capsys.readouterr().out
+    for name, description in figures.DESCRIPTIONS.items():
+        assert f"  {name:<24}{description}" in out

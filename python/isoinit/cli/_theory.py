@@ -1,4 +1,5 @@
-"""Command line: ``isoinit hermite`` and ``isoinit meanfield`` (registered by :mod:`isoinit.cli`)."""
+"""Command line: ``isoinit hermite`` (Hermite coefficients, beta0, kernels) and ``isoinit meanfield``
+(the infinite-width trajectory)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 
 import numpy as np
 
-from .cli import _fmt, add_network_options, inputs_from_args, mlp_from_args
+from .. import _validate as check
+from ._common import activation_help, add_network_options, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["DEFAULT_RHO", "cmd_hermite", "cmd_meanfield", "register"]
 
@@ -73,16 +75,13 @@ def _rho_list(text: str) -> list[float]:
 
 def cmd_hermite(args: argparse.Namespace) -> int:
     """Print the Hermite coefficients, beta0, the contraction factor and kernels."""
-    from . import hermite
-    from .activations import resolve
+    from .. import hermite
+    from ..activations import resolve
 
     act = resolve(args.activation)
-    if not 0 <= args.k <= 1000:
-        raise ValueError(f"--k must be an integer in [0, 1000]; got {args.k}")
-    if not 1 <= args.digits <= 15:
-        raise ValueError(f"--digits must be an integer in [1, 15]; got {args.digits}")
-    if not math.isfinite(args.gain):
-        raise ValueError(f"--gain must be a finite number; got {args.gain}")
+    check.integer("--k", args.k, 0, 1000)
+    check.integer("--digits", args.digits, 1, 15)
+    check.real("--gain", args.gain)
     rho = _rho_list(args.rho) if args.rho is not None else list(DEFAULT_RHO)
     g, dg = args.gain, args.digits
     c = hermite.coefficients(act, args.k, gain=g)
@@ -128,7 +127,7 @@ def cmd_hermite(args: argparse.Namespace) -> int:
 
 def cmd_meanfield(args: argparse.Namespace) -> int:
     """Print the infinite-width trajectory, optionally beside a simulation."""
-    from .meanfield import trajectory
+    from ..meanfield import trajectory
 
     if args.compare_runs < 0:
         raise ValueError(f"--compare-runs must be >= 0 (0 = no simulation); got {args.compare_runs}")
@@ -149,7 +148,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
     cols = f"{'layer':>5} {'mf gap':>10} {'mf iso':>10} {'mf pot':>10}"
     sim = None
     if args.compare_runs:
-        from .simulate import simulate
+        from ..simulate import simulate
 
         t0 = time.perf_counter()
         traj = simulate(
@@ -168,9 +167,9 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         cols += f" {'sim gap':>10} {'sim sd':>10}"
     print(cols)
     for layer in range(mlp.depth + 1):
-        line = f"{layer:5d} {_fmt(mf.gap[layer])} {_fmt(mf.isometry[layer])} {_fmt(mf.potential[layer])}"
+        line = f"{layer:5d} {fmt(mf.gap[layer])} {fmt(mf.isometry[layer])} {fmt(mf.potential[layer])}"
         if sim is not None:
-            line += f" {_fmt(sim['mean'][layer])} {_fmt(sim['std'][layer])}"
+            line += f" {fmt(sim['mean'][layer])} {fmt(sim['std'][layer])}"
         print(line)
     if args.csv:
         frame = mf.to_frame()
@@ -194,13 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG_HERMITE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from .activations import available
-
-    p.add_argument(
-        "activation",
-        metavar="ACTIVATION",
-        help="activation spec: " + ", ".join(available()) + "; a parameter as in 'leaky_relu(0.1)'",
-    )
+    p.add_argument("activation", metavar="ACTIVATION", help=activation_help())
     p.add_argument("--k", type=int, default=10, help="highest coefficient order K (default: 10)")
     p.add_argument(
         "--gain", type=float, default=1.0, help="pre-activation gain: the activation is x -> sigma(gain x) (default: 1)"

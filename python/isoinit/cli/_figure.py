@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import get_args
 
 __all__ = ["cmd_figure", "register"]
 
@@ -26,7 +27,7 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``figure`` subcommand to the ``isoinit`` parser."""
-    from .figures import DESCRIPTIONS, NAMES
+    from ..figures import DESCRIPTIONS, NAMES, Protocol
 
     names = "\n".join(f"  {n:<24}{DESCRIPTIONS[n]}" for n in NAMES)
     p = subparsers.add_parser(
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the networks and the input (default: 0)")
     p.add_argument(
         "--protocol",
-        choices=["faithful", "authors"],
+        choices=get_args(Protocol),
         default="faithful",
         help="which Gram is measured (default: faithful; see below)",
     )
@@ -64,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_figure(args: argparse.Namespace) -> int:
     """Run ``isoinit figure``."""
-    from .figures import NAMES, FigureResult, make_all
+    from ..figures import NAMES, FigureResult, make_all
 
     names = list(NAMES) if args.name == "all" else [args.name]
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Command line: ``isoinit sweep FILE.toml --out FILE`` (registered by :mod:`isoinit.cli`)."""
+"""Command line: ``isoinit sweep FILE.toml --out FILE`` (a grid of configurations, one tidy table)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ run, layer, [stage], every metric, norm_bias, diverged_at.
 
 def _check_out(out: str) -> None:
     """Check the output path before running the sweep, naming the option on error."""
-    from .sweeps import _format, _need_parquet
+    from ..sweeps import _format, _need_parquet
 
     try:
         if _format(Path(out)) == "parquet":
@@ -54,7 +54,7 @@ def _check_out(out: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a TOML sweep file and write its table."""
-    from .sweeps import from_toml, save, sweep
+    from ..sweeps import from_toml, save, sweep
 
     try:
         configs, options = from_toml(args.file)

@@ -1,0 +1,7 @@
+"""``python -m isoinit.cli``: the ``isoinit`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,206 @@
+"""The paper's figures, one call (or one command) each.
+
+Every figure of Joudaki, Daneshmand and Bach (NeurIPS 2023) listed in
+``spec/experiments.md`` is rebuilt here from :func:`isoinit.simulate` (the measurement),
+:mod:`isoinit.meanfield` (the infinite-width trajectory, dashed) and :mod:`isoinit.bounds`
+(the potential bound, dotted). :func:`make` writes ``DIR/NAME.png`` and the tidy data
+behind it, ``DIR/NAME.csv``; :func:`make_all` does all :data:`NAMES`; the command line is
+``isoinit figure NAME|all --out DIR``.
+
+Two measurement protocols (experiments.md):
+
+``"faithful"`` (default)
+    The Gram of the block output: after the normalization for ``act-norm`` blocks (after
+    the activation for ``norm-act`` blocks, whose output it is).
+``"authors"``
+    What the authors' plotting code drew: for every layer ``l >= 1`` the mean of the gap
+    right after the activation (uncentered, before normalization) and the gap after the
+    normalization. It reproduces the published pictures, which sit well above the block
+    output's gap. Potential figures always use the block output (the bound is about it).
+
+Batch centering makes the rows of the representation sum to zero, so the batch Gram is
+exactly singular (gap ``+inf``) after any batch-centered block. The ``layernorm-vs-
+batchnorm`` figure therefore measures every network by the isometry gap on the
+complement of the all-ones vector (``Q^T G Q`` with ``Q`` an orthonormal basis of
+``1^perp``, which drops the zero eigenvalue), and shows batch scaling without centering
+(``center="none", scale="batch"``) with the ordinary gap beside it.
+
+Layout: :mod:`._registry` (one :class:`Figure` record per figure), :mod:`._measure` (the
+measuring layer), :mod:`._draw` (the drawing layer), one module per group of figures
+(:mod:`.layers`: metrics against the layer; :mod:`.theory`: kernels and ``beta_0``), and
+:mod:`.gallery` (the table of ``docs/figures.md``). ``docs/developing.md`` says how to add
+a figure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import get_args
+
+import pandas as pd
+
+from .. import _validate as check
+from . import _registry, layers, theory  # noqa: F401  (importing a figure module registers its figures)
+from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
+from ._registry import Figure
+
+__all__ = [
+    "DESCRIPTIONS",
+    "NAMES",
+    "Figure",
+    "FigureResult",
+    "Protocol",
+    "available",
+    "complement_gap",
+    "compute",
+    "make",
+    "make_all",
+]
+
+#: The figures of spec/experiments.md, in its order (a view of the registry).
+NAMES: tuple[str, ...] = _registry.names()
+
+#: One line per figure: what it shows (used in titles, ``--help`` and the gallery).
+DESCRIPTIONS: dict[str, str] = {f.name: f.description for f in _registry.figures()}
+
+
+def available() -> tuple[Figure, ...]:
+    """Every registered figure (name, description, measuring and drawing steps, what the
+    published figure shows), in the order of :data:`NAMES`."""
+    return _registry.figures()
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """What :func:`make` wrote.
+
+    Attributes
+    ----------
+    name : str
+        One of :data:`NAMES`.
+    png, csv : Path
+        The image and its data.
+    data : pandas.DataFrame
+        The tidy data (the CSV): one row per (panel, curve, source, run, x), with columns
+        ``figure, panel, curve, source`` (``simulation``, ``mean-field``, ``bound`` or
+        ``theory``), ``quantity`` (``gap``, ``potential``, ``gap_complement``, ``kbar``,
+        ``correlation``, ``beta0``), ``stage`` (which Gram was measured), ``protocol``, the
+        configuration (``activation, centering, scaling, order, gain, width,
+        degeneracy``), ``run`` (-1 for theory), ``x_name`` (``layer``, ``rho`` or
+        ``alpha``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
+        overflowed, -1 if never).
+    seconds : float
+        Wall time of the figure.
+    notes : tuple of str
+        Numerical events worth knowing (overflow, singular Grams, mean-field failures).
+    """
+
+    name: str
+    png: Path
+    csv: Path
+    data: pd.DataFrame = field(repr=False)
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+
+def compute(
+    name: str,
+    png: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Draw figure ``name`` into ``png`` and return its tidy data and notes (no CSV).
+
+    The arguments are those of :func:`make`. Raises :class:`TypeError` for an argument of
+    the wrong type and :class:`ValueError` for a bad value.
+    """
+    figure = _registry.get(check.choice("name", name, _registry.names()))
+    protocol = check.choice("protocol", protocol, get_args(Protocol))  # type: ignore[assignment]
+    ctx = Context(
+        figure.name,
+        figure.description,
+        None if runs is None else check.integer("runs", runs, 1),
+        check.integer("seed", seed, 0),
+        protocol,
+        check.real("size", size, 0.0, 10.0, low_open=True),
+    )
+    measurement = figure.measure(ctx)
+    figure.draw(ctx, measurement, Path(png))
+    return measurement.frame[CSV_COLUMNS], measurement.notes
+
+
+def make(
+    name: str,
+    out_dir: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+) -> FigureResult:
+    """Reproduce one figure of the paper: write ``out_dir/NAME.png`` and ``out_dir/NAME.csv``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES` (spec/experiments.md).
+    out_dir : str or Path
+        Created if missing.
+    runs : int, optional
+        Independent networks per configuration (default: the paper's, 10 or 30).
+    seed : int
+        Seed of the networks and of the degenerate input batch.
+    protocol : {"faithful", "authors"}
+        ``"faithful"``: gap of the block output (after normalization). ``"authors"``: for
+        ``l >= 1`` the mean of the after-activation and after-normalization gaps, as the
+        authors' plotting code did (the published pictures).
+    size : float
+        Multiplies every width ``d`` (for quick runs and tests; depth and batch unchanged;
+        at least 20); in ``(0, 10]``.
+
+    Returns
+    -------
+    FigureResult
+
+    Examples
+    --------
+    >>> from isoinit import figures
+    >>> r = figures.make("order", "out")                     # doctest: +SKIP
+    >>> r.data.query("source == 'simulation'").groupby(["curve", "x"]).value.mean()  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png, csv = out / f"{name}.png", out / f"{name}.csv"
+    frame, notes = compute(name, png, runs=runs, seed=seed, protocol=protocol, size=size)
+    frame.to_csv(csv, index=False, float_format="%.6g")
+    return FigureResult(name, png, csv, frame, time.perf_counter() - t0, tuple(notes))
+
+
+def make_all(
+    out_dir: str | Path,
+    *,
+    runs: int | None = None,
+    seed: int = 0,
+    protocol: Protocol = "faithful",
+    size: float = 1.0,
+    names: Sequence[str] | None = None,
+    callback: Callable[[FigureResult], None] | None = None,
+) -> list[FigureResult]:
+    """:func:`make` every figure of :data:`NAMES` (or ``names``) into ``out_dir``.
+
+    ``callback`` is called with each result as soon as it is written.
+    """
+    results = []
+    for name in NAMES if names is None else names:
+        r = make(name, out_dir, runs=runs, seed=seed, protocol=protocol, size=size)
+        if callback is not None:
+            callback(r)
+        results.append(r)
+    return results
