@@ -14,6 +14,7 @@ import isoinit
 PUBLIC = [
     "isoinit",
     *(f"isoinit.{m}" for m in isoinit.__all__ if isinstance(getattr(isoinit, m), type(isoinit))),
+    "isoinit.cli",
     "isoinit.config",
     "isoinit.simulate",
 ]

@@ -37,6 +37,11 @@ from .metrics import METRICS, gram_metrics
 
 __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 _F = NDArray[np.float64]
 
 

@@ -25,6 +25,11 @@ from .metrics import METRICS
 # here, as the same function, for code written before it moved.
 __all__ = ["STAGES", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 Sampler = Literal["auto", "gram", "weights"]
 #: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
 STAGES: tuple[str, ...] = ("linear", "activation", "normalization")

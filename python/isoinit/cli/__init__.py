@@ -26,6 +26,11 @@ from ._common import add_network_options, mlp_from_args
 
 __all__ = ["COMMANDS", "add_network_options", "build_parser", "main", "mlp_from_args"]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: The subcommand groups, in the order ``isoinit --help`` lists them.
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _simulate.register,

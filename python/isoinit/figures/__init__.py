@@ -60,6 +60,11 @@ __all__ = [
     "make_all",
 ]
 
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 #: The figures of spec/experiments.md, in its order (a view of the registry).
 NAMES: tuple[str, ...] = _registry.names()
 
