@@ -83,3 +83,13 @@ def test_option_choices_come_from_the_library() -> None:
     }
     help_text = simulate.format_help()
     assert all(name in help_text for name in isoinit.activations.available())
+
+
+def test_singular_layers_are_counted_not_averaged(capsys: pytest.CaptureFixture[str]) -> None:
+    # batch centering makes every batch Gram exactly singular: the gap is +inf in every run
+    assert main(["simulate", "--norm", "batch", "--depth", "2", "--width", "30", "--runs", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "singular" in out
+    rows = [line.split() for line in out.splitlines() if line and not line.startswith(("#", "layer"))]
+    assert [r[1] for r in rows[1:]] == ["inf", "inf"]
+    assert [r[-1] for r in rows] == ["0", "3", "3"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from typing import get_args
 
@@ -45,12 +46,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"# isometry gap -log I(G) and isometry I(G) of the block outputs over runs "
         f"(mean, standard deviation); {elapsed * 1e3:.1f} ms"
     )
-    print(f"{'layer':>5} {'gap mean':>10} {'gap sd':>10} {'iso mean':>10} {'iso sd':>10}")
+    singular = bool(gap["inf_runs"].any())
+    if singular:
+        print("# gap statistics over the runs with a finite gap; 'singular': runs whose Gram is singular (gap +inf)")
+    head = f"{'layer':>5} {'gap mean':>10} {'gap sd':>10} {'iso mean':>10} {'iso sd':>10}"
+    print(head + (f" {'singular':>8}" if singular else ""))
     for layer in range(mlp.depth + 1):
-        print(
-            f"{layer:5d} {fmt(gap['mean'][layer])} {fmt(gap['std'][layer])} "
-            f"{fmt(iso['mean'][layer])} {fmt(iso['std'][layer])}"
-        )
+        # every run singular: the gap is +inf, not the NaN of an empty mean
+        all_inf = gap["runs"][layer] == 0 and gap["inf_runs"][layer] > 0
+        g_mean, g_sd = (math.inf, math.nan) if all_inf else (gap["mean"][layer], gap["std"][layer])
+        line = f"{layer:5d} {fmt(g_mean)} {fmt(g_sd)} {fmt(iso['mean'][layer])} {fmt(iso['std'][layer])}"
+        print(line + (f" {int(gap['inf_runs'][layer]):8d}" if singular else ""))
     if args.csv:
         frame = traj.to_frame()
         for key, value in (
