@@ -34,6 +34,17 @@ def test_cmake_dir_holds_the_package_config() -> None:
         assert (cmake_dir / name).is_file(), name
 
 
+def test_broken_install_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import isoinit._paths as paths
+
+    monkeypatch.setattr(paths, "_package_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(paths, "_source_include", lambda: tmp_path / "cpp" / "include")
+    with pytest.raises(FileNotFoundError, match="headers"):
+        get_include()
+    with pytest.raises(FileNotFoundError, match=r"isoinitConfig\.cmake"):
+        get_cmake_dir()
+
+
 @pytest.mark.parametrize(("flag", "expected"), [("--includedir", get_include), ("--cmakedir", get_cmake_dir)])
 def test_paths_command(flag: str, expected: object) -> None:
     out = subprocess.run([sys.executable, "-m", "isoinit._paths", flag], capture_output=True, text=True, check=True)
