@@ -1,7 +1,9 @@
 // Tests of the header-only kernel from C++ alone (no Python): streams, normals, samplers,
 // determinism across thread counts, metrics. Exit code 0 when every check passes.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <vector>
 
 #include "isoinit/simulate.hpp"
@@ -79,6 +81,68 @@ static void test_metrics() {
   CHECK(std::isinf(out[m_potential]));
 }
 
+/// The activations added by one entry each of ISOINIT_ACTIVATIONS, against reference values:
+/// softsign and hardtanh exact fractions, mish to 20 digits (mpmath, 30-digit arithmetic).
+static void test_new_activations() {
+  const double xs[5] = {-3.0, -0.5, 0.0, 0.7, 2.5};
+  const struct {
+    const char* name;
+    double expected[5];
+  } cases[] = {
+      {"softsign", {-0.75, -1.0 / 3.0, 0.0, 7.0 / 17.0, 5.0 / 7.0}},
+      {"hardtanh", {-1.0, -0.5, 0.0, 0.7, 1.0}},
+      {"mish", {-0.14564746127562458731, -0.22074377465172999682, 0.0, 0.56114837764385190172, 2.4713923045578811069}},
+  };
+  for (const auto& c : cases) {
+    const Activation act = Activation::from_name(c.name, 0.0, {});
+    double y[5];
+    std::copy(xs, xs + 5, y);
+    act.apply(y, 5);
+    for (int i = 0; i < 5; ++i) {
+      const bool ok = std::fabs(y[i] - c.expected[i]) <= 1e-14;
+      if (!ok) std::printf("  %s(%g) = %.17g, expected %.17g\n", c.name, xs[i], y[i], c.expected[i]);
+      CHECK(ok);
+    }
+  }
+  // hardtanh passes NaN through, like torch.nn.Hardtanh and np.clip
+  double nan = std::nan("");
+  Activation::from_name("hardtanh", 0.0, {}).apply(&nan, 1);
+  CHECK(std::isnan(nan));
+}
+
+/// Every name of the table resolves to its own kind; parameters are checked by the entry.
+static void test_activation_table() {
+  const auto& table = activation_table();
+  CHECK(table.size() == static_cast<std::size_t>(ActKind::hermite) + 1);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const ActName& e = table[i];
+    CHECK(static_cast<std::size_t>(e.kind) == i);
+    const std::vector<double> coeffs =
+        e.kind == ActKind::hermite ? std::vector<double>{0.0, 1.0} : std::vector<double>{};
+    const double param = e.kind == ActKind::elu || e.kind == ActKind::celu ? 1.0 : 0.0;
+    CHECK(Activation::from_name(e.name, param, coeffs).kind == e.kind);
+  }
+  CHECK(Activation::from_name("he7", 0.0, {}).kind == ActKind::he);
+  CHECK(Activation::from_name("he7", 0.0, {}).param == 7.0);
+  const auto throws = [](const char* name, double param, const std::vector<double>& coeffs) {
+    try {
+      Activation::from_name(name, param, coeffs);
+    } catch (const std::invalid_argument&) {
+      return true;
+    }
+    return false;
+  };
+  CHECK(throws("elu", 0.0, {}));
+  CHECK(throws("celu", -1.0, {}));
+  CHECK(throws("he31", 0.0, {}));
+  CHECK(throws("he", 2.5, {}));
+  CHECK(throws("hermite", 0.0, {}));
+  CHECK(throws("hermite", 0.0, std::vector<double>(32, 0.1)));
+  CHECK(throws("leaky_relu", std::nan(""), {}));
+  CHECK(throws("rleu", 0.0, {}));
+  CHECK(!throws("leaky_relu", 0.2, {}));
+}
+
 static Config relu_layer_norm(Sampler sampler, Eigen::Index depth, Eigen::Index width) {
   Config c;
   c.act = Activation::from_name("relu", 0.0, {});
@@ -140,6 +204,8 @@ static void test_errors_are_exceptions() {
 int main() {
   test_normals();
   test_metrics();
+  test_new_activations();
+  test_activation_table();
   test_determinism_across_threads();
   test_layer_norm_reduces_gap();
   test_errors_are_exceptions();

@@ -6,109 +6,54 @@
 
 #include <cmath>
 #include <cstddef>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace isoinit {
 
-enum class ActKind {
-  identity,
-  relu,
-  leaky_relu,
-  tanh,
-  sigmoid,
-  sin,
-  cos,
-  exp,
-  erf,
-  gelu,
-  gelu_tanh,
-  silu,
-  selu,
-  elu,
-  celu,
-  softplus,
-  step,
-  sign,
-  abs,
-  he,
-  hermite
-};
-
-struct ActName {
-  const char* name;
-  ActKind kind;
-};
-
-/// Every named activation (`he` stands for the family he0..he30, `hermite` for a series).
-inline const std::vector<ActName>& activation_table() {
-  static const std::vector<ActName> table = {{"identity", ActKind::identity},
-                                             {"relu", ActKind::relu},
-                                             {"leaky_relu", ActKind::leaky_relu},
-                                             {"tanh", ActKind::tanh},
-                                             {"sigmoid", ActKind::sigmoid},
-                                             {"sin", ActKind::sin},
-                                             {"cos", ActKind::cos},
-                                             {"exp", ActKind::exp},
-                                             {"erf", ActKind::erf},
-                                             {"gelu", ActKind::gelu},
-                                             {"gelu_tanh", ActKind::gelu_tanh},
-                                             {"silu", ActKind::silu},
-                                             {"selu", ActKind::selu},
-                                             {"elu", ActKind::elu},
-                                             {"celu", ActKind::celu},
-                                             {"softplus", ActKind::softplus},
-                                             {"step", ActKind::step},
-                                             {"sign", ActKind::sign},
-                                             {"abs", ActKind::abs},
-                                             {"he", ActKind::he},
-                                             {"hermite", ActKind::hermite}};
-  return table;
-}
-
 constexpr double SELU_ALPHA = 1.6732632423543772848170429916717;
 constexpr double SELU_LAMBDA = 1.0507009873554804934193349852946;
 constexpr int HE_MAX = 30;
 
-/// A resolved activation: kind, one scalar parameter (slope, alpha, or the order K of
-/// He_K) and, for `hermite`, normalized coefficients c_0..c_K.
-struct Activation {
-  ActKind kind = ActKind::relu;
-  double param = 0.0;
-  std::vector<double> coeffs;
-
-  static Activation from_name(const std::string& name, double param, const std::vector<double>& coeffs) {
-    std::string base = name;
-    if (name.size() > 2 && name.rfind("he", 0) == 0 && name.find_first_not_of("0123456789", 2) == std::string::npos) {
-      base = "he";
-      param = std::stod(name.substr(2));
-    }
-    for (const auto& e : activation_table()) {
-      if (base == e.name) {
-        Activation a{e.kind, param, coeffs};
-        a.validate();
-        return a;
-      }
-    }
-    std::string names;
-    for (const auto& e : activation_table()) names += std::string(names.empty() ? "" : ", ") + e.name;
-    throw std::invalid_argument("activation must be one of " + names + " (he as heK); got '" + name + "'");
-  }
-
-  void validate() const {
-    if (kind == ActKind::he && !(param >= 0 && param <= HE_MAX && param == std::floor(param)))
-      throw std::invalid_argument("activation heK needs 0 <= K <= 30");
-    if ((kind == ActKind::elu || kind == ActKind::celu) && !(param > 0))
-      throw std::invalid_argument("activation elu/celu needs alpha > 0; got " + std::to_string(param));
-    if (kind == ActKind::hermite && (coeffs.empty() || coeffs.size() > HE_MAX + 1))
-      throw std::invalid_argument("activation hermite needs 1 to 31 coefficients");
-    if (!std::isfinite(param)) throw std::invalid_argument("activation parameter must be finite");
-  }
-
-  /// Apply in place to data[0..count).
-  void apply(double* data, std::size_t count) const;
-};
+// The one activation list. Each entry is X(name, requirement, formula):
+//   name         the engine name and the ActKind enumerator;
+//   requirement  ISOINIT_ANY, or ISOINIT_REQUIRES(condition, "what is allowed", shown value):
+//                a condition on the scalar parameter `a` (and, for hermite, the coefficients
+//                `c`) that Activation::validate() checks;
+//   formula      the value at the input `x` (double), an expression of x, a and c.
+// The enum, the name table, the validation and the dispatch of Activation::apply are all
+// generated from it: adding an activation on the C++ side is adding one entry here (the
+// Python side adds its record in python/isoinit/activations.py). `he` stands for the family
+// he0..he30 (a = K), `hermite` for the series sum_k c_k He_k(x) / sqrt(k!).
+#define ISOINIT_ACTIVATIONS(X)                                                                               \
+  X(identity, ISOINIT_ANY, x)                                                                                \
+  X(relu, ISOINIT_ANY, x > 0 ? x : 0.0)                                                                      \
+  X(leaky_relu, ISOINIT_ANY, x >= 0 ? x : a * x)                                                             \
+  X(tanh, ISOINIT_ANY, std::tanh(x))                                                                         \
+  X(sigmoid, ISOINIT_ANY, detail::sigmoid(x))                                                                \
+  X(sin, ISOINIT_ANY, std::sin(x))                                                                           \
+  X(cos, ISOINIT_ANY, std::cos(x))                                                                           \
+  X(exp, ISOINIT_ANY, std::exp(x))                                                                           \
+  X(erf, ISOINIT_ANY, std::erf(x))                                                                           \
+  X(gelu, ISOINIT_ANY, 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)))                                            \
+  X(gelu_tanh, ISOINIT_ANY, 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)))) \
+  X(silu, ISOINIT_ANY, (x * detail::sigmoid(x)))                                                             \
+  X(selu, ISOINIT_ANY, (SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x))))                             \
+  X(elu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), x > 0 ? x : a * std::expm1(x))                             \
+  X(celu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), x > 0 ? x : a * std::expm1(x / a))                        \
+  X(softplus, ISOINIT_ANY, detail::softplus(x))                                                              \
+  X(step, ISOINIT_ANY, x > 0 ? 1.0 : 0.0)                                                                    \
+  X(sign, ISOINIT_ANY, x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))                                                   \
+  X(abs, ISOINIT_ANY, std::fabs(x))                                                                          \
+  X(softsign, ISOINIT_ANY, x / (1.0 + std::fabs(x)))                                                         \
+  X(hardtanh, ISOINIT_ANY, x < -1.0 ? -1.0 : (x > 1.0 ? 1.0 : x))                                            \
+  X(mish, ISOINIT_ANY, (x * std::tanh(detail::softplus(x))))                                                 \
+  X(he, ISOINIT_REQUIRES(a >= 0 && a <= HE_MAX && a == std::floor(a), "an integer 0 <= K <= 30", a),         \
+    detail::hermite_he(static_cast<int>(a), x))                                                              \
+  X(hermite, ISOINIT_REQUIRES(!c.empty() && c.size() <= HE_MAX + 1, "1 to 31 coefficients", c.size()),       \
+    detail::hermite_series(c, x))
 
 namespace detail {
 
@@ -117,6 +62,9 @@ inline double sigmoid(double x) {
   const double e = std::exp(x);
   return e / (1.0 + e);
 }
+
+/// log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
+inline double softplus(double x) { return (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); }
 
 /// Unnormalized probabilists' Hermite polynomial He_k(x) by its three-term recurrence.
 inline double hermite_he(int k, double x) {
@@ -146,6 +94,14 @@ inline double hermite_series(const std::vector<double>& c, double x) {
   return out;
 }
 
+/// "activation elu needs alpha > 0; got -1"
+template <class T>
+std::string requirement_error(const char* name, const char* allowed, T got) {
+  std::ostringstream msg;
+  msg << "activation " << name << " needs " << allowed << "; got " << got;
+  return msg.str();
+}
+
 template <class F>
 inline void map(double* d, std::size_t count, F f) {
   for (std::size_t i = 0; i < count; ++i) d[i] = f(d[i]);
@@ -153,58 +109,94 @@ inline void map(double* d, std::size_t count, F f) {
 
 }  // namespace detail
 
+enum class ActKind {
+#define ISOINIT_ACT_ENUM(name, requirement, formula) name,
+  ISOINIT_ACTIVATIONS(ISOINIT_ACT_ENUM)
+#undef ISOINIT_ACT_ENUM
+};
+
+struct ActName {
+  const char* name;
+  ActKind kind;
+};
+
+/// Every named activation, in the order of ISOINIT_ACTIVATIONS.
+inline const std::vector<ActName>& activation_table() {
+  static const std::vector<ActName> table = {
+#define ISOINIT_ACT_NAME(name, requirement, formula) {#name, ActKind::name},
+      ISOINIT_ACTIVATIONS(ISOINIT_ACT_NAME)
+#undef ISOINIT_ACT_NAME
+  };
+  return table;
+}
+
+/// A resolved activation: kind, one scalar parameter (slope, alpha, or the order K of
+/// He_K) and, for `hermite`, normalized coefficients c_0..c_K.
+struct Activation {
+  ActKind kind = ActKind::relu;
+  double param = 0.0;
+  std::vector<double> coeffs;
+
+  static Activation from_name(const std::string& name, double param, const std::vector<double>& coeffs) {
+    std::string base = name;
+    if (name.size() > 2 && name.rfind("he", 0) == 0 && name.find_first_not_of("0123456789", 2) == std::string::npos) {
+      base = "he";
+      param = std::stod(name.substr(2));
+    }
+    for (const auto& e : activation_table()) {
+      if (base == e.name) {
+        Activation a{e.kind, param, coeffs};
+        a.validate();
+        return a;
+      }
+    }
+    std::string names;
+    for (const auto& e : activation_table()) names += std::string(names.empty() ? "" : ", ") + e.name;
+    throw std::invalid_argument("activation must be one of " + names + " (he as heK); got '" + name + "'");
+  }
+
+  /// Check the entry's requirement on the parameter (and coefficients), then finiteness.
+  void validate() const {
+    const double a = param;
+    const std::vector<double>& c = coeffs;
+    (void)a;
+    (void)c;
+    switch (kind) {
+#define ISOINIT_ANY
+#define ISOINIT_REQUIRES(condition, allowed, got) \
+  if (!(condition)) throw std::invalid_argument(detail::requirement_error(act_name, allowed, got));
+#define ISOINIT_ACT_CHECK(name, requirement, formula) \
+  case ActKind::name: {                               \
+    const char* act_name = #name;                     \
+    (void)act_name;                                   \
+    requirement break;                                \
+  }
+      ISOINIT_ACTIVATIONS(ISOINIT_ACT_CHECK)
+#undef ISOINIT_ACT_CHECK
+#undef ISOINIT_REQUIRES
+#undef ISOINIT_ANY
+    }
+    if (!std::isfinite(param)) throw std::invalid_argument("activation parameter must be finite");
+  }
+
+  /// Apply in place to data[0..count).
+  void apply(double* data, std::size_t count) const;
+};
+
 inline void Activation::apply(double* d, std::size_t count) const {
+  if (kind == ActKind::identity) return;
   const double a = param;
+  const std::vector<double>& c = coeffs;
   switch (kind) {
-    case ActKind::identity:
-      return;
-    case ActKind::relu:
-      return detail::map(d, count, [](double x) { return x > 0 ? x : 0.0; });
-    case ActKind::leaky_relu:
-      return detail::map(d, count, [a](double x) { return x >= 0 ? x : a * x; });
-    case ActKind::tanh:
-      return detail::map(d, count, [](double x) { return std::tanh(x); });
-    case ActKind::sigmoid:
-      return detail::map(d, count, detail::sigmoid);
-    case ActKind::sin:
-      return detail::map(d, count, [](double x) { return std::sin(x); });
-    case ActKind::cos:
-      return detail::map(d, count, [](double x) { return std::cos(x); });
-    case ActKind::exp:
-      return detail::map(d, count, [](double x) { return std::exp(x); });
-    case ActKind::erf:
-      return detail::map(d, count, [](double x) { return std::erf(x); });
-    case ActKind::gelu:
-      return detail::map(d, count, [](double x) { return 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)); });
-    case ActKind::gelu_tanh: {
-      const double c = std::sqrt(2.0 / M_PI);
-      return detail::map(d, count,
-                         [c](double x) { return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x))); });
-    }
-    case ActKind::silu:
-      return detail::map(d, count, [](double x) { return x * detail::sigmoid(x); });
-    case ActKind::selu:
-      return detail::map(d, count, [](double x) { return SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x)); });
-    case ActKind::elu:
-      return detail::map(d, count, [a](double x) { return x > 0 ? x : a * std::expm1(x); });
-    case ActKind::celu:
-      return detail::map(d, count, [a](double x) { return x > 0 ? x : a * std::expm1(x / a); });
-    case ActKind::softplus:
-      return detail::map(d, count, [](double x) { return (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x))); });
-    case ActKind::step:
-      return detail::map(d, count, [](double x) { return x > 0 ? 1.0 : 0.0; });
-    case ActKind::sign:
-      return detail::map(d, count, [](double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); });
-    case ActKind::abs:
-      return detail::map(d, count, [](double x) { return std::fabs(x); });
-    case ActKind::he: {
-      const int k = static_cast<int>(param);
-      return detail::map(d, count, [k](double x) { return detail::hermite_he(k, x); });
-    }
-    case ActKind::hermite: {
-      const std::vector<double>& c = coeffs;
-      return detail::map(d, count, [&c](double x) { return detail::hermite_series(c, x); });
-    }
+#define ISOINIT_ACT_APPLY(name, requirement, formula) \
+  case ActKind::name:                                 \
+    return detail::map(d, count, [&](double x) {      \
+      (void)a;                                        \
+      (void)c;                                        \
+      return formula;                                 \
+    });
+    ISOINIT_ACTIVATIONS(ISOINIT_ACT_APPLY)
+#undef ISOINIT_ACT_APPLY
   }
 }
 

@@ -1,8 +1,8 @@
 // Hand-written hot loops of the Gram sampler on short-and-wide (n x d, n << d) matrices.
 //
 // Eigen's general products pay packing overhead on these shapes; these loops are written
-// so that the compiler vectorizes them: reductions keep eight independent partial sums
-// whose final order is fixed in the source, so the result does not depend on the vector
+// so that the compiler vectorizes them: reductions (one helper, reduce()) keep eight
+// independent partial sums whose final order is fixed in the source, so the result does not depend on the vector
 // width chosen at run time. On x86-64 with GCC, each loop is compiled twice (AVX2 and
 // baseline) and the CPU picks one at load time; no -march flag is needed.
 #pragma once
@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "metrics.hpp"
 #include "random.hpp"
+#include "types.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ISOINIT_CLONES __attribute__((target_clones("avx2", "default")))
@@ -24,14 +24,30 @@ namespace isoinit::kernels {
 
 constexpr std::size_t LANES = 8;
 
-/// sum_k a[k] * b[k], with 8 partial sums combined in a fixed order.
-ISOINIT_CLONES inline double dot(const double* a, const double* b, std::size_t len) {
+#if defined(__GNUC__) || defined(__clang__)
+#define ISOINIT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ISOINIT_ALWAYS_INLINE inline
+#endif
+
+/// The one reduction of the hot loops: sum_k term(k) for k < len, accumulated in LANES
+/// independent partial sums (term k goes to lane k % LANES) that are combined in a fixed
+/// order, so the compiler can keep the lanes in vector registers and the result does not
+/// depend on the vector width. Always inlined, so that each caller's AVX2 and baseline
+/// clones get their own copy; `term` may also write a[k] (see shift_sumsq).
+template <class Term>
+ISOINIT_ALWAYS_INLINE double reduce(std::size_t len, Term term) {
   double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t k = 0;
   for (; k + LANES <= len; k += LANES)
-    for (std::size_t l = 0; l < LANES; ++l) acc[l] += a[k + l] * b[k + l];
-  for (std::size_t l = 0; k < len; ++k, ++l) acc[l] += a[k] * b[k];
+    for (std::size_t l = 0; l < LANES; ++l) acc[l] += term(k + l);
+  for (std::size_t l = 0; k < len; ++k, ++l) acc[l] += term(k);
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/// sum_k a[k] * b[k]
+ISOINIT_CLONES inline double dot(const double* a, const double* b, std::size_t len) {
+  return reduce(len, [a, b](std::size_t k) { return a[k] * b[k]; });
 }
 
 /// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
@@ -91,30 +107,17 @@ inline void left_multiply_normals(const MatrixXd& r, Eigen::Index d, Stream& s, 
   }
 }
 
-/// sum_k a[k], with 8 partial sums.
+/// sum_k a[k]
 ISOINIT_CLONES inline double sum(const double* a, std::size_t len) {
-  double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (std::size_t l = 0; l < LANES; ++l) acc[l] += a[k + l];
-  for (std::size_t l = 0; k < len; ++k, ++l) acc[l] += a[k];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  return reduce(len, [a](std::size_t k) { return a[k]; });
 }
 
-/// a[k] -= shift, returning sum_k a[k]^2 of the result (8 partial sums).
+/// a[k] -= shift, returning sum_k a[k]^2 of the result.
 ISOINIT_CLONES inline double shift_sumsq(double* a, std::size_t len, double shift) {
-  double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t k = 0;
-  for (; k + LANES <= len; k += LANES)
-    for (std::size_t l = 0; l < LANES; ++l) {
-      a[k + l] -= shift;
-      acc[l] += a[k + l] * a[k + l];
-    }
-  for (std::size_t l = 0; k < len; ++k, ++l) {
+  return reduce(len, [a, shift](std::size_t k) {
     a[k] -= shift;
-    acc[l] += a[k] * a[k];
-  }
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    return a[k] * a[k];
+  });
 }
 
 /// a[k] = (a[k] - shift) * factor

@@ -20,6 +20,7 @@
 #include "kernels.hpp"
 #include "metrics.hpp"
 #include "random.hpp"
+#include "types.hpp"
 
 namespace isoinit {
 

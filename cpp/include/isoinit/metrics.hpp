@@ -6,11 +6,9 @@
 #include <cmath>
 #include <limits>
 
-namespace isoinit {
+#include "types.hpp"
 
-using MatrixXd = Eigen::MatrixXd;  // column-major n x n Gram matrices
-using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using VectorXd = Eigen::VectorXd;
+namespace isoinit {
 
 /// Order of the metrics in every result array. Keep in sync with metric_names().
 enum Metric : int {

@@ -1,0 +1,19 @@
+# isoinit_warnings(<target>): the warnings the kernel and the bindings compile clean under,
+# and -Werror when ISOINIT_WERROR is ON (CI). Third-party headers (Eigen, pybind11) come
+# from imported targets, whose include directories are SYSTEM, so their warnings don't count.
+include_guard(GLOBAL)
+option(ISOINIT_WERROR "Treat compiler warnings as errors (CI)" OFF)
+
+function(isoinit_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wconversion -Wno-unknown-pragmas)
+    if(ISOINIT_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  elseif(MSVC)
+    target_compile_options(${target} PRIVATE /W4)
+    if(ISOINIT_WERROR)
+      target_compile_options(${target} PRIVATE /WX)
+    endif()
+  endif()
+endfunction()
