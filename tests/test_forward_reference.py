@@ -49,6 +49,15 @@ def test_weights_sampler_equals_numpy(activation: str, norm: str, order: str) ->
     _compare(isoinit.MLP(depth, 32, activation, norm, order=order), x)
 
 
+@pytest.mark.parametrize("center", ["none", "layer", "batch", "mf"])
+@pytest.mark.parametrize("scale", ["none", "layer", "batch", "mf"])
+@pytest.mark.parametrize("order", ["act-norm", "norm-act"])
+def test_every_centering_and_scaling_pair_equals_numpy(center: str, scale: str, order: str) -> None:
+    # the presets are six of these sixteen pairs; the kernel runs all of them through one path
+    x = isoinit.inputs.degenerate(5, 24, 5.0, seed=13)
+    _compare(isoinit.MLP(3, 20, "tanh", center=center, scale=scale, order=order, bias=0.2), x)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

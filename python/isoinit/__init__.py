@@ -46,6 +46,7 @@ def _load_core() -> None:
 _load_core()
 
 from . import activations, inputs, metrics  # noqa: E402  (after the core is known to be sound)
+from ._paths import get_cmake_dir, get_include  # noqa: E402
 from ._warnings import DivergenceWarning, IsoinitWarning  # noqa: E402
 from .config import MLP  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
@@ -62,6 +63,8 @@ __all__ = [
     "build_info",
     "figures",
     "forward",
+    "get_cmake_dir",
+    "get_include",
     "hermite",
     "hooks",
     "inputs",
