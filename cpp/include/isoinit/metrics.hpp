@@ -10,22 +10,30 @@
 
 namespace isoinit {
 
-/// Order of the metrics in every result array. Keep in sync with metric_names().
+// The one metric list, in the order of every result array (metric k is column k). The enum
+// (m_isometry, ...) and the name table are generated from it; gram_metrics() below computes
+// each entry, and the Python side reads the names through _core.metric_names().
+#define ISOINIT_METRICS(X) \
+  X(isometry)              \
+  X(gap)                   \
+  X(potential)             \
+  X(effective_rank)        \
+  X(stable_rank)           \
+  X(mean_abs_corr)         \
+  X(max_abs_corr)          \
+  X(condition)
+
 enum Metric : int {
-  m_isometry = 0,
-  m_gap,
-  m_potential,
-  m_effective_rank,
-  m_stable_rank,
-  m_mean_abs_corr,
-  m_max_abs_corr,
-  m_condition,
-  n_metrics
+#define ISOINIT_METRIC_ENUM(name) m_##name,
+  ISOINIT_METRICS(ISOINIT_METRIC_ENUM)
+#undef ISOINIT_METRIC_ENUM
+      n_metrics
 };
 
 inline const char* const* metric_names() {
-  static const char* const names[n_metrics] = {"isometry",    "gap",           "potential",    "effective_rank",
-                                               "stable_rank", "mean_abs_corr", "max_abs_corr", "condition"};
+#define ISOINIT_METRIC_NAME(name) #name,
+  static const char* const names[n_metrics] = {ISOINIT_METRICS(ISOINIT_METRIC_NAME)};
+#undef ISOINIT_METRIC_NAME
   return names;
 }
 
