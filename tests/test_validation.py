@@ -112,16 +112,17 @@ def test_core_rejects_bad_options_without_crashing() -> None:
     from isoinit import _core
 
     with pytest.raises(ValueError, match="sampler must be one of gram, weights; got 'x'"):
-        _core.simulate(X, 0, 0, 2, 0, activation="relu", widths=[4], sampler="x")
+        _core.Config(activation="relu", widths=[4], sampler="x")
     with pytest.raises(ValueError, match="activation must be one of"):
-        _core.simulate(X, 0, 0, 2, 0, activation="nope", widths=[4])
+        _core.Config(activation="nope", widths=[4])
+    relu = _core.Config(activation="relu", widths=[4])
     with pytest.raises(ValueError, match="mf scaling needs one constant per block"):
-        _core.simulate(X, 0, 0, 2, 0, activation="relu", widths=[4], scale="mf")
+        _core.simulate(X, 0, 0, 2, 0, _core.Config(activation="relu", widths=[4], scale="mf"))
     with pytest.raises(ValueError, match="runs must be >= 1"):
-        _core.simulate(X, 0, 0, 0, 0, activation="relu", widths=[4])
+        _core.simulate(X, 0, 0, 0, 0, relu)
     with pytest.raises(ValueError, match="X must be finite"):
         bad = np.array([[np.nan, 1.0], [1.0, 1.0]])
-        _core.simulate(bad, 0, 0, 1, 0, activation="relu", widths=[4])
+        _core.simulate(bad, 0, 0, 1, 0, relu)
 
 
 def test_state_is_not_corrupted_by_a_failed_call() -> None:

@@ -3,7 +3,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 2
+#define ISOINIT_CORE_API 3
 
 namespace isoinit::bind {
 

@@ -64,15 +64,18 @@ py::dict pack(Result&& res) {
 }  // namespace
 
 void register_simulate(py::module_& m) {
+  // The configuration crosses the boundary once: built (and checked) as one Config object,
+  // then passed to every entry point.
+  py::class_<Config>(m, "Config", "One network configuration of the kernel (private: see isoinit.MLP).")
+      .def(py::init(&make_config), ISOINIT_CONFIG_ARGS)
+      .def_property_readonly("depth", &Config::depth)
+      .def_readonly("stages", &Config::stages)
+      .def_readonly("grams", &Config::grams);
+
   m.def(
       "simulate",
       [](const DoubleArray& x, std::uint64_t seed, std::int64_t run_offset, std::int64_t runs, int threads,
-         const std::string& activation, double act_param, const std::vector<double>& coeffs, const std::string& center,
-         const std::string& scale, const std::string& order, const std::string& weights, const std::string& sampler,
-         double gain, double bias, double eps, const std::vector<std::int64_t>& widths,
-         const std::vector<double>& mf_center, const std::vector<double>& mf_scale, bool stages, bool grams) {
-        const Config cfg = make_config(activation, act_param, coeffs, center, scale, order, weights, sampler, gain,
-                                       bias, eps, widths, mf_center, mf_scale, stages, grams);
+         const Config& cfg) {
         const RowMatrixXd x0 = to_matrix(x, "X");
         cfg.validate(x0.rows(), x0.cols());
         if (run_offset < 0) throw std::invalid_argument("run_offset must be >= 0");
@@ -82,18 +85,14 @@ void register_simulate(py::module_& m) {
         }();
         return pack(std::move(res));
       },
-      py::arg("x"), py::arg("seed"), py::arg("run_offset"), py::arg("runs"), py::arg("threads"), ISOINIT_CONFIG_ARGS,
+      py::arg("x"), py::arg("seed"), py::arg("run_offset"), py::arg("runs"), py::arg("threads"), py::arg("config"),
       "Simulate runs [run_offset, run_offset + runs); returns a dict of arrays.");
 
   m.def(
       "forward",
       [](const DoubleArray& x, const std::vector<DoubleArray>& w_list, const std::vector<DoubleArray>& b_list,
-         const std::string& activation, double act_param, const std::vector<double>& coeffs, const std::string& center,
-         const std::string& scale, const std::string& order, const std::string& weights, const std::string& sampler,
-         double gain, double bias, double eps, const std::vector<std::int64_t>& widths,
-         const std::vector<double>& mf_center, const std::vector<double>& mf_scale, bool stages, bool grams) {
-        Config cfg = make_config(activation, act_param, coeffs, center, scale, order, weights, sampler, gain, bias, eps,
-                                 widths, mf_center, mf_scale, stages, grams);
+         const Config& config) {
+        Config cfg = config;
         cfg.sampler = Sampler::weights;
         const RowMatrixXd x0 = to_matrix(x, "X");
         cfg.validate(x0.rows(), x0.cols());
@@ -128,18 +127,12 @@ void register_simulate(py::module_& m) {
         }
         return pack(std::move(res));
       },
-      py::arg("x"), py::arg("w_list"), py::arg("b_list"), ISOINIT_CONFIG_ARGS,
+      py::arg("x"), py::arg("w_list"), py::arg("b_list"), py::arg("config"),
       "Run one fixed network (explicit weights and biases) on a batch.");
 
   m.def(
       "network_weights",
-      [](std::int64_t d0, std::uint64_t seed, std::uint64_t run, const std::string& activation, double act_param,
-         const std::vector<double>& coeffs, const std::string& center, const std::string& scale,
-         const std::string& order, const std::string& weights, const std::string& sampler, double gain, double bias,
-         double eps, const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
-         const std::vector<double>& mf_scale, bool stages, bool grams) {
-        const Config cfg = make_config(activation, act_param, coeffs, center, scale, order, weights, sampler, gain,
-                                       bias, eps, widths, mf_center, mf_scale, stages, grams);
+      [](std::int64_t d0, std::uint64_t seed, std::uint64_t run, const Config& cfg) {
         if (d0 < 1) throw std::invalid_argument("d0 must be >= 1");
         std::vector<RowMatrixXd> ws;
         std::vector<Eigen::RowVectorXd> bs;
@@ -157,7 +150,7 @@ void register_simulate(py::module_& m) {
         }
         return out;
       },
-      py::arg("d0"), py::arg("seed"), py::arg("run"), ISOINIT_CONFIG_ARGS,
+      py::arg("d0"), py::arg("seed"), py::arg("run"), py::arg("config"),
       "The (W, b) of every block of one run, exactly as sampler 'weights' draws them.");
 }
 

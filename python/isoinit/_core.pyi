@@ -12,71 +12,43 @@ def standard_normal(seed: int, run: int, layer: int, count: int) -> NDArray[np.f
 def uniform(seed: int, run: int, layer: int, count: int) -> NDArray[np.float64]: ...
 def activation_names() -> list[str]: ...
 def activation_apply(name: str, param: float, coeffs: list[float], x: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+class Config:
+    """One network configuration of the kernel, checked on construction."""
+
+    def __init__(
+        self,
+        activation: str,
+        act_param: float = ...,
+        coeffs: list[float] = ...,
+        center: str = ...,
+        scale: str = ...,
+        order: str = ...,
+        weights: str = ...,
+        sampler: str = ...,
+        gain: float = ...,
+        bias: float = ...,
+        eps: float = ...,
+        *,
+        widths: list[int],
+        mf_center: list[float] = ...,
+        mf_scale: list[float] = ...,
+        stages: bool = ...,
+        grams: bool = ...,
+    ) -> None: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def stages(self) -> bool: ...
+    @property
+    def grams(self) -> bool: ...
+
 def simulate(
-    x: NDArray[np.float64],
-    seed: int,
-    run_offset: int,
-    runs: int,
-    threads: int,
-    activation: str,
-    act_param: float = ...,
-    coeffs: list[float] = ...,
-    center: str = ...,
-    scale: str = ...,
-    order: str = ...,
-    weights: str = ...,
-    sampler: str = ...,
-    gain: float = ...,
-    bias: float = ...,
-    eps: float = ...,
-    *,
-    widths: list[int],
-    mf_center: list[float] = ...,
-    mf_scale: list[float] = ...,
-    stages: bool = ...,
-    grams: bool = ...,
+    x: NDArray[np.float64], seed: int, run_offset: int, runs: int, threads: int, config: Config
 ) -> dict[str, Any]: ...
 def forward(
-    x: NDArray[np.float64],
-    w_list: list[NDArray[np.float64]],
-    b_list: list[NDArray[np.float64]],
-    activation: str,
-    act_param: float = ...,
-    coeffs: list[float] = ...,
-    center: str = ...,
-    scale: str = ...,
-    order: str = ...,
-    weights: str = ...,
-    sampler: str = ...,
-    gain: float = ...,
-    bias: float = ...,
-    eps: float = ...,
-    *,
-    widths: list[int],
-    mf_center: list[float] = ...,
-    mf_scale: list[float] = ...,
-    stages: bool = ...,
-    grams: bool = ...,
+    x: NDArray[np.float64], w_list: list[NDArray[np.float64]], b_list: list[NDArray[np.float64]], config: Config
 ) -> dict[str, Any]: ...
 def network_weights(
-    d0: int,
-    seed: int,
-    run: int,
-    activation: str,
-    act_param: float = ...,
-    coeffs: list[float] = ...,
-    center: str = ...,
-    scale: str = ...,
-    order: str = ...,
-    weights: str = ...,
-    sampler: str = ...,
-    gain: float = ...,
-    bias: float = ...,
-    eps: float = ...,
-    *,
-    widths: list[int],
-    mf_center: list[float] = ...,
-    mf_scale: list[float] = ...,
-    stages: bool = ...,
-    grams: bool = ...,
+    d0: int, seed: int, run: int, config: Config
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]: ...

@@ -116,7 +116,8 @@ class Trajectory(MetricsView):
         return self.output(metric)
 
 
-def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str, Any]:
+def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Config:
+    """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
     act = mlp.act
     if act.engine is None:
         raise ValueError(
@@ -124,7 +125,7 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> dict[str,
             "define it by its Hermite coefficients (isoinit.activations.from_hermite) to simulate it"
         )
     mf_c, mf_s = mf_constants(mlp)
-    return dict(
+    return _core.Config(
         activation=act.engine,
         act_param=act.engine_param,
         coeffs=list(act.hermite or ()),
@@ -281,7 +282,7 @@ def simulate(
     )
     show = check.boolean("progress", progress) if progress is not None else per_run * runs / workers > 2.0
     if not show:
-        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, **cfg)])
+        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)])
     from tqdm.auto import tqdm
 
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
@@ -289,7 +290,7 @@ def simulate(
     with tqdm(total=runs, desc="isoinit.simulate", unit="run", leave=False) as bar:
         for start in range(0, runs, chunk):
             k = min(chunk, runs - start)
-            parts.append(_core.simulate(x, seed, start, k, nthreads, **cfg))
+            parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
     return _trajectory(mlp, seed, chosen, stages, parts)
 
@@ -308,7 +309,7 @@ def network_weights(
     cfg = _core_config(mlp, "weights", False, False)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     run = check.integer("run", run, 0, 2**63 - 1)
-    return [(w, b) for w, b in _core.network_weights(d_in, seed, run, **cfg)]
+    return [(w, b) for w, b in _core.network_weights(d_in, seed, run, cfg)]
 
 
 def forward(
@@ -327,4 +328,4 @@ def forward(
     bs = [np.ascontiguousarray(b if b is not None else [], dtype=np.float64).reshape(-1) for _, b in weights]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     cfg = _core_config(mlp, "weights", stages, grams)
-    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, **cfg)])
+    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)])
