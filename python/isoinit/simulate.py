@@ -297,8 +297,10 @@ def simulate(
 def network_weights(
     mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """The explicit ``(W, b)`` of every block of run ``run``, exactly as ``sampler="weights"``
-    draws them (``W`` is ``d_in x d_out``; ``b`` is empty when ``mlp.bias == 0``).
+    """The explicit ``(W, b)`` of every block of run ``run``.
+
+    Exactly as ``sampler="weights"`` draws them (``W`` is ``d_in x d_out``; ``b`` is empty
+    when ``mlp.bias == 0``).
 
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.

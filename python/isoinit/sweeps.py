@@ -246,8 +246,10 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
 
 
 def _input_dim(inputs: InputSpec, mlp: MLP) -> Any:
-    """The input dimension a configuration gets (``None``: a fixed array); checked by
-    :func:`make_inputs`."""
+    """The input dimension a configuration gets (``None``: a fixed array).
+
+    Checked by :func:`make_inputs`.
+    """
     if isinstance(inputs, Mapping):
         return inputs["d"] if "d" in inputs else mlp.widths()[0]
     return None
@@ -520,9 +522,11 @@ def _need_parquet() -> None:
 
 
 def save(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a sweep table to ``path``: CSV (``.csv``, ``.csv.gz``, ...) or Parquet
-    (``.parquet``/``.pq``, needs pyarrow). Floats are written so that :func:`load` reads
-    them back exactly. Returns the path."""
+    """Write a sweep table to ``path``; returns the path.
+
+    CSV (``.csv``, ``.csv.gz``, ...) or Parquet (``.parquet``/``.pq``, needs pyarrow).
+    Floats are written so that :func:`load` reads them back exactly.
+    """
     check.instance("df", df, pd.DataFrame, "a pandas DataFrame")
     p = Path(path)
     if _format(p) == "parquet":

@@ -73,8 +73,11 @@ DESCRIPTIONS: dict[str, str] = {f.name: f.description for f in _registry.figures
 
 
 def available() -> tuple[Figure, ...]:
-    """Every registered figure (name, description, measuring and drawing steps, what the
-    published figure shows), in the order of :data:`NAMES`."""
+    """Every registered figure, in the order of :data:`NAMES`.
+
+    Each with its name, description, measuring and drawing steps, and what the published
+    figure shows.
+    """
     return _registry.figures()
 
 
