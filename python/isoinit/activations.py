@@ -72,7 +72,7 @@ def hermite_he(k: int, x: ArrayLike) -> NDArray[np.float64]:
     h_prev = np.ones_like(x)
     if k == 0:
         return h_prev
-    h = x.copy()
+    h: NDArray[np.float64] = x.copy()
     for j in range(1, k):
         h_prev, h = h, x * h - j * h_prev
     return h
@@ -83,7 +83,8 @@ def _softplus(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    return special.expit(x)
+    out: NDArray[np.float64] = special.expit(x)
+    return out
 
 
 def _elu(x: NDArray[np.float64], a: float) -> NDArray[np.float64]:

@@ -562,7 +562,7 @@ def _clenshaw(x: _F, coef: _F) -> _F:
         b2 += c
         b2 += x2 * b1  # b2 <- c + 2x b1 - b2 (the new b1)
         b1, b2 = b2, b1
-    out = x * b1
+    out: _F = x * b1
     out -= b2
     out += coef[0]
     return out

@@ -98,7 +98,8 @@ class MeanFieldTrajectory(MetricsView):
         cols: dict[str, object] = {"layer": np.arange(layers)}
         cols.update({m: self.metrics[m] for m in METRICS})
         cols["source"] = "meanfield"
-        return pd.DataFrame(cols)
+        df: pd.DataFrame = pd.DataFrame(cols)
+        return df
 
     def _outputs(self, metric: str) -> _F:
         return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network

@@ -110,7 +110,8 @@ class Trajectory(MetricsView):
             idx = pd.MultiIndex.from_product([range(runs), range(layers), self.stages], names=["run", "layer", "stage"])
             cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
-        return pd.DataFrame(cols, index=idx).reset_index()
+        df: pd.DataFrame = pd.DataFrame(cols, index=idx).reset_index()
+        return df
 
     def _outputs(self, metric: str) -> NDArray[np.float64]:
         return self.output(metric)

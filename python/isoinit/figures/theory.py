@@ -67,7 +67,8 @@ def _pair(rho: float, d: int, seed: int) -> _F:
     """Two rows of mean square 1 with correlation exactly ``rho``."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, 2)))
     e1, e2 = q[:, 0], q[:, 1]
-    return np.sqrt(d) * np.stack([e1, rho * e1 + math.sqrt(max(1.0 - rho * rho, 0.0)) * e2])
+    pair: _F = np.sqrt(d) * np.stack([e1, rho * e1 + math.sqrt(max(1.0 - rho * rho, 0.0)) * e2])
+    return pair
 
 
 def _draw_dual_kernel(ctx: Context, m: DualKernel, png: Path) -> None:
