@@ -80,8 +80,14 @@ _LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps", "hooks"}
 
 
 def build_info() -> dict[str, Any]:
-    """How the compiled core was built: version, OpenMP (and its default thread count),
-    Eigen version, SIMD instruction sets, compiler."""
+    """How the compiled core was built.
+
+    Returns
+    -------
+    dict
+        Version, OpenMP (and its default thread count), Eigen version, SIMD instruction
+        sets, compiler.
+    """
     from . import _core
 
     return dict(_core.build_info())

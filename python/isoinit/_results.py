@@ -67,7 +67,7 @@ def summarize(values: ArrayLike) -> pd.DataFrame:
     kept = np.where(finite, a, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # layers without a finite value
-        return pd.DataFrame(
+        df: pd.DataFrame = pd.DataFrame(
             {
                 "layer": np.arange(a.shape[1]),
                 "mean": np.nanmean(kept, axis=0),
@@ -79,6 +79,7 @@ def summarize(values: ArrayLike) -> pd.DataFrame:
                 "inf_runs": np.sum(np.isinf(a), axis=0),
             }
         )
+        return df
 
 
 class MetricsView:

@@ -62,15 +62,17 @@ _GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 
 def hermite_he(k: int, x: ArrayLike) -> NDArray[np.float64]:
-    """Probabilists' Hermite polynomial ``He_k(x)`` (unnormalized), by the recurrence
-    ``He_{k+1} = x He_k - k He_{k-1}``."""
+    """Probabilists' Hermite polynomial ``He_k(x)`` (unnormalized).
+
+    Computed by the recurrence ``He_{k+1} = x He_k - k He_{k-1}``.
+    """
     x = np.asarray(x, dtype=np.float64)
     if k < 0:
         raise ValueError(f"k must be >= 0; got {k}")
     h_prev = np.ones_like(x)
     if k == 0:
         return h_prev
-    h = x.copy()
+    h: NDArray[np.float64] = x.copy()
     for j in range(1, k):
         h_prev, h = h, x * h - j * h_prev
     return h
@@ -81,7 +83,8 @@ def _softplus(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    return special.expit(x)
+    out: NDArray[np.float64] = special.expit(x)
+    return out
 
 
 def _elu(x: NDArray[np.float64], a: float) -> NDArray[np.float64]:
@@ -249,12 +252,27 @@ class Activation:
     closed: ClosedForm | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Apply the activation elementwise.
+
+        Parameters
+        ----------
+        x : array_like
+            Points, converted to float64.
+
+        Returns
+        -------
+        ndarray of float64
+            ``fn(x)``.
+        """
         return self.fn(np.asarray(x, dtype=np.float64))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle by definition, not by function: a built-in or ``heK`` by its spec (the
-        parameter exactly, ``repr`` of the float), a Hermite-defined activation by its
-        coefficients; a user callable pickles as itself (it must be picklable)."""
+        """Pickle by definition, not by function.
+
+        A built-in or ``heK`` by its spec (the parameter exactly, ``repr`` of the float), a
+        Hermite-defined activation by its coefficients; a user callable pickles as itself (it
+        must be picklable).
+        """
         if self.hermite is not None:
             return (_hermite_named, (self.hermite, self.name))
         if self.engine is not None:

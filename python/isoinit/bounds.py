@@ -172,8 +172,10 @@ def scaling_isometry_ratio(norms: ArrayLike) -> _F | float:
 
 
 def scaling_isometry_lower_bound(norms: ArrayLike) -> _F | float:
-    """``1 + Var(a) / mean(a)^2`` (population variance), a lower bound of
-    :func:`scaling_isometry_ratio` (spec/theory.md section 4)."""
+    """``1 + Var(a) / mean(a)^2`` (population variance).
+
+    A lower bound of :func:`scaling_isometry_ratio` (spec/theory.md section 4).
+    """
     a = _norms(norms)
     out = 1.0 + np.var(a, axis=-1) / np.mean(a, axis=-1) ** 2
     return float(out) if np.ndim(out) == 0 else np.asarray(out)
@@ -270,8 +272,10 @@ def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: flo
 
 
 def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
-    """Depth ``L = ln(1/eps) / ln(1/kappa'(1))`` after which representations are numerically
-    indistinguishable (spec/theory.md section 5); ``inf`` when ``kappa'(1) >= 1``.
+    """Depth after which representations are numerically indistinguishable.
+
+    ``L = ln(1/eps) / ln(1/kappa'(1))`` (spec/theory.md section 5); ``inf`` when
+    ``kappa'(1) >= 1``.
 
     Parameters
     ----------
@@ -292,8 +296,10 @@ def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
 
 
 def polynomial_rate(rho0: float, depth: int, a: float) -> _F:
-    """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``: the polynomial
-    convergence to collapse when ``kappa'(1) = 1`` (spec/theory.md section 5)."""
+    """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``.
+
+    The polynomial convergence to collapse when ``kappa'(1) = 1`` (spec/theory.md section 5).
+    """
     r0 = check.real("rho0", rho0, -1.0, 1.0, finite=False)
     av = check.real("a", a, 0.0, finite=False)
     layers = np.arange(check.integer("depth", depth, 0) + 1, dtype=np.float64)
@@ -309,7 +315,8 @@ def residual_kernel(
     kernel: Kernel = "centered",
     gain: float = 1.0,
 ) -> _F:
-    """Kernel of the residual block ``x' = sqrt(1 - r^2) f(x) + r x``:
+    """Kernel of the residual block ``x' = sqrt(1 - r^2) f(x) + r x``.
+
     ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` (spec/theory.md section 5).
 
     Parameters

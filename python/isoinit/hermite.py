@@ -122,7 +122,8 @@ def _remember(act: Activation) -> tuple[Any, ...]:
 def _he_table(k_max: int, z: _F) -> _F:
     """Normalized Hermite polynomials ``he_0..he_kmax`` at ``z``, shape ``(k_max+1, *z)``.
 
-    Recurrence ``he_{k+1} = (z he_k - sqrt(k) he_{k-1}) / sqrt(k+1)`` (stable)."""
+    Recurrence ``he_{k+1} = (z he_k - sqrt(k) he_{k-1}) / sqrt(k+1)`` (stable).
+    """
     out = np.empty((k_max + 1, *z.shape))
     out[0] = 1.0
     if k_max >= 1:
@@ -378,7 +379,8 @@ def _radial_gauss() -> tuple[_F, _F]:
 
     Recurrence coefficients by the discretized Stieltjes procedure on a fine composite
     Gauss-Legendre rule over ``[0, 12]``, nodes and weights by Golub-Welsch. Integrates
-    ``tanh(a r) tanh(b r)`` and similar products to 1e-15 for ``|a|, |b| <= 3``."""
+    ``tanh(a r) tanh(b r)`` and similar products to 1e-15 for ``|a|, |b| <= 3``.
+    """
     x, w = np.polynomial.legendre.leggauss(40)
     edges = np.linspace(0.0, 12.0, 121)
     half = 0.5 * np.diff(edges)
@@ -413,7 +415,8 @@ def _polar_kernel(act: Activation, a: float, b: float, theta: _F) -> _F:
     theta + pi/2``), each split into ``m`` Gauss-Legendre panels; the radial integral uses
     composite Gauss-Legendre on ``[0, 10]`` with weight ``r exp(-r^2/2) / (2 pi)``. Kinks
     off the origin (hardtanh) split each ray's radial rule where the ray crosses them, and
-    the angles at which that crossing leaves ``[0, 10]`` bound the angular panels too."""
+    the angles at which that crossing leaves ``[0, 10]`` bound the angular panels too.
+    """
     s = max(a, b, 1.0)
     r, wr = _radial_rule(s)
     m = max(2, math.ceil(2.0 * s))
@@ -470,7 +473,8 @@ def _radial_split(crossings: _F, scale: float) -> tuple[_F, _F]:
     ``crossings`` is ``(A, K)``: the radii at which ray ``j`` meets the kinks (negative,
     infinite or beyond ``_R_MAX`` ones are ignored). Each of the ``K + 1`` pieces of
     ``[0, _R_MAX]`` gets a composite Gauss-Legendre rule with panels of width at most
-    ``1/scale``; returns nodes and weights (with ``r exp(-r^2/2) / (2 pi)``), ``(A, N)``."""
+    ``1/scale``; returns nodes and weights (with ``r exp(-r^2/2) / (2 pi)``), ``(A, N)``.
+    """
     with np.errstate(invalid="ignore"):
         inside = np.where((crossings > 0.0) & (crossings < _R_MAX), crossings, _R_MAX)
     zero = np.zeros((inside.shape[0], 1))
@@ -496,8 +500,10 @@ _TABLE_MAX_DEG = 256
 
 
 def _adaptive_cheb(fun: Callable[[_F], _F], scale: float) -> _F:
-    """Chebyshev interpolant on ``[-1, 1]`` at nested Chebyshev-Lobatto points, the degree
-    doubled (reusing earlier values) until the last coefficients are negligible."""
+    """Chebyshev interpolant on ``[-1, 1]`` at nested Chebyshev-Lobatto points.
+
+    The degree is doubled (reusing earlier values) until the last coefficients are negligible.
+    """
     deg = 32
     x = np.cos(np.pi * np.arange(deg + 1) / deg)
     vals = np.asarray(fun(x), dtype=np.float64)
@@ -556,7 +562,7 @@ def _clenshaw(x: _F, coef: _F) -> _F:
         b2 += c
         b2 += x2 * b1  # b2 <- c + 2x b1 - b2 (the new b1)
         b1, b2 = b2, b1
-    out = x * b1
+    out: _F = x * b1
     out -= b2
     out += coef[0]
     return out
@@ -609,7 +615,8 @@ def dual_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: 
     """``kappa'(rho) = sum_k k c_k^2 rho^(k-1) = gain^2 E[sigma'(gain u) sigma'(gain v)]``.
 
     ``kappa'(1)`` decides collapse of uncentered kernels (spec/theory.md section 5).
-    ``+inf`` at ``rho = +-1`` for discontinuous activations (step, sign)."""
+    ``+inf`` at ``rho = +-1`` for discontinuous activations (step, sign).
+    """
     act = resolve(activation)
     return _kernel(act, check.real("gain", gain), _rho(rho), deriv=True)
 

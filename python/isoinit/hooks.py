@@ -72,7 +72,7 @@ from .metrics import METRICS, gram_metrics
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+    from torch import Tensor, nn
 
 __all__ = ["COLUMNS", "GramRecorder", "ModuleSelection", "measure"]
 
@@ -320,7 +320,8 @@ class GramRecorder:
         df = pd.DataFrame(rows, columns=[*COLUMNS, *METRICS])
         ints = {c: "int64" for c in ("call", "order", "item", "n", "d")}
         floats = {c: "float64" for c in METRICS}
-        return df.astype({**ints, "module": "object", "type": "object", **floats})
+        typed: pd.DataFrame = df.astype({**ints, "module": "object", "type": "object", **floats})
+        return typed
 
     def clear(self) -> None:
         """Forget every record (and skipped output); the call counter restarts at 0."""
@@ -358,7 +359,8 @@ def _to_tensor(a: NDArray[Any], model: nn.Module) -> torch.Tensor:
     dtype = ref.dtype if ref is not None else torch.get_default_dtype()
     device = ref.device if ref is not None else None
     t = torch.as_tensor(np.asarray(a), device=device)
-    return t.to(dtype) if torch.is_floating_point(t) else t
+    out: Tensor = t.to(dtype) if torch.is_floating_point(t) else t
+    return out
 
 
 def measure(

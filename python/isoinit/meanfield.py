@@ -90,13 +90,16 @@ class MeanFieldTrajectory(MetricsView):
         return np.asarray(self.grams / (d[:, :, None] * d[:, None, :]))
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per layer; columns ``layer``, every metric, ``source``
-        (``"meanfield"``)."""
+        """Tidy table: one row per layer.
+
+        Columns ``layer``, every metric, ``source`` (``"meanfield"``).
+        """
         layers = self.grams.shape[0]
         cols: dict[str, object] = {"layer": np.arange(layers)}
         cols.update({m: self.metrics[m] for m in METRICS})
         cols["source"] = "meanfield"
-        return pd.DataFrame(cols)
+        df: pd.DataFrame = pd.DataFrame(cols)
+        return df
 
     def _outputs(self, metric: str) -> _F:
         return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network
@@ -196,11 +199,14 @@ def _moments(act: Activation, gain: float) -> Moments:
 
 
 def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
-    """One block on the state ``(q, rho)``: the common diagonal and the off-diagonal
-    correlations (any shape). Returns the output's ``(q', rho')``; see :func:`block_map`.
+    """One block on the state ``(q, rho)``.
+
+    The state is the common diagonal and the off-diagonal correlations (any shape). Returns
+    the output's ``(q', rho')``; see :func:`block_map`.
 
     Raises :class:`_Breakdown` when the output's diagonal is not a finite positive float64
-    (overflow, or underflow to 0 which leaves the correlations undefined)."""
+    (overflow, or underflow to 0 which leaves the correlations undefined).
+    """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             q_out, rho_out = _step_raw(mlp, layer, q, rho)
@@ -355,8 +361,11 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
 
 
 def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
-    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations; NaN from
-    the layer where the recursion broke down, returned with the reason (-1 and "" if never)."""
+    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations.
+
+    NaN from the layer where the recursion broke down, returned with that layer and the
+    reason (-1 and "" if never).
+    """
     _check_supported(mlp)
     g0 = input_gram(X)
     n = g0.shape[0]

@@ -110,7 +110,8 @@ class Trajectory(MetricsView):
             idx = pd.MultiIndex.from_product([range(runs), range(layers), self.stages], names=["run", "layer", "stage"])
             cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
-        return pd.DataFrame(cols, index=idx).reset_index()
+        df: pd.DataFrame = pd.DataFrame(cols, index=idx).reset_index()
+        return df
 
     def _outputs(self, metric: str) -> NDArray[np.float64]:
         return self.output(metric)
@@ -298,8 +299,10 @@ def simulate(
 def network_weights(
     mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """The explicit ``(W, b)`` of every block of run ``run``, exactly as ``sampler="weights"``
-    draws them (``W`` is ``d_in x d_out``; ``b`` is empty when ``mlp.bias == 0``).
+    """The explicit ``(W, b)`` of every block of run ``run``.
+
+    Exactly as ``sampler="weights"`` draws them (``W`` is ``d_in x d_out``; ``b`` is empty
+    when ``mlp.bias == 0``).
 
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.

@@ -246,8 +246,10 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
 
 
 def _input_dim(inputs: InputSpec, mlp: MLP) -> Any:
-    """The input dimension a configuration gets (``None``: a fixed array); checked by
-    :func:`make_inputs`."""
+    """The input dimension a configuration gets (``None``: a fixed array).
+
+    Checked by :func:`make_inputs`.
+    """
     if isinstance(inputs, Mapping):
         return inputs["d"] if "d" in inputs else mlp.widths()[0]
     return None
@@ -307,7 +309,8 @@ def _config_columns(configs: Sequence[MLP]) -> pd.DataFrame:
         values = [getattr(m, name) for m in configs]
         if any(v != default for v in values):
             cols[name] = values
-    return pd.DataFrame(cols)
+    df: pd.DataFrame = pd.DataFrame(cols)
+    return df
 
 
 def _check_metrics(metrics: Iterable[str] | None) -> tuple[str, ...]:
@@ -333,7 +336,7 @@ def _client(backend: object) -> Any:
                 from distributed import default_client
             except ImportError as err:
                 raise ImportError("backend='dask' needs dask.distributed: pip install 'isoinit[dask]'") from err
-            return default_client()
+            return default_client()  # type: ignore[no-untyped-call]
     elif all(hasattr(backend, a) for a in ("submit", "gather", "scatter")):
         return backend
     raise ValueError(
@@ -450,7 +453,7 @@ def sweep(
     sizes = [len(p) for p in parts]
     head = cfg.loc[cfg.index.repeat(sizes)].reset_index(drop=True)
     body = pd.concat(parts, ignore_index=True)
-    out = pd.concat([head, body], axis=1)
+    out: pd.DataFrame = pd.concat([head, body], axis=1)
     _warn_divergence(out, configs)
     return out
 
@@ -474,7 +477,7 @@ def _run_dask(
         for i, (mlp, x) in enumerate(zip(configs, xs, strict=True))
     ]
     try:
-        for _ in as_completed(futures):
+        for _ in as_completed(futures):  # type: ignore[no-untyped-call]
             bar.update(1)
         return list(client.gather(futures))
     finally:
@@ -520,9 +523,11 @@ def _need_parquet() -> None:
 
 
 def save(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a sweep table to ``path``: CSV (``.csv``, ``.csv.gz``, ...) or Parquet
-    (``.parquet``/``.pq``, needs pyarrow). Floats are written so that :func:`load` reads
-    them back exactly. Returns the path."""
+    """Write a sweep table to ``path``; returns the path.
+
+    CSV (``.csv``, ``.csv.gz``, ...) or Parquet (``.parquet``/``.pq``, needs pyarrow).
+    Floats are written so that :func:`load` reads them back exactly.
+    """
     check.instance("df", df, pd.DataFrame, "a pandas DataFrame")
     p = Path(path)
     if _format(p) == "parquet":
@@ -544,7 +549,8 @@ def load(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(p, engine="pyarrow")
     # exact float round trip: pandas >= 3 parses that way by default (and deprecates the option)
     exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-    return pd.read_csv(p, keep_default_na=False, na_values=["", "NaN", "nan"], **exact)  # type: ignore[call-overload]
+    df: pd.DataFrame = pd.read_csv(p, keep_default_na=False, na_values=["", "NaN", "nan"], **exact)  # type: ignore[call-overload]
+    return df
 
 
 # --------------------------------------------------------------------------------------

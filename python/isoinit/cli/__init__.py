@@ -32,7 +32,7 @@ def __dir__() -> list[str]:
 
 
 #: The subcommand groups, in the order ``isoinit --help`` lists them.
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _simulate.register,
     _theory.register,
     _sweep.register,

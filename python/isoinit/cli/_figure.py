@@ -25,7 +25,7 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``figure`` subcommand to the ``isoinit`` parser."""
     from ..figures import DESCRIPTIONS, NAMES, Protocol
 

@@ -99,7 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``simulate`` and ``info`` commands to the ``isoinit`` parser."""
     p = sub.add_parser(
         "simulate",

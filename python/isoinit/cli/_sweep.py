@@ -81,7 +81,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 "--dask-scheduler needs dask.distributed: pip install 'isoinit[dask]'; "
                 f"got --dask-scheduler {args.dask_scheduler!r}"
             ) from err
-        client = Client(args.dask_scheduler)
+        client = Client(args.dask_scheduler)  # type: ignore[no-untyped-call]
     t0 = time.perf_counter()
     try:
         df = sweep(configs, backend=client if client is not None else "local", progress=not args.quiet, **options)
@@ -104,7 +104,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``sweep`` command to the ``isoinit`` parser."""
     p = sub.add_parser(
         "sweep",

@@ -182,7 +182,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``hermite`` and ``meanfield`` commands to the ``isoinit`` parser."""
     p = sub.add_parser(
         "hermite",

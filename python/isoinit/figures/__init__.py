@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pandas as pd
 
@@ -72,9 +72,12 @@ NAMES: tuple[str, ...] = _registry.names()
 DESCRIPTIONS: dict[str, str] = {f.name: f.description for f in _registry.figures()}
 
 
-def available() -> tuple[Figure, ...]:
-    """Every registered figure (name, description, measuring and drawing steps, what the
-    published figure shows), in the order of :data:`NAMES`."""
+def available() -> tuple[Figure[Any], ...]:
+    """Every registered figure, in the order of :data:`NAMES`.
+
+    Each with its name, description, measuring and drawing steps, and what the published
+    figure shows.
+    """
     return _registry.figures()
 
 

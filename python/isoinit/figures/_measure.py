@@ -381,7 +381,8 @@ def rows(ctx: Context, panel: str, m: Measured) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    frame: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return frame
 
 
 def measure_spec(ctx: Context, spec: Spec) -> Trajectories:
@@ -413,7 +414,7 @@ def theory_frame(
 ) -> pd.DataFrame:
     """Tidy rows of a curve against ``x_name`` (not the layer): theory or a measurement of
     layer-normalized ``act-norm`` blocks at gain 1."""
-    return pd.DataFrame(
+    frame: pd.DataFrame = pd.DataFrame(
         {
             "figure": ctx.name,
             "panel": panel,
@@ -436,3 +437,4 @@ def theory_frame(
             "diverged_at": -1,
         }
     )
+    return frame

@@ -25,8 +25,11 @@ END = "<!-- end of the generated figure table -->"
 
 
 def table() -> str:
-    """The Markdown table of every registered figure: name (a link to its section), what it
-    shows, and what the published figure shows."""
+    """The Markdown table of every registered figure.
+
+    Columns: name (a link to its section), what it shows, and what the published figure
+    shows.
+    """
     lines = [
         "| figure | what it shows | the published figure (spec/experiments.md) |",
         "|---|---|---|",

@@ -1,6 +1,7 @@
-"""The paper's figures of a metric against the layer: the isometry gap (or the potential)
-of the block outputs of deep MLPs, simulated, with the mean-field trajectory and the
-potential bound beside it.
+"""The paper's figures of a metric against the layer.
+
+The isometry gap (or the potential) of the block outputs of deep MLPs, simulated, with the
+mean-field trajectory and the potential bound beside it.
 
 Each figure is one function ``ctx -> Spec`` registered with
 :func:`~isoinit.figures._registry.register_layers`: its panels and curves (networks at the
@@ -66,6 +67,11 @@ def _per_activation(
     "to a small finite-width floor",
 )
 def hermite_poly(ctx: Context) -> Spec:
+    """Figure ``hermite-poly``: Hermite polynomial activations ``He_1``, ``He_2``, ``He_3``.
+
+    Depth-15 layer-norm MLPs at width 2000 on inputs of degeneracy 10 (10 runs by default):
+    one panel of the isometry gap, one of the potential with its bound.
+    """
     r = ctx.nruns(10)
     gap = tuple(Curve(f"He_{k}", _mlp(ctx, 15, 2000, f"he{k}"), 10.0, r) for k in (1, 2, 3))
     pot = tuple(replace(c, quantity="potential", bound=True) for c in gap)
@@ -84,6 +90,10 @@ def hermite_poly(ctx: Context) -> Spec:
     "(no bias towards isometry)",
 )
 def order(ctx: Context) -> Spec:
+    """Figure ``order``: relu with layer norm, ``act-norm`` against ``norm-act``.
+
+    Depth 30, width 1000, degeneracy 100, 10 runs by default; one panel of the isometry gap.
+    """
     r = ctx.nruns(10)
     curves = tuple(Curve(o, _mlp(ctx, 30, 1000, "relu", order=o), 100.0, r) for o in ("act-norm", "norm-act"))
     return Spec((Panel("relu, layer norm", curves),), _GAP)
@@ -96,6 +106,10 @@ def order(ctx: Context) -> Spec:
     published="ReLU falls quickly then drifts up; SELU declines slowly; tanh stays roughly flat",
 )
 def self_normalize(ctx: Context) -> Spec:
+    """Figure ``self-normalize``: layer centering without scaling, for relu, tanh and SELU.
+
+    Depth 30, width 1000, degeneracy 5, 30 runs by default; one panel of the isometry gap.
+    """
     r = ctx.nruns(30)
     curves = tuple(
         Curve(a, _mlp(ctx, 30, 1000, a, center="layer", scale="none"), 5.0, r) for a in ("relu", "tanh", "selu")
@@ -112,6 +126,11 @@ def self_normalize(ctx: Context) -> Spec:
     "sigmoid barely moves (beta_0 near 1)",
 )
 def centering(ctx: Context) -> Spec:
+    """Figure ``centering``: layer scaling with centering ``none`` against ``layer``.
+
+    One panel per activation (relu, tanh, sigmoid, exp); depth 30, width 1000, degeneracy 100,
+    10 runs by default.
+    """
     v = [(f"center={c}", dict(center=c, scale="layer")) for c in ("none", "layer")]
     return Spec(_per_activation(ctx, _FOUR, v), _GAP)
 
@@ -123,6 +142,11 @@ def centering(ctx: Context) -> Spec:
     published="the two are nearly identical for all four activations",
 )
 def centering_mf(ctx: Context) -> Spec:
+    """Figure ``centering-mf``: layer scaling with centering ``layer`` against ``mf``.
+
+    One panel per activation (relu, tanh, sigmoid, exp); depth 30, width 1000, degeneracy 100,
+    10 runs by default.
+    """
     v = [(f"center={c}", dict(center=c, scale="layer")) for c in ("layer", "mf")]
     return Spec(_per_activation(ctx, _FOUR, v), _GAP)
 
@@ -135,6 +159,11 @@ def centering_mf(ctx: Context) -> Spec:
     "with layer scaling all decrease",
 )
 def normalization(ctx: Context) -> Spec:
+    """Figure ``normalization``: ``mf`` centering with scaling ``none`` against ``layer``.
+
+    One panel per activation (relu, tanh, sigmoid, exp); depth 30, width 1000, degeneracy 10,
+    10 runs by default.
+    """
     v = [(f"scale={s}", dict(center="mf", scale=s)) for s in ("none", "layer")]
     return Spec(_per_activation(ctx, _FOUR, v, degeneracy=10.0), _GAP)
 
@@ -147,6 +176,11 @@ def normalization(ctx: Context) -> Spec:
     "while layer scaling keeps decreasing",
 )
 def normalization_mf(ctx: Context) -> Spec:
+    """Figure ``normalization-mf``: ``mf`` centering with scaling ``layer`` against ``mf``.
+
+    One panel per activation (relu, tanh, sigmoid, exp); depth 30, width 1000, degeneracy 10,
+    10 runs by default.
+    """
     v = [(f"scale={s}", dict(center="mf", scale=s)) for s in ("layer", "mf")]
     return Spec(_per_activation(ctx, _FOUR, v, degeneracy=10.0), _GAP)
 
@@ -159,6 +193,11 @@ def normalization_mf(ctx: Context) -> Spec:
     "the curve decreasing to a floor that falls with d",
 )
 def mf_vs_finite(ctx: Context) -> Spec:
+    """Figure ``mf-vs-finite``: relu with ``mf`` centering at widths 100, 500 and 1000.
+
+    One panel per scaling (``mf``, ``layer``), one curve per width; depth 30, degeneracy 10,
+    10 runs by default.
+    """
     r = ctx.nruns(10)
     panels = tuple(
         Panel(
@@ -180,6 +219,11 @@ def mf_vs_finite(ctx: Context) -> Spec:
     published="the measured potential stays below the bound; ReLU decays fastest, sigmoid barely",
 )
 def potential_vs_theory(ctx: Context) -> Spec:
+    """Figure ``potential-vs-theory``: the potential with layer norm against its bound.
+
+    One panel per activation (relu, tanh, sigmoid); depth 30, width 1000, degeneracy 100,
+    10 runs by default.
+    """
     r = ctx.nruns(10)
     panels = tuple(
         Panel(a, (Curve("layer norm", _mlp(ctx, 30, 1000, a), 100.0, r, "potential", bound=True),))
@@ -200,6 +244,11 @@ def potential_vs_theory(ctx: Context) -> Spec:
     published="ReLU is the same for every gain; sin and tanh contract much faster at gain 2 and hardly at 0.5",
 )
 def gain(ctx: Context) -> Spec:
+    """Figure ``gain``: pre-activation gain 0.5, 1 and 2 with layer norm.
+
+    One panel per activation (sin, relu, tanh); depth 30, width 1000, degeneracy 100, 10 runs
+    by default.
+    """
     v = [(f"gain={g:g}", dict(gain=g)) for g in (0.5, 1.0, 2.0)]
     return Spec(_per_activation(ctx, ("sin", "relu", "tanh"), v), _GAP)
 
@@ -212,6 +261,11 @@ def gain(ctx: Context) -> Spec:
     "SELU is flat either way",
 )
 def mf_vs_xavier(ctx: Context) -> Spec:
+    """Figure ``mf-vs-xavier``: ``mf`` norm at gain 1 against no norm at the Xavier gain.
+
+    One panel per activation (SELU, leaky relu, relu, tanh), the Xavier gain being PyTorch's
+    ``torch.nn.init.calculate_gain``; depth 30, width 1000, degeneracy 100, 10 runs by default.
+    """
     panels: list[Panel] = []
     for act, g in _XAVIER_GAIN.items():
         v: list[tuple[str, dict[str, Any]]] = [
@@ -230,6 +284,12 @@ def mf_vs_xavier(ctx: Context) -> Spec:
     "(batch norm orthogonalizes even linear networks)",
 )
 def layernorm_vs_batchnorm(ctx: Context) -> Spec:
+    """Figure ``layernorm-vs-batchnorm``: layer norm against batch norm, relu and identity.
+
+    Three panels: layer norm and batch norm (isometry gap on the complement of the all-ones
+    vector), and batch scaling without centering (ordinary isometry gap); depth 30, width
+    1000, degeneracy 100, 30 runs by default.
+    """
     r = ctx.nruns(30)
     ln = tuple(Curve(a, _mlp(ctx, 30, 1000, a, norm="layer"), 100.0, r, "gap_complement") for a in ("relu", "identity"))
     bn = tuple(Curve(a, _mlp(ctx, 30, 1000, a, norm="batch"), 100.0, r, "gap_complement") for a in ("relu", "identity"))
