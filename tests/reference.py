@@ -72,3 +72,14 @@ def draw_weights(rng, d_in, d_out, kind="gaussian"):
 def isometry(g: np.ndarray) -> float:
     lam = np.linalg.eigvalsh(g)
     return float(np.exp(np.mean(np.log(lam))) / np.mean(lam))
+
+
+def user_copy(spec: str):
+    """The same function as an activation a user registered (no closed forms, no engine
+    name): the theory then computes everything by its kink-split quadrature."""
+    from isoinit import activations
+
+    act = activations.resolve(spec)
+    return activations.Activation(
+        name=f"copy_{act.name}", base=f"copy_{act.base}", param=None, fn=act.fn, kinks=act.kinks, engine=None
+    )

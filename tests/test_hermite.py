@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from isoinit import activations, hermite
+from reference import user_copy
 from tolerances import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
 
 K_MAX = 30
@@ -188,15 +189,7 @@ _CLOSED = [
 @pytest.mark.parametrize("spec", _CLOSED)
 def test_closed_forms_match_quadrature(spec: str, gain: float) -> None:
     act = activations.resolve(spec)
-    # the same function as a user activation goes through kink-split quadrature
-    user = activations.Activation(
-        name=f"user_{act.base}",
-        base=f"user_{act.base}",
-        param=None,
-        fn=act.fn,
-        kinks=act.kinks,
-        engine=None,
-    )
+    user = user_copy(spec)  # the same function as a user activation goes through kink-split quadrature
     closed = hermite.coefficients(act, K_MAX, gain=gain)
     quad = hermite.coefficients(user, K_MAX, gain=gain)
     scale = max(1.0, math.sqrt(hermite.moments(act, gain).m2))

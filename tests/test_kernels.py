@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from isoinit import activations, hermite
+from reference import user_copy
 from tolerances import (
     KERNEL_ABS,
     KERNEL_DERIV_EDGE,
@@ -29,19 +30,6 @@ def _has_closed_kernel(b: activations.Builtin) -> bool:
 GENERIC = [name for name, b in activations.BUILTIN.items() if not _has_closed_kernel(b)] + ["celu(0.5)"]
 
 
-def _user_copy(spec: str) -> activations.Activation:
-    """The same function as a user activation: it goes through the tabulated 2-D quadrature."""
-    act = activations.resolve(spec)
-    return activations.Activation(
-        name=f"copy_{act.name}",
-        base=f"copy_{act.base}",
-        param=None,
-        fn=act.fn,
-        kinks=act.kinks,
-        engine=None,
-    )
-
-
 def _arccos_relu(rho: np.ndarray) -> np.ndarray:
     theta = np.arccos(rho)  # Cho and Saul (2009), degree 1
     return (np.sin(theta) + (math.pi - theta) * np.cos(theta)) / (2 * math.pi)
@@ -55,7 +43,7 @@ def test_relu_is_the_arccos_kernel(gain: float) -> None:
         rtol=0,
         atol=1e-14 * max(1, gain**2),
     )
-    tab = hermite.dual_kernel(_user_copy("relu"), RHO, gain=gain)
+    tab = hermite.dual_kernel(user_copy("relu"), RHO, gain=gain)
     np.testing.assert_allclose(tab, gain**2 * _arccos_relu(RHO), rtol=0, atol=KERNEL_ABS * max(1, gain**2))
 
 
@@ -73,7 +61,7 @@ _CLOSED_KERNELS = [
 def test_tabulated_kernel_matches_closed_form(spec: str, gain: float) -> None:
     scale = max(1.0, hermite.moments(spec, gain).m2)
     closed = hermite.dual_kernel(spec, RHO, gain=gain)
-    tab = hermite.dual_kernel(_user_copy(spec), RHO, gain=gain)
+    tab = hermite.dual_kernel(user_copy(spec), RHO, gain=gain)
     np.testing.assert_allclose(tab, closed, rtol=0, atol=KERNEL_ABS * scale)
     if spec in ("step", "sign"):
         return  # kappa' is infinite at |rho| = 1
@@ -81,7 +69,7 @@ def test_tabulated_kernel_matches_closed_form(spec: str, gain: float) -> None:
     edge = RHO[(np.abs(RHO) > 0.99) & (np.abs(RHO) < 1)]
     for r, tol in ((inner, KERNEL_DERIV_INNER), (edge, KERNEL_DERIV_EDGE)):
         np.testing.assert_allclose(
-            hermite.dual_kernel_derivative(_user_copy(spec), r, gain=gain),
+            hermite.dual_kernel_derivative(user_copy(spec), r, gain=gain),
             hermite.dual_kernel_derivative(spec, r, gain=gain),
             rtol=0,
             atol=tol * scale,
@@ -156,9 +144,9 @@ def test_nngp_kernel_unequal_variances() -> None:
     rho = np.array([0.3, -0.7, 0.999, 1.0])
     relu = hermite.nngp_kernel("relu", qi, qj, rho)
     np.testing.assert_allclose(relu, np.sqrt(qi * qj) * _arccos_relu(rho), atol=1e-15)
-    np.testing.assert_allclose(hermite.nngp_kernel(_user_copy("relu"), qi, qj, rho), relu, atol=KERNEL_ABS * 3)
+    np.testing.assert_allclose(hermite.nngp_kernel(user_copy("relu"), qi, qj, rho), relu, atol=KERNEL_ABS * 3)
     np.testing.assert_allclose(
-        hermite.nngp_kernel(_user_copy("erf"), qi, qj, rho),
+        hermite.nngp_kernel(user_copy("erf"), qi, qj, rho),
         hermite.nngp_kernel("erf", qi, qj, rho),
         atol=KERNEL_ABS,
     )

@@ -34,6 +34,18 @@ def _source_include() -> Path:
     return Path(__file__).resolve().parents[2] / "cpp" / "include"
 
 
+def _first_holding(candidates: list[Path], file: Path, what: str) -> str:
+    """The first of ``candidates`` that holds ``file``, or a FileNotFoundError naming them all."""
+    for c in candidates:
+        if (c / file).is_file():
+            return str(c)
+    raise FileNotFoundError(
+        f"isoinit's {what} ({file.as_posix()}) is not installed: looked in "
+        + ", ".join(str(c) for c in candidates)
+        + "; reinstall isoinit (pip install --force-reinstall isoinit)"
+    )
+
+
 def get_include() -> str:
     """The directory to put on the include path for ``#include "isoinit/simulate.hpp"``.
 
@@ -50,14 +62,7 @@ def get_include() -> str:
         If neither holds ``isoinit/simulate.hpp`` (a broken install).
     """
     candidates = [d / "include" for d in _package_dirs()] + [_source_include()]
-    for c in candidates:
-        if (c / _HEADER).is_file():
-            return str(c)
-    raise FileNotFoundError(
-        f"isoinit's C++ headers ({_HEADER.as_posix()}) are not installed: looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "; reinstall isoinit (pip install --force-reinstall isoinit)"
-    )
+    return _first_holding(candidates, _HEADER, "C++ headers")
 
 
 def get_cmake_dir() -> str:
@@ -79,14 +84,7 @@ def get_cmake_dir() -> str:
         If no package directory holds ``isoinitConfig.cmake`` (a broken install).
     """
     candidates = [d / "share" / "cmake" / "isoinit" for d in _package_dirs()]
-    for c in candidates:
-        if (c / _CONFIG).is_file():
-            return str(c)
-    raise FileNotFoundError(
-        f"isoinit's CMake package ({_CONFIG}) is not installed: looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "; reinstall isoinit (pip install --force-reinstall isoinit)"
-    )
+    return _first_holding(candidates, Path(_CONFIG), "CMake package")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -217,6 +217,19 @@ def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     return q_out, rho_out
 
 
+def _scale_denominator(mlp: MLP, layer: int, mean_square: float) -> float:
+    """Return what block ``layer``'s scaling divides the squared entries by, at infinite width.
+
+    The mean square (plus ``eps``) for layer scaling, the squared mean-field constant for
+    ``mf``, 1 for none.
+    """
+    if mlp.scaling == "layer":
+        return mean_square + mlp.eps
+    if mlp.scaling == "mf":
+        return mf_constants(mlp)[1][layer - 1] ** 2
+    return 1.0
+
+
 def _step_raw(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     gain2, bias2 = mlp.gain**2, mlp.bias**2
     s2 = gain2 * q + bias2
@@ -226,12 +239,7 @@ def _step_raw(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     act = mlp.act
     if mlp.order == "norm-act":
         # the row mean of H over features is 0 at infinite width: centering is a no-op
-        if mlp.scaling == "layer":
-            denom = s2 + mlp.eps
-        elif mlp.scaling == "mf":
-            denom = mf_constants(mlp)[1][layer - 1] ** 2
-        else:
-            denom = 1.0
+        denom = _scale_denominator(mlp, layer, s2)
         p = math.sqrt(s2 / denom) if denom > 0 else 0.0
         k_diag = float(_moments(act, p).m2)
         if not math.isfinite(k_diag):
@@ -258,13 +266,7 @@ def _step_raw(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
     scale = m2 + center * center + 2.0 * abs(center * c0)
     if not (c_diag >= _TINY and c_diag > _RESOLVED * scale):
         raise _underflow("E (sigma(s z) - c)^2", c_diag, scale)
-    if mlp.scaling == "layer":
-        denom = c_diag + mlp.eps
-    elif mlp.scaling == "mf":
-        denom = mf_constants(mlp)[1][layer - 1] ** 2
-    else:
-        denom = 1.0
-    q_out = c_diag / denom
+    q_out = c_diag / _scale_denominator(mlp, layer, c_diag)
     if not math.isfinite(q_out):
         raise _overflow("the diagonal q", q_out)
     if not q_out >= _TINY:
