@@ -136,24 +136,16 @@ def main() -> None:
         / runs
     )
     seeds = iter(range(10**6))
-    results["(c) isoinit, sampler=weights"] = (
-        median_time(
-            lambda: gaps.setdefault("c", []).extend(
-                isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="weights").gap[:, -1]
-            ),
-            repeat,
+    for key, sampler in (("c", "weights"), ("d", "gram")):
+        results[f"({key}) isoinit, sampler={sampler}"] = (
+            median_time(
+                lambda key=key, sampler=sampler: gaps.setdefault(key, []).extend(
+                    isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler=sampler).gap[:, -1]
+                ),
+                repeat,
+            )
+            / runs
         )
-        / runs
-    )
-    results["(d) isoinit, sampler=gram"] = (
-        median_time(
-            lambda: gaps.setdefault("d", []).extend(
-                isoinit.simulate(mlp, x, runs=runs, seed=next(seeds), sampler="gram").gap[:, -1]
-            ),
-            repeat,
-        )
-        / runs
-    )
     # PyTorch runs in a child process: its own OpenMP pool keeps spinning on the cores after
     # each call and would slow down whatever this process times next
     peer = torch_peer_in_subprocess(n, d, depth, runs, repeat)
