@@ -512,7 +512,7 @@ def train(
     hidden: Sequence[int] = (256,) * 10,
     epochs: int = 10,
     reruns: int = 3,
-    lr: float = 0.01,
+    lr: float = 0.05,
     momentum: float = 0.0,
     batch_size: int = 64,
     seed: int = 0,

@@ -25,7 +25,7 @@ from ._registry import register
 __all__ = ["TrainingFigure", "from_result", "shared_run"]
 
 #: Epochs, reruns and widths of the figures' run (``ctx.nruns`` and ``ctx.width`` apply).
-EPOCHS, RERUNS, WIDTH, DEPTH = 10, 5, 256, 10
+EPOCHS, RERUNS, WIDTH, DEPTH = 10, 3, 256, 10
 
 _CACHE: dict[tuple[Any, ...], Any] = {}
 
