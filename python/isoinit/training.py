@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMNS",
     "DEFAULT_ACTIVATIONS",
+    "Correlation",
     "Dataset",
     "Protocol",
     "Trainability",
