@@ -9,7 +9,7 @@ import pytest
 
 from isoinit import _core, activations
 from isoinit.activations import BUILTIN
-from tolerances import ACTIVATION_REL
+from tolerances import ACTIVATION_REL, TORCH_ACTIVATION_REL32, TORCH_ACTIVATION_REL64
 
 SPECS = [*BUILTIN, "leaky_relu(0.3)", "elu(0.4)", "celu(2.5)", *(f"he{k}" for k in range(0, 31))]
 GRID = np.concatenate([np.linspace(-8, 8, 2001), [0.0, -0.0, 1e-300, -1e-300, 30.0, -30.0, 700.0, -745.0]])
@@ -30,6 +30,24 @@ def test_compiled_equals_numpy(spec: str) -> None:
     both_inf = np.isinf(ref) & (got == ref)
     err = np.abs(got - ref) / np.maximum(1.0, np.abs(ref))
     assert np.all(both_inf | (err <= ACTIVATION_REL))
+
+
+@pytest.mark.parametrize("spec", [*SPECS, "hermite"])
+def test_torch_equals_numpy(spec: str) -> None:
+    """Builtin.torch (the PyTorch half, used by isoinit.training) is the NumPy formula."""
+    torch = pytest.importorskip("torch", reason="PyTorch (isoinit[torch]) is not installed")
+    act = activations.from_hermite([0.3, -0.5, 0.8, 0.1, -0.05]) if spec == "hermite" else activations.resolve(spec)
+    assert act.torch is not None
+    grid = np.linspace(-8, 8, 2001) if act.base.startswith("he") else np.linspace(-30, 30, 6001)
+    for dtype, tol in ((torch.float64, TORCH_ACTIVATION_REL64), (torch.float32, TORCH_ACTIVATION_REL32)):
+        if dtype == torch.float32 and act.base not in BUILTIN:
+            continue  # polynomials: float32 loses ~1e-5 to cancellation in the recurrence at |x| ~ 8
+        x = torch.as_tensor(grid, dtype=dtype)
+        got = act.torch(x)
+        assert got.dtype == dtype and got.shape == x.shape
+        ref = act(x.double().numpy())  # the NumPy function at the same (rounded) points
+        err = np.abs(got.double().numpy() - ref) / np.maximum(1.0, np.abs(ref))
+        assert np.all(err <= tol), (spec, dtype, float(err.max()))
 
 
 def test_hermite_defined_activation() -> None:

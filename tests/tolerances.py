@@ -73,3 +73,16 @@ MEANFIELD_NUMPY = 0.05
 BOUND_REL = 1e-9
 #: Exact identities (isometry ratio, fixed point values) in float64.
 IDENTITY_REL = 1e-10
+
+# --- training (PyTorch) -------------------------------------------------------------------
+
+#: PyTorch activation (Builtin.torch) vs the NumPy table, relative to max(1, |value|): in
+#: float64 both evaluate the same formula with correctly rounded libm-class functions; in
+#: float32 the error is a few float32 ulps (6e-8) of the function, plus the ulp of the input.
+TORCH_ACTIVATION_REL64 = 1e-12
+TORCH_ACTIVATION_REL32 = 1e-6
+#: Two-sample KS test of the training MLP's isometry gap at initialization (PyTorch, explicit
+#: weights, hooks) vs isoinit.simulate of the same configuration, per test: with the 3 tests
+#: of tests/test_training.py the family-wise false-failure rate for a fresh seed is at most
+#: 3 * 1e-3 = 3e-3 (Bonferroni).
+TRAINING_KS_ALPHA = 1e-3

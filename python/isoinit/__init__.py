@@ -74,9 +74,10 @@ __all__ = [
     "simulate",
     "sweep",
     "sweeps",
+    "training",
 ]
 
-_LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps", "hooks"}
+_LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps", "hooks", "training"}
 
 
 def build_info() -> dict[str, Any]:

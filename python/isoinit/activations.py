@@ -24,13 +24,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._closed_forms import ClosedForm, Erf, Exponential, Gelu, HermiteSeries, Homogeneous, StepLike
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     "BUILTIN",
@@ -44,6 +47,7 @@ __all__ = [
     "available",
     "from_hermite",
     "hermite_he",
+    "hermite_he_torch",
     "register",
     "resolve",
 ]
@@ -91,7 +95,35 @@ def _elu(x: NDArray[np.float64], a: float) -> NDArray[np.float64]:
     return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
 
 
+# The PyTorch halves (``Builtin.torch``) use tensor methods only, so this module never imports
+# torch; each is the NumPy formula above it, written so that no branch of a ``where`` overflows
+# (an overflowing unselected branch would still poison the gradient with NaN).
+
+
+def hermite_he_torch(k: int, x: Tensor) -> Tensor:
+    """:func:`hermite_he` on a PyTorch tensor (same recurrence, differentiable)."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0; got {k}")
+    h_prev = x.new_ones(())
+    if k == 0:
+        return h_prev.expand_as(x).clone()
+    h = x
+    for j in range(1, k):
+        h_prev, h = h, x * h - j * h_prev
+    return h
+
+
+def _softplus_t(x: Tensor) -> Tensor:
+    return x.clamp(min=0.0) + (-x.abs()).exp().log1p()
+
+
+def _elu_t(x: Tensor, a: float) -> Tensor:
+    return x.where(x > 0, a * x.clamp(max=0.0).expm1())
+
+
 _Fn = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+#: ``(tensor, a) -> tensor``: an activation in PyTorch (``a`` the parameter, 0 if none).
+TorchFn = Callable[["Tensor", float], "Tensor"]
 
 
 @dataclass(frozen=True)
@@ -143,6 +175,10 @@ class Builtin:
     closed : ClosedForm or None
         The family of :mod:`isoinit._closed_forms` that gives its Hermite coefficients,
         moments and kernel in closed form; ``None``: quadrature (:mod:`isoinit.hermite`).
+    torch : callable
+        ``(tensor, a) -> tensor``: the same formula with PyTorch tensor operations
+        (differentiable; used by :mod:`isoinit.training`). A test checks it against ``fn``
+        to 1e-12 in float64 and 1e-6 in float32.
     """
 
     fn: Callable[[NDArray[np.float64], float], NDArray[np.float64]]
@@ -150,6 +186,7 @@ class Builtin:
     kinks: tuple[float, ...] = ()
     param: Param | None = None
     closed: ClosedForm | None = None
+    torch: TorchFn = field(kw_only=True, compare=False, repr=False)
 
 
 def _leaky_weights(a: float) -> tuple[float, float]:
@@ -160,13 +197,17 @@ def _leaky_weights(a: float) -> tuple[float, float]:
 #: (``0 <= K <= 30``) is the Hermite family, matched separately.
 BUILTIN: dict[str, Builtin] = {
     "identity": Builtin(
-        lambda x, a: x.copy(), "x", closed=Homogeneous(lambda a: (1.0, 0.0), lambda a: 1.0, lambda a: (1.0, 0.0))
+        lambda x, a: x.copy(),
+        "x",
+        closed=Homogeneous(lambda a: (1.0, 0.0), lambda a: 1.0, lambda a: (1.0, 0.0)),
+        torch=lambda x, a: x.clone(),
     ),
     "relu": Builtin(
         lambda x, a: np.maximum(x, 0.0),
         "max(x, 0)",
         (0.0,),
         closed=Homogeneous(lambda a: (0.0, 1.0), lambda a: 0.5, lambda a: (0.0, 1.0)),
+        torch=lambda x, a: x.clamp(min=0.0),
     ),
     "leaky_relu": Builtin(
         lambda x, a: np.where(x >= 0, x, a * x),
@@ -174,41 +215,67 @@ BUILTIN: dict[str, Builtin] = {
         (0.0,),
         Param("slope", 0.01),
         Homogeneous(_leaky_weights, lambda a: 0.5 * (1.0 + a * a), lambda a: (a, (1.0 - a) ** 2)),
+        torch=lambda x, a: x.where(x >= 0, a * x),
     ),
-    "tanh": Builtin(lambda x, a: np.tanh(x), "tanh(x)"),
-    "sigmoid": Builtin(lambda x, a: _sigmoid(x), "1 / (1 + exp(-x))"),
-    "sin": Builtin(lambda x, a: np.sin(x), "sin(x)", closed=Exponential("sin")),
-    "cos": Builtin(lambda x, a: np.cos(x), "cos(x)", closed=Exponential("cos")),
-    "exp": Builtin(lambda x, a: np.exp(x), "exp(x)", closed=Exponential("exp")),
-    "erf": Builtin(lambda x, a: special.erf(x), "erf(x)", closed=Erf()),
-    "gelu": Builtin(lambda x, a: 0.5 * x * (1.0 + special.erf(x / _SQRT2)), "x Phi(x)", closed=Gelu()),
+    "tanh": Builtin(lambda x, a: np.tanh(x), "tanh(x)", torch=lambda x, a: x.tanh()),
+    "sigmoid": Builtin(lambda x, a: _sigmoid(x), "1 / (1 + exp(-x))", torch=lambda x, a: x.sigmoid()),
+    "sin": Builtin(lambda x, a: np.sin(x), "sin(x)", closed=Exponential("sin"), torch=lambda x, a: x.sin()),
+    "cos": Builtin(lambda x, a: np.cos(x), "cos(x)", closed=Exponential("cos"), torch=lambda x, a: x.cos()),
+    "exp": Builtin(lambda x, a: np.exp(x), "exp(x)", closed=Exponential("exp"), torch=lambda x, a: x.exp()),
+    "erf": Builtin(lambda x, a: special.erf(x), "erf(x)", closed=Erf(), torch=lambda x, a: x.erf()),
+    "gelu": Builtin(
+        lambda x, a: 0.5 * x * (1.0 + special.erf(x / _SQRT2)),
+        "x Phi(x)",
+        closed=Gelu(),
+        torch=lambda x, a: 0.5 * x * (1.0 + (x / _SQRT2).erf()),
+    ),
     "gelu_tanh": Builtin(
         lambda x, a: 0.5 * x * (1.0 + np.tanh(_GELU_TANH_C * (x + 0.044715 * x**3))),
         "x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2, the tanh approximation of GELU",
+        torch=lambda x, a: 0.5 * x * (1.0 + (_GELU_TANH_C * (x + 0.044715 * x**3)).tanh()),
     ),
-    "silu": Builtin(lambda x, a: x * _sigmoid(x), "x sigmoid(x)"),
+    "silu": Builtin(lambda x, a: x * _sigmoid(x), "x sigmoid(x)", torch=lambda x, a: x * x.sigmoid()),
     "selu": Builtin(
-        lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), "lambda elu_alpha(x) with PyTorch's constants", (0.0,)
+        lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA),
+        "lambda elu_alpha(x) with PyTorch's constants",
+        (0.0,),
+        torch=lambda x, a: SELU_LAMBDA * _elu_t(x, SELU_ALPHA),
     ),
-    "elu": Builtin(_elu, "x if x > 0 else alpha (e^x - 1)", (0.0,), Param("alpha", 1.0, low=0.0)),
+    "elu": Builtin(_elu, "x if x > 0 else alpha (e^x - 1)", (0.0,), Param("alpha", 1.0, low=0.0), torch=_elu_t),
     "celu": Builtin(
         lambda x, a: np.maximum(x, 0.0) + a * np.expm1(np.minimum(x, 0.0) / a),
         "max(0, x) + min(0, alpha (e^(x/alpha) - 1))",
         (0.0,),
         Param("alpha", 1.0, low=0.0),
+        torch=lambda x, a: x.clamp(min=0.0) + a * (x.clamp(max=0.0) / a).expm1(),
     ),
-    "softplus": Builtin(lambda x, a: _softplus(x), "log(1 + e^x)"),
-    "step": Builtin(lambda x, a: (x > 0).astype(np.float64), "1 if x > 0 else 0", (0.0,), closed=StepLike(0.0, 1.0)),
-    "sign": Builtin(lambda x, a: np.sign(x), "sign(x)", (0.0,), closed=StepLike(-1.0, 2.0)),
+    "softplus": Builtin(lambda x, a: _softplus(x), "log(1 + e^x)", torch=lambda x, a: _softplus_t(x)),
+    "step": Builtin(
+        lambda x, a: (x > 0).astype(np.float64),
+        "1 if x > 0 else 0",
+        (0.0,),
+        closed=StepLike(0.0, 1.0),
+        torch=lambda x, a: (x > 0).to(x.dtype),
+    ),
+    "sign": Builtin(
+        lambda x, a: np.sign(x), "sign(x)", (0.0,), closed=StepLike(-1.0, 2.0), torch=lambda x, a: x.sign()
+    ),
     "abs": Builtin(
         lambda x, a: np.abs(x),
         "|x|",
         (0.0,),
         closed=Homogeneous(lambda a: (-1.0, 2.0), lambda a: 1.0, lambda a: (-1.0, 4.0)),
+        torch=lambda x, a: x.abs(),
     ),
-    "softsign": Builtin(lambda x, a: x / (1.0 + np.abs(x)), "x / (1 + |x|)", (0.0,)),
-    "hardtanh": Builtin(lambda x, a: np.clip(x, -1.0, 1.0), "min(max(x, -1), 1)", (-1.0, 1.0)),
-    "mish": Builtin(lambda x, a: x * np.tanh(_softplus(x)), "x tanh(softplus(x))"),
+    "softsign": Builtin(
+        lambda x, a: x / (1.0 + np.abs(x)), "x / (1 + |x|)", (0.0,), torch=lambda x, a: x / (1.0 + x.abs())
+    ),
+    "hardtanh": Builtin(
+        lambda x, a: np.clip(x, -1.0, 1.0), "min(max(x, -1), 1)", (-1.0, 1.0), torch=lambda x, a: x.clamp(-1.0, 1.0)
+    ),
+    "mish": Builtin(
+        lambda x, a: x * np.tanh(_softplus(x)), "x tanh(softplus(x))", torch=lambda x, a: x * _softplus_t(x).tanh()
+    ),
 }
 
 _HE_RE = re.compile(r"^he(\d+)$")
@@ -240,6 +307,9 @@ class Activation:
     closed : ClosedForm or None
         The family giving its Gaussian integrals in closed form (:mod:`isoinit._closed_forms`),
         ``None`` for quadrature.
+    torch : callable or None
+        The same function on PyTorch tensors, ``tensor -> tensor`` (differentiable), for
+        built-ins, ``heK`` and Hermite-defined activations; ``None`` for user callables.
     """
 
     name: str
@@ -250,6 +320,7 @@ class Activation:
     engine: str | None = None
     hermite: tuple[float, ...] | None = None
     closed: ClosedForm | None = field(default=None, compare=False, repr=False)
+    torch: Callable[[Tensor], Tensor] | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
         """Apply the activation elementwise.
@@ -306,7 +377,13 @@ def _he_activation(k: int) -> Activation:
     """``He_K``, the unnormalized probabilists' Hermite polynomial ``sqrt(K!) he_K``."""
     coeffs = (0.0,) * k + (math.sqrt(math.factorial(k)),)
     return Activation(
-        name=f"he{k}", base=f"he{k}", param=None, fn=partial(_he_fn, k), engine=f"he{k}", closed=HermiteSeries(coeffs)
+        name=f"he{k}",
+        base=f"he{k}",
+        param=None,
+        fn=partial(_he_fn, k),
+        engine=f"he{k}",
+        closed=HermiteSeries(coeffs),
+        torch=partial(hermite_he_torch, k),
     )
 
 
@@ -350,7 +427,16 @@ def resolve(spec: ActivationSpec) -> Activation:
         if arg is not None:
             raise ValueError(f"activation {base!r} takes no parameter; got {spec!r}")
         fn = partial(_with_param, b.fn, 0.0)
-        return Activation(name=base, base=base, param=None, fn=fn, kinks=b.kinks, engine=base, closed=b.closed)
+        return Activation(
+            name=base,
+            base=base,
+            param=None,
+            fn=fn,
+            kinks=b.kinks,
+            engine=base,
+            closed=b.closed,
+            torch=partial(_with_param_t, b.torch, 0.0),
+        )
     value = b.param.default
     if arg is not None:
         try:
@@ -367,6 +453,7 @@ def resolve(spec: ActivationSpec) -> Activation:
         kinks=b.kinks,
         engine=base,
         closed=b.closed,
+        torch=partial(_with_param_t, b.torch, value),
     )
 
 
@@ -377,6 +464,10 @@ def _he_fn(k: int, x: NDArray[np.float64]) -> NDArray[np.float64]:
 def _with_param(
     f: Callable[[NDArray[np.float64], float], NDArray[np.float64]], a: float, x: NDArray[np.float64]
 ) -> NDArray[np.float64]:
+    return f(x, a)
+
+
+def _with_param_t(f: TorchFn, a: float, x: Tensor) -> Tensor:
     return f(x, a)
 
 
@@ -465,6 +556,15 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
                 out += ck * norms[k] * h
         return out
 
+    def torch_fn(x: Tensor) -> Tensor:
+        out = coeffs[0] * x.new_ones(()).expand_as(x)
+        h_prev, h = x.new_ones(()), x
+        for k, ck in enumerate(coeffs[1:], start=1):
+            if k >= 2:
+                h_prev, h = h, x * h - (k - 1) * h_prev
+            out = out + ck * norms[k] * h
+        return out
+
     label = "hermite(" + ",".join(f"{v:.6g}" for v in coeffs) + ")"
     act = Activation(
         name=label if name is None else _check_new_name(name),
@@ -474,6 +574,7 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
         engine="hermite",
         hermite=coeffs,
         closed=HermiteSeries(coeffs),
+        torch=torch_fn,
     )
     if name is not None:
         _USER[act.name] = act

@@ -7,6 +7,7 @@ commands (setting ``func`` to the function that runs one), listed once in :data:
 * :mod:`._theory`: ``hermite``, ``meanfield``
 * :mod:`._sweep`: ``sweep``
 * :mod:`._figure`: ``figure``
+* :mod:`._train`: ``train`` (PyTorch: :mod:`isoinit.training`)
 
 :mod:`._common` holds the network options shared by ``simulate``, ``meanfield`` (and any
 command that builds a network). A command raises :class:`TypeError` or
@@ -21,7 +22,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import _figure, _simulate, _sweep, _theory
+from . import _figure, _simulate, _sweep, _theory, _train
 from ._common import add_network_options, mlp_from_args
 
 __all__ = ["COMMANDS", "add_network_options", "build_parser", "main", "mlp_from_args"]
@@ -37,6 +38,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     _theory.register,
     _sweep.register,
     _figure.register,
+    _train.register,
 )
 
 

@@ -8,8 +8,11 @@ from typing import get_args
 
 __all__ = ["cmd_figure", "register"]
 
-EPILOG = """figures (spec/experiments.md):
+EPILOG = """figures (spec/experiments.md), all made by 'all':
 {names}
+
+figures of networks trained with SGD (need PyTorch; made by name only, or by 'isoinit train'):
+{extra}
 
 protocols:
   faithful  the isometry gap of the block output, after the normalization (default)
@@ -27,9 +30,10 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``figure`` subcommand to the ``isoinit`` parser."""
-    from ..figures import DESCRIPTIONS, NAMES, Protocol
+    from ..figures import DESCRIPTIONS, EXTRA_NAMES, NAMES, Protocol
 
     names = "\n".join(f"  {n:<24}{DESCRIPTIONS[n]}" for n in NAMES)
+    extra = "\n".join(f"  {n:<24}{DESCRIPTIONS[n]}" for n in EXTRA_NAMES)
     p = subparsers.add_parser(
         "figure",
         help="reproduce a figure of the paper (PNG + tidy CSV)",
@@ -38,10 +42,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "curve, run and layer; mean-field and bound rows beside the simulation). Each figure "
         "shows the mean over runs with a 10-90% band, the mean-field (infinite-width) "
         "trajectory dashed and the potential bound dotted where they exist.",
-        epilog=EPILOG.format(names=names),
+        epilog=EPILOG.format(names=names, extra=extra),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", metavar="NAME", choices=[*NAMES, "all"], help="a figure name (listed below) or 'all'")
+    p.add_argument(
+        "name", metavar="NAME", choices=[*NAMES, *EXTRA_NAMES, "all"], help="a figure name (listed below) or 'all'"
+    )
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
     p.add_argument(
         "--runs",

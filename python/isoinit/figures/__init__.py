@@ -27,7 +27,8 @@ complement of the all-ones vector (``Q^T G Q`` with ``Q`` an orthonormal basis o
 
 Layout: :mod:`._registry` (one :class:`Figure` record per figure), :mod:`._measure` (the
 measuring layer), :mod:`._draw` (the drawing layer), one module per group of figures
-(:mod:`.layers`: metrics against the layer; :mod:`.theory`: kernels and ``beta_0``), and
+(:mod:`.layers`: metrics against the layer; :mod:`.theory`: kernels and ``beta_0``;
+:mod:`.training`: networks trained with SGD, not part of :func:`make_all`), and
 :mod:`.gallery` (the table of ``docs/figures.md``). ``docs/developing.md`` says how to add
 a figure.
 """
@@ -43,12 +44,13 @@ from typing import Any, get_args
 import pandas as pd
 
 from .. import _validate as check
-from . import _registry, layers, theory  # noqa: F401  (importing a figure module registers its figures)
+from . import _registry, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
 from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
 from ._registry import Figure
 
 __all__ = [
     "DESCRIPTIONS",
+    "EXTRA_NAMES",
     "NAMES",
     "Figure",
     "FigureResult",
@@ -65,15 +67,21 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-#: The figures of spec/experiments.md, in its order (a view of the registry).
-NAMES: tuple[str, ...] = _registry.names()
+#: The figures of spec/experiments.md, in its order: those of :func:`make_all` and
+#: ``isoinit figure all`` (a view of the registry).
+NAMES: tuple[str, ...] = _registry.names(in_all=True)
 
-#: One line per figure: what it shows (used in titles, ``--help`` and the gallery).
+#: Figures beyond the paper's initialization figures, made by name only (longer experiments:
+#: the training figures of :mod:`.training`, which need PyTorch).
+EXTRA_NAMES: tuple[str, ...] = _registry.names(in_all=False)
+
+#: One line per figure of :data:`NAMES` and :data:`EXTRA_NAMES`: what it shows (used in
+#: titles, ``--help`` and the gallery).
 DESCRIPTIONS: dict[str, str] = {f.name: f.description for f in _registry.figures()}
 
 
 def available() -> tuple[Figure[Any], ...]:
-    """Every registered figure, in the order of :data:`NAMES`.
+    """Every registered figure, in order (:data:`NAMES`, then :data:`EXTRA_NAMES`).
 
     Each with its name, description, measuring and drawing steps, and what the published
     figure shows.
@@ -93,9 +101,10 @@ class FigureResult:
         The image and its data.
     data : pandas.DataFrame
         The tidy data (the CSV): one row per (panel, curve, source, run, x), with columns
-        ``figure, panel, curve, source`` (``simulation``, ``mean-field``, ``bound`` or
-        ``theory``), ``quantity`` (``gap``, ``potential``, ``gap_complement``, ``kbar``,
-        ``correlation``, ``beta0``), ``stage`` (which Gram was measured), ``protocol``, the
+        ``figure, panel, curve, source`` (``simulation``, ``mean-field``, ``bound``,
+        ``theory``, or ``training`` for the training figures), ``quantity`` (``gap``,
+        ``potential``, ``gap_complement``, ``kbar``, ``correlation``, ``beta0``; ``loss``,
+        ``accuracy``, ``gap_act`` for the training figures), ``stage`` (which Gram was measured), ``protocol``, the
         configuration (``activation, centering, scaling, order, gain, width,
         degeneracy``), ``run`` (-1 for theory), ``x_name`` (``layer``, ``rho`` or
         ``alpha``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
@@ -157,7 +166,7 @@ def make(
     Parameters
     ----------
     name : str
-        One of :data:`NAMES` (spec/experiments.md).
+        One of :data:`NAMES` (spec/experiments.md) or :data:`EXTRA_NAMES`.
     out_dir : str or Path
         Created if missing.
     runs : int, optional
@@ -202,6 +211,8 @@ def make_all(
     callback: Callable[[FigureResult], None] | None = None,
 ) -> list[FigureResult]:
     """:func:`make` every figure of :data:`NAMES` (or ``names``) into ``out_dir``.
+
+    :data:`EXTRA_NAMES` (the training figures) are made only when ``names`` lists them.
 
     ``callback`` is called with each result as soon as it is written.
     """

@@ -40,6 +40,10 @@ class Figure(Generic[M]):
     published : str
         What the published figure shows (``spec/experiments.md``): the reference a
         reproduction is judged against.
+    in_all : bool
+        Whether ``make_all`` and ``isoinit figure all`` make it (the paper's figures, each
+        within the 60 s budget of ``all``); ``False`` for longer experiments (the training
+        figures), made by name.
     """
 
     name: str
@@ -48,6 +52,7 @@ class Figure(Generic[M]):
     measure: Callable[[Context], M]
     draw: Callable[[Context, M, Path], None]
     published: str
+    in_all: bool = True
 
 
 _FIGURES: dict[str, Figure[Any]] = {}
@@ -69,12 +74,13 @@ def register(
     position: int,
     published: str,
     draw: Callable[[Context, M, Path], None],
+    in_all: bool = True,
 ) -> Callable[[Callable[[Context], M]], Callable[[Context], M]]:
     """Register the decorated function as the measuring step of figure ``name``; ``draw``
-    draws its result."""
+    draws its result; ``in_all=False`` keeps it out of ``make_all``/``isoinit figure all``."""
 
     def decorate(measure: Callable[[Context], M]) -> Callable[[Context], M]:
-        _add(Figure(name, description, position, measure, draw, published))
+        _add(Figure(name, description, position, measure, draw, published, in_all))
         return measure
 
     return decorate
@@ -102,9 +108,9 @@ def figures() -> tuple[Figure[Any], ...]:
     return tuple(sorted(_FIGURES.values(), key=lambda f: f.position))
 
 
-def names() -> tuple[str, ...]:
-    """The names of :func:`figures`, in order."""
-    return tuple(f.name for f in figures())
+def names(*, in_all: bool | None = None) -> tuple[str, ...]:
+    """The names of :func:`figures`, in order (only those with ``Figure.in_all == in_all`` if given)."""
+    return tuple(f.name for f in figures() if in_all is None or f.in_all == in_all)
 
 
 def get(name: str) -> Figure[Any]:
