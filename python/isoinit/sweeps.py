@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from . import _io
 from . import _validate as check
 from ._warnings import DivergenceWarning
 from .config import MLP
@@ -522,19 +523,54 @@ def _need_parquet() -> None:
         )
 
 
-def save(df: pd.DataFrame, path: str | Path) -> Path:
+def _check_path(path: object, *, overwrite: bool, name: str = "path", flag: str = "overwrite=True") -> Path:
+    """The output path of :func:`save`, checked before any work.
+
+    Suffix, pyarrow, directory, no existing file unless ``overwrite``; ``name`` and ``flag``
+    as the caller spells them.
+    """
+    p = _io.check_output(name, path, overwrite=overwrite, flag=flag)
+    try:
+        if _format(p) == "parquet":
+            _need_parquet()
+    except ValueError as err:
+        raise ValueError(str(err).replace("path must", f"{name} must", 1)) from None
+    return p
+
+
+def save(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a sweep table to ``path``; returns the path.
 
     CSV (``.csv``, ``.csv.gz``, ...) or Parquet (``.parquet``/``.pq``, needs pyarrow).
-    Floats are written so that :func:`load` reads them back exactly.
+    Floats are written so that :func:`load` reads them back exactly. The file is written
+    atomically (a temporary file beside it, renamed over it when complete), so an
+    interrupted save never leaves a truncated table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (:func:`sweep`'s, or any).
+    path : str or Path
+        Target file; its directory must exist.
+    overwrite : bool
+        Replace an existing file (default: refuse with :class:`FileExistsError`).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    FileNotFoundError, PermissionError
+        If its directory is missing or not writable.
+    ValueError
+        If the suffix is not one of the formats.
     """
     check.instance("df", df, pd.DataFrame, "a pandas DataFrame")
-    p = Path(path)
+    overwrite = check.boolean("overwrite", overwrite)
+    p = _check_path(path, overwrite=overwrite)
     if _format(p) == "parquet":
-        _need_parquet()
-        df.to_parquet(p, index=False, engine="pyarrow")
+        _io.write_atomic(p, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"), overwrite=overwrite)
     else:
-        df.to_csv(p, index=False)
+        _io.write_atomic(p, lambda tmp: df.to_csv(tmp, index=False), overwrite=overwrite)
     return p
 
 

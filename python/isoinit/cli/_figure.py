@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--size", type=float, default=1.0, help="multiply every width d by this factor, for quick looks (default: 1)"
     )
+    p.add_argument(
+        "--force", action="store_true", help="replace existing DIR/NAME.png and DIR/NAME.csv (default: refuse)"
+    )
     p.set_defaults(func=cmd_figure)
 
 
@@ -76,7 +79,15 @@ def cmd_figure(args: argparse.Namespace) -> int:
             print(f"    note: {note}")
 
     make_all(
-        args.out, runs=args.runs, seed=args.seed, protocol=args.protocol, size=args.size, names=names, callback=report
+        args.out,
+        runs=args.runs,
+        seed=args.seed,
+        protocol=args.protocol,
+        size=args.size,
+        names=names,
+        callback=report,
+        overwrite=args.force,
+        flag="--force",
     )
     print(f"# {len(names)} figure(s) in {time.perf_counter() - t0:.1f} s (protocol {args.protocol}, seed {args.seed})")
     return 0

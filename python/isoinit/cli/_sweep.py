@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,20 +40,9 @@ run, layer, [stage], every metric, norm_bias, diverged_at.
 """
 
 
-def _check_out(out: str) -> None:
-    """Check the output path before running the sweep, naming the option on error."""
-    from ..sweeps import _format, _need_parquet
-
-    try:
-        if _format(Path(out)) == "parquet":
-            _need_parquet()
-    except (TypeError, ValueError, ImportError) as err:
-        raise ValueError(f"--out: {err}") from None
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a TOML sweep file and write its table."""
-    from ..sweeps import from_toml, save, sweep
+    from ..sweeps import _check_path, from_toml, save, sweep
 
     try:
         configs, options = from_toml(args.file)
@@ -71,7 +59,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise ValueError("--out is required (a .csv, .csv.gz, .parquet or .pq path); got none")
-    _check_out(args.out)
+    out = _check_path(args.out, overwrite=args.force, name="--out", flag="--force")
     client: Any = None
     if args.dask_scheduler:
         try:
@@ -89,7 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     elapsed = time.perf_counter() - t0
-    path = save(df, args.out)
+    path = save(df, out, overwrite=args.force)
     runs = int(df["run"].max()) + 1
     print(f"# {len(configs)} configurations x {runs} runs in {elapsed:.2f} s; wrote {len(df)} rows to {path}")
     last = df[df["layer"] == df["depth"]]
@@ -144,6 +132,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786), one task per "
         "configuration; needs isoinit[dask]",
     )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file (default: refuse)")
     p.add_argument("--list", action="store_true", help="print the configurations and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
