@@ -73,3 +73,8 @@ MEANFIELD_NUMPY = 0.05
 BOUND_REL = 1e-9
 #: Exact identities (isometry ratio, fixed point values) in float64.
 IDENTITY_REL = 1e-10
+
+#: isoinit.metrics' checks on a user's Gram (documented in its module docstring):
+#: symmetric within this times max|G|, and smallest eigenvalue >= -n * this * |lambda|_max.
+GRAM_SYMMETRY_RTOL = 1e-12
+GRAM_PSD_RTOL = 1e-12
