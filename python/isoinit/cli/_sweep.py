@@ -33,6 +33,9 @@ sweep file (TOML; the full schema is in the docstring of isoinit.sweeps):
   width = 500
   activation = "selu"
 
+The schema is strict (types checked, true/false booleans, known metric names, no nesting
+beyond per-block widths); an error names the key, the array index and the file.
+
 Every configuration uses the same seed (common random numbers): rows depend only on
 (configuration, seed, run, layer), so the local and the Dask backend write identical files.
 The output is one tidy table (CSV, or Parquet for .parquet/.pq): configuration columns,
