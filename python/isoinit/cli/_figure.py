@@ -68,9 +68,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_figure(args: argparse.Namespace) -> int:
     """Run ``isoinit figure``."""
+    from .. import _validate as check
     from ..figures import NAMES, FigureResult, make_all
 
     names = list(NAMES) if args.name == "all" else [args.name]
+    runs = None if args.runs is None else check.integer("--runs", args.runs, 1)
+    seed = check.integer("--seed", args.seed, 0)
+    size = check.real("--size", args.size, 0.0, 10.0, low_open=True)
     t0 = time.perf_counter()
 
     def report(r: FigureResult) -> None:
@@ -80,10 +84,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
     make_all(
         args.out,
-        runs=args.runs,
-        seed=args.seed,
+        runs=runs,
+        seed=seed,
         protocol=args.protocol,
-        size=args.size,
+        size=size,
         names=names,
         callback=report,
         overwrite=args.force,

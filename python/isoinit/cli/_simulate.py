@@ -8,6 +8,7 @@ import math
 import time
 from typing import get_args
 
+from .. import _validate as check
 from .._io import check_output, write_atomic
 from ..simulate import Sampler
 from ._common import add_network_options, fmt, inputs_from_args, mlp_from_args
@@ -30,6 +31,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     mlp = mlp_from_args(args)
     x = inputs_from_args(args)
+    runs = check.integer("--runs", args.runs, 1, 10**9)
+    seed = check.integer("--seed", args.seed, 0, 2**64 - 1)
+    threads = None if args.threads is None else check.integer("--threads", args.threads, 1, 4096)
     csv = plot = None  # the output files, checked before the simulation
     if args.csv:
         csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force")
@@ -39,10 +43,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     traj = simulate(
         mlp,
         x,
-        runs=args.runs,
-        seed=args.seed,
+        runs=runs,
+        seed=seed,
         sampler=args.sampler,
-        threads=args.threads,
+        threads=threads,
         progress=None if not args.quiet else False,
     )
     elapsed = time.perf_counter() - t0

@@ -51,10 +51,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         configs, options = from_toml(args.file)
     except FileNotFoundError:
         raise ValueError(f"FILE.toml must be an existing sweep file; got {args.file!r}") from None
-    for key in ("runs", "seed", "threads"):
+    from .. import _validate as check
+
+    for key, low, high in (("runs", 1, 10**9), ("seed", 0, 2**64 - 1), ("threads", 1, 4096)):
         value = getattr(args, key)
         if value is not None:
-            options[key] = value
+            options[key] = check.integer(f"--{key}", value, low, high)
     if args.list:
         print(f"# {len(configs)} configurations in {args.file}")
         for i, mlp in enumerate(configs):

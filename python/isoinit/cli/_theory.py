@@ -157,8 +157,8 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
             mlp,
             x,
             runs=args.compare_runs,
-            seed=args.seed,
-            threads=args.threads,
+            seed=check.integer("--seed", args.seed, 0, 2**64 - 1),
+            threads=None if args.threads is None else check.integer("--threads", args.threads, 1, 4096),
             progress=None if not args.quiet else False,
         )
         sim = traj.summary("gap")
