@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
 import pytest
 
+import isoinit
 from isoinit import activations, hermite
 from reference import user_copy
 from tolerances import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
@@ -294,3 +297,73 @@ def test_wrong_types_raise_type_error() -> None:
 def test_bad_inputs(call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()  # type: ignore[operator]
+
+
+# ----------------------------------------------------------------- edges (issue 10, cause 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "gain"),
+    [("tanh", 1.0), ("relu", 1.0), ("gelu", 2.0), ("softplus", 4.0), ("sin", 0.5), ("selu", 1.0), ("hardtanh", 3.0)],
+)
+def test_k_max_1000_is_computed(name: str, gain: float) -> None:
+    """The documented maximum works: no overflow in the Hermite table at the rule's edge."""
+    c = hermite.coefficients(name, 1000, gain=gain)
+    assert c.shape == (1001,) and np.all(np.isfinite(c))
+    np.testing.assert_allclose(c[:31], hermite.coefficients(name, 30, gain=gain), rtol=0, atol=COEF_ABS)
+    m2 = hermite.moments(name, gain).m2
+    assert np.sum(c**2) <= m2 * (1 + 1e-12)  # Bessel: partial sums never exceed E sigma^2
+    if name not in ("relu", "selu", "hardtanh"):  # smooth: the series has converged
+        assert np.sum(c**2) == pytest.approx(m2, rel=1e-12)
+
+
+def test_k_max_1000_quadrature_converged() -> None:
+    hermite._quad_coefficients.cache_clear()
+    act = isoinit.activations.resolve("tanh")
+    key = hermite._remember(act)
+    c = np.array(hermite._quad_coefficients(key, 1000, 1.0))
+    z, _ = hermite._raw_rule(act.kinks, 1.0, hermite._half_width(1000))
+    # the same integral with panels of half the width (twice the nodes)
+    zz, ww = hermite._composite(np.array([z.min(), z.max()]), 0.5, hermite._GL_X, hermite._GL_W)
+    s = np.exp(-0.25 * zz * zz)
+    fine = hermite._he_table(1000, zz, s) @ (np.tanh(zz) * ww * s / np.sqrt(2 * np.pi))
+    assert np.max(np.abs(c - fine)) < 1e-14
+
+
+@pytest.mark.parametrize(("name", "gain"), [("exp", 40.0), ("exp", 100.0), ("exp", -40.0), ("exp", 1e6)])
+def test_overflowing_moments_are_value_errors(name: str, gain: float) -> None:
+    for f in (
+        lambda: hermite.coefficients(name, 5, gain=gain),
+        lambda: hermite.moments(name, gain),
+        lambda: hermite.beta0(name, gain),
+    ):
+        with pytest.raises(ValueError, match=re.escape(f"activation '{name}' at gain {gain:g} overflow")):
+            f()
+
+
+@pytest.mark.parametrize(
+    ("fn", "gain"),
+    [
+        (lambda x: np.exp(x**2), 1.0),
+        (lambda x: np.exp(x**2), 0.6),
+        (lambda x: np.exp(0.4 * x**2), 1.2),
+        (lambda x: np.cosh(x) ** 2 * np.exp(x**2), 1.0),
+        (lambda x: np.exp(-(x**2)) * np.exp(2 * x**2), 1.0),
+    ],
+)
+def test_no_finite_moments_detected(fn: Callable[[np.ndarray], np.ndarray], gain: float) -> None:
+    isoinit.activations.register("grows", fn, overwrite=True)
+    for f in (lambda: hermite.coefficients("grows", 4, gain=gain), lambda: hermite.moments("grows", gain)):
+        with pytest.raises(ValueError, match=rf"activation 'grows' has no finite Gaussian moments at gain {gain:g}"):
+            f()
+
+
+def test_heavy_but_finite_moments_still_work() -> None:
+    isoinit.activations.register("gauss_growth", lambda x: np.exp(x**2), overwrite=True)
+    # E exp(2 (0.4 z)^2) = 1 / sqrt(1 - 4 * 0.16)
+    assert hermite.moments("gauss_growth", 0.4).m2 == pytest.approx(1 / np.sqrt(1 - 0.64), rel=1e-12)
+    isoinit.activations.register("myexp", lambda x: np.exp(x), overwrite=True)
+    # a user exp at gain 3 needs a wider rule than the default: widened, equal to the closed form
+    np.testing.assert_allclose(
+        hermite.coefficients("myexp", 6, gain=3.0), hermite.coefficients("exp", 6, gain=3.0), rtol=1e-12
+    )

@@ -204,23 +204,31 @@ class _Scalar(nn.Module):
 
 
 def test_odd_outputs_are_skipped_or_unpacked() -> None:
+    # (behaviour change, issue 10: skipped outputs are rows with a reason, numbered in
+    # execution order like every output, and warn once per module)
     model = _Odd()
     x = torch.randn(6, 4)
-    with GramRecorder(model) as rec:
+    with GramRecorder(model) as rec, pytest.warns(isoinit.IsoinitWarning) as caught:
         out = model(x)
+    assert sorted(str(w.message).split("'")[1] for w in caught) == ["argmax", "meta", "scalar"]
     df = rec.frame()
-    assert df["module"].tolist() == ["lin", "pair", "lin"]
-    assert df["order"].tolist() == [0, 1, 2]
+    assert df["module"].tolist() == ["lin", "pair", "meta", "argmax", "scalar", "lin"]
+    assert df["order"].tolist() == [0, 1, 2, 3, 4, 5]
+    measured = df[df["reason"] == ""]
+    assert measured["module"].tolist() == ["lin", "pair", "lin"]
     with torch.no_grad():
         h = model.pair(model.lin(x))[1]
-    assert df["gap"].iloc[1] == pytest.approx(float(gram_metrics(h.double().numpy(), gram=False)["gap"]), rel=1e-12)
+    assert measured["gap"].iloc[1] == pytest.approx(
+        float(gram_metrics(h.double().numpy(), gram=False)["gap"]), rel=1e-12
+    )
+    assert df.loc[df["reason"] != "", METRICS].isna().all().all()
     assert [name for _, name, _ in rec.skipped] == ["meta", "argmax", "scalar"]
     assert "no tensor" in rec.skipped[0][2] and "non-floating" in rec.skipped[1][2] and "rank 0" in rec.skipped[2][2]
     assert out.requires_grad  # recording does not interfere with autograd
-    # batch of one: fewer than 2 samples, skipped; empty frame keeps its columns
-    with GramRecorder(model, modules="lin") as rec:
+    # batch of one: fewer than 2 samples, a skipped row; the frame keeps its columns
+    with GramRecorder(model, modules="lin") as rec, pytest.warns(isoinit.IsoinitWarning, match="fewer than 2"):
         model(torch.randn(1, 4))
-    assert rec.frame().empty and list(rec.frame().columns) == [*COLUMNS, *METRICS]
+    assert list(rec.frame().columns) == [*COLUMNS, *METRICS] and (rec.frame()["reason"] != "").all()
     assert rec.skipped and "fewer than 2" in rec.skipped[0][2]
 
 
@@ -239,6 +247,8 @@ def test_no_tensor_references_kept() -> None:
         model[1]._forward_hooks.clear()
 
 
+# (the input is unseeded: LayerNorm with eps 0 of an all-zero relu row is NaN, now a skipped row with a warning)
+@pytest.mark.filterwarnings("ignore::isoinit.IsoinitWarning")
 def test_selection_and_calls() -> None:
     model = _mlp(6, 6, 3)
     x = torch.randn(4, 6)
@@ -285,3 +295,63 @@ def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], match:
 def test_bad_model() -> None:
     with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
         GramRecorder(lambda x: x)  # type: ignore[arg-type]
+
+
+class _Const(nn.Module):
+    """Returns a fixed tensor whatever the input (to feed the recorder odd outputs)."""
+
+    def __init__(self, value: Tensor) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.value
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        (torch.zeros(0, 4), "batch of 0 samples"),
+        (torch.zeros(0, 3, 5), "batch of 0 samples"),
+        (torch.randn(1, 4), "fewer than 2 samples (n=1)"),
+        (torch.randn(3, 0), "empty output"),
+        (torch.full((3, 4), float("nan")), "non-finite output"),
+        (torch.tensor([[1.0, float("inf")], [0.0, 1.0]]), "non-finite output"),
+        (torch.tensor([[1.0, 2.0], [3.0, float("-inf")]], dtype=torch.float16), "non-finite output"),
+        (torch.randn(3, 4).to_sparse(), "non-strided"),
+        (torch.ones(3, 4, dtype=torch.int64), "non-floating"),
+    ],
+)
+def test_unmeasurable_outputs_are_skipped_rows(output: Tensor, reason: str) -> None:
+    model = nn.Sequential(_Const(output))
+    with GramRecorder(model, modules="0") as rec, pytest.warns(isoinit.IsoinitWarning, match="'0'") as caught:
+        for _ in range(3):  # the user's forward pass never breaks; one warning per module
+            model(torch.randn(2, 2))
+    assert len(caught) == 1
+    df = rec.frame()
+    assert len(df) == 3 and df["reason"].str.contains(reason, regex=False).all(), df["reason"].tolist()
+    assert df[list(METRICS)].isna().all().all() and len(rec.skipped) == 3
+
+
+def test_errors_inside_the_hook_never_reach_the_forward_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import isoinit.hooks as hooks
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise MemoryError("no room for the Gram")
+
+    monkeypatch.setattr(hooks, "gram_metrics", boom)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+    with GramRecorder(model) as rec, pytest.warns(isoinit.IsoinitWarning, match="MemoryError: no room") as caught:
+        out = model(torch.randn(5, 4))
+    assert out.shape == (5, 4) and len(caught) == 2  # one per module
+    assert rec.frame()["reason"].tolist() == ["MemoryError: no room for the Gram"] * 2
+
+
+def test_nonfinite_items_are_skipped_one_by_one() -> None:
+    z = torch.randn(3, 6, 8, dtype=torch.float64)
+    z[1, 2, 3] = float("nan")
+    with pytest.warns(isoinit.IsoinitWarning, match="non-finite"):
+        df = measure(nn.Identity(), z, token_axis=1)
+    assert df["reason"].tolist() == ["", "non-finite output (NaN or inf)", ""]
+    assert np.isfinite(df.loc[[0, 2], "gap"]).all() and np.isnan(df.loc[1, "gap"])
+    assert df.loc[2, "gap"] == pytest.approx(float(gram_metrics(z[2].numpy(), gram=False)["gap"]), rel=1e-12)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import isoinit
+import tolerances as tol
 from isoinit import metrics
 
 
@@ -108,3 +109,111 @@ def test_bad_metric_inputs() -> None:
         metrics.isometry(np.ones((1, 1)))
     with pytest.raises(ValueError, match="got shape"):
         metrics.isometry(np.ones(3))
+
+
+# ---------------------------------------------------------------- checks of user input (issue 10)
+
+
+def test_check_tolerances_are_the_documented_ones() -> None:
+    assert metrics.SYMMETRY_RTOL == tol.GRAM_SYMMETRY_RTOL and metrics.PSD_RTOL == tol.GRAM_PSD_RTOL
+
+
+@pytest.mark.parametrize(
+    ("g", "smallest", "largest"),
+    [
+        ([[1.0, 2.0], [2.0, 1.0]], -1.0, 3.0),
+        ([[0.0, 1.0], [1.0, 0.0]], -1.0, 1.0),
+        ([[-1.0, 0.0], [0.0, 0.0]], -1.0, 1.0),
+        (np.diag([3.0, 2.0, -1e-6]), -1e-6, 3.0),
+        (-np.eye(3), -1.0, 1.0),
+    ],
+)
+def test_not_psd_is_refused(g: list[list[float]], smallest: float, largest: float) -> None:
+    for f in (metrics.gram_metrics, metrics.isometry, metrics.potential, metrics.effective_rank):
+        with pytest.raises(ValueError, match="x must be positive semi-definite") as info:
+            f(g)
+        assert f"smallest eigenvalue is {smallest:.6g} (largest {largest:.6g})" in str(info.value)
+    with pytest.raises(ValueError, match=r"smallest eigenvalue is .* at x\[1\]"):  # stacks name the matrix
+        metrics.gram_metrics(np.stack([np.eye(len(g)), np.asarray(g)]))
+    # the same numbers as a representation are fine
+    assert np.isfinite(metrics.isometry(g, gram=False))
+
+
+def test_within_tolerance_is_accepted() -> None:
+    n = 4
+    g = np.diag([1.0, 1.0, 1.0, 0.0])
+    ok = g - np.diag([0, 0, 0, 0.5 * n * tol.GRAM_PSD_RTOL])
+    assert metrics.isometry(ok) == 0.0 and metrics.isometry_gap(ok) == np.inf
+    bad = g - np.diag([0, 0, 0, 2 * n * tol.GRAM_PSD_RTOL])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        metrics.isometry(bad)
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    g = x @ x.T / 3  # rank 3 of 6: eigenvalues at rounding level, on both sides of 0
+    assert metrics.isometry_gap(g) == np.inf
+    asym = np.eye(3)
+    asym[0, 1] = 0.5 * tol.GRAM_SYMMETRY_RTOL
+    assert metrics.isometry(asym, gram=True) == pytest.approx(1.0)
+    asym[0, 1] = 0.1
+    with pytest.raises(ValueError, match=r"symmetric Gram matrix.*largest asymmetry is 0\.1"):
+        metrics.isometry(asym, gram=True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [[1.0, np.nan], [np.nan, 1.0]],
+        [[np.inf, 0.0], [0.0, 1.0]],
+        [[1.0, 0.0, -np.inf], [0.0, 1.0, 0.0]],
+        np.full((2, 3, 3), np.nan),
+    ],
+)
+def test_non_finite_is_refused(bad: object) -> None:
+    for f in (metrics.gram_metrics, metrics.isometry, metrics.gram):
+        with pytest.raises(ValueError, match=r"x must be finite; got .* at x\["):
+            f(bad)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.eye(2) * (1 + 0j),
+        np.eye(3, dtype=np.complex64),
+        [[1 + 1j, 0], [0, 1]],
+        [["1", "0"], ["0", "1"]],
+        [[1.0, 0.0], [0.0]],
+        [[True, False], [False, True]],
+    ],
+)
+def test_non_real_is_a_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match="x must be an array of real numbers"):
+        metrics.gram_metrics(bad)  # type: ignore[arg-type]
+
+
+def test_zero_gram_and_empty_inputs() -> None:
+    for zero in (np.zeros((2, 2)), np.zeros((5, 5)), np.zeros((3, 7))):
+        m = metrics.gram_metrics(zero)
+        got = {k: float(v) for k, v in m.items()}
+        assert got == {
+            "isometry": 0.0,
+            "gap": np.inf,
+            "potential": np.inf,
+            "effective_rank": 0.0,
+            "stable_rank": 0.0,
+            "mean_abs_corr": 1.0,
+            "max_abs_corr": 1.0,
+            "condition": np.inf,
+        }
+    stack = metrics.gram_metrics(np.stack([np.eye(3), np.zeros((3, 3))]))
+    assert stack["effective_rank"].tolist() == [pytest.approx(3.0), 0.0]
+    for shape, match in (
+        ((0, 0), "n >= 2"),
+        ((1, 1), "n >= 2"),
+        ((1, 5), "n >= 2"),
+        ((3, 0), "d >= 1"),
+        ((2, 4, 0), "d >= 1"),
+        ((0,), "got shape"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            metrics.gram_metrics(np.ones(shape))
+    empty = metrics.gram_metrics(np.zeros((0, 3, 3)))
+    assert all(v.shape == (0,) for v in empty.values())

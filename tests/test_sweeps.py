@@ -97,7 +97,7 @@ def test_stages_metrics_subset_and_optional_columns() -> None:
         "diverged_at",
     ]
     assert set(df["stage"]) == set(isoinit.STAGES)
-    with pytest.raises(ValueError, match=r"metrics must be one of.*'gapp'"):
+    with pytest.raises(ValueError, match=r"metrics\[0\] must be one of.*'gapp'"):
         sweeps.sweep(grid, inputs=INPUTS, metrics=["gapp"], progress=False)
 
 
@@ -299,3 +299,109 @@ def test_cli_sweep_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         main(["sweep", "--help"])
     assert info.value.code == 0
     assert "examples:" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- schema (issue 10)
+
+_G = "[grid]\ndepth = 2\nwidth = 5\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        ("grid = 5\n", TypeError, r"grid in .* must be a table \[grid\] or an array of tables \[\[grid\]\]; got 5"),
+        ("grid = [5]\n", TypeError, r"grid\[0\] in .* must be a table"),
+        ("grid = 'relu'\n", TypeError, "grid in .* must be a table"),
+        ("config = 5\n", TypeError, r"config in .* must be an array of tables \(\[\[config\]\]\); got 5"),
+        ("config = [1, 2]\n", TypeError, r"config\[0\] in .* must be a table"),
+        ("sweep = [1]\n" + _G, TypeError, r"\[sweep\] in .* must be a table"),
+        (_G + "[sweep]\nstages = 'no'\n", TypeError, r"\[sweep\] stages in .* must be True or False; got 'no'"),
+        (_G + "[sweep]\nstages = 1\n", TypeError, r"\[sweep\] stages in .* must be True or False; got 1"),
+        (_G + "[sweep]\nmetrics = 5\n", TypeError, r"\[sweep\] metrics in .* must be an array of metric names"),
+        (_G + "[sweep]\nmetrics = 'gap'\n", TypeError, r"\[sweep\] metrics in .* must be an array"),
+        (_G + "[sweep]\nmetrics = ['gap', 'gapp']\n", ValueError, r"\[sweep\] metrics in .*\[1\] must be one of"),
+        (_G + "[sweep]\nmetrics = [1]\n", TypeError, r"metrics in .*\[0\] must be one of"),
+        (_G + "[sweep]\nmetrics = []\n", ValueError, "at least one metric"),
+        (_G + "[sweep]\nruns = '10'\n", TypeError, r"\[sweep\] runs in .* must be an integer"),
+        (_G + "[sweep]\nruns = 2.5\n", TypeError, r"\[sweep\] runs in .* must be an integer"),
+        (_G + "[sweep]\nruns = 0\n", ValueError, r"\[sweep\] runs in .* must be an integer in \[1, "),
+        (_G + "[sweep]\nseed = -1\n", ValueError, r"\[sweep\] seed in .* must be an integer >= 0"),
+        (_G + "[sweep]\nthreads = [2]\n", TypeError, r"\[sweep\] threads in .* must be an integer"),
+        (_G + "[inputs]\nn = '10'\n", TypeError, r"\[inputs\] n in .* must be an integer >= 2; got '10'"),
+        (_G + "[inputs]\nn = 1\n", ValueError, r"\[inputs\] n in .* must be an integer >= 2; got 1"),
+        (_G + "[inputs]\nd = 2.5\n", TypeError, r"\[inputs\] d in .* must be an integer"),
+        (_G + "[inputs]\ndegeneracy = 'x'\n", TypeError, r"\[inputs\] degeneracy in .* must be a finite number"),
+        (_G + "[inputs]\nkind = 5\n", TypeError, r"\[inputs\] kind in .* must be one of degenerate, gaussian"),
+        ("[grid]\ndepth = '30'\nwidth = 5\n", TypeError, r"\[grid\]\['depth'\] in .* must be an integer; got '30'"),
+        ("[grid]\ndepth = [2, 'x']\nwidth = 5\n", TypeError, r"\[grid\]\['depth'\]\[1\] in .* must be an integer"),
+        ("[grid]\ndepth = 2\nwidth = [[[3]]]\n", TypeError, r"\[grid\]\['width'\]\[0\] in .*per-block widths"),
+        ("[grid]\ndepth = 2\nwidth = [[10, [20]]]\n", TypeError, r"\['width'\]\[0\] in .* an array of integers"),
+        ("[grid]\ndepth = 2\nwidth = []\n", ValueError, r"\[grid\]\['width'\] in .* at least one value"),
+        (_G + "activation = 5\n", TypeError, r"\['activation'\] in .* must be an activation spec string; got 5"),
+        (_G + "activation = [['relu']]\n", TypeError, r"\['activation'\]\[0\] in .* activation spec"),
+        (_G + "gain = true\n", TypeError, r"\['gain'\] in .* must be a number; got True"),
+        (_G + "gain = ['1']\n", TypeError, r"\['gain'\]\[0\] in .* must be a number"),
+        (_G + "center = 3\n", TypeError, r"\['center'\] in .* must be a string"),
+        (_G + "norm = 'lyer'\n", ValueError, r"\[grid\] in .*: norm must be one of"),
+        ("[[config]]\ndepth = '3'\nwidth = 5\n", TypeError, r"\[\[config\]\] #1\['depth'\] in .* must be an integer"),
+        ("[[config]]\ndepth = 3\nwidth = [10, 20]\n", ValueError, r"\[\[config\]\] #1 in .*: width must be"),
+        (
+            "[[grid]]\ndepth = 2\nwidth = 5\n[[grid]]\ndepth = 2\nwidth = 'x'\n",
+            TypeError,
+            r"\[\[grid\]\] #2\['width'\]",
+        ),
+        ("[grid]\ndepth = 2\nwidth = " + "[" * 3000 + "3" + "]" * 3000 + "\n", ValueError, "nested too deeply"),
+    ],
+)
+def test_toml_schema_errors_are_one_line_and_name_key_and_file(
+    tmp_path: Path, text: str, error: type[Exception], match: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(error, match=match) as info:
+        sweeps.from_toml(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message, message
+
+
+def test_toml_real_booleans_and_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text(_G + "[sweep]\nstages = false\nmetrics = ['gap']\n")
+    assert sweeps.from_toml(path)[1]["stages"] is False
+    path.write_bytes(b"[grid]\ndepth = 2\nwidth = \xff\n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        sweeps.from_toml(path)
+    with pytest.raises(TypeError, match="path must be a file path"):
+        sweeps.from_toml(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"metrics": 5}, TypeError, r"metrics must be a metric name or a list of metric names .*; got 5"),
+        ({"metrics": 2.5}, TypeError, "metrics must be a metric name or a list"),
+        ({"metrics": {"gap": 1}}, TypeError, "metrics must be a metric name or a list"),
+        ({"metrics": [None]}, TypeError, r"metrics\[0\] must be one of"),
+        ({"metrics": "gapp"}, ValueError, r"metrics\[0\] must be one of"),
+        ({"stages": "no"}, TypeError, "stages must be True or False; got 'no'"),
+        ({"stages": 1}, TypeError, "stages must be True or False"),
+    ],
+)
+def test_sweep_options_are_checked(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        sweeps.sweep({"depth": 2, "width": 5}, inputs=INPUTS, runs=1, progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("grid", "match"),
+    [
+        ({"depth": 2, "width": [[[3, 3]]]}, r"grid\['width'\]\[0\] must be an integer or an array of integers"),
+        ({"depth": [2, [3]], "width": 5}, r"grid\['depth'\]\[1\] must be an integer"),
+        ({"depth": 2, "width": 5, "activation": [["relu"]]}, r"grid\['activation'\]\[0\]"),
+        ({"depth": 2, "width": 5, "gain": "1"}, r"grid\['gain'\] must be a number; got '1'"),
+        ({"depth": 2.0, "width": 5}, r"grid\['depth'\] must be an integer; got 2.0"),
+    ],
+)
+def test_api_grids_use_the_same_schema(grid: dict[str, object], match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        sweeps.expand(grid)

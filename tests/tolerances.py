@@ -86,3 +86,8 @@ TORCH_ACTIVATION_REL32 = 1e-6
 #: of tests/test_training.py the family-wise false-failure rate for a fresh seed is at most
 #: 3 * 1e-3 = 3e-3 (Bonferroni).
 TRAINING_KS_ALPHA = 1e-3
+
+#: isoinit.metrics' checks on a user's Gram (documented in its module docstring):
+#: symmetric within this times max|G|, and smallest eigenvalue >= -n * this * |lambda|_max.
+GRAM_SYMMETRY_RTOL = 1e-12
+GRAM_PSD_RTOL = 1e-12

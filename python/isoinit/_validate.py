@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["array", "batch", "boolean", "choice", "instance", "integer", "real"]
+__all__ = ["array", "batch", "boolean", "choice", "instance", "integer", "pairs", "real"]
 
 
 def _got(value: object) -> str:
@@ -137,6 +137,30 @@ def instance(name: str, value: object, cls: type | tuple[type, ...], what: str) 
     if not isinstance(value, cls):
         raise TypeError(f"{name} must be {what}; got {type(value).__name__}")
     return value
+
+
+def pairs(name: str, value: object, length: int, item: str = "pair") -> list[tuple[Any, Any]]:
+    """A sequence of ``length`` 2-sequences (e.g. ``(W, b)`` per block), as a list of tuples.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a sequence, or an entry is not a pair (a tuple or list of 2).
+    ValueError
+        If it does not hold ``length`` entries.
+    """
+    if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of {length} {item} pairs; got {_got(value)}")
+    if len(value) != length:
+        raise ValueError(f"{name} must be a list of {length} {item} pairs; got {len(value)} entries")
+    out = []
+    kind = item
+    for i, entry in enumerate(value):
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            size = f" of length {len(entry)}" if isinstance(entry, (tuple, list)) else ""
+            raise TypeError(f"{name}[{i}] must be a {kind} pair (a tuple of 2); got {type(entry).__name__}{size}")
+        out.append((entry[0], entry[1]))
+    return out
 
 
 def array(

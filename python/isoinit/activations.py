@@ -506,10 +506,24 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
     if low in _USER and not overwrite:
         raise ValueError(f"name {name!r} is already registered; pass overwrite=True to replace it")
     if not callable(fn):
-        raise ValueError(f"fn must be callable; got {fn!r}")
-    probe = np.asarray(fn(np.linspace(-1.0, 1.0, 5)), dtype=np.float64)
+        raise TypeError(f"fn must be a callable (a vectorized function of a float64 array); got {fn!r}")
+    allowed = "an elementwise, vectorized function: a float64 array in, a real array of the same shape out"
+    try:
+        with np.errstate(all="ignore"):
+            raw = fn(np.linspace(-1.0, 1.0, 5))
+    except Exception as err:
+        raise TypeError(
+            f"fn must be {allowed}; calling it on an array of 5 values raised {type(err).__name__}: {err} "
+            "(use numpy functions, e.g. np.tanh rather than math.tanh, or wrap it with np.vectorize)"
+        ) from err
+    try:
+        if raw is None or isinstance(raw, (str, bytes)):
+            raise TypeError("not numbers")
+        probe = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"fn must be {allowed}; it returned {type(raw).__name__}") from err
     if probe.shape != (5,):
-        raise ValueError(f"fn must be elementwise (same output shape as input); got shape {probe.shape}")
+        raise ValueError(f"fn must be {allowed}; on an array of shape (5,) it returned shape {probe.shape}")
     act = Activation(
         name=low,
         base=low,

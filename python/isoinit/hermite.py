@@ -119,32 +119,62 @@ def _remember(act: Activation) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------------------
 
 
-def _he_table(k_max: int, z: _F) -> _F:
-    """Normalized Hermite polynomials ``he_0..he_kmax`` at ``z``, shape ``(k_max+1, *z)``.
+def _he_table(k_max: int, z: _F, scale: _F | float = 1.0) -> _F:
+    """Normalized Hermite polynomials ``he_0..he_kmax`` at ``z`` times ``scale``.
 
-    Recurrence ``he_{k+1} = (z he_k - sqrt(k) he_{k-1}) / sqrt(k+1)`` (stable).
+    Shape ``(k_max+1, *z)``. Recurrence ``he_{k+1} = (z he_k - sqrt(k) he_{k-1}) / sqrt(k+1)`` (stable; linear, so a
+    scale on the first two rows scales every row).
     """
     out = np.empty((k_max + 1, *z.shape))
-    out[0] = 1.0
+    out[0] = scale
     if k_max >= 1:
-        out[1] = z
+        out[1] = z * scale
     for k in range(1, k_max):
         out[k + 1] = (z * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
     return out
+
+
+class _Overflow(ValueError, OverflowError):
+    """Moments beyond float64.
+
+    A :class:`ValueError` for users (a bad gain), and an :class:`OverflowError` for the mean
+    field, which reports it as a breakdown at that layer.
+    """
+
+
+def _overflow(act: Activation, g: float) -> ValueError:
+    return _Overflow(
+        f"the Gaussian moments of activation {act.name!r} at gain {g:g} overflow float64 "
+        "(they exceed 1.8e308); use a smaller gain"
+    )
 
 
 def _closed_coefficients(act: Activation, k_max: int, g: float) -> _F | None:
     """Closed-form ``c_0..c_kmax`` of ``x -> sigma(g x)``, or ``None`` if there is none."""
     if act.closed is None:
         return None
-    return act.closed.coefficients(k_max, g, _param(act))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = act.closed.coefficients(k_max, g, _param(act))
+    except OverflowError:
+        raise _overflow(act, g) from None
+    if not np.all(np.isfinite(c)):
+        raise _overflow(act, g)
+    return c
 
 
 def _closed_moments(act: Activation, g: float) -> tuple[float, float, float] | None:
     """Closed-form ``(c_0, c_1, E sigma(g z)^2)`` or ``None``."""
     if act.closed is None:
         return None
-    return act.closed.moments(g, _param(act))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = act.closed.moments(g, _param(act))
+    except OverflowError:
+        raise _overflow(act, g) from None
+    if not all(math.isfinite(v) for v in m):
+        raise _overflow(act, g)
+    return m
 
 
 def _param(act: Activation) -> float:
@@ -175,16 +205,95 @@ def _composite(breaks: _F, width: float, x: _F, w: _F) -> tuple[_F, _F]:
 
 
 @lru_cache(maxsize=256)
-def _gauss_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple[_F, _F]:
-    """Nodes ``z`` and weights ``w * phi(z)`` for ``E f(z)``, split where ``gain z`` hits a kink."""
+def _raw_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple[_F, _F]:
+    """Composite Gauss-Legendre nodes and weights on ``[-half_width, half_width]``.
+
+    Split where ``gain z`` hits a kink.
+    """
     inner = [k / gain for k in kinks if gain != 0.0 and abs(k / gain) < half_width]
     breaks = np.unique(np.array([-half_width, *inner, half_width]))
     width = min(1.0, 1.0 / abs(gain)) if gain != 0.0 else 1.0
     z, w = _composite(breaks, width, _GL_X, _GL_W)
-    w = w * np.exp(-0.5 * z * z) / _SQRT2PI
     z.setflags(write=False)
     w.setflags(write=False)
     return z, w
+
+
+@lru_cache(maxsize=256)
+def _gauss_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple[_F, _F]:
+    """Nodes ``z`` and weights ``w * phi(z)`` for ``E f(z)``, split where ``gain z`` hits a kink."""
+    z, w = _raw_rule(kinks, gain, half_width)
+    w = w * np.exp(-0.5 * z * z) / _SQRT2PI
+    w.setflags(write=False)
+    return z, w
+
+
+#: A quadrature's tail is negligible when ``|sigma(g z)|^2 phi(z)`` times the last panel's
+#: width at the edge of the rule is below this fraction of ``E sigma^2`` (1 plus it).
+_TAIL_REL = 1e-15
+#: The rule is widened (doubled) at most this many times before giving up.
+_WIDEN = 3
+
+
+def _tail(z: _F, f: _F, m2: float) -> float:
+    """``|sigma|^2 phi`` at the two outermost nodes, relative to ``1 + E sigma^2``."""
+    edge = np.array([np.argmin(z), np.argmax(z)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = f[edge] ** 2 * np.exp(-0.5 * z[edge] ** 2) / _SQRT2PI
+    return float(np.max(t)) / (1.0 + abs(m2)) if np.all(np.isfinite(t)) else math.inf
+
+
+def _log_growth(z: _F, f: _F) -> float:
+    """Coefficient ``a`` of ``z^2`` in ``log sigma(g z)^2`` at the outermost usable nodes.
+
+    A second difference on either side (the larger), where ``sigma`` is finite and non-zero:
+    the moments are infinite when ``a >= 1/2``, since ``phi(z)`` decays like ``exp(-z^2 / 2)``.
+    """
+    growth = -math.inf
+    for side in (z > 0, z < 0):
+        ok = side & np.isfinite(f) & (f != 0)
+        if ok.sum() < 3:
+            continue
+        zs = z[ok]
+        ls = 2.0 * np.log(np.abs(f[ok]))
+        far = np.argsort(np.abs(zs))[-1]
+        picks = [int(np.argmin(np.abs(np.abs(zs) - abs(zs[far]) * t))) for t in (0.5, 0.75, 1.0)]
+        (z1, z2, z3), (l1, l2, l3) = np.abs(zs[picks]), ls[picks]
+        if not z1 < z2 < z3:
+            continue
+        slope1, slope2 = (l2 - l1) / (z2 - z1), (l3 - l2) / (z3 - z2)
+        growth = max(growth, float((slope2 - slope1) / (z3 - z1)))  # d2/dz2 of a z^2 is 2a: /2 * 2
+    return growth
+
+
+def _sampled(act: Activation, g: float, half_width: float) -> tuple[_F, _F, _F]:
+    """Nodes ``z``, raw weights and ``sigma(g z)`` on a wide enough rule.
+
+    Wide enough: ``|sigma(g z)|^2 phi(z)`` has decayed at its edge (the rule is widened up to
+    ``2^_WIDEN`` times); otherwise ValueError with the true reason: no finite Gaussian
+    moments, or moments beyond float64.
+    """
+    for step in range(_WIDEN + 1):
+        h = half_width * 2**step
+        z, w = _raw_rule(act.kinks, g, h)
+        f = _sigma_on(act, g * z)
+        if not np.all(np.isfinite(f)):
+            break
+        with np.errstate(over="ignore", invalid="ignore"):
+            m2 = float(np.dot(f * f, w * np.exp(-0.5 * z * z) / _SQRT2PI))
+        if not math.isfinite(m2):
+            break
+        if _tail(z, f, m2) <= _TAIL_REL:
+            return z, w, f
+    if _log_growth(z, f) >= 0.5 * (1.0 - 1e-3):
+        raise ValueError(
+            f"activation {act.name!r} has no finite Gaussian moments at gain {g:g}: |sigma(g z)|^2 grows "
+            "like exp(a z^2) with a >= 1/2, faster than the Gaussian density phi(z) decays"
+        )
+    raise _Overflow(
+        f"the Gaussian moments of activation {act.name!r} at gain {g:g} cannot be computed in float64: "
+        f"sigma(g z) or |sigma(g z)|^2 phi(z) overflows, or has not decayed at |z| = {h:g}; use a smaller gain"
+    )
 
 
 def _half_width(k_max: int) -> float:
@@ -203,11 +312,14 @@ def _sigma_on(act: Activation, x: _F) -> _F:
 @lru_cache(maxsize=512)
 def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
     act = _BY_KEY[key]
-    z, w = _gauss_rule(act.kinks, g, _half_width(k_max))
-    f = _sigma_on(act, g * z)
-    c = _he_table(k_max, z) @ (f * w)
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"activation {act.name!r} at gain {g:g} has no finite Gaussian moments (it grows too fast)")
+    z, w, f = _sampled(act, g, _half_width(k_max))
+    # he_k(z) e^{-z^2/4} is bounded by 1.09 for every k (Cramer's inequality), so the table
+    # of scaled polynomials and the scaled weights never overflow, even for k_max = 1000
+    # where he_k alone would at the edge of the rule
+    scale = np.exp(-0.25 * z * z)
+    c = _he_table(k_max, z, scale) @ (f * w * scale / _SQRT2PI)
+    if not np.all(np.isfinite(c)):  # pragma: no cover - _sampled refuses what could get here
+        raise ValueError(f"activation {act.name!r} at gain {g:g} has no finite Gaussian moments")
     c.setflags(write=False)
     return c
 
@@ -215,11 +327,10 @@ def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
 @lru_cache(maxsize=1024)
 def _quad_m2(key: tuple[Any, ...], g: float) -> float:
     act = _BY_KEY[key]
-    z, w = _gauss_rule(act.kinks, g, _half_width(2))
-    f = _sigma_on(act, g * z)
-    m2 = float(np.dot(f * f, w))
+    z, w, f = _sampled(act, g, _half_width(2))
+    m2 = float(np.dot(f * f, w * np.exp(-0.5 * z * z) / _SQRT2PI))
     if not math.isfinite(m2):
-        raise ValueError(f"activation {act.name!r} at gain {g:g} has infinite E sigma^2")
+        raise _overflow(act, g)
     return m2
 
 
@@ -240,6 +351,13 @@ def coefficients(activation: ActivationSpec, k_max: int, *, gain: float = 1.0) -
     composite Gauss-Legendre quadrature
     split at the kinks otherwise. Absolute error at most 1e-12 for ``k_max <= 30`` on every
     built-in activation and gains in ``[0.25, 4]`` (tested against 30-digit integration).
+    Every order up to 1000 is computed (the quadrature uses the scaled polynomials
+    ``he_k(z) exp(-z^2/4)``, bounded for every ``k``, so nothing overflows); at ``k_max = 1000``
+    the tests check Parseval and agreement with a rule of half the panel width.
+
+    The quadrature is widened until ``|sigma(gain z)|^2 phi(z)`` has decayed at its edge;
+    an activation whose square grows like ``exp(a z^2)`` with ``a >= 1/2`` (e.g. a
+    registered ``exp(x**2)`` at gain 1) has no finite Gaussian moments and is refused.
 
     Parameters
     ----------
@@ -253,6 +371,13 @@ def coefficients(activation: ActivationSpec, k_max: int, *, gain: float = 1.0) -
     Returns
     -------
     ndarray, shape (k_max + 1,)
+
+    Raises
+    ------
+    ValueError
+        If the activation has no finite Gaussian moments at this gain, or they overflow
+        float64 (e.g. ``exp`` at gain 40: ``E exp(2 gain z) = exp(2 gain^2)``); the message
+        names the activation and the gain.
     """
     act = resolve(activation)
     k_max = check.integer("k_max", k_max, 0, 1000)

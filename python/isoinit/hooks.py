@@ -30,11 +30,17 @@ and one row per item is recorded:
   - ``flatten=False``: the last axis is the features and the remaining axes index items
     too (``(B, H, T, D)`` with ``token_axis=2`` gives ``B*H`` per-head ``T x D`` Grams).
 
-The Gram of a representation ``X`` is ``X X^T / d`` (:func:`isoinit.metrics.gram`). Outputs
-that cannot be measured are skipped and listed in :attr:`GramRecorder.skipped`: non-tensor
-outputs, non-floating or non-strided tensors, tensors of rank < 2, outputs without the
-token axis (or whose token axis is the batch axis), and outputs with fewer than 2
-samples. A tuple or list output is measured through its first tensor element (e.g. the
+The Gram of a representation ``X`` is ``X X^T / d`` (:func:`isoinit.metrics.gram`).
+
+What cannot be measured is skipped, never an error in the user's forward pass: the
+recorder catches every exception of its own inside the hook. A skipped output (or item) is
+a row of :meth:`GramRecorder.frame` with NaN metrics and its ``reason`` (``""`` for
+measured rows), is listed in :attr:`GramRecorder.skipped`, and triggers one
+:class:`isoinit.IsoinitWarning` per module (per recorder). Reasons: non-tensor outputs,
+non-floating or non-strided tensors, tensors of rank < 2, outputs without the token axis
+(or whose token axis is the batch axis), a batch of 0 samples, fewer than 2 samples
+(``n=1``), empty features, non-finite values (NaN or inf: per item), and any error while
+measuring (its type and message). A tuple or list output is measured through its first tensor element (e.g. the
 attention output of :class:`torch.nn.MultiheadAttention`), a mapping through its first
 tensor value.
 
@@ -59,6 +65,7 @@ if it is missing.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -68,6 +75,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from . import _validate as check
+from ._warnings import IsoinitWarning
 from .metrics import METRICS, gram_metrics
 
 if TYPE_CHECKING:
@@ -82,7 +90,7 @@ def __dir__() -> list[str]:
 
 
 #: Columns of :meth:`GramRecorder.frame` before the metric columns (:data:`isoinit.metrics.METRICS`).
-COLUMNS: tuple[str, ...] = ("call", "order", "module", "type", "item", "n", "d")
+COLUMNS: tuple[str, ...] = ("call", "order", "module", "type", "item", "n", "d", "reason")
 
 #: What ``modules=`` accepts: ``None`` (every leaf module), a predicate ``(name, module) -> bool``,
 #: or a module type, a module name, or an iterable of types and names.
@@ -163,6 +171,10 @@ def _representations(y: torch.Tensor, token_axis: int | None, flatten: bool) -> 
         k = token_axis % r
         if k == 0:
             return f"token axis {token_axis} is the batch axis of an output of shape {tuple(y.shape)}"
+    if token_axis is None and y.shape[0] == 0:
+        return "batch of 0 samples (n=0)"
+    if y.numel() == 0:
+        return f"empty output of shape {tuple(y.shape)}"
     x = y.detach().to(device="cpu", dtype=torch.float64)
     if token_axis is None:
         if flatten or r == 2:
@@ -178,6 +190,8 @@ def _representations(y: torch.Tensor, token_axis: int | None, flatten: bool) -> 
             return f"token axis {token_axis} is the feature (last) axis and flatten=False"
         x = x.movedim(k, -2)
         x = x.reshape(-1, x.shape[-2], x.shape[-1])
+    if x.shape[1] == 0:
+        return "batch of 0 samples (n=0)"
     if x.shape[1] < 2:
         return f"fewer than 2 samples (n={x.shape[1]})"
     if x.shape[2] < 1 or x.shape[0] < 1:
@@ -250,7 +264,8 @@ class GramRecorder:
         chosen = _select(model, modules)
         self.names: list[str] = [name for name, _ in chosen]
         self.skipped: list[tuple[int, str, str]] = []
-        self._records: list[tuple[int, int, str, str, int, int, NDArray[np.float64]]] = []
+        self._records: list[tuple[int, int, str, str, int, int, NDArray[np.float64], list[str]]] = []
+        self._warned: set[str] = set()
         self._call = -1
         self._order = 0
         self._handles: list[Any] = [model.register_forward_pre_hook(self._pre_hook)]
@@ -272,21 +287,44 @@ class GramRecorder:
     def _record(self, name: str, module: nn.Module, output: Any) -> None:
         if self._call < 0:  # a submodule ran without the model: count it as the first call
             self._call = 0
+        order = self._order
+        self._order += 1
+        try:
+            n, d, values, reasons = self._measure(output)
+        except Exception as err:  # never break the user's forward pass: the output becomes a skipped row
+            n, d, values, reasons = -1, -1, np.full((1, len(METRICS)), np.nan), [f"{type(err).__name__}: {err}"]
+        self._records.append((self._call, order, name, type(module).__name__, n, d, values, reasons))
+        skipped = [r for r in reasons if r]
+        for reason in skipped:
+            self.skipped.append((self._call, name, reason))
+        if skipped and name not in self._warned:
+            self._warned.add(name)
+            warnings.warn(
+                f"isoinit.hooks: an output of module {name!r} ({type(module).__name__}) was not measured: "
+                f"{skipped[0]}; it is a row with that reason in GramRecorder.frame() (this module's "
+                "further skips are recorded without a warning)",
+                IsoinitWarning,
+                stacklevel=2,
+            )
+
+    def _measure(self, output: Any) -> tuple[int, int, NDArray[np.float64], list[str]]:
+        """``(n, d, metrics (items, len(METRICS)), reason per item: '' if measured)``."""
+        nan = np.full((1, len(METRICS)), np.nan)
         y = _first_tensor(output)
         if y is None:
-            self.skipped.append((self._call, name, f"no tensor in output of type {type(output).__name__}"))
-            return
+            return -1, -1, nan, [f"no tensor in output of type {type(output).__name__}"]
         reps = _representations(y, self.token_axis, self.flatten)
         del y
         if isinstance(reps, str):
-            self.skipped.append((self._call, name, reps))
-            return
-        m = gram_metrics(reps, gram=False)
-        values = np.stack([m[k] for k in METRICS], axis=-1)  # (items, len(METRICS))
-        self._records.append(
-            (self._call, self._order, name, type(module).__name__, reps.shape[1], reps.shape[2], values)
-        )
-        self._order += 1
+            return -1, -1, nan, [reps]
+        items, n, d = reps.shape
+        finite: NDArray[np.bool_] = np.asarray(np.isfinite(reps).all(axis=(1, 2)))
+        values = np.full((items, len(METRICS)), np.nan)
+        if finite.any():
+            m = gram_metrics(reps[finite], gram=False)
+            values[finite] = np.stack([m[k] for k in METRICS], axis=-1)
+        reasons = ["" if ok else "non-finite output (NaN or inf)" for ok in finite]
+        return n, d, values, reasons
 
     # public API --------------------------------------------------------------------------
 
@@ -311,22 +349,25 @@ class GramRecorder:
             ``named_modules``; ``""`` is the model itself), ``type`` (class name), ``item``
             (index of the Gram within the output: 0 for a single batch Gram, the sequence
             in token mode, the flat position index with ``flatten=False``), ``n`` (samples)
-            and ``d`` (features) of the representation, and one float column per metric.
+            and ``d`` (features) of the representation (-1 if the output was skipped before
+            they were known), ``reason`` (``""`` if measured, else why the row was skipped;
+            its metrics are NaN), and one float column per metric.
         """
         rows: list[list[Any]] = []
-        for call, order, name, typ, n, d, values in self._records:
-            for item, vals in enumerate(values):
-                rows.append([call, order, name, typ, item, n, d, *vals.tolist()])
+        for call, order, name, typ, n, d, values, reasons in self._records:
+            for item, (vals, reason) in enumerate(zip(values, reasons, strict=True)):
+                rows.append([call, order, name, typ, item, n, d, reason, *vals.tolist()])
         df = pd.DataFrame(rows, columns=[*COLUMNS, *METRICS])
         ints = {c: "int64" for c in ("call", "order", "item", "n", "d")}
         floats = {c: "float64" for c in METRICS}
-        typed: pd.DataFrame = df.astype({**ints, "module": "object", "type": "object", **floats})
+        typed: pd.DataFrame = df.astype({**ints, "module": "object", "type": "object", "reason": "object", **floats})
         return typed
 
     def clear(self) -> None:
         """Forget every record (and skipped output); the call counter restarts at 0."""
         self._records.clear()
         self.skipped.clear()
+        self._warned.clear()
         self._call = -1
         self._order = 0
 

@@ -33,7 +33,7 @@ from ._warnings import DivergenceWarning
 from .activations import Activation
 from .config import MLP
 from .hermite import Moments, dual_kernel, moments
-from .metrics import METRICS, gram_metrics
+from .metrics import METRICS, _measure
 
 __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
@@ -428,4 +428,4 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
             DivergenceWarning,
             stacklevel=2,
         )
-    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=gram_metrics(grams, gram=True), diverged_at=diverged_at)
+    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=_measure(grams), diverged_at=diverged_at)

@@ -10,6 +10,19 @@ of ``G``), so a tool that measures its own network gets exactly the simulator's 
 
 A singular Gram (smallest eigenvalue at most ``n * eps_machine * largest``) has isometry 0
 and isometry gap ``+inf``, never NaN; two parallel rows give potential ``+inf``.
+
+Input checks. The functions measure *valid* input and refuse the rest, never returning NaN
+for it: entries must be real (complex input is a :class:`TypeError`, never cast) and finite
+(NaN and inf are a :class:`ValueError` naming the first bad entry); there must be ``n >= 2``
+samples and, for a representation, ``d >= 1`` features. A Gram must be symmetric,
+``|G - G^T| <= SYMMETRY_RTOL * max|G|`` (1e-12), and positive semi-definite, smallest
+eigenvalue ``>= -n * PSD_RTOL * |lambda|_max`` (1e-12): ``[[1, 2], [2, 1]]`` (eigenvalues
+-1 and 3) is refused, not taken as singular. An empty stack ``(0, n, n)`` gives empty arrays.
+
+The all-zero Gram (every sample mapped to 0, the end of a collapse) has defined values:
+isometry 0, gap ``+inf``, potential ``+inf``, condition number ``+inf``, effective and stable
+rank 0 (the rank of the zero matrix), and absolute correlations 1 (the convention of a
+collapsed batch).
 """
 
 from __future__ import annotations
@@ -46,20 +59,65 @@ def __dir__() -> list[str]:
 METRICS: tuple[str, ...] = tuple(_core.metric_names())
 
 
+#: Tolerances of the checks on a user's Gram matrix (:func:`gram_metrics` and every metric
+#: function): symmetric within ``SYMMETRY_RTOL`` times its largest entry, and positive
+#: semi-definite: smallest eigenvalue at least ``-n * PSD_RTOL`` times the largest in
+#: magnitude (the backward error of a float64 eigensolver, and of ``X X^T / d`` in rounding).
+SYMMETRY_RTOL = 1e-12
+PSD_RTOL = 1e-12
+
+
 def gram(x: ArrayLike) -> NDArray[np.float64]:
-    """Gram matrix ``X X^T / d`` of a representation ``X`` (``(..., n, d)``)."""
-    a = check.array("x", x, finite=False)
+    """Gram matrix ``X X^T / d`` of a finite real representation ``X`` (``(..., n, d)``, ``d >= 1``)."""
+    a = check.array("x", x)
     if a.ndim < 2:
         raise ValueError(f"x must have at least 2 dimensions (n, d); got shape {a.shape}")
+    if a.shape[-1] < 1:
+        raise ValueError(f"x must have d >= 1 features (columns); got shape {a.shape}")
     return np.asarray(a @ np.swapaxes(a, -1, -2) / a.shape[-1])
 
 
+def _where(lead: tuple[int, ...], flat_index: int) -> str:
+    """`` at x[i, j]`` for the matrix of a stack (nothing for a single matrix)."""
+    if not lead:
+        return ""
+    return f" at x[{', '.join(str(int(i)) for i in np.unravel_index(flat_index, lead))}]"
+
+
+def _check_gram(g: NDArray[np.float64], auto: bool) -> None:
+    """Symmetric within :data:`SYMMETRY_RTOL` and PSD within :data:`PSD_RTOL`, or ValueError."""
+    lead, n = g.shape[:-2], g.shape[-1]
+    flat = g.reshape(-1, n, n)
+    if flat.shape[0] == 0:
+        return
+    hint = " (pass gram=False if x is a representation)" if auto else ""
+    scale = np.max(np.abs(flat), axis=(1, 2))
+    asym = np.max(np.abs(flat - np.swapaxes(flat, 1, 2)), axis=(1, 2))
+    bad = np.flatnonzero(asym > SYMMETRY_RTOL * scale)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"x must be a symmetric Gram matrix (|x - x^T| <= {SYMMETRY_RTOL:g} max|x|); "
+            f"its largest asymmetry is {asym[k]:.3g} (largest entry {scale[k]:.3g}){_where(lead, k)}"
+        )
+    ev = np.linalg.eigvalsh(flat)
+    low, high = ev[:, 0], np.max(np.abs(ev), axis=1)
+    bad = np.flatnonzero(low < -n * PSD_RTOL * high)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"x must be positive semi-definite (smallest eigenvalue >= -n * {PSD_RTOL:g} * largest){hint}; "
+            f"its smallest eigenvalue is {low[k]:.6g} (largest {high[k]:.6g}){_where(lead, k)}"
+        )
+
+
 def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
-    a = check.array("x", x, finite=False)  # a non-finite Gram gets NaN metrics (a breakdown)
+    a = check.array("x", x)  # complex -> TypeError; NaN, inf -> ValueError naming the entry
     if gram_flag is not None:
         gram_flag = check.boolean("gram", gram_flag)
     if a.ndim < 2:
         raise ValueError(f"x must be a Gram matrix (n, n) or a representation (n, d); got shape {a.shape}")
+    auto = gram_flag is None
     if gram_flag is None:
         gram_flag = a.shape[-1] == a.shape[-2] and bool(np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-12, atol=0))
     if not gram_flag:
@@ -68,6 +126,8 @@ def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
         raise ValueError(f"x must be square when gram=True; got shape {a.shape}")
     if a.shape[-1] < 2:
         raise ValueError(f"x must describe n >= 2 samples; got n={a.shape[-1]}")
+    if gram_flag:
+        _check_gram(a, auto)
     return a
 
 
@@ -79,12 +139,37 @@ def gram_metrics(x: ArrayLike, *, gram: bool | None = None) -> dict[str, NDArray
     ``exp(entropy(lambda / sum lambda))``, ``stable_rank`` ``tr G / lambda_max``,
     ``mean_abs_corr`` and ``max_abs_corr`` (off-diagonal correlations), ``condition``
     ``lambda_max / lambda_min``.
+
+    The input is checked (see the module docstring): finite and real, ``n >= 2`` samples,
+    ``d >= 1`` features; a Gram symmetric within :data:`SYMMETRY_RTOL` and positive
+    semi-definite within :data:`PSD_RTOL`.
+
+    Raises
+    ------
+    TypeError
+        For input that is not real numbers (complex, strings, ragged lists).
+    ValueError
+        For NaN or inf entries, the wrong shape, ``n < 2``, ``d = 0``, or a Gram that is not
+        symmetric or not positive semi-definite.
     """
-    g = _as_gram(x, gram)
+    return _measure(_as_gram(x, gram))
+
+
+def _measure(g: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """The metrics of a stack of Grams ``(..., n, n)`` as the simulator computes them, unchecked.
+
+    For the package's own Grams (the mean field's, which are NaN after a breakdown); only the
+    all-zero Gram is given its documented ranks (0) instead of the kernel's 0/0.
+    """
     lead = g.shape[:-2]
     n = g.shape[-1]
     flat = np.ascontiguousarray(g.reshape(-1, n, n))
     out = _core.gram_metrics(flat)
+    zero = ~np.any(flat != 0, axis=(1, 2))
+    if zero.any():
+        out = np.array(out)
+        for name in ("effective_rank", "stable_rank"):
+            out[zero, METRICS.index(name)] = 0.0
     return {name: out[:, k].reshape(lead) for k, name in enumerate(METRICS)}
 
 

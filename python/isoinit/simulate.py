@@ -325,10 +325,9 @@ def forward(
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = check.batch("X", X)
-    if len(weights) != mlp.depth:
-        raise ValueError(f"weights must hold one (W, b) per block ({mlp.depth}); got {len(weights)}")
-    ws = [np.ascontiguousarray(w, dtype=np.float64) for w, _ in weights]
-    bs = [np.ascontiguousarray(b if b is not None else [], dtype=np.float64).reshape(-1) for _, b in weights]
+    pairs = check.pairs("weights", weights, mlp.depth, "(W, b)")  # one per block
+    ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
+    bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     cfg = _core_config(mlp, "weights", stages, grams)
     return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)])

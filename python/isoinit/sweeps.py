@@ -55,16 +55,36 @@ TOML schema
 
 Configurations are the grids' products in file order (the last key varying fastest),
 then the explicit ``[[config]]`` entries.
+
+The schema is strict, and checked before anything runs; every violation is one line naming
+the key, its index in an array and the file (``[grid]['depth'][1] in 'sweep.toml' must be
+an integer; got 'x'``):
+
+* ``[sweep]`` and ``[inputs]`` are tables; ``grid`` is a table or an array of tables;
+  ``config`` is an array of tables. Unknown keys are errors.
+* ``[sweep]``: ``runs`` an integer ``>= 1``, ``seed`` an integer ``>= 0``, ``threads`` an
+  integer ``>= 1``, ``stages`` a TOML boolean (``true``/``false``; ``"no"`` or ``0`` is an
+  error, never truthy), ``metrics`` an array of names from :data:`isoinit.metrics.METRICS`.
+* ``[inputs]``: ``kind`` one of ``"degenerate"``, ``"gaussian"``; ``n`` an integer
+  ``>= 2``; ``d`` an integer ``>= 1``; ``seed`` an integer ``>= 0``; ``degeneracy`` a
+  number ``>= 1`` (degenerate only).
+* MLP fields, in ``[grid]`` a scalar (fixes the field) or an array of scalars (its values),
+  in ``[[config]]`` a scalar: ``depth`` an integer; ``width`` an integer, or an array of
+  integers per block (so in a grid an array of integers and/or arrays of integers, and no
+  deeper); ``activation``, ``norm``, ``center``, ``scale``, ``order``, ``weights`` strings;
+  ``gain``, ``bias``, ``eps`` numbers (a boolean is not a number). The values themselves
+  are then checked by :class:`isoinit.MLP`, with the table and file in the message.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
+import numbers
 import sys
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -73,6 +93,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from . import _io
 from . import _validate as check
 from ._warnings import DivergenceWarning
 from .config import MLP
@@ -132,33 +153,94 @@ def _is_values(v: object) -> bool:
     return isinstance(v, (list, tuple, range, np.ndarray))
 
 
-def _mlp(kwargs: Mapping[str, Any], where: str) -> MLP:
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_width(v: object) -> bool:
+    """An int, or a per-block sequence of ints."""
+    if _is_int(v):
+        return True
+    return isinstance(v, (list, tuple, range, np.ndarray)) and len(v) > 0 and all(_is_int(w) for w in v)
+
+
+def _is_activation(v: object) -> bool:
+    from .activations import Activation
+
+    return isinstance(v, (str, Activation))
+
+
+#: The type of one value of each MLP field (the values themselves are checked by MLP).
+_FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "depth": (_is_int, "an integer"),
+    "width": (_is_width, "an integer or an array of integers (per-block widths)"),
+    "activation": (_is_activation, "an activation spec string"),
+    "norm": (lambda v: isinstance(v, str), "a string"),
+    "center": (lambda v: v is None or isinstance(v, str), "a string"),
+    "scale": (lambda v: v is None or isinstance(v, str), "a string"),
+    "order": (lambda v: isinstance(v, str), "a string"),
+    "gain": (_is_real, "a number"),
+    "bias": (_is_real, "a number"),
+    "weights": (lambda v: isinstance(v, str), "a string"),
+    "eps": (_is_real, "a number"),
+}
+
+
+def _check_value(key: str, value: object, where: str, src: str, index: int | None = None) -> None:
+    """One value of an MLP field has that field's type, or TypeError naming key, index and file."""
+    ok, allowed = _FIELD_TYPES[key]
+    if not ok(value):
+        at = "" if index is None else f"[{index}]"
+        raise TypeError(f"{where}[{key!r}]{at}{src} must be {allowed}; got {check._got(value)}")
+
+
+def _mlp(kwargs: Mapping[str, Any], where: str, src: str = "") -> MLP:
+    """The MLP of one table of keyword arguments; ``src`` is `` in 'FILE'`` for a file."""
+    if not isinstance(kwargs, Mapping):
+        raise TypeError(f"{where}{src} must be a table of isoinit.MLP fields; got {check._got(kwargs)}")
     bad = [k for k in kwargs if k not in MLP_FIELDS]
     if bad:
-        raise ValueError(f"{where} keys must be isoinit.MLP fields ({', '.join(MLP_FIELDS)}); got {bad[0]!r}")
+        raise ValueError(f"{where} keys{src} must be isoinit.MLP fields ({', '.join(MLP_FIELDS)}); got {bad[0]!r}")
     if "depth" not in kwargs or "width" not in kwargs:
-        raise ValueError(f"{where} must set depth and width; got keys {sorted(kwargs)}")
+        raise ValueError(f"{where}{src} must set depth and width; got keys {sorted(kwargs)}")
+    for k, v in kwargs.items():
+        _check_value(k, v, where, src)
     w = kwargs["width"]
     if isinstance(w, np.ndarray):
         kwargs = {**kwargs, "width": tuple(int(v) for v in w)}
-    elif isinstance(w, list):
+    elif isinstance(w, (list, range)):
         kwargs = {**kwargs, "width": tuple(w)}
-    return MLP(**kwargs)
+    try:
+        return MLP(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{where}{src}: {err}") from None
 
 
-def _expand_grid(grid: Mapping[str, Any], where: str) -> list[MLP]:
+def _expand_grid(grid: Mapping[str, Any], where: str, src: str = "") -> list[MLP]:
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"{where}{src} must be a table of isoinit.MLP fields to values; got {check._got(grid)}")
     keys = list(grid)
     for k in keys:
         if not isinstance(k, str) or k not in MLP_FIELDS:
-            raise ValueError(f"{where} keys must be isoinit.MLP fields ({', '.join(MLP_FIELDS)}); got {k!r}")
+            raise ValueError(f"{where} keys{src} must be isoinit.MLP fields ({', '.join(MLP_FIELDS)}); got {k!r}")
     axes: list[list[Any]] = []
     for k in keys:
         v = grid[k]
-        values = list(v) if _is_values(v) else [v]
-        if not values:
-            raise ValueError(f"{where}[{k!r}] must list at least one value; got {v!r}")
+        if _is_values(v):
+            values = list(v)
+            if not values:
+                raise ValueError(f"{where}[{k!r}]{src} must list at least one value; got {v!r}")
+            for i, item in enumerate(values):
+                _check_value(k, item, where, src, i)
+        else:
+            _check_value(k, v, where, src)
+            values = [v]
         axes.append(values)
-    return [_mlp(dict(zip(keys, combo, strict=True)), where) for combo in itertools.product(*axes)]
+    return [_mlp(dict(zip(keys, combo, strict=True)), where, src) for combo in itertools.product(*axes)]
 
 
 def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] | MLP) -> list[MLP]:
@@ -313,16 +395,20 @@ def _config_columns(configs: Sequence[MLP]) -> pd.DataFrame:
     return df
 
 
-def _check_metrics(metrics: Iterable[str] | None) -> tuple[str, ...]:
+def _check_metrics(metrics: object, name: str = "metrics") -> tuple[str, ...]:
     if metrics is None:
         return METRICS
     if isinstance(metrics, str):
         metrics = [metrics]
+    if not isinstance(metrics, Iterable) or isinstance(metrics, (bytes, Mapping)):
+        raise TypeError(
+            f"{name} must be a metric name or a list of metric names ({', '.join(METRICS)}); got {check._got(metrics)}"
+        )
     chosen = tuple(metrics)
-    for m in chosen:
-        check.choice("metrics", m, METRICS)
+    for i, m in enumerate(chosen):
+        check.choice(f"{name}[{i}]", m, METRICS)
     if not chosen:
-        raise ValueError("metrics must name at least one metric; got an empty list")
+        raise ValueError(f"{name} must name at least one metric; got an empty list")
     return tuple(m for m in METRICS if m in chosen)
 
 
@@ -522,19 +608,54 @@ def _need_parquet() -> None:
         )
 
 
-def save(df: pd.DataFrame, path: str | Path) -> Path:
+def _check_path(path: object, *, overwrite: bool, name: str = "path", flag: str = "overwrite=True") -> Path:
+    """The output path of :func:`save`, checked before any work.
+
+    Suffix, pyarrow, directory, no existing file unless ``overwrite``; ``name`` and ``flag``
+    as the caller spells them.
+    """
+    p = _io.check_output(name, path, overwrite=overwrite, flag=flag)
+    try:
+        if _format(p) == "parquet":
+            _need_parquet()
+    except ValueError as err:
+        raise ValueError(str(err).replace("path must", f"{name} must", 1)) from None
+    return p
+
+
+def save(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a sweep table to ``path``; returns the path.
 
     CSV (``.csv``, ``.csv.gz``, ...) or Parquet (``.parquet``/``.pq``, needs pyarrow).
-    Floats are written so that :func:`load` reads them back exactly.
+    Floats are written so that :func:`load` reads them back exactly. The file is written
+    atomically (a temporary file beside it, renamed over it when complete), so an
+    interrupted save never leaves a truncated table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (:func:`sweep`'s, or any).
+    path : str or Path
+        Target file; its directory must exist.
+    overwrite : bool
+        Replace an existing file (default: refuse with :class:`FileExistsError`).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    FileNotFoundError, PermissionError
+        If its directory is missing or not writable.
+    ValueError
+        If the suffix is not one of the formats.
     """
     check.instance("df", df, pd.DataFrame, "a pandas DataFrame")
-    p = Path(path)
+    overwrite = check.boolean("overwrite", overwrite)
+    p = _check_path(path, overwrite=overwrite)
     if _format(p) == "parquet":
-        _need_parquet()
-        df.to_parquet(p, index=False, engine="pyarrow")
+        _io.write_atomic(p, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"), overwrite=overwrite)
     else:
-        df.to_csv(p, index=False)
+        _io.write_atomic(p, lambda tmp: df.to_csv(tmp, index=False), overwrite=overwrite)
     return p
 
 
@@ -573,12 +694,79 @@ def _toml_module() -> Any:
 def _table(doc: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
     t = doc.get(name, {})
     if not isinstance(t, Mapping):
-        raise ValueError(f"[{name}] in {str(path)!r} must be a table; got {type(t).__name__}")
+        raise TypeError(f"[{name}] in {str(path)!r} must be a table; got {check._got(t)}")
     return t
+
+
+def _check_sweep_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The ``[sweep]`` options, type-checked (values as the file gives them)."""
+    options: dict[str, Any] = {}
+    for k, v in table.items():
+        if k not in _SWEEP_KEYS:
+            raise ValueError(f"[sweep] keys must be among {', '.join(_SWEEP_KEYS)}; got {k!r}")
+        name = f"[sweep] {k} in {where}"
+        if k == "runs":
+            check.integer(name, v, 1, 10**9)
+        elif k in ("seed", "threads"):
+            check.integer(name, v, 0 if k == "seed" else 1)
+        elif k == "stages":
+            check.boolean(name, v)  # a real boolean: "no" is not False
+        else:
+            if not isinstance(v, list):
+                raise TypeError(f"{name} must be an array of metric names ({', '.join(METRICS)}); got {check._got(v)}")
+            _check_metrics(v, name)
+        options[k] = v
+    return options
+
+
+_INPUT_TYPES: dict[str, tuple[str, float | None]] = {
+    "n": ("int", 2),
+    "d": ("int", 1),
+    "seed": ("int", 0),
+    "degeneracy": ("real", 1.0),
+}
+
+
+def _check_inputs_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    inputs = dict(table)
+    kind = check.choice(f"[inputs] kind in {where}", inputs.get("kind", "degenerate"), _INPUT_KEYS)
+    bad = [k for k in inputs if k not in _INPUT_KEYS[kind]]
+    if bad:
+        raise ValueError(
+            f"[inputs] keys for kind {kind!r} must be among {', '.join(_INPUT_KEYS[kind])}; got {bad[0]!r}"
+        )
+    for k, (typ, low) in _INPUT_TYPES.items():
+        if k in inputs:
+            name = f"[inputs] {k} in {where}"
+            if typ == "int":
+                check.integer(name, inputs[k], int(low) if low is not None else None)
+            else:
+                check.real(name, inputs[k], low)
+    return inputs
+
+
+def _tables(doc: Mapping[str, Any], key: str, where: str, *, single_ok: bool) -> list[Mapping[str, Any]]:
+    """``[grid]``/``[[grid]]`` or ``[[config]]``: a list of tables, each checked to be one."""
+    value = doc.get(key, [])
+    if single_ok and isinstance(value, Mapping):
+        return [value]
+    form = "a table [grid] or an array of tables [[grid]]" if single_ok else f"an array of tables ([[{key}]])"
+    if not isinstance(value, list):
+        raise TypeError(f"{key} in {where} must be {form}; got {check._got(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise TypeError(f"{key}[{i}] in {where} must be a table of isoinit.MLP fields; got {check._got(item)}")
+    return value
 
 
 def from_toml(path: str | Path) -> tuple[list[MLP], dict[str, Any]]:
     """Read a sweep file (schema in the module docstring).
+
+    Every key is checked against the schema before anything runs: a violation is one
+    :class:`TypeError` (wrong type: a table where an array is expected, ``"no"`` for a
+    boolean, a string for a number, nesting deeper than per-block widths) or
+    :class:`ValueError` (unknown key or value) naming the key, its index in an array and
+    the file.
 
     Returns
     -------
@@ -589,50 +777,43 @@ def from_toml(path: str | Path) -> tuple[list[MLP], dict[str, Any]]:
         the degenerate batch with ``n=10``) and those of ``runs``, ``seed``, ``stages``,
         ``metrics``, ``threads`` that the ``[sweep]`` table gives.
 
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    TypeError, ValueError
+        For a file that is not TOML or breaks the schema.
+
     Examples
     --------
     >>> configs, options = from_toml("examples/sweep.toml")  # doctest: +SKIP
     >>> df = sweep(configs, **options)  # doctest: +SKIP
     """
-    p = Path(path)
+    p = _io.as_path("path", path)
+    where = repr(str(p))
     toml = _toml_module()
     try:
         with p.open("rb") as fh:
             doc = toml.load(fh)
     except toml.TOMLDecodeError as err:
-        raise ValueError(f"path {str(p)!r} is not valid TOML: {err}") from err
+        raise ValueError(f"path {where} is not valid TOML: {err}") from err
+    except RecursionError:
+        raise ValueError(f"path {where} is not a sweep file: its arrays are nested too deeply") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"path {where} is not valid TOML: not UTF-8 text ({err.reason})") from None
     unknown = [k for k in doc if k not in ("sweep", "inputs", "grid", "config")]
     if unknown:
-        raise ValueError(f"top-level keys of {str(p)!r} must be among sweep, inputs, grid, config; got {unknown[0]!r}")
-    options: dict[str, Any] = {}
-    for k, v in _table(doc, "sweep", p).items():
-        if k not in _SWEEP_KEYS:
-            raise ValueError(f"[sweep] keys must be among {', '.join(_SWEEP_KEYS)}; got {k!r}")
-        options[k] = v
-    inputs = dict(_table(doc, "inputs", p))
-    kind = inputs.get("kind", "degenerate")
-    if kind in _INPUT_KEYS:
-        bad = [k for k in inputs if k not in _INPUT_KEYS[kind]]
-        if bad:
-            raise ValueError(
-                f"[inputs] keys for kind {kind!r} must be among {', '.join(_INPUT_KEYS[kind])}; got {bad[0]!r}"
-            )
-    else:
-        raise ValueError(f"[inputs] kind must be one of {', '.join(_INPUT_KEYS)}; got {kind!r}")
-    options["inputs"] = inputs
-    grids = doc.get("grid", [])
-    if isinstance(grids, Mapping):
-        grids = [grids]
-    explicit = doc.get("config", [])
-    if not isinstance(explicit, list):
-        raise ValueError(
-            f"config in {str(p)!r} must be an array of tables ([[config]]); got a {type(explicit).__name__}"
-        )
+        raise ValueError(f"top-level keys of {where} must be among sweep, inputs, grid, config; got {unknown[0]!r}")
+    options = _check_sweep_table(_table(doc, "sweep", p), where)
+    options["inputs"] = _check_inputs_table(_table(doc, "inputs", p), where)
+    grids = _tables(doc, "grid", where, single_ok=True)
+    explicit = _tables(doc, "config", where, single_ok=False)
     configs: list[MLP] = []
+    src = f" in {where}"
     for i, g in enumerate(grids):
-        configs.extend(_expand_grid(g, f"[grid] #{i + 1}" if len(grids) > 1 else "[grid]"))
+        configs.extend(_expand_grid(g, f"[[grid]] #{i + 1}" if len(grids) > 1 else "[grid]", src))
     for i, c in enumerate(explicit):
-        configs.append(_mlp(c, f"[[config]] #{i + 1}"))
+        configs.append(_mlp(c, f"[[config]] #{i + 1}", src))
     if not configs:
-        raise ValueError(f"path {str(p)!r} defines no configuration: give a [grid] table or [[config]] entries")
+        raise ValueError(f"path {where} defines no configuration: give a [grid] table or [[config]] entries")
     return configs, options

@@ -11,8 +11,10 @@ commands (setting ``func`` to the function that runs one), listed once in :data:
 
 :mod:`._common` holds the network options shared by ``simulate``, ``meanfield`` (and any
 command that builds a network). A command raises :class:`TypeError` or
-:class:`ValueError` for bad input; :func:`main` prints it as
-``isoinit COMMAND: error: MESSAGE`` and returns 2. ``docs/developing.md`` says how to add
+:class:`ValueError` for bad input, and the errors of :mod:`isoinit._io` for an output file
+it must not or cannot write (:class:`FileExistsError` without ``--force``, a missing or
+read-only directory); :func:`main` prints it as ``isoinit COMMAND: error: MESSAGE`` and
+returns 2. ``docs/developing.md`` says how to add
 a command.
 """
 
@@ -62,6 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
         print(f"isoinit {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -51,28 +51,63 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--input-seed", type=int, default=0, help="seed of the input batch (default: 0)")
 
 
+def _option(name: str, err: Exception) -> Exception:
+    """The library's error for a parameter, re-worded with the command-line option's name."""
+    text = str(err)
+    if text.startswith(name + " ") or text.startswith(name + "["):
+        text = f"--{name}{text[len(name) :]}"
+    else:
+        text = f"--{name}: {text}"
+    return type(err)(text)
+
+
 def mlp_from_args(args: argparse.Namespace) -> MLP:
-    """The :class:`~isoinit.MLP` of the network options."""
+    """The :class:`~isoinit.MLP` of the network options.
+
+    Each option is checked under its own name (``--depth``, ``--activation``, ...), so a
+    message names what the user typed.
+    """
+    from .. import _validate as check
+    from ..activations import resolve
+    from ..config import MAX_DEPTH, MAX_WIDTH
+
+    depth = check.integer("--depth", args.depth, 1, MAX_DEPTH)
+    width = check.integer("--width", args.width, 1, MAX_WIDTH)
+    gain = check.real("--gain", args.gain, 0.0)
+    bias = check.real("--bias", args.bias, 0.0)
+    eps = check.real("--eps", args.eps, 0.0)
+    try:
+        resolve(args.activation)
+    except (TypeError, ValueError) as err:
+        raise _option("activation", err) from None
     return MLP(
-        args.depth,
-        args.width,
+        depth,
+        width,
         args.activation,
         args.norm,
         center=args.center,
         scale=args.scale,
         order=args.order,
-        gain=args.gain,
-        bias=args.bias,
+        gain=gain,
+        bias=bias,
         weights=args.weights,
-        eps=args.eps,
+        eps=eps,
     )
 
 
 def inputs_from_args(args: argparse.Namespace) -> np.ndarray:
-    """The degenerate input batch of the input options (``batch x input-dim``)."""
+    """The degenerate input batch of the input options (``batch x input-dim``).
+
+    Each option is checked under its own name (``--batch``, ``--input-dim``, ...).
+    """
+    from .. import _validate as check
     from ..inputs import degenerate
 
-    return degenerate(args.batch, args.input_dim or args.width, args.degeneracy, seed=args.input_seed)
+    n = check.integer("--batch", args.batch, 2, 10**7)
+    d = args.width if args.input_dim is None else check.integer("--input-dim", args.input_dim, 1, 10**7)
+    degeneracy = check.real("--degeneracy", args.degeneracy, 1.0)
+    seed = check.integer("--input-seed", args.input_seed, 0, 2**64 - 1)
+    return degenerate(n, d, degeneracy, seed=seed)
 
 
 def fmt(v: float) -> str:

@@ -66,14 +66,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--size", type=float, default=1.0, help="multiply every width d by this factor, for quick looks (default: 1)"
     )
+    p.add_argument(
+        "--force", action="store_true", help="replace existing DIR/NAME.png and DIR/NAME.csv (default: refuse)"
+    )
     p.set_defaults(func=cmd_figure)
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
     """Run ``isoinit figure``."""
+    from .. import _validate as check
     from ..figures import NAMES, FigureResult, make_all
 
     names = list(NAMES) if args.name == "all" else [args.name]
+    runs = None if args.runs is None else check.integer("--runs", args.runs, 1)
+    seed = check.integer("--seed", args.seed, 0)
+    size = check.real("--size", args.size, 0.0, 10.0, low_open=True)
     t0 = time.perf_counter()
 
     def report(r: FigureResult) -> None:
@@ -82,7 +89,15 @@ def cmd_figure(args: argparse.Namespace) -> int:
             print(f"    note: {note}")
 
     make_all(
-        args.out, runs=args.runs, seed=args.seed, protocol=args.protocol, size=args.size, names=names, callback=report
+        args.out,
+        runs=runs,
+        seed=seed,
+        protocol=args.protocol,
+        size=size,
+        names=names,
+        callback=report,
+        overwrite=args.force,
+        flag="--force",
     )
     print(f"# {len(names)} figure(s) in {time.perf_counter() - t0:.1f} s (protocol {args.protocol}, seed {args.seed})")
     return 0

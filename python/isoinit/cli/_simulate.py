@@ -8,10 +8,15 @@ import math
 import time
 from typing import get_args
 
+from .. import _validate as check
+from .._io import check_output, write_atomic
 from ..simulate import Sampler
 from ._common import add_network_options, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["cmd_info", "cmd_simulate", "register"]
+
+#: Image formats ``--plot`` writes (matplotlib picks the format from the suffix).
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 EPILOG_SIMULATE = """examples:
   isoinit simulate --activation relu --norm layer --depth 30 --width 1000 --batch 10 \\
@@ -26,14 +31,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     mlp = mlp_from_args(args)
     x = inputs_from_args(args)
+    runs = check.integer("--runs", args.runs, 1, 10**9)
+    seed = check.integer("--seed", args.seed, 0, 2**64 - 1)
+    threads = None if args.threads is None else check.integer("--threads", args.threads, 1, 4096)
+    csv = plot = None  # the output files, checked before the simulation
+    if args.csv:
+        csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force")
+    if args.plot:
+        plot = check_output("--plot", args.plot, overwrite=args.force, flag="--force", suffixes=PLOT_SUFFIXES)
     t0 = time.perf_counter()
     traj = simulate(
         mlp,
         x,
-        runs=args.runs,
-        seed=args.seed,
+        runs=runs,
+        seed=seed,
         sampler=args.sampler,
-        threads=args.threads,
+        threads=threads,
         progress=None if not args.quiet else False,
     )
     elapsed = time.perf_counter() - t0
@@ -57,7 +70,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         g_mean, g_sd = (math.inf, math.nan) if all_inf else (gap["mean"][layer], gap["std"][layer])
         line = f"{layer:5d} {fmt(g_mean)} {fmt(g_sd)} {fmt(iso['mean'][layer])} {fmt(iso['std'][layer])}"
         print(line + (f" {int(gap['inf_runs'][layer]):8d}" if singular else ""))
-    if args.csv:
+    if csv is not None:
         frame = traj.to_frame()
         for key, value in (
             ("activation", mlp.act.name),
@@ -70,9 +83,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             ("seed", args.seed),
         ):
             frame.insert(0, key, value)
-        frame.to_csv(args.csv, index=False)
+        write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
         print(f"# wrote {len(frame)} rows to {args.csv}")
-    if args.plot:
+    if plot is not None:
         from ..figures._draw import new_figure, plot_runs, save
 
         fig, (ax,) = new_figure(width=5.0, height=3.6)
@@ -86,7 +99,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             fontsize=8,
         )
         ax.legend(fontsize=8)
-        save(fig, args.plot)
+        write_atomic(plot, lambda tmp: save(fig, str(tmp)))
         print(f"# wrote {args.plot}")
     return 0
 
@@ -118,7 +131,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     o = p.add_argument_group("output")
     o.add_argument("--csv", metavar="FILE", help="write the tidy per-run, per-layer metrics")
-    o.add_argument("--plot", metavar="FILE", help="write a log-scale plot of the gap (PNG)")
+    o.add_argument("--plot", metavar="FILE", help="write a log-scale plot of the gap (.png, .pdf or .svg)")
+    o.add_argument("--force", action="store_true", help="replace existing --csv/--plot files (default: refuse)")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("info", help="how the compiled core was built (OpenMP, threads, SIMD)")
     p.set_defaults(func=cmd_info)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,9 @@ sweep file (TOML; the full schema is in the docstring of isoinit.sweeps):
   width = 500
   activation = "selu"
 
+The schema is strict (types checked, true/false booleans, known metric names, no nesting
+beyond per-block widths); an error names the key, the array index and the file.
+
 Every configuration uses the same seed (common random numbers): rows depend only on
 (configuration, seed, run, layer), so the local and the Dask backend write identical files.
 The output is one tidy table (CSV, or Parquet for .parquet/.pq): configuration columns,
@@ -41,29 +43,20 @@ run, layer, [stage], every metric, norm_bias, diverged_at.
 """
 
 
-def _check_out(out: str) -> None:
-    """Check the output path before running the sweep, naming the option on error."""
-    from ..sweeps import _format, _need_parquet
-
-    try:
-        if _format(Path(out)) == "parquet":
-            _need_parquet()
-    except (TypeError, ValueError, ImportError) as err:
-        raise ValueError(f"--out: {err}") from None
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a TOML sweep file and write its table."""
-    from ..sweeps import from_toml, save, sweep
+    from ..sweeps import _check_path, from_toml, save, sweep
 
     try:
         configs, options = from_toml(args.file)
     except FileNotFoundError:
         raise ValueError(f"FILE.toml must be an existing sweep file; got {args.file!r}") from None
-    for key in ("runs", "seed", "threads"):
+    from .. import _validate as check
+
+    for key, low, high in (("runs", 1, 10**9), ("seed", 0, 2**64 - 1), ("threads", 1, 4096)):
         value = getattr(args, key)
         if value is not None:
-            options[key] = value
+            options[key] = check.integer(f"--{key}", value, low, high)
     if args.list:
         print(f"# {len(configs)} configurations in {args.file}")
         for i, mlp in enumerate(configs):
@@ -71,7 +64,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise ValueError("--out is required (a .csv, .csv.gz, .parquet or .pq path); got none")
-    _check_out(args.out)
+    out = _check_path(args.out, overwrite=args.force, name="--out", flag="--force")
     client: Any = None
     if args.dask_scheduler:
         try:
@@ -89,7 +82,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     elapsed = time.perf_counter() - t0
-    path = save(df, args.out)
+    path = save(df, out, overwrite=args.force)
     runs = int(df["run"].max()) + 1
     print(f"# {len(configs)} configurations x {runs} runs in {elapsed:.2f} s; wrote {len(df)} rows to {path}")
     last = df[df["layer"] == df["depth"]]
@@ -144,6 +137,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786), one task per "
         "configuration; needs isoinit[dask]",
     )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file (default: refuse)")
     p.add_argument("--list", action="store_true", help="print the configurations and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)

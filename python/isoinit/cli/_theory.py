@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from .. import _validate as check
+from .._io import check_output, write_atomic
 from ._common import activation_help, add_network_options, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["DEFAULT_RHO", "cmd_hermite", "cmd_meanfield", "register"]
@@ -133,6 +134,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         raise ValueError(f"--compare-runs must be >= 0 (0 = no simulation); got {args.compare_runs}")
     mlp = mlp_from_args(args)
     x = inputs_from_args(args)
+    csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force") if args.csv else None
     t0 = time.perf_counter()
     mf = trajectory(mlp, x)
     elapsed = time.perf_counter() - t0
@@ -155,8 +157,8 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
             mlp,
             x,
             runs=args.compare_runs,
-            seed=args.seed,
-            threads=args.threads,
+            seed=check.integer("--seed", args.seed, 0, 2**64 - 1),
+            threads=None if args.threads is None else check.integer("--threads", args.threads, 1, 4096),
             progress=None if not args.quiet else False,
         )
         sim = traj.summary("gap")
@@ -171,13 +173,13 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         if sim is not None:
             line += f" {fmt(sim['mean'][layer])} {fmt(sim['std'][layer])}"
         print(line)
-    if args.csv:
+    if csv is not None:
         frame = mf.to_frame()
         if sim is not None:
             frame["sim_gap_mean"] = sim["mean"].to_numpy()
             frame["sim_gap_std"] = sim["std"].to_numpy()
             frame["sim_runs"] = sim["runs"].to_numpy()
-        frame.to_csv(args.csv, index=False)
+        write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
         print(f"# wrote {len(frame)} rows to {args.csv}")
     return 0
 
@@ -232,4 +234,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument(
         "--csv", metavar="FILE", help="write the mean-field metrics per layer (and the simulated gap summary)"
     )
+    o.add_argument("--force", action="store_true", help="replace an existing --csv file (default: refuse)")
     p.set_defaults(func=cmd_meanfield)

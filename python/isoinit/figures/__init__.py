@@ -43,6 +43,7 @@ from typing import Any, get_args
 
 import pandas as pd
 
+from .. import _io
 from .. import _validate as check
 from . import _registry, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
 from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
@@ -160,6 +161,7 @@ def make(
     seed: int = 0,
     protocol: Protocol = "faithful",
     size: float = 1.0,
+    overwrite: bool = True,
 ) -> FigureResult:
     """Reproduce one figure of the paper: write ``out_dir/NAME.png`` and ``out_dir/NAME.csv``.
 
@@ -180,10 +182,24 @@ def make(
     size : float
         Multiplies every width ``d`` (for quick runs and tests; depth and batch unchanged;
         at least 20); in ``(0, 10]``.
+    overwrite : bool
+        Replace ``NAME.png`` and ``NAME.csv`` if they exist (default ``True``: a figure
+        directory is regenerated routinely, from a seed, as the gallery workflow does;
+        unlike :func:`isoinit.sweeps.save`, whose tables can cost hours). ``False``
+        raises :class:`FileExistsError` before computing anything, as the command line
+        does without ``--force``. Both files are written atomically (a temporary file
+        renamed over the target), so an interrupted run never leaves a truncated file.
 
     Returns
     -------
     FigureResult
+
+    Raises
+    ------
+    FileExistsError
+        If a file exists and ``overwrite`` is false.
+    NotADirectoryError, PermissionError
+        If ``out_dir`` is a file or cannot be written.
 
     Examples
     --------
@@ -192,12 +208,30 @@ def make(
     >>> r.data.query("source == 'simulation'").groupby(["curve", "x"]).value.mean()  # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    png, csv = out / f"{name}.png", out / f"{name}.csv"
-    frame, notes = compute(name, png, runs=runs, seed=seed, protocol=protocol, size=size)
-    frame.to_csv(csv, index=False, float_format="%.6g")
+    overwrite = check.boolean("overwrite", overwrite)
+    png, csv = _targets(name, out_dir, overwrite)
+
+    def draw(tmp: Path) -> tuple[pd.DataFrame, list[str]]:
+        return compute(name, tmp, runs=runs, seed=seed, protocol=protocol, size=size)
+
+    frame, notes = _io.write_atomic(png, draw, overwrite=overwrite)
+    _io.write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"), overwrite=overwrite)
     return FigureResult(name, png, csv, frame, time.perf_counter() - t0, tuple(notes))
+
+
+def _targets(name: str, out_dir: str | Path, overwrite: bool, flag: str = "overwrite=True") -> tuple[Path, Path]:
+    """``out_dir/NAME.png`` and ``out_dir/NAME.csv``, checked before anything is computed.
+
+    The directory is created if missing.
+    """
+    name = check.choice("name", name, _registry.names())
+    out = _io.as_path("out_dir", out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out_dir must be a directory; got the file {str(out)!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    png = _io.check_output("figure", out / f"{name}.png", overwrite=overwrite, flag=flag)
+    csv = _io.check_output("figure data", out / f"{name}.csv", overwrite=overwrite, flag=flag)
+    return png, csv
 
 
 def make_all(
@@ -209,16 +243,24 @@ def make_all(
     size: float = 1.0,
     names: Sequence[str] | None = None,
     callback: Callable[[FigureResult], None] | None = None,
+    overwrite: bool = True,
+    flag: str = "overwrite=True",
 ) -> list[FigureResult]:
     """:func:`make` every figure of :data:`NAMES` (or ``names``) into ``out_dir``.
 
     :data:`EXTRA_NAMES` (the training figures) are made only when ``names`` lists them.
 
-    ``callback`` is called with each result as soon as it is written.
+    ``callback`` is called with each result as soon as it is written. With
+    ``overwrite=False`` every target is checked before the first figure is computed
+    (``flag`` is how the caller spells the option in the :class:`FileExistsError`).
     """
+    overwrite = check.boolean("overwrite", overwrite)
+    chosen = list(NAMES if names is None else names)
+    for name in chosen:
+        _targets(name, out_dir, overwrite, flag)
     results = []
-    for name in NAMES if names is None else names:
-        r = make(name, out_dir, runs=runs, seed=seed, protocol=protocol, size=size)
+    for name in chosen:
+        r = make(name, out_dir, runs=runs, seed=seed, protocol=protocol, size=size, overwrite=overwrite)
         if callback is not None:
             callback(r)
         results.append(r)

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from .._warnings import DivergenceWarning
 from ..config import MLP
 from ..inputs import degenerate
-from ..metrics import gram_metrics
+from ..metrics import _measure
 from ..simulate import STAGES, simulate
 
 __all__ = [
@@ -145,14 +145,14 @@ def complement_gap(grams: _F) -> _F:
     ok = np.all(np.isfinite(flat), axis=(1, 2))
     if ok.any():
         h = q.T @ flat[ok] @ q
-        out[ok] = gram_metrics(0.5 * (h + np.swapaxes(h, 1, 2)), gram=True)["gap"]
+        out[ok] = _measure(0.5 * (h + np.swapaxes(h, 1, 2)))["gap"]
     return out.reshape(lead)
 
 
 def _gram_value(quantity: str, g: _F) -> float:
     if quantity == "gap_complement":
         return float(complement_gap(g))
-    return float(gram_metrics(g, gram=True)[quantity])
+    return float(_measure(g)[quantity])
 
 
 # --------------------------------------------------------------------------------------
