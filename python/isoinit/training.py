@@ -439,12 +439,15 @@ class TrainingResult:
         return out
 
 
-def save(frame: pd.DataFrame | TrainingResult, path: str | Path) -> Path:
-    """Write a training table as CSV or Parquet (as :func:`isoinit.sweeps.save`); the path."""
+def save(frame: pd.DataFrame | TrainingResult, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a training table as CSV or Parquet (as :func:`isoinit.sweeps.save`); the path.
+
+    Written atomically; an existing file is replaced only with ``overwrite=True``.
+    """
     from .sweeps import save as _save
 
     df = frame.frame if isinstance(frame, TrainingResult) else frame
-    return _save(df, path)
+    return _save(df, path, overwrite=overwrite)
 
 
 def load(path: str | Path) -> pd.DataFrame:

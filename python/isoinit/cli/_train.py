@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+from functools import partial
 from typing import get_args
 
+from .. import _io
 from .. import _validate as check
 
 __all__ = ["cmd_train", "register"]
@@ -81,12 +82,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     acts = [a.strip() for a in str(args.activations).split(",") if a.strip()]
     if not acts:
         raise ValueError(f"--activations must name at least one activation; got {args.activations!r}")
-    out = Path(args.out)
+    out = _io.as_path("--out", args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out must be a directory; got the file {str(out)!r}")
+    out.mkdir(parents=True, exist_ok=True)
     table = out / f"training.{'parquet' if args.format == 'parquet' else 'csv'}"
-    files = [table, *(out / f"{name}.png" for name in OUTPUTS)]
-    existing = [str(f) for f in files if f.exists()]
-    if existing and not args.force:
-        raise ValueError(f"--out must not hold the output files (pass --force to overwrite); got {existing}")
+    for f in (table, *(out / f"{name}.png" for name in OUTPUTS)):  # checked before training
+        _io.check_output("--out", f, overwrite=args.force, flag="--force")
     t0 = time.perf_counter()
     result = train(
         acts,
@@ -102,14 +104,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=False if args.quiet else None,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    save(result, table)
+    save(result, table, overwrite=args.force)
     print(f"{table}  ({len(result.frame)} rows, training {result.seconds:.1f} s)")
     for name in OUTPUTS:
         figure = _registry.get(name)
         ctx = Context(name, figure.description, args.reruns, args.seed, args.protocol, 1.0)
         png = out / f"{name}.png"
-        figure.draw(ctx, from_result(ctx, result), png)
+        measured = from_result(ctx, result)
+        _io.write_atomic(png, partial(figure.draw, ctx, measured), overwrite=args.force, flag="--force")
         print(png)
     if len(set(result.settings["activations"])) >= 2:
         tr = trainability(result)
