@@ -13,8 +13,8 @@ which carries
   coefficients run in the engine too).
 
 Users add their own with :func:`register` (a vectorized callable) or
-:func:`from_hermite` (normalized Hermite coefficients ``c_0, c_1, ...``, theory.md
-section 4).
+:func:`from_hermite` (normalized Hermite coefficients ``c_0, c_1, ...``; Theory
+§4 of the documentation).
 """
 
 from __future__ import annotations
@@ -539,7 +539,7 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
 def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> Activation:
     """Define an activation by its normalized Hermite coefficients.
 
-    ``sigma(x) = sum_k c_k he_k(x)`` with ``he_k = He_k / sqrt(k!)`` (theory.md section 4).
+    ``sigma(x) = sum_k c_k he_k(x)`` with ``he_k = He_k / sqrt(k!)`` (Theory §4).
     Such an activation runs in the compiled simulator too.
 
     Parameters

@@ -4,12 +4,12 @@
   Daneshmand and Bach (NeurIPS 2023; restated in Joudaki and Hofmann, AISTATS 2025) for
   layer normalization after the activation (:func:`potential_bound`,
   :func:`trajectory_potential_bound`).
-* The exact identity "normalization increases isometry" (spec/theory.md section 4):
+* The exact identity "normalization increases isometry" (Theory §5 of the documentation):
   dividing rows by their norms ``a_i`` multiplies the isometry by
   ``mean(a^2) / geomean(a^2) >= 1 + Var(a) / mean(a)^2`` (population variance)
   (:func:`scaling_isometry_ratio`, :func:`scaling_isometry_lower_bound`).
 * Fixed points, rates and the depth scale of uncentered kernels normalized to
-  ``kappa(1) = 1`` (Joudaki and Hofmann 2025; spec/theory.md section 5)
+  ``kappa(1) = 1`` (Joudaki and Hofmann 2025; Theory §5)
   (:func:`kernel_fixed_point`, :func:`fixed_point`, :func:`indistinguishable_depth`,
   :func:`polynomial_rate`) and the residual kernel (:func:`residual_kernel`).
 """
@@ -65,7 +65,7 @@ Kernel = Literal["centered", "rms"]
 def potential_bound(gamma_start: float, beta_0: float, depth: int, *, start: int = 0) -> _F:
     """Mean-field potential bound ``gamma_start (2 - beta_0)^(-(l - start))`` for ``l = 0..depth``.
 
-    Joudaki, Daneshmand and Bach (2023), the potential theorem (spec/theory.md section 4):
+    Joudaki, Daneshmand and Bach (2023), the potential theorem (Theory §5 of the documentation):
     with layer normalization after the activation, at infinite width
     ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)``. ``start=1`` gives the variant anchored
     at the first block's output, ``gamma(G^1) (2 - beta_0)^(-(l - 1))``.
@@ -157,7 +157,7 @@ def scaling_isometry_ratio(norms: ArrayLike) -> _F | float:
 
     Here ``G' = D^(-1/2) G D^(-1/2)`` with ``D = diag(a^2)``.
 
-    The exact identity of spec/theory.md section 4 (Joudaki, Daneshmand and Bach 2023,
+    The exact identity of Theory §5 (Joudaki, Daneshmand and Bach 2023,
     "normalization increases isometry"): scaling each row of ``H`` by its norm ``a_i``
     (``G = H H^T``) multiplies the isometry by this factor, which is ``>= 1``.
 
@@ -174,7 +174,7 @@ def scaling_isometry_ratio(norms: ArrayLike) -> _F | float:
 def scaling_isometry_lower_bound(norms: ArrayLike) -> _F | float:
     """``1 + Var(a) / mean(a)^2`` (population variance).
 
-    A lower bound of :func:`scaling_isometry_ratio` (spec/theory.md section 4).
+    A lower bound of :func:`scaling_isometry_ratio` (Theory §5).
     """
     a = _norms(norms)
     out = 1.0 + np.var(a, axis=-1) / np.mean(a, axis=-1) ** 2
@@ -222,7 +222,7 @@ _SLOPE_TOL = 1e-9
 def kernel_fixed_point(f: Callable[[_F], _F], df: Callable[[_F], _F], *, slope_tol: float = _SLOPE_TOL) -> FixedPoint:
     """Classify the attracting fixed point of a normalized kernel map (``f(1) = 1``).
 
-    Joudaki and Hofmann (AISTATS 2025), as summarized in spec/theory.md section 5.
+    Joudaki and Hofmann (AISTATS 2025), as summarized in Theory §5.
 
     Parameters
     ----------
@@ -274,7 +274,7 @@ def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: flo
 def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
     """Depth after which representations are numerically indistinguishable.
 
-    ``L = ln(1/eps) / ln(1/kappa'(1))`` (spec/theory.md section 5); ``inf`` when
+    ``L = ln(1/eps) / ln(1/kappa'(1))`` (Theory §5); ``inf`` when
     ``kappa'(1) >= 1``.
 
     Parameters
@@ -298,7 +298,7 @@ def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
 def polynomial_rate(rho0: float, depth: int, a: float) -> _F:
     """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``.
 
-    The polynomial convergence to collapse when ``kappa'(1) = 1`` (spec/theory.md section 5).
+    The polynomial convergence to collapse when ``kappa'(1) = 1`` (Theory §5).
     """
     r0 = check.real("rho0", rho0, -1.0, 1.0, finite=False)
     av = check.real("a", a, 0.0, finite=False)
@@ -317,7 +317,7 @@ def residual_kernel(
 ) -> _F:
     """Kernel of the residual block ``x' = sqrt(1 - r^2) f(x) + r x``.
 
-    ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` (spec/theory.md section 5).
+    ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` (Theory §5).
 
     Parameters
     ----------

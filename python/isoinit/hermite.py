@@ -2,7 +2,7 @@
 
 Implements the quantities of Joudaki, Daneshmand and Bach, "On the impact of activation and
 normalization in obtaining isometric embeddings at initialization" (NeurIPS 2023, section 4
-and appendix; spec/theory.md section 4):
+and appendix; Theory §4 of the documentation):
 
 * the normalized Hermite coefficients ``c_k = E[sigma(z) he_k(z)]``, ``he_k = He_k/sqrt(k!)``,
   ``z ~ N(0, 1)`` (:func:`coefficients`) and the exact moments ``c_0``, ``c_1``,
@@ -426,7 +426,7 @@ def moments(activation: ActivationSpec, gain: float = 1.0) -> Moments:
     """Exact Gaussian moments ``c_0``, ``c_1`` and ``E sigma(gain z)^2``.
 
     These give the ``mf`` centering constant ``c_0`` and scaling constant
-    ``sqrt(E sigma^2 - c_0^2)`` (spec/theory.md section 2) and ``beta_0`` (section 4).
+    ``sqrt(E sigma^2 - c_0^2)`` (Theory §2) and ``beta_0`` (Theory §4).
     Cached by (activation, gain); absolute error at most 1e-12.
 
     Parameters
@@ -739,7 +739,7 @@ def dual_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0
 def dual_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
     """``kappa'(rho) = sum_k k c_k^2 rho^(k-1) = gain^2 E[sigma'(gain u) sigma'(gain v)]``.
 
-    ``kappa'(1)`` decides collapse of uncentered kernels (spec/theory.md section 5).
+    ``kappa'(1)`` decides collapse of uncentered kernels (Theory §5).
     ``+inf`` at ``rho = +-1`` for discontinuous activations (step, sign).
     """
     act = resolve(activation)
@@ -780,8 +780,8 @@ def centered_kernel_derivative(activation: ActivationSpec, rho: ArrayLike, *, ga
 def rms_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0) -> _F:
     """RMS kernel ``kappa(rho) / E sigma^2``: RMS normalization after the activation.
 
-    Uncentered, so ``kappa(0) > 0`` pulls correlations towards 1 (spec/theory.md sections 4
-    and 5). Values are clipped to ``[-1, 1]``.
+    Uncentered, so ``kappa(0) > 0`` pulls correlations towards 1 (Theory §4
+    and §5). Values are clipped to ``[-1, 1]``.
     """
     act = resolve(activation)
     g = check.real("gain", gain)
@@ -805,7 +805,7 @@ def nngp_kernel(activation: ActivationSpec, q_i: ArrayLike, q_j: ArrayLike, rho:
     """General NNGP step ``E[sigma(h_i) sigma(h_j)]`` for unequal variances.
 
     ``(h_i, h_j)`` is centered Gaussian with variances ``q_i``, ``q_j`` and correlation
-    ``rho`` (spec/theory.md section 4, the two-dimensional rule for a general pair; the
+    ``rho`` (Theory §4, the two-dimensional rule for a general pair; the
     infinite-width covariance of one block without normalization). Closed forms where
     available; otherwise the kink-split 2-D polar quadrature, through a cached table when
     ``q_i == q_j`` and directly (about 40k activation calls per distinct pair) when not.

@@ -1,4 +1,4 @@
-"""Input batches: the paper's degenerate batch and a plain Gaussian one (theory.md section 2)."""
+"""Input batches: the paper's degenerate batch and a plain Gaussian one (Theory §2 of the documentation)."""
 
 from __future__ import annotations
 

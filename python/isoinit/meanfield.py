@@ -5,7 +5,7 @@ output Gram deterministically, entry by entry: the pre-activations of one output
 ``N(0, Sigma)`` with ``Sigma = gain^2 G + bias^2 11^T``, iid over features, so every row mean
 and row mean square a normalization computes becomes a Gaussian expectation. This is the
 mean-field recursion of Joudaki, Daneshmand and Bach (NeurIPS 2023, section 4 and appendix;
-spec/theory.md section 4): with layer normalization after the activation each correlation
+Theory §4): with layer normalization after the activation each correlation
 follows ``rho' = kbar(rho)``; without normalization it is the NNGP recursion with the
 diagonal evolving by ``q' = E sigma(sqrt(q) z)^2``.
 
@@ -110,7 +110,7 @@ def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
 
     ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
     ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
-    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (theory.md section 2).
+    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (Theory §2).
     ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
     mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
     ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
@@ -157,7 +157,7 @@ def _check_supported(mlp: MLP) -> None:
         raise ValueError(
             f"batch normalization (center={mlp.centering!r}, scale={mlp.scaling!r}) has no "
             "entrywise infinite-width map: every Gram entry depends on the whole batch Gram "
-            "(spec/theory.md section 4). Use isoinit.simulate(mlp, X, runs=...) at a large "
+            "(Theory §4). Use isoinit.simulate(mlp, X, runs=...) at a large "
             "width as its infinite-width limit."
         )
 
@@ -296,7 +296,7 @@ def _triangle(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
 def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     """One block's infinite-width map ``G^(l-1) -> G^l``.
 
-    Pre-activation covariance ``Sigma = gain^2 G + bias^2`` (spec/theory.md section 2); with
+    Pre-activation covariance ``Sigma = gain^2 G + bias^2`` (Theory §2); with
     ``s^2 = Sigma_ii`` (the same for every sample) and ``r = Sigma / s^2``:
 
     ``act-norm``: ``K = kappa_s(r)`` (the dual kernel at gain ``s``, Joudaki et al. 2023,

@@ -1,4 +1,4 @@
-"""Gram-matrix metrics (theory.md section 1), on any Gram matrix or representation.
+"""Gram-matrix metrics (Theory §1 of the documentation), on any Gram matrix or representation.
 
 Every function takes either a Gram matrix ``G`` (``n x n``, symmetric PSD) or a
 representation ``X`` (``n x d``, rows are samples; its Gram ``X X^T / d`` is used), or a
@@ -231,7 +231,7 @@ def normalization_bias(x: ArrayLike, *, ddof: int = 0, kind: str = "norms", axis
         (layer norm) or per-feature (batch norm) root mean squares are used.
     ddof : int
         0 (default) for the population variance, which the inequality
-        ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of theory.md section 4 uses and the simulator's
+        ``I(G')/I(G) >= 1 + Var(a)/mean(a)^2`` of Theory §5 uses and the simulator's
         ``Trajectory.norm_bias`` reports; 1 for the unbiased variance the authors' code prints.
     """
     check.integer("ddof", ddof, 0, 1)

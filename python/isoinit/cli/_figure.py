@@ -8,7 +8,7 @@ from typing import get_args
 
 __all__ = ["cmd_figure", "register"]
 
-EPILOG = """figures (spec/experiments.md), all made by 'all':
+EPILOG = """the paper's figures, all made by 'all':
 {names}
 
 figures of networks trained with SGD (need PyTorch; made by name only, or by 'isoinit train'):

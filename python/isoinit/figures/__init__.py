@@ -1,13 +1,13 @@
 """The paper's figures, one call (or one command) each.
 
-Every figure of Joudaki, Daneshmand and Bach (NeurIPS 2023) listed in
-``spec/experiments.md`` is rebuilt here from :func:`isoinit.simulate` (the measurement),
+Every figure of Joudaki, Daneshmand and Bach (NeurIPS 2023) at initialization (the
+gallery of the documentation shows them all) is rebuilt here from :func:`isoinit.simulate` (the measurement),
 :mod:`isoinit.meanfield` (the infinite-width trajectory, dashed) and :mod:`isoinit.bounds`
 (the potential bound, dotted). :func:`make` writes ``DIR/NAME.png`` and the tidy data
 behind it, ``DIR/NAME.csv``; :func:`make_all` does all :data:`NAMES`; the command line is
 ``isoinit figure NAME|all --out DIR``.
 
-Two measurement protocols (experiments.md):
+Two measurement protocols:
 
 ``"faithful"`` (default)
     The Gram of the block output: after the normalization for ``act-norm`` blocks (after
@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-#: The figures of spec/experiments.md, in its order: those of :func:`make_all` and
+#: The paper's figures, in its order: those of :func:`make_all` and
 #: ``isoinit figure all`` (a view of the registry).
 NAMES: tuple[str, ...] = _registry.names(in_all=True)
 
@@ -168,7 +168,7 @@ def make(
     Parameters
     ----------
     name : str
-        One of :data:`NAMES` (spec/experiments.md) or :data:`EXTRA_NAMES`.
+        One of :data:`NAMES` (the paper's figures) or :data:`EXTRA_NAMES`.
     out_dir : str or Path
         Created if missing.
     runs : int, optional

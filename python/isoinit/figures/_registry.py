@@ -32,13 +32,13 @@ class Figure(Generic[M]):
     description : str
         One line: what it shows (titles, ``--help``, the gallery's table).
     position : int
-        Its row in the table of ``spec/experiments.md``; figures are listed in this order.
+        Its place in the paper's list of figures; figures are listed in this order.
     measure : callable
         ``measure(ctx) -> Measurement``: simulate and compute; the tidy data and notes.
     draw : callable
         ``draw(ctx, measurement, png)``: draw what ``measure`` returned into ``png``.
     published : str
-        What the published figure shows (``spec/experiments.md``): the reference a
+        What the published figure shows: the reference a
         reproduction is judged against.
     in_all : bool
         Whether ``make_all`` and ``isoinit figure all`` make it (the paper's figures, each
@@ -104,7 +104,7 @@ def register_layers(
 
 
 def figures() -> tuple[Figure[Any], ...]:
-    """Every registered figure, in the order of ``spec/experiments.md``."""
+    """Every registered figure, in the order of the paper's figures."""
     return tuple(sorted(_FIGURES.values(), key=lambda f: f.position))
 
 

@@ -31,7 +31,7 @@ def table() -> str:
     shows.
     """
     lines = [
-        "| figure | what it shows | the published figure (spec/experiments.md) |",
+        "| figure | what it shows | the published figure |",
         "|---|---|---|",
     ]
     for f in _registry.figures():

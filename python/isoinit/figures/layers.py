@@ -26,7 +26,7 @@ _POT = "potential  gamma(G^l)"
 
 _FOUR = ("relu", "tanh", "sigmoid", "exp")
 
-# PyTorch's torch.nn.init.calculate_gain, the "Xavier gain" of experiments.md
+# PyTorch's torch.nn.init.calculate_gain, the "Xavier gain" of the paper's experiments
 _XAVIER_GAIN = {
     "selu": 0.75,
     "leaky_relu(0.01)": math.sqrt(2.0 / (1.0 + 0.01**2)),
