@@ -122,3 +122,68 @@ def test_residual_kernel() -> None:
     np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.6), 0.64 * k + 0.36 * rho, atol=1e-15)
     with pytest.raises(ValueError, match="r must"):
         bounds.residual_kernel("tanh", rho, 1.5)
+
+
+# --------------------------------------------------------------------------------------
+# predict: the map, fixed point and rate of one network, checked against the mean field
+# --------------------------------------------------------------------------------------
+
+_PREDICTED = [
+    dict(activation="relu", norm="layer"),
+    dict(activation="tanh", norm="layer", gain=1.5),
+    dict(activation="gelu", norm="rms"),
+    dict(activation="tanh", norm="rms"),
+    dict(activation="relu", norm="rms"),
+    dict(activation="selu", norm="mf"),
+    dict(activation="gelu", norm="layer", order="norm-act"),
+    dict(activation="sin", norm="rms", order="norm-act", bias=0.2),
+    dict(activation="relu", norm="layer", bias=0.3),
+]
+
+
+@pytest.mark.parametrize("kwargs", _PREDICTED, ids=lambda k: "-".join(f"{v}" for v in k.values()))
+def test_prediction_matches_the_mean_field(kwargs: dict) -> None:
+    mlp = isoinit.MLP(300, 100, **kwargs)
+    p = bounds.predict(mlp)
+    assert p.kernel is not None and p.fixed_point is not None and p.rate is not None
+    assert mlp.label() in p.statement
+    fp = p.fixed_point
+    x = isoinit.inputs.degenerate(2, 50, degeneracy=3.0, seed=1)
+    corr = meanfield.trajectory(mlp, x).correlations[:, 0, 1]
+    star = fp.rho_star
+    if mlp.order == "norm-act":  # the map acts on the normalized H; the output is sigma of it
+        star = float(hermite.rms_kernel(mlp.act, star))
+    dist = np.abs(corr - star)
+    if fp.kind == "collapse-polynomial":  # relu + RMS: slowly, monotonically towards 1
+        assert corr[-1] > corr[100] > corr[10] > corr[1] and dist[-1] < 0.05
+        return
+    assert dist[-1] < 1e-3 * dist[1] or dist[-1] < 1e-10
+    if mlp.order == "norm-act":
+        return  # the output's distance is not the map's (sigma in between); the limit is checked
+    # the local factor near the fixed point: f'(0) = beta_0 for isometry (the bound's rate
+    # 1 / (2 - beta_0) is larger), f'(1) for collapse, f'(rho*) for an interior point
+    local = {"isometry": fp.slope0, "collapse": fp.slope1, "interior": fp.rate}[fp.kind]
+    tail = (dist[:-1] > 1e-9) & (dist[:-1] < 1e-3)
+    ratios = dist[1:][tail] / dist[:-1][tail]
+    assert ratios.size >= 5
+    assert np.median(ratios) == pytest.approx(local, rel=1e-2)
+    if fp.kind == "isometry":
+        assert local <= p.rate + 1e-12
+
+
+def test_prediction_names_the_normalization_it_applies_to() -> None:
+    layer = bounds.predict(isoinit.MLP(3, 8, "gelu", "layer"))
+    rms = bounds.predict(isoinit.MLP(3, 8, "gelu", "rms"))
+    assert layer.fixed_point is not None and layer.fixed_point.kind == "isometry" and layer.potential_bound
+    assert layer.rate == pytest.approx(hermite.contraction_factor("gelu"), rel=1e-14)
+    assert rms.fixed_point is not None and rms.fixed_point.kind == "interior" and not rms.potential_bound
+    assert 0.5 < rms.fixed_point.rho_star < 1.0  # gelu with RMS norm does not reach isometry
+    assert rms.rate == pytest.approx(hermite.contraction_factor("gelu", norm="rms"), rel=1e-12)
+    for norm in ("batch", "none", "center"):
+        p = bounds.predict(isoinit.MLP(3, 8, "gelu", norm))
+        assert p.kernel is None and p.fixed_point is None and p.rate is None
+        assert "meanfield" in p.statement or "large width" in p.statement
+    with pytest.raises(ValueError, match="norm must be one of layer, mf, rms"):
+        hermite.contraction_factor("gelu", norm="batch")
+    with pytest.raises(TypeError, match="mlp must be an isoinit.MLP"):
+        bounds.predict("relu")  # type: ignore[arg-type]

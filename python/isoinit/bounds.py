@@ -8,6 +8,8 @@
   dividing rows by their norms ``a_i`` multiplies the isometry by
   ``mean(a^2) / geomean(a^2) >= 1 + Var(a) / mean(a)^2`` (population variance)
   (:func:`scaling_isometry_ratio`, :func:`scaling_isometry_lower_bound`).
+* :func:`predict`: for one network (activation, gain, bias, normalization, order), which
+  correlation map applies at infinite width, its fixed point and rate, in words.
 * Fixed points, rates and the depth scale of uncentered kernels normalized to
   ``kappa(1) = 1`` (Joudaki and Hofmann 2025; Theory §5)
   (:func:`kernel_fixed_point`, :func:`fixed_point`, :func:`indistinguishable_depth`,
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -27,21 +29,25 @@ from scipy import optimize
 
 from . import _validate as check
 from .activations import ActivationSpec
+from .config import MLP
 from .hermite import (
     beta0,
     centered_kernel,
     centered_kernel_derivative,
+    moments,
     rms_kernel,
     rms_kernel_derivative,
 )
 
 __all__ = [
     "FixedPoint",
+    "Prediction",
     "fixed_point",
     "indistinguishable_depth",
     "kernel_fixed_point",
     "polynomial_rate",
     "potential_bound",
+    "predict",
     "residual_kernel",
     "scaling_isometry_lower_bound",
     "scaling_isometry_ratio",
@@ -269,6 +275,137 @@ def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: flo
             lambda r: centered_kernel_derivative(activation, r, gain=gain),
         )
     raise ValueError(f"kernel must be one of centered, rms; got {kernel!r}")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the infinite-width theory predicts for the correlations of one network.
+
+    Attributes
+    ----------
+    mlp : MLP
+        The network.
+    kernel : {"centered", "rms"} or None
+        The correlation map of one block: ``"centered"`` (``kbar``: centering and scaling
+        after the activation), ``"rms"`` (``kappa / E sigma^2``: scaling without centering
+        after the activation, or a normalization before it), or ``None`` when no entrywise
+        map exists (batch normalization, or no scaling: the diagonal evolves too).
+    fixed_point : FixedPoint or None
+        Its attracting fixed point and per-layer rate (``None`` with ``kernel=None``).
+    potential_bound : bool
+        Whether the potential bound ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)`` of
+        :func:`trajectory_potential_bound` applies (centered map without bias).
+    statement : str
+        The prediction in words, naming the normalization it is about.
+    """
+
+    mlp: MLP
+    kernel: Kernel | None
+    fixed_point: FixedPoint | None
+    potential_bound: bool
+    statement: str
+
+    @property
+    def rate(self) -> float | None:
+        """Per-layer factor of ``|rho_l - rho*|`` (the contraction factor), or ``None``."""
+        return None if self.fixed_point is None else self.fixed_point.rate
+
+
+_FIXED_POINT_WORDS = {
+    "isometry": "correlations contract to 0 (isometry) by a factor {rate:.4g} per layer",
+    "collapse": "correlations converge to 1 (rank collapse) by a factor {rate:.4g} per layer",
+    "collapse-polynomial": "correlations converge to 1 (rank collapse) at a polynomial rate",
+    "interior": "correlations converge to rho* = {star:.4g} by a factor {rate:.4g} per layer",
+}
+
+
+def predict(mlp: MLP) -> Prediction:
+    """The infinite-width prediction for the correlations of ``mlp``, for its own normalization.
+
+    At infinite width every off-diagonal correlation of a block's input evolves by one
+    scalar map when the block ends with a scaling step that fixes the diagonal (Theory §4):
+
+    * ``act-norm`` with layer (or ``mf``) centering and scaling: the centered kernel
+      ``kbar`` of ``x -> sigma(s x)``, ``s^2 = gain^2 + bias^2``, after the bias map
+      ``rho -> (gain^2 rho + bias^2) / s^2``; without bias its fixed point is isometry at the
+      rate ``1 / (2 - beta_0)`` and the potential bound applies (Theory §5);
+    * ``act-norm`` with scaling but no centering (RMS): the uncentered ``kappa / E sigma^2``,
+      whose fixed point is collapse or an interior point (Joudaki and Hofmann 2025);
+    * ``norm-act`` with scaling: the block output is ``sigma`` of unit-variance rows, so the
+      next pre-activation correlation is ``(gain^2 kappa(rho) + bias^2) / (gain^2 E sigma^2 + bias^2)``
+      (centering is a no-op on ``H`` at infinite width);
+    * batch normalization and blocks without scaling have no such map: ``kernel`` is
+      ``None`` and the statement says why (use :func:`isoinit.meanfield.trajectory` or a
+      large-width simulation).
+
+    Parameters
+    ----------
+    mlp : MLP
+        The network (its activation, gain, bias, centering, scaling and order; widths and
+        depth play no role).
+
+    Returns
+    -------
+    Prediction
+    """
+    mlp = check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    act, g, b = mlp.act, mlp.gain, mlp.bias
+    where = f"{mlp.label()}"
+    if "batch" in (mlp.centering, mlp.scaling):
+        return Prediction(
+            mlp, None, None, False,
+            f"{where}: batch normalization mixes the whole batch into every entry, so there is no "
+            "entrywise infinite-width map; simulate it at large width",
+        )  # fmt: skip
+    if mlp.scaling == "none":
+        return Prediction(
+            mlp, None, None, False,
+            f"{where}: without a scaling step the diagonal evolves with the correlations (the NNGP "
+            "recursion), so no single correlation map applies; see isoinit.meanfield.trajectory",
+        )  # fmt: skip
+    if mlp.order == "act-norm" and mlp.centering == "none" and mlp.scaling == "mf":
+        return Prediction(
+            mlp, None, None, False,
+            f"{where}: mf scaling without centering leaves rows of mean square E sigma^2 / Var sigma, "
+            "not 1, so the next block sees another gain; see isoinit.meanfield.trajectory",
+        )  # fmt: skip
+    s2 = g * g + b * b
+    if not s2 > 0:
+        raise ValueError(f"mlp must have gain or bias > 0 for a prediction; got gain={g}, bias={b}")
+
+    def pre(r: _F) -> _F:
+        return (g * g * r + b * b) / s2  # the pre-activation correlation (act-norm)
+
+    if mlp.order == "act-norm" and mlp.centering in ("layer", "mf"):
+        kernel: Kernel = "centered"
+        s = math.sqrt(s2)
+        fp = kernel_fixed_point(
+            lambda r: centered_kernel(act, pre(r), gain=s),
+            lambda r: centered_kernel_derivative(act, pre(r), gain=s) * (g * g / s2),
+        )
+    elif mlp.order == "act-norm":
+        kernel = "rms"
+        s = math.sqrt(s2)
+        fp = kernel_fixed_point(
+            lambda r: rms_kernel(act, pre(r), gain=s),
+            lambda r: rms_kernel_derivative(act, pre(r), gain=s) * (g * g / s2),
+        )
+    else:  # norm-act: sigma of unit-variance rows, then the next block's linear map
+        kernel = "rms"
+        m2 = moments(act).m2
+        w = g * g * m2 / (g * g * m2 + b * b)  # rho -> (g^2 kappa(rho) + b^2) / (g^2 m2 + b^2)
+        fp = kernel_fixed_point(
+            lambda r: w * rms_kernel(act, r) + (1.0 - w),
+            lambda r: w * rms_kernel_derivative(act, r),
+        )
+    bound = kernel == "centered" and b == 0.0
+    if bound:  # exactly the theorem's slope beta_0 (the table's derivative agrees to ~1e-12)
+        b0 = beta0(act, g)
+        fp = replace(fp, slope0=b0, rate=1.0 / (2.0 - b0), a=1.0 - fp.f0 - b0)
+    words = _FIXED_POINT_WORDS[fp.kind].format(rate=fp.rate, star=fp.rho_star)
+    if bound:
+        words += f" = 1 / (2 - beta_0), and the potential obeys gamma(G^l) <= gamma(G^0) {fp.rate:.4g}^l"
+    return Prediction(mlp, kernel, fp, bound, f"{where}: {words}")
 
 
 def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:

@@ -465,13 +465,33 @@ def beta0(activation: ActivationSpec, gain: float = 1.0) -> float:
     return min(1.0, m.c1 * m.c1 / var)
 
 
-def contraction_factor(activation: ActivationSpec, gain: float = 1.0) -> float:
-    """Per-layer contraction factor ``1 / (2 - beta_0)`` of the potential.
+def contraction_factor(activation: ActivationSpec, gain: float = 1.0, *, norm: str = "layer") -> float:
+    """Per-layer factor by which correlations approach their fixed point, for ``norm`` after the activation.
 
-    Joudaki, Daneshmand and Bach (2023), the potential theorem: with layer normalization
-    after the activation, ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)`` at infinite width.
-    1/2 for ``he2``, 1 (no contraction) for linear activations.
+    ``norm="layer"`` (or ``"mf"``, the same map): ``1 / (2 - beta_0)``, the factor of the
+    potential in ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)`` (Joudaki, Daneshmand and Bach
+    2023, the potential theorem; the fixed point is isometry); 1/2 for ``he2``, 1 (no
+    contraction) for linear activations. ``norm="rms"``: the rate of the uncentered map
+    ``kappa / E sigma^2`` towards *its* fixed point, which may be collapse or an interior
+    point rather than isometry (:func:`isoinit.bounds.fixed_point` says which; Joudaki and
+    Hofmann 2025). Batch normalization and no normalization have no such factor
+    (:func:`isoinit.bounds.predict` explains, for any network).
+
+    Raises
+    ------
+    ValueError
+        For ``norm`` other than ``"layer"``, ``"mf"``, ``"rms"``.
     """
+    check.choice("norm", norm, ("layer", "mf", "rms", "batch", "center", "none"))
+    if norm == "rms":
+        from .bounds import fixed_point
+
+        return fixed_point(activation, kernel="rms", gain=gain).rate
+    if norm not in ("layer", "mf"):
+        raise ValueError(
+            f"norm must be one of layer, mf, rms for a contraction factor; got {norm!r}: batch normalization "
+            "and blocks without scaling have no entrywise infinite-width map (see isoinit.bounds.predict)"
+        )
     return 1.0 / (2.0 - beta0(activation, gain))
 
 

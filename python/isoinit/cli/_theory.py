@@ -110,6 +110,14 @@ def cmd_hermite(args: argparse.Namespace) -> int:
         ]
     for name, value in rows:
         print(f"{name:<40} {_num(value, dg):>{w}}")
+    if not constant:
+        from ..bounds import fixed_point
+
+        rms_fp = fixed_point(act, kernel="rms", gain=g)
+        print("# the contraction factor is for layer (or mf) normalization after the activation:")
+        print("#   correlations contract to 0 (isometry) by that factor per layer")
+        print(f"# with RMS normalization after the activation instead: {rms_fp.kind}, rho* = {rms_fp.rho_star:.4g},")
+        print(f"#   rate {rms_fp.rate:.4g} per layer (isoinit.bounds.predict(net) answers for any network)")
     if constant:
         print("beta0 and kbar are undefined: the activation is constant under N(0, gain^2)")
     print("# kernels at input correlation rho: kbar = centered normalized (layer norm after the")
