@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 
 from torch import Tensor, nn  # noqa: E402
 
-from isoinit.hooks import COLUMNS, GramRecorder, measure  # noqa: E402
+from isoinit import IsoinitWarning  # noqa: E402
+from isoinit.hooks import COLUMNS, INPUT, GramRecorder, measure  # noqa: E402
 
 
 def _mlp(d_in: int, width: int, blocks: int, *, seed: int = 0) -> nn.Sequential:
@@ -135,7 +136,9 @@ def test_transformer_token_gram_and_hooks_removed() -> None:
     row = df[(df["module"] == "norm1") & (df["item"] == 0)].iloc[0]
     assert row["gap"] == pytest.approx(float(gram_metrics(h[0].double().numpy(), gram=False)["gap"]), rel=1e-6)
     # the default (leaf modules) with a negative token axis also runs; the calls repeat exactly
-    df_leaf = measure(block, tokens, token_axis=-2)
+    # MultiheadAttention applies out_proj's weights without calling it: the hooks say so
+    with pytest.warns(IsoinitWarning, match=r"never ran .*self_attn\.out_proj"):
+        df_leaf = measure(block, tokens, token_axis=-2)
     assert {"norm1", "linear1", "linear2", "norm2"} <= set(df_leaf["module"])
     assert df_leaf[list(METRICS)].notna().all().all()
     pd.testing.assert_frame_equal(df[df["call"] == 0], df[df["call"] == 1].assign(call=0).set_axis(range(9)))
@@ -355,3 +358,34 @@ def test_nonfinite_items_are_skipped_one_by_one() -> None:
     assert df["reason"].tolist() == ["", "non-finite output (NaN or inf)", ""]
     assert np.isfinite(df.loc[[0, 2], "gap"]).all() and np.isnan(df.loc[1, "gap"])
     assert df.loc[2, "gap"] == pytest.approx(float(gram_metrics(z[2].numpy(), gram=False)["gap"]), rel=1e-12)
+
+
+def test_model_input_is_layer_0_and_silent_modules_are_named() -> None:
+    net = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.LayerNorm(16))
+    x = isoinit.inputs.degenerate(6, 16, 10.0, seed=2)
+    df = measure(net, x, record_input=True)
+    assert df["module"].tolist() == [INPUT, "0", "1", "2"]
+    assert df["type"].iloc[0] == "input" and df["order"].tolist() == [0, 1, 2, 3]
+    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(x, gram=False)["gap"]), rel=1e-6)
+
+    class Skips(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used, self.unused = nn.Linear(16, 16), nn.Linear(16, 16)
+
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return self.used(t)
+
+    model = Skips()
+    rec = GramRecorder(model, modules=nn.Linear)
+    assert rec.silent == ["used", "unused"]
+    with torch.no_grad():
+        model(torch.randn(4, 16))
+    assert rec.silent == ["unused"]
+    with pytest.warns(IsoinitWarning, match=r"1 selected module\(s\) never ran in 1 forward pass.*'unused'"):
+        rec.remove()
+    rec.remove()  # idempotent, and no second warning
+    unused = GramRecorder(Skips(), modules=nn.Linear)
+    unused.remove()  # never called: nothing to warn about
+    with pytest.raises(TypeError, match="record_input must be True or False"):
+        GramRecorder(model, record_input="yes")  # type: ignore[arg-type]

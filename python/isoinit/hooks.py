@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor, nn
 
-__all__ = ["COLUMNS", "GramRecorder", "ModuleSelection", "measure"]
+__all__ = ["COLUMNS", "INPUT", "GramRecorder", "ModuleSelection", "measure"]
 
 
 def __dir__() -> list[str]:
@@ -91,6 +91,8 @@ def __dir__() -> list[str]:
 
 #: Columns of :meth:`GramRecorder.frame` before the metric columns (:data:`isoinit.metrics.METRICS`).
 COLUMNS: tuple[str, ...] = ("call", "order", "module", "type", "item", "n", "d", "reason")
+#: The module name of the model's input in the frame (``record_input=True``).
+INPUT = "<input>"
 
 #: What ``modules=`` accepts: ``None`` (every leaf module), a predicate ``(name, module) -> bool``,
 #: or a module type, a module name, or an iterable of types and names.
@@ -225,6 +227,14 @@ class GramRecorder:
     flatten : bool
         ``True`` (default): flatten every axis other than the batch (and token) axes into the
         features. ``False``: the last axis is the features and the other axes index items.
+    record_input : bool
+        Also record the model's input (its first tensor argument) as the first output of
+        every call, under the module name ``"<input>"`` (type ``"input"``): the layer 0 of a
+        trajectory through the model.
+
+    Selected modules that never run during the recorded calls (a fast path that bypasses
+    them, a branch not taken) have no rows; :meth:`remove` (and so leaving a ``with`` block)
+    warns about them with an :class:`~isoinit.IsoinitWarning` naming them.
 
     Attributes
     ----------
@@ -250,6 +260,7 @@ class GramRecorder:
         modules: ModuleSelection = None,
         token_axis: int | None = None,
         flatten: bool = True,
+        record_input: bool = False,
     ) -> None:
         torch = _torch()
         check.instance("model", model, torch.nn.Module, "a torch.nn.Module")
@@ -258,6 +269,7 @@ class GramRecorder:
         if token_axis == 0:
             raise ValueError("token_axis must not be 0, the batch axis")
         flatten = check.boolean("flatten", flatten)
+        self.record_input = check.boolean("record_input", record_input)
         self.model = model
         self.token_axis = token_axis
         self.flatten = flatten
@@ -277,6 +289,8 @@ class GramRecorder:
     def _pre_hook(self, module: nn.Module, args: Any) -> None:
         self._call += 1
         self._order = 0
+        if self.record_input:
+            self._record(INPUT, module, args, typ="input")
 
     def _make_hook(self, name: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -284,7 +298,7 @@ class GramRecorder:
 
         return hook
 
-    def _record(self, name: str, module: nn.Module, output: Any) -> None:
+    def _record(self, name: str, module: nn.Module, output: Any, typ: str | None = None) -> None:
         if self._call < 0:  # a submodule ran without the model: count it as the first call
             self._call = 0
         order = self._order
@@ -293,7 +307,8 @@ class GramRecorder:
             n, d, values, reasons = self._measure(output)
         except Exception as err:  # never break the user's forward pass: the output becomes a skipped row
             n, d, values, reasons = -1, -1, np.full((1, len(METRICS)), np.nan), [f"{type(err).__name__}: {err}"]
-        self._records.append((self._call, order, name, type(module).__name__, n, d, values, reasons))
+        typ = type(module).__name__ if typ is None else typ
+        self._records.append((self._call, order, name, typ, n, d, values, reasons))
         skipped = [r for r in reasons if r]
         for reason in skipped:
             self.skipped.append((self._call, name, reason))
@@ -371,8 +386,27 @@ class GramRecorder:
         self._call = -1
         self._order = 0
 
+    @property
+    def silent(self) -> list[str]:
+        """Names of the selected modules that have not run during any recorded call."""
+        ran = {r[2] for r in self._records}
+        return [name for name in self.names if name not in ran]
+
     def remove(self) -> None:
-        """Remove every hook from the model (idempotent); the records are kept."""
+        """Remove every hook from the model (idempotent); the records are kept.
+
+        Warns (:class:`~isoinit.IsoinitWarning`) about selected modules that never ran
+        while the hooks were in place, if the model was called at all.
+        """
+        if self._handles and self.calls > 0 and self.silent:
+            silent = self.silent
+            warnings.warn(
+                f"isoinit.hooks: {len(silent)} selected module(s) never ran in {self.calls} forward pass(es), "
+                f"so they have no rows: {silent[:5]}{' ...' if len(silent) > 5 else ''} (a fast path that "
+                "bypasses them, e.g. a TransformerEncoderLayer in eval mode without grad, or a branch not taken)",
+                IsoinitWarning,
+                stacklevel=3,
+            )
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -411,6 +445,7 @@ def measure(
     modules: ModuleSelection = None,
     token_axis: int | None = None,
     flatten: bool = True,
+    record_input: bool = False,
 ) -> pd.DataFrame:
     """Run one forward pass under ``torch.no_grad()`` and return the Gram metrics of every hooked output.
 
@@ -423,7 +458,7 @@ def measure(
         arguments, a dict as keyword arguments. NumPy arrays are converted to tensors with
         the dtype and device of the model's first floating parameter (or buffer) when they
         hold floats, e.g. the float64 batches of :mod:`isoinit.inputs` for a float32 model.
-    modules, token_axis, flatten
+    modules, token_axis, flatten, record_input
         As in :class:`GramRecorder`.
 
     Returns
@@ -436,7 +471,10 @@ def measure(
     def conv(a: Any) -> Any:
         return _to_tensor(a, model) if isinstance(a, np.ndarray) else a
 
-    with GramRecorder(model, modules=modules, token_axis=token_axis, flatten=flatten) as rec, torch.no_grad():
+    with (
+        GramRecorder(model, modules=modules, token_axis=token_axis, flatten=flatten, record_input=record_input) as rec,
+        torch.no_grad(),
+    ):
         if isinstance(inputs, Mapping):
             model(**{k: conv(v) for k, v in inputs.items()})
         elif isinstance(inputs, (tuple, list)):
