@@ -93,7 +93,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import _io
+from . import _io, _progress
 from . import _validate as check
 from ._warnings import DivergenceWarning
 from .config import MLP
@@ -440,7 +440,7 @@ def sweep(
     metrics: Iterable[str] | None = None,
     backend: Any = "local",
     threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Simulate every configuration of a grid or list, ``runs`` networks each, as one table.
 
@@ -471,8 +471,9 @@ def sweep(
         avoid oversubscription. Both backends give identical tables.
     threads : int, optional
         OpenMP threads of each simulation (default: all); results do not depend on it.
-    progress : bool
-        Show a progress bar over configurations (tqdm).
+    progress : bool, optional
+        A progress bar over configurations: ``True``/``False`` as asked; ``None`` (default)
+        only on an interactive terminal (:mod:`isoinit._progress`).
 
     Returns
     -------
@@ -521,9 +522,7 @@ def sweep(
         xs.append(cache[key])
     args = (runs, seed, check.boolean("stages", stages), threads, chosen)
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(configs), desc="isoinit.sweep", unit="config", disable=not check.boolean("progress", progress))
+    bar = _progress.bar(len(configs), "isoinit.sweep", "config", show=_progress.wanted(progress))
     try:
         if client is None:
             parts = []

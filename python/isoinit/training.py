@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from . import _progress
 from . import _validate as check
 from .activations import Activation, ActivationSpec, resolve
 
@@ -596,7 +597,7 @@ def train(
     dtype = check.choice("dtype", dtype, ("float32", "float64"))  # type: ignore[assignment]
     if threads is not None:
         threads = check.integer("threads", threads, 1)
-    show = sys.stderr.isatty() if progress is None else check.boolean("progress", progress)
+    show = _progress.wanted(progress)
     ds = load_data(data, seed=seed)
     eval_batch = check.integer("eval_batch", eval_batch, 2, ds.X_train.shape[0])
     from .hermite import beta0
@@ -608,11 +609,7 @@ def train(
     x_eval = x_tr[:eval_batch]
     depth = len(widths)
     rows: list[tuple[str, float, int, int, str, str, int, float]] = []
-    bar: Any = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(acts) * reruns * epochs, desc="isoinit.train", unit="epoch", leave=False)
+    bar = _progress.bar(len(acts) * reruns * epochs, "isoinit.train", "epoch", show=show)
     with _TorchState(threads):
         for act in acts:
             b0 = betas[act.name]
@@ -644,10 +641,8 @@ def train(
                         loss.backward()
                         opt.step()
                     record(epoch)
-                    if bar is not None:
-                        bar.update(1)
-    if bar is not None:
-        bar.close()
+                    bar.update(1)
+    bar.close()
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     settings = {
         "activations": [a.name for a in acts],
