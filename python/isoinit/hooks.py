@@ -210,6 +210,10 @@ class GramRecorder:
     twice gets two orders). See the module docstring for how an output becomes ``n x d``
     representations (``token_axis``, ``flatten``).
 
+    Selected modules that never run during the recorded calls (a fast path that bypasses
+    them, a branch not taken) have no rows; :meth:`remove` (and so leaving a ``with`` block)
+    warns about them with an :class:`~isoinit.IsoinitWarning` naming them.
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -231,10 +235,6 @@ class GramRecorder:
         Also record the model's input (its first tensor argument) as the first output of
         every call, under the module name ``"<input>"`` (type ``"input"``): the layer 0 of a
         trajectory through the model.
-
-    Selected modules that never run during the recorded calls (a fast path that bypasses
-    them, a branch not taken) have no rows; :meth:`remove` (and so leaving a ``with`` block)
-    warns about them with an :class:`~isoinit.IsoinitWarning` naming them.
 
     Attributes
     ----------
