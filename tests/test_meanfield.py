@@ -11,8 +11,8 @@ import pytest
 
 import isoinit
 from isoinit import MLP, hermite, meanfield
-from isoinit.inputs import degenerate
 from isoinit._results import CONFIG_FIELDS
+from isoinit.inputs import degenerate
 from isoinit.metrics import METRICS
 from tolerances import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
 

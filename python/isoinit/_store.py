@@ -54,10 +54,14 @@ def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
         if f.init:
             v = getattr(mlp, f.name)
             out[f.name] = list(v) if isinstance(v, tuple) else v
+    given = mlp.activation  # a spec string stays a string, an Activation an Activation (MLP == compares it)
     if act.hermite is not None:
         out["activation"] = {"hermite": [float(c) for c in act.hermite], "name": act.name}
+        if isinstance(given, str):
+            out["activation"]["spec"] = given
     elif act.engine is not None:
-        out["activation"] = act.base if act.param is None else f"{act.base}({act.param!r})"
+        spec = act.base if act.param is None else f"{act.base}({act.param!r})"
+        out["activation"] = given if isinstance(given, str) else {"spec": spec}
     else:
         raise ValueError(
             f"activation {act.name!r} is a Python callable, which a file cannot hold; define it by its "
@@ -68,12 +72,24 @@ def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
 
 def mlp_from_dict(data: dict[str, Any]) -> MLP:
     """The ``MLP`` of :func:`mlp_to_dict`."""
-    from .activations import _hermite_named
+    from .activations import _hermite_named, resolve
 
     kw = dict(data)
     act = kw.get("activation")
     if isinstance(act, dict):
-        kw["activation"] = _hermite_named(tuple(act["hermite"]), act["name"])
+        if "hermite" in act:
+            # a Hermite-defined activation given by its spec string is registered under that
+            # name in the session that saved it: rebuild it under the name, as unpickling does
+            kw["activation"] = _hermite_named(tuple(act["hermite"]), act["name"])
+            if "spec" in act:
+                try:
+                    same = resolve(act["spec"]).hermite == tuple(act["hermite"])
+                except (TypeError, ValueError):  # not registered in this session
+                    same = False
+                if same:
+                    kw["activation"] = act["spec"]
+        else:
+            kw["activation"] = resolve(act["spec"])
     if isinstance(kw.get("width"), list):
         kw["width"] = tuple(kw["width"])
     return MLP(**kw)
@@ -274,12 +290,13 @@ def load(path: object) -> MetricsView:
         return _join(header, arrays, where)
     header: Any = None
     try:
-        z = np.load(p, allow_pickle=False)
-        if isinstance(z, np.lib.npyio.NpzFile):
-            with z:
-                if _HEADER in z.files:
-                    header = json.loads(str(z[_HEADER]))
-                    arrays = {k: z[k] for k in z.files if k != _HEADER}
+        with open(p, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if isinstance(z, np.lib.npyio.NpzFile):
+                with z:
+                    if _HEADER in z.files:
+                        header = json.loads(str(z[_HEADER]))
+                        arrays = {k: z[k] for k in z.files if k != _HEADER}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise ValueError(f"{where} is not a readable isoinit result file: {err}") from err
     if header is None:
