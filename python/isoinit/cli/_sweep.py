@@ -77,7 +77,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         client = Client(args.dask_scheduler)  # type: ignore[no-untyped-call]
     t0 = time.perf_counter()
     try:
-        df = sweep(configs, backend=client if client is not None else "local", progress=False if args.quiet else None, **options)
+        df = sweep(
+            configs,
+            backend=client if client is not None else "local",
+            progress=False if args.quiet else None,
+            **options,
+        )
     finally:
         if client is not None:
             client.close()
