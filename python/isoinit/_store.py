@@ -279,15 +279,15 @@ def load(path: object) -> MetricsView:
         except (OSError, ValueError) as err:
             raise ValueError(f"{where} is not a readable NetCDF file: {err}") from err
         try:
-            header = json.loads(ds.attrs["isoinit"])
+            nc_header = json.loads(ds.attrs["isoinit"])
         except (KeyError, TypeError, json.JSONDecodeError):
             raise ValueError(f"{where} is not an isoinit result file (no isoinit header)") from None
         arrays = {}
-        for key in _array_keys(header):
+        for key in _array_keys(nc_header):
             var = key.removeprefix("metrics.") if key.startswith("metrics.") else key
             if var in ds:
                 arrays[key] = np.asarray(ds[var].values)
-        return _join(header, arrays, where)
+        return _join(nc_header, arrays, where)
     header: Any = None
     try:
         with open(p, "rb") as fh:

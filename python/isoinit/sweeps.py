@@ -358,9 +358,9 @@ def _run_config(
     drop = [m for m in METRICS if m not in metrics]
     if drop:
         frame = frame.drop(columns=drop)
-    frame = frame.drop(columns=list(CONFIG_FIELDS))  # the sweep puts them first, for all configurations
-    frame["diverged_at"] = traj.diverged_at[frame["run"].to_numpy()]
-    return frame
+    out: pd.DataFrame = frame.drop(columns=list(CONFIG_FIELDS))  # the sweep puts them first, for all
+    out["diverged_at"] = traj.diverged_at[out["run"].to_numpy()]
+    return out
 
 
 def _config_columns(configs: Sequence[MLP]) -> pd.DataFrame:
