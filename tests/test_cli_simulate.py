@@ -93,3 +93,41 @@ def test_singular_layers_are_counted_not_averaged(capsys: pytest.CaptureFixture[
     rows = [line.split() for line in out.splitlines() if line and not line.startswith(("#", "layer"))]
     assert [r[1] for r in rows[1:]] == ["inf", "inf"]
     assert [r[-1] for r in rows] == ["0", "3", "3"]
+
+
+def test_several_values_per_network_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv, png = tmp_path / "m.csv", tmp_path / "m.png"
+    args = ["simulate", "--depth", "3", "--width", "30", "--batch", "4", "--runs", "2", "--quiet"]
+    multi = ["--activation", "relu", "tanh", "--norm", "layer", "batch"]
+    assert main([*args, *multi, "--csv", str(csv), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    heads = [line for line in out.splitlines() if line.startswith("# ") and "runs, seed" in line]
+    assert [h.split(";")[0] for h in heads] == [
+        "# relu, layer norm, act-norm",
+        "# relu, batch norm, act-norm",
+        "# tanh, layer norm, act-norm",
+        "# tanh, batch norm, act-norm",
+    ]
+    frame = pd.read_csv(csv)
+    assert len(frame) == 4 * 2 * 4 and sorted(set(frame["config"])) == [0, 1, 2, 3]
+    assert {
+        "activation",
+        "norm",
+        "center",
+        "scale",
+        "order",
+        "depth",
+        "width",
+        "gain",
+        "bias",
+        "weights",
+        "eps",
+    } <= set(frame.columns)
+    tanh_batch = frame[(frame.activation == "tanh") & (frame["norm"] == "batch")]
+    x = isoinit.inputs.degenerate(4, 30, 100.0, seed=0)
+    t = isoinit.simulate(isoinit.MLP(3, 30, "tanh", "batch"), x, runs=2)
+    np.testing.assert_array_equal(tanh_batch.sort_values(["run", "layer"]).gap.to_numpy(), t.gap.reshape(-1))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a bad value among several is named like a single one
+    assert main([*args, "--activation", "relu", "rleu"]) == 2
+    assert "activation must be one of" in capsys.readouterr().err

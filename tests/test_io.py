@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -49,14 +50,24 @@ def test_crash_mid_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.
     path = tmp_path / f"t{suffix}"
     sweeps.save(TABLE, path)
     before = path.read_bytes()
-    method = "to_parquet" if suffix == ".parquet" else "to_csv"
-    real = getattr(pd.DataFrame, method)
+    if suffix == ".parquet":  # written by pyarrow, to carry the provenance in the schema metadata
+        import pyarrow.parquet as pq
 
-    def half_then_crash(self: pd.DataFrame, target: object, *args: object, **kwargs: object) -> None:
-        real(self.iloc[: len(self) // 2], target, *args, **kwargs)  # part of the file is on disk
-        raise KeyboardInterrupt  # killed (Ctrl-C) in the middle of the write
+        real_table = pq.write_table
 
-    monkeypatch.setattr(pd.DataFrame, method, half_then_crash)
+        def half_table_then_crash(table: Any, target: object, *args: object, **kwargs: object) -> None:
+            real_table(table.slice(0, table.num_rows // 2), target, *args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(pq, "write_table", half_table_then_crash)
+    else:
+        real = pd.DataFrame.to_csv
+
+        def half_then_crash(self: pd.DataFrame, target: object, *args: object, **kwargs: object) -> None:
+            real(self.iloc[: len(self) // 2], target, *args, **kwargs)  # part of the file is on disk
+            raise KeyboardInterrupt  # killed (Ctrl-C) in the middle of the write
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_crash)
     for _ in range(2):  # also repeated: no temp file accumulates
         with pytest.raises(KeyboardInterrupt):
             sweeps.save(TABLE.iloc[::-1], path, overwrite=True)

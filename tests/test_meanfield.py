@@ -11,6 +11,7 @@ import pytest
 
 import isoinit
 from isoinit import MLP, hermite, meanfield
+from isoinit._results import CONFIG_FIELDS
 from isoinit.inputs import degenerate
 from isoinit.metrics import METRICS
 from tolerances import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
@@ -73,7 +74,7 @@ def test_to_frame_and_metrics() -> None:
     traj = meanfield.trajectory(MLP(depth=5, width=10, activation="relu"), X)
     df = traj.to_frame()
     assert isinstance(df, pd.DataFrame)
-    assert list(df.columns) == ["layer", *METRICS, "source"]
+    assert list(df.columns) == ["layer", *METRICS, "source", *CONFIG_FIELDS]  # + the configuration
     assert (df["source"] == "meanfield").all() and df["layer"].tolist() == list(range(6))
     rho = traj.correlations
     off = ~np.eye(8, dtype=bool)

@@ -81,13 +81,14 @@ def test_tidy_shape_columns_and_values_match_simulate() -> None:
         np.testing.assert_array_equal(part["norm_bias"].to_numpy(), traj.norm_bias.reshape(-1))
 
 
-def test_stages_metrics_subset_and_optional_columns() -> None:
+def test_stages_metrics_subset_and_every_config_column() -> None:
+    # every MLP field is a column of every table (bias, weights, eps too, not only when set)
     grid = {"depth": 2, "width": 20, "bias": [0.0, 0.5]}
     df = sweeps.sweep(grid, inputs=INPUTS, runs=2, stages=True, metrics=["gap", "isometry"], progress=False)
     assert len(df) == 2 * 2 * 3 * 3
+    assert {"bias", "weights", "eps"} <= set(sweeps.CONFIG_COLUMNS)
     assert list(df.columns) == [
         *sweeps.CONFIG_COLUMNS,
-        "bias",
         "run",
         "layer",
         "stage",

@@ -10,6 +10,7 @@ of activation and normalization in obtaining isometric embeddings at initializat
 from __future__ import annotations
 
 import importlib
+import os
 from importlib import metadata as _metadata
 from typing import Any
 
@@ -47,6 +48,7 @@ _load_core()
 
 from . import activations, inputs, metrics  # noqa: E402  (after the core is known to be sound)
 from ._paths import get_cmake_dir, get_include  # noqa: E402
+from ._results import Provenance  # noqa: E402
 from ._warnings import DivergenceWarning, IsoinitWarning  # noqa: E402
 from .config import MLP  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
@@ -54,13 +56,17 @@ from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # 
 __all__ = [
     "MLP",
     "STAGES",
+    "Comparison",
     "DivergenceWarning",
     "IsoinitWarning",
+    "Provenance",
     "Trajectory",
     "__version__",
     "activations",
     "bounds",
     "build_info",
+    "compare",
+    "comparison",
     "figures",
     "forward",
     "get_cmake_dir",
@@ -68,6 +74,7 @@ __all__ = [
     "hermite",
     "hooks",
     "inputs",
+    "load",
     "meanfield",
     "metrics",
     "network_weights",
@@ -77,7 +84,7 @@ __all__ = [
     "training",
 ]
 
-_LAZY = {"hermite", "meanfield", "bounds", "figures", "sweeps", "hooks", "training"}
+_LAZY = {"comparison", "hermite", "meanfield", "bounds", "figures", "sweeps", "hooks", "training"}
 
 
 def build_info() -> dict[str, Any]:
@@ -94,11 +101,41 @@ def build_info() -> dict[str, Any]:
     return dict(_core.build_info())
 
 
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a result written by :meth:`Trajectory.save` or :meth:`MeanFieldTrajectory.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` file, or ``.nc`` (needs ``pip install 'isoinit[xarray]'``).
+
+    Returns
+    -------
+    Trajectory or isoinit.meanfield.MeanFieldTrajectory
+        Equal (``==``) to the result that was saved: every array, the configuration and
+        the provenance.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If it is not an isoinit result file (another file, a damaged one, or a newer format).
+    """
+    from ._store import load as _load
+
+    return _load(path)
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("compare", "Comparison"):
+        from . import comparison
+
+        return getattr(comparison, name)
     if name == "sweep":
         from .sweeps import sweep
 

@@ -9,13 +9,19 @@ read and summarize metric arrays the same way, through this module:
   array-aware ``==`` and pickling that survives the activation's Python function;
 - :func:`summarize`: per-layer statistics over runs, with an explicit rule for infinite
   values (a singular Gram) and NaN (a diverged run);
-- :func:`band`: the mean and a 10%-90% band over runs, for plots.
+- :func:`band`: the mean and a 10%-90% band over runs, for plots;
+- :class:`Provenance`: what produced a result (input, seed, runs, sampler, precision,
+  package version), and :func:`config_columns`, the configuration columns of every table.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +30,122 @@ from numpy.typing import ArrayLike, NDArray
 
 from .config import MLP
 
-__all__ = ["MetricsView", "band", "summarize"]
+__all__ = ["CONFIG_FIELDS", "MetricsView", "Provenance", "band", "config_columns", "describe_input", "summarize"]
 
 _F = NDArray[np.float64]
+
+
+#: The configuration columns of every table (``to_frame``, sweeps, the command line's CSV),
+#: named as the :class:`~isoinit.MLP` fields; ``center``/``scale`` are the steps in effect.
+CONFIG_FIELDS: tuple[str, ...] = (
+    "activation",
+    "norm",
+    "center",
+    "scale",
+    "order",
+    "depth",
+    "width",
+    "gain",
+    "bias",
+    "weights",
+    "eps",
+)
+
+
+def config_columns(mlp: MLP) -> dict[str, Any]:
+    """The configuration of ``mlp`` as table columns (:data:`CONFIG_FIELDS`, in that order).
+
+    ``activation`` is the canonical spec (:attr:`isoinit.activations.Activation.name`),
+    ``center``/``scale`` the steps in effect (:attr:`MLP.centering`, :attr:`MLP.scaling`),
+    ``width`` an int, or ``"d1,d2,..."`` for per-block widths.
+    """
+    width: int | str = mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
+    return {
+        "activation": mlp.act.name,
+        "norm": mlp.norm,
+        "center": mlp.centering,
+        "scale": mlp.scaling,
+        "order": mlp.order,
+        "depth": mlp.depth,
+        "width": width,
+        "gain": mlp.gain,
+        "bias": mlp.bias,
+        "weights": mlp.weights,
+        "eps": mlp.eps,
+    }
+
+
+def describe_input(x: NDArray[np.float64]) -> dict[str, Any]:
+    """Provenance of a batch given as an array: its shape and the SHA-256 of its float64 bytes.
+
+    ``{"kind": "array", "n": n, "d": d, "sha256": "..."}``: two batches with the same
+    description are the same numbers (C order, native float64).
+    """
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    return {
+        "kind": "array",
+        "n": int(a.shape[0]),
+        "d": int(a.shape[1]),
+        "sha256": hashlib.sha256(a.tobytes()).hexdigest(),
+    }
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """What produced a result, beyond its configuration: enough to reproduce it.
+
+    Attributes
+    ----------
+    input : dict
+        The batch: ``{"kind": "array", "n", "d", "sha256"}`` for an array (see
+        :func:`describe_input`), or the input specification of a sweep such as
+        ``{"kind": "degenerate", "n": 10, "d": 1000, "degeneracy": 100, "seed": 0}``.
+    seed : int or None
+        The seed of the networks (``None``: no random network, e.g. the mean field or
+        :func:`isoinit.forward`'s explicit weights).
+    runs : int or None
+        Independent networks (``None`` for the mean field).
+    sampler : str or None
+        ``"gram"`` or ``"weights"`` (the resolved sampler), ``"meanfield"`` for the
+        infinite-width recursion, ``"explicit"`` for :func:`isoinit.forward`.
+    precision : str
+        Floating-point precision of the computation (``"float64"``).
+    version : str
+        ``isoinit.__version__`` of the package that computed the result.
+
+    Notes
+    -----
+    No timestamp: two results computed alike have equal provenance, so ``==`` of results
+    keeps meaning "same numbers from the same recipe".
+    """
+
+    input: dict[str, Any]
+    seed: int | None = None
+    runs: int | None = None
+    sampler: str | None = None
+    precision: str = "float64"
+    version: str = dataclasses.field(default_factory=_version)
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict of the fields (the form files store)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Provenance:
+        """The record of :meth:`to_dict`'s output (unknown keys are refused)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(data) - names)
+        if bad or "input" not in data:
+            raise ValueError(f"provenance must have the keys {', '.join(sorted(names))}; got {sorted(data)}")
+        return cls(**dict(data))
 
 
 def band(values: _F) -> tuple[_F, _F, _F]:
@@ -181,6 +300,113 @@ class MetricsView:
         diverged (NaN) are left out from that layer on; see :func:`summarize`.
         """
         return summarize(self._outputs(metric))
+
+    # --- files -------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the result to ``path``: every array, the configuration and the provenance.
+
+        ``.npz`` (NumPy, read without pickle) or ``.nc`` (NetCDF-4, needs
+        ``pip install 'isoinit[xarray]'``), written atomically; :func:`isoinit.load` reads it
+        back to an equal result.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Target file ending in ``.npz`` or ``.nc``; its directory must exist.
+        overwrite : bool
+            Replace an existing file (default: refuse with :class:`FileExistsError`).
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is false.
+        ValueError
+            For another suffix, or an activation defined by a Python callable (a file holds
+            activations by spec or Hermite coefficients).
+        """
+        from ._store import save
+
+        return save(self, path, overwrite=overwrite)
+
+    def to_xarray(self) -> Any:
+        """The result as an :class:`xarray.Dataset` (needs ``pip install 'isoinit[xarray]'``).
+
+        One variable per metric and array field, with dimensions ``run`` (simulations only),
+        ``layer``, ``stage`` (with stages; coordinate :data:`isoinit.STAGES`) and ``row``,
+        ``col`` for the Grams; ``diverged_at`` over ``run``. Attributes: ``isoinit`` (JSON of
+        the configuration, provenance and other fields, as :meth:`save` stores them) and
+        ``configuration`` (:meth:`isoinit.MLP.label`).
+        """
+        from ._store import to_xarray
+
+        return to_xarray(self)
+
+    # --- plots -------------------------------------------------------------------------
+
+    def _values(self, metric: str, stage: str | None) -> _F:
+        """``metric`` as ``(runs, depth + 1)`` at the block outputs or at ``stage``."""
+        if stage is not None:
+            raise ValueError(f"stage must be None for a {type(self).__name__} (no stages); got {stage!r}")
+        return self._outputs(metric)
+
+    def plot(
+        self,
+        metric: str = "gap",
+        stage: str | None = None,
+        ax: Any = None,
+        *,
+        band: bool = True,
+        log: bool | None = None,
+        label: str | None = None,
+    ) -> Any:
+        """Plot ``metric`` against the layer; returns the matplotlib axes.
+
+        A simulation draws the mean over runs (solid) with a 10%-90% band; the mean field
+        its single curve, dashed. Diverged (NaN) and infinite values are left out.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+        stage : str, optional
+            A stage of :data:`isoinit.STAGES` (a simulation with ``stages=True``); default:
+            the block output.
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure on the Agg backend).
+        band : bool
+            Draw the 10%-90% band over runs.
+        log : bool, optional
+            Logarithmic y axis (default: when every finite value is positive).
+        label : str, optional
+            Legend label (default: the configuration's :meth:`isoinit.MLP.label`).
+        """
+        from . import _validate as check
+        from .figures._draw import new_figure, plot_runs
+
+        check.choice("metric", metric, tuple(self.metrics))
+        band = check.boolean("band", band)
+        values = np.atleast_2d(self._values(metric, stage))
+        if ax is None:
+            _, (ax,) = new_figure(width=5.0, height=3.6)
+        runs = values if band else np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0)[None, :]
+        finite = np.where(np.isfinite(runs), runs, np.nan)
+        meanfield = not hasattr(self, "runs")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            plot_runs(ax, finite, label=label or self.mlp.label(), linestyle="--" if meanfield else "-", color=None)
+        if log is None:
+            seen = finite[np.isfinite(finite)]
+            log = bool(seen.size) and bool((seen > 0).all())
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("layer l")
+        ax.set_ylabel(metric if stage is None else f"{metric} ({stage})")
+        return ax
 
     # --- equality ----------------------------------------------------------------------
 

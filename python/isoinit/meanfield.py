@@ -28,7 +28,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as check
-from ._results import MetricsView
+from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
 from .activations import Activation
 from .config import MLP
@@ -68,6 +68,9 @@ class MeanFieldTrajectory(MetricsView):
         or the diagonal underflowed to 0, leaving the correlations undefined), -1 if never.
         From that layer on the Grams and every metric are NaN, as for a diverged run of
         :func:`isoinit.simulate` (:attr:`isoinit.Trajectory.diverged_at`).
+    provenance : Provenance or None
+        The input (shape and SHA-256 of the batch), ``sampler="meanfield"``, precision and
+        package version (:class:`~isoinit.Provenance`).
 
     Notes
     -----
@@ -82,6 +85,7 @@ class MeanFieldTrajectory(MetricsView):
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
+    provenance: Provenance | None = field(default=None, repr=False)
 
     @property
     def correlations(self) -> _F:
@@ -92,12 +96,14 @@ class MeanFieldTrajectory(MetricsView):
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per layer.
 
-        Columns ``layer``, every metric, ``source`` (``"meanfield"``).
+        Columns ``layer``, every metric, ``source`` (``"meanfield"``), then the
+        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields).
         """
         layers = self.grams.shape[0]
         cols: dict[str, object] = {"layer": np.arange(layers)}
         cols.update({m: self.metrics[m] for m in METRICS})
         cols["source"] = "meanfield"
+        cols.update(config_columns(self.mlp))
         df: pd.DataFrame = pd.DataFrame(cols)
         return df
 
@@ -428,4 +434,5 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
             DivergenceWarning,
             stacklevel=2,
         )
-    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=_measure(grams), diverged_at=diverged_at)
+    prov = Provenance(describe_input(check.array("X", X, ndim=2)), sampler="meanfield")
+    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=_measure(grams), diverged_at=diverged_at, provenance=prov)

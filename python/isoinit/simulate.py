@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from . import _validate as check
-from ._results import MetricsView
+from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
 from .config import MLP
 from .meanfield import mf_constants
@@ -67,6 +67,9 @@ class Trajectory(MetricsView):
         First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
+    provenance : Provenance or None
+        The input (shape and SHA-256 of the batch), seed, runs, sampler, precision and
+        package version (:class:`~isoinit.Provenance`).
 
     Notes
     -----
@@ -85,6 +88,7 @@ class Trajectory(MetricsView):
     grams: NDArray[np.float64] | None = field(repr=False)
     diverged_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
+    provenance: Provenance | None = field(default=None, repr=False)
 
     @property
     def runs(self) -> int:
@@ -99,7 +103,11 @@ class Trajectory(MetricsView):
         return a[:, :, STAGES.index("normalization" if self.mlp.order == "act-norm" else "activation")]
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per (run, layer[, stage]) with every metric as a column."""
+        """Tidy table: one row per (run, layer[, stage]) with every metric as a column.
+
+        Columns ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``, then the
+        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields).
+        """
         runs, layers = self.norm_bias.shape
         if self.stages is None:
             idx = pd.MultiIndex.from_product([range(runs), range(layers)], names=["run", "layer"])
@@ -111,10 +119,20 @@ class Trajectory(MetricsView):
             cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
         df: pd.DataFrame = pd.DataFrame(cols, index=idx).reset_index()
+        for key, value in config_columns(self.mlp).items():
+            df[key] = value
         return df
 
     def _outputs(self, metric: str) -> NDArray[np.float64]:
         return self.output(metric)
+
+    def _values(self, metric: str, stage: str | None) -> NDArray[np.float64]:
+        if stage is None:
+            return self.output(metric)
+        if self.stages is None:
+            raise ValueError(f"stage must be None for a Trajectory simulated without stages; got {stage!r}")
+        check.choice("stage", stage, self.stages)
+        return self.metrics[metric][:, :, self.stages.index(stage)]
 
 
 def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Config:
@@ -177,7 +195,14 @@ def _threads(threads: object) -> int:
     return check.integer("threads", threads, 1, 4096)
 
 
-def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence[dict[str, Any]]) -> Trajectory:
+def _trajectory(
+    mlp: MLP,
+    seed: int,
+    sampler: str,
+    stages: bool,
+    parts: Sequence[dict[str, Any]],
+    provenance: Provenance | None = None,
+) -> Trajectory:
     def joined(key: str) -> Any:
         """The chunks' arrays of ``key`` as one array over runs (no copy for one chunk)."""
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
@@ -209,6 +234,7 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
         grams=grams,
         diverged_at=diverged.astype(np.int64),
         stages=STAGES if stages else None,
+        provenance=provenance,
     )
 
 
@@ -282,8 +308,9 @@ def simulate(
         / 2e9
     )
     show = check.boolean("progress", progress) if progress is not None else per_run * runs / workers > 2.0
+    prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
     if not show:
-        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)])
+        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov)
     from tqdm.auto import tqdm
 
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
@@ -293,7 +320,7 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
-    return _trajectory(mlp, seed, chosen, stages, parts)
+    return _trajectory(mlp, seed, chosen, stages, parts, prov)
 
 
 def network_weights(
@@ -330,4 +357,5 @@ def forward(
     bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     cfg = _core_config(mlp, "weights", stages, grams)
-    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)])
+    prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit")
+    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)

@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import numbers
 import sys
 import uuid
@@ -95,6 +96,7 @@ from numpy.typing import NDArray
 
 from . import _io, _progress
 from . import _validate as check
+from ._results import CONFIG_FIELDS, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
 from .config import MLP
 from .inputs import degenerate, gaussian
@@ -119,21 +121,11 @@ def __dir__() -> list[str]:
 
 #: The :class:`~isoinit.MLP` fields a grid or configuration may set.
 MLP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MLP) if f.init)
-#: Configuration columns every sweep table has (``center`` and ``scale`` are the steps in
-#: effect, ``activation`` the canonical spec); ``bias``, ``weights`` and ``eps`` are added
-#: when some configuration differs from their defaults.
-CONFIG_COLUMNS: tuple[str, ...] = (
-    "config",
-    "activation",
-    "norm",
-    "center",
-    "scale",
-    "order",
-    "depth",
-    "width",
-    "gain",
-)
-_OPTIONAL_COLUMNS: dict[str, object] = {"bias": 0.0, "weights": "gaussian", "eps": 0.0}
+#: Configuration columns every sweep table has: ``config`` (the index into :func:`expand`'s
+#: list), then :data:`isoinit._results.CONFIG_FIELDS`, named as the :class:`~isoinit.MLP`
+#: fields (``center`` and ``scale`` are the steps in effect, ``activation`` the canonical
+#: spec), as in every result's ``to_frame()``.
+CONFIG_COLUMNS: tuple[str, ...] = ("config", *CONFIG_FIELDS)
 _INPUT_KEYS: dict[str, tuple[str, ...]] = {
     "degenerate": ("kind", "n", "d", "degeneracy", "seed"),
     "gaussian": ("kind", "n", "d", "seed"),
@@ -366,33 +358,31 @@ def _run_config(
     drop = [m for m in METRICS if m not in metrics]
     if drop:
         frame = frame.drop(columns=drop)
-    frame["diverged_at"] = traj.diverged_at[frame["run"].to_numpy()]
-    return frame
-
-
-def _width_label(mlp: MLP) -> int | str:
-    return mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
+    out: pd.DataFrame = frame.drop(columns=list(CONFIG_FIELDS))  # the sweep puts them first, for all
+    out["diverged_at"] = traj.diverged_at[out["run"].to_numpy()]
+    return out
 
 
 def _config_columns(configs: Sequence[MLP]) -> pd.DataFrame:
+    """One row per configuration: ``config`` and :func:`isoinit._results.config_columns`."""
     per_block = any(not isinstance(m.width, int) for m in configs)
-    cols: dict[str, list[Any]] = {
-        "config": list(range(len(configs))),
-        "activation": [m.act.name for m in configs],
-        "norm": [m.norm for m in configs],
-        "center": [m.centering for m in configs],
-        "scale": [m.scaling for m in configs],
-        "order": [m.order for m in configs],
-        "depth": [m.depth for m in configs],
-        "width": [str(_width_label(m)) if per_block else _width_label(m) for m in configs],
-        "gain": [m.gain for m in configs],
-    }
-    for name, default in _OPTIONAL_COLUMNS.items():
-        values = [getattr(m, name) for m in configs]
-        if any(v != default for v in values):
-            cols[name] = values
-    df: pd.DataFrame = pd.DataFrame(cols)
+    rows = [{"config": i, **config_columns(m)} for i, m in enumerate(configs)]
+    df: pd.DataFrame = pd.DataFrame(rows, columns=list(CONFIG_COLUMNS))
+    if per_block:
+        df["width"] = df["width"].astype(str)
     return df
+
+
+def _provenance(inputs: InputSpec, runs: int, seed: int) -> dict[str, Any]:
+    """The provenance of a sweep table (``df.attrs["isoinit"]``).
+
+    The input spec as given (or the shape and SHA-256 of an array), seed, runs, sampler,
+    precision, version.
+    """
+    spec = dict(inputs) if isinstance(inputs, Mapping) else describe_input(np.asarray(inputs, dtype=np.float64))
+    if isinstance(inputs, Mapping):
+        spec.setdefault("kind", "degenerate")
+    return {"provenance": Provenance(spec, seed=seed, runs=runs, sampler="auto").to_dict()}
 
 
 def _check_metrics(metrics: object, name: str = "metrics") -> tuple[str, ...]:
@@ -479,12 +469,15 @@ def sweep(
     -------
     pandas.DataFrame
         One row per (configuration, run, layer[, stage]), in configuration order. Columns:
-        :data:`CONFIG_COLUMNS` (``config`` is the index into :func:`expand`'s list,
-        ``activation`` the canonical spec, ``center``/``scale`` the steps in effect,
-        ``width`` an int or ``"d1,d2,..."`` for per-block widths), plus ``bias``,
-        ``weights``, ``eps`` when some configuration sets them; then ``run``, ``layer``,
-        [``stage``], the metrics, ``norm_bias`` and ``diverged_at`` (the run's first
-        overflowing layer, -1 if none; its metrics are NaN from there on).
+        :data:`CONFIG_COLUMNS` (``config`` is the index into :func:`expand`'s list, then
+        every ``MLP`` field: ``activation`` the canonical spec, ``center``/``scale`` the
+        steps in effect, ``width`` an int or ``"d1,d2,..."`` for per-block widths); then
+        ``run``, ``layer``, [``stage``], the metrics, ``norm_bias`` and ``diverged_at`` (the
+        run's first overflowing layer, -1 if none; its metrics are NaN from there on).
+        ``df.attrs["isoinit"]`` holds the provenance (``{"provenance": {...}}``: the input
+        specification as given, or the shape and SHA-256 of an array, seed, runs, sampler,
+        precision and package version, see :class:`isoinit.Provenance`); :func:`save`
+        keeps it in a Parquet file's metadata and :func:`load` gives it back.
 
     Warns
     -----
@@ -539,6 +532,7 @@ def sweep(
     head = cfg.loc[cfg.index.repeat(sizes)].reset_index(drop=True)
     body = pd.concat(parts, ignore_index=True)
     out: pd.DataFrame = pd.concat([head, body], axis=1)
+    out.attrs["isoinit"] = _provenance(inputs, runs, seed)
     _warn_divergence(out, configs)
     return out
 
@@ -652,21 +646,46 @@ def save(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path
     overwrite = check.boolean("overwrite", overwrite)
     p = _check_path(path, overwrite=overwrite)
     if _format(p) == "parquet":
-        _io.write_atomic(p, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"), overwrite=overwrite)
+        _io.write_atomic(p, lambda tmp: _write_parquet(df, tmp), overwrite=overwrite)
     else:
         _io.write_atomic(p, lambda tmp: df.to_csv(tmp, index=False), overwrite=overwrite)
     return p
 
 
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """The table as Parquet, with ``df.attrs["isoinit"]`` as JSON in the schema metadata.
+
+    The key is ``b"isoinit"``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = df.attrs.get("isoinit")
+    if meta is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"isoinit": json.dumps(meta).encode()})
+    pq.write_table(table, path)
+
+
 def load(path: str | Path) -> pd.DataFrame:
-    """Read a table written by :func:`save` (format from the suffix, as there)."""
+    """Read a table written by :func:`save` (format from the suffix, as there).
+
+    A Parquet file's provenance (see :func:`sweep`) comes back as ``df.attrs["isoinit"]``.
+    """
     p = Path(path)
     fmt = _format(p)
     if not p.exists():
         raise FileNotFoundError(f"no such sweep file: {str(p)!r}")
     if fmt == "parquet":
         _need_parquet()
-        return pd.read_parquet(p, engine="pyarrow")
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(p)
+        frame: pd.DataFrame = table.to_pandas()
+        raw = (table.schema.metadata or {}).get(b"isoinit")
+        if raw is not None:
+            frame.attrs["isoinit"] = json.loads(raw)
+        return frame
     # exact float round trip: pandas >= 3 parses that way by default (and deprecates the option)
     exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
     df: pd.DataFrame = pd.read_csv(p, keep_default_na=False, na_values=["", "NaN", "nan"], **exact)  # type: ignore[call-overload]

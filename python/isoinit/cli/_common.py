@@ -9,7 +9,30 @@ import numpy as np
 
 from ..config import MLP, Centering, Norm, Order, Scaling, Weights
 
-__all__ = ["activation_help", "add_network_options", "fmt", "inputs_from_args", "mlp_from_args"]
+__all__ = [
+    "NETWORK_OPTIONS",
+    "activation_help",
+    "add_network_options",
+    "configurations_from_args",
+    "fmt",
+    "inputs_from_args",
+    "mlp_from_args",
+]
+
+#: The destinations of the network options (the :class:`~isoinit.MLP` fields).
+NETWORK_OPTIONS: tuple[str, ...] = (
+    "activation",
+    "norm",
+    "center",
+    "scale",
+    "order",
+    "depth",
+    "width",
+    "gain",
+    "bias",
+    "weights",
+    "eps",
+)
 
 
 def activation_help() -> str:
@@ -19,10 +42,14 @@ def activation_help() -> str:
     return "activation spec: " + ", ".join(available()) + "; a parameter as in 'leaky_relu(0.1)'"
 
 
-def add_network_options(p: argparse.ArgumentParser) -> None:
+def add_network_options(p: argparse.ArgumentParser, *, multi: bool = False) -> None:
     """The options that describe a network and its input batch (shared by simulate,
-    meanfield and the figures); their choices are the configuration's option types."""
-    g = p.add_argument_group("network")
+    meanfield and the figures); their choices are the configuration's option types.
+
+    With ``multi``, every network option takes one or more values (``nargs="+"``);
+    :func:`configurations_from_args` expands them to one namespace per combination.
+    """
+    g = _Multi(p.add_argument_group("network"), multi)
     g.add_argument("--activation", default="relu", help=activation_help() + " (default: relu)")
     g.add_argument(
         "--norm",
@@ -49,6 +76,36 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="factor on the largest singular value of the Gaussian input (default: 100; 1 = plain)",
     )
     b.add_argument("--input-seed", type=int, default=0, help="seed of the input batch (default: 0)")
+
+
+class _Multi:
+    """An argument group whose options take ``nargs="+"`` when ``multi`` is set."""
+
+    def __init__(self, group: argparse._ArgumentGroup, multi: bool) -> None:
+        self.group, self.multi = group, multi
+
+    def add_argument(self, *names: str, **kw: object) -> None:
+        if self.multi:
+            kw["nargs"] = "+"
+            if isinstance(kw.get("help"), str):
+                kw["help"] = f"{kw['help']}; several values: one configuration each"
+        self.group.add_argument(*names, **kw)  # type: ignore[arg-type]
+
+
+def configurations_from_args(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """One namespace per combination of the network options' values (cartesian product,
+    in the order given; a single value everywhere gives ``[args]``)."""
+    import itertools
+
+    values = {k: getattr(args, k) for k in NETWORK_OPTIONS}
+    lists = {k: v for k, v in values.items() if isinstance(v, list)}
+    out = []
+    for combo in itertools.product(*lists.values()):
+        ns = argparse.Namespace(**vars(args))
+        for k, v in zip(lists, combo, strict=True):
+            setattr(ns, k, v)
+        out.append(ns)
+    return out
 
 
 def _option(name: str, err: Exception) -> Exception:

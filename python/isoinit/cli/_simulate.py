@@ -6,12 +6,19 @@ from __future__ import annotations
 import argparse
 import math
 import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import get_args
+
+import numpy as np
+import pandas as pd
 
 from .. import _validate as check
 from .._io import check_output, write_atomic
-from ..simulate import Sampler
-from ._common import add_network_options, fmt, inputs_from_args, mlp_from_args
+from ..config import MLP
+from ..simulate import Sampler, Trajectory
+from ._common import add_network_options, configurations_from_args, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["cmd_info", "cmd_simulate", "register"]
 
@@ -23,14 +30,17 @@ EPILOG_SIMULATE = """examples:
       --degeneracy 100 --runs 10 --seed 0 --csv relu.csv --plot relu.png
   isoinit simulate --activation tanh --center mf --scale layer --gain 2 --depth 20
   isoinit simulate --activation "leaky_relu(0.1)" --order norm-act --weights orthogonal
+  isoinit simulate --activation relu tanh gelu --norm layer rms --depth 20 --plot all.png
+      (several values: one configuration per combination; one table each, one CSV, one plot)
 """
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .. import simulate
 
-    mlp = mlp_from_args(args)
-    x = inputs_from_args(args)
+    configs = configurations_from_args(args)
+    mlps = [mlp_from_args(a) for a in configs]  # every option checked before any work
+    xs = [inputs_from_args(a) for a in configs]
     runs = check.integer("--runs", args.runs, 1, 10**9)
     seed = check.integer("--seed", args.seed, 0, 2**64 - 1)
     threads = None if args.threads is None else check.integer("--threads", args.threads, 1, 4096)
@@ -39,17 +49,42 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force")
     if args.plot:
         plot = check_output("--plot", args.plot, overwrite=args.force, flag="--force", suffixes=PLOT_SUFFIXES)
-    t0 = time.perf_counter()
-    traj = simulate(
-        mlp,
-        x,
-        runs=runs,
-        seed=seed,
-        sampler=args.sampler,
-        threads=threads,
-        progress=None if not args.quiet else False,
-    )
-    elapsed = time.perf_counter() - t0
+    trajs = []
+    for i, (a, mlp, x) in enumerate(zip(configs, mlps, xs, strict=True)):
+        if i:
+            print()
+        t0 = time.perf_counter()
+        traj = simulate(
+            mlp,
+            x,
+            runs=runs,
+            seed=seed,
+            sampler=args.sampler,
+            threads=threads,
+            progress=None if not args.quiet else False,
+        )
+        _print_table(a, mlp, traj, time.perf_counter() - t0)
+        trajs.append(traj)
+    if csv is not None:
+        frames = []
+        for i, traj in enumerate(trajs):
+            frame = traj.to_frame()  # metrics, then the configuration columns
+            frame.insert(0, "seed", seed)
+            frame.insert(0, "config", i)
+            frames.append(frame)
+        table = pd.concat(frames, ignore_index=True)
+        if any(not isinstance(m.width, int) for m in mlps):
+            table["width"] = table["width"].astype(str)
+        write_atomic(csv, lambda tmp: table.to_csv(tmp, index=False))
+        print(f"# wrote {len(table)} rows to {args.csv}")
+    if plot is not None:
+        _plot(plot, trajs, xs, runs)
+        print(f"# wrote {args.plot}")
+    return 0
+
+
+def _print_table(args: argparse.Namespace, mlp: MLP, traj: Trajectory, elapsed: float) -> None:
+    """The per-layer table of one configuration."""
     gap, iso = traj.summary("gap"), traj.summary("isometry")
     print(
         f"# {mlp.label()}; depth {mlp.depth}, width {args.width}, batch {args.batch}, "
@@ -70,38 +105,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         g_mean, g_sd = (math.inf, math.nan) if all_inf else (gap["mean"][layer], gap["std"][layer])
         line = f"{layer:5d} {fmt(g_mean)} {fmt(g_sd)} {fmt(iso['mean'][layer])} {fmt(iso['std'][layer])}"
         print(line + (f" {int(gap['inf_runs'][layer]):8d}" if singular else ""))
-    if csv is not None:
-        frame = traj.to_frame()
-        for key, value in (
-            ("activation", mlp.act.name),
-            ("norm", mlp.norm),
-            ("center", mlp.centering),
-            ("scale", mlp.scaling),
-            ("order", mlp.order),
-            ("gain", mlp.gain),
-            ("width", args.width),
-            ("seed", args.seed),
-        ):
-            frame.insert(0, key, value)
-        write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
-        print(f"# wrote {len(frame)} rows to {args.csv}")
-    if plot is not None:
-        from ..figures._draw import new_figure, plot_runs, save
 
-        fig, (ax,) = new_figure(width=5.0, height=3.6)
-        plot_runs(ax, traj.gap, label=mlp.label())
-        ax.set_yscale("log")
-        ax.set_xlabel("layer l")
-        ax.set_ylabel("isometry gap -log I(G^l)")
-        ax.set_title(
-            f"after {'normalization' if mlp.order == 'act-norm' else 'activation'} (block output); "
-            f"{args.runs} runs, 10-90% band",
-            fontsize=8,
-        )
-        ax.legend(fontsize=8)
-        write_atomic(plot, lambda tmp: save(fig, str(tmp)))
-        print(f"# wrote {args.plot}")
-    return 0
+
+def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], runs: int) -> None:
+    """Every configuration's gap on one log-scale plot, with its mean field dashed where it exists."""
+    from .. import meanfield
+    from .._warnings import DivergenceWarning
+    from ..figures._draw import new_figure, save
+
+    fig, (ax,) = new_figure(width=5.0, height=3.6)
+    theory = False
+    for traj, x in zip(trajs, xs, strict=True):
+        traj.plot("gap", ax=ax, log=False, label=traj.mlp.label())
+        color = ax.get_lines()[-1].get_color()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DivergenceWarning)
+                mf = meanfield.trajectory(traj.mlp, x)
+        except ValueError:  # batch normalization: no infinite-width map
+            continue
+        ax.plot(np.arange(traj.mlp.depth + 1), mf.gap, color=color, linestyle="--", linewidth=1.0)
+        theory = True
+    ax.set_yscale("log")
+    ax.set_xlabel("layer l")
+    ax.set_ylabel("isometry gap -log I(G^l)")
+    order = {t.mlp.order for t in trajs}
+    where = "after normalization" if order == {"act-norm"} else "block output"
+    ax.set_title(
+        f"{where}; {runs} runs, 10-90% band" + ("; dashed: mean field (infinite width)" if theory else ""),
+        fontsize=8,
+    )
+    ax.legend(fontsize=7)
+    write_atomic(path, lambda tmp: save(fig, str(tmp)))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -122,7 +157,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EPILOG_SIMULATE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_network_options(p)
+    add_network_options(p, multi=True)
     r = p.add_argument_group("simulation")
     r.add_argument("--runs", type=int, default=10, help="independent networks (default: 10)")
     r.add_argument("--seed", type=int, default=0, help="seed of the networks (default: 0)")
@@ -130,8 +165,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     o = p.add_argument_group("output")
-    o.add_argument("--csv", metavar="FILE", help="write the tidy per-run, per-layer metrics")
-    o.add_argument("--plot", metavar="FILE", help="write a log-scale plot of the gap (.png, .pdf or .svg)")
+    o.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="write the tidy per-run, per-layer metrics of every configuration, with its configuration columns",
+    )
+    o.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a log-scale plot of the gap of every configuration, the mean field dashed (.png, .pdf or .svg)",
+    )
     o.add_argument("--force", action="store_true", help="replace existing --csv/--plot files (default: refuse)")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("info", help="how the compiled core was built (OpenMP, threads, SIMD)")

@@ -106,7 +106,7 @@ class FigureResult:
         ``theory``, or ``training`` for the training figures), ``quantity`` (``gap``,
         ``potential``, ``gap_complement``, ``kbar``, ``correlation``, ``beta0``; ``loss``,
         ``accuracy``, ``gap_act`` for the training figures), ``stage`` (which Gram was measured), ``protocol``, the
-        configuration (``activation, centering, scaling, order, gain, width,
+        configuration (``activation, center, scale, order, gain, width,
         degeneracy``), ``run`` (-1 for theory), ``x_name`` (``layer``, ``rho`` or
         ``alpha``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
         overflowed, -1 if never).
@@ -215,7 +215,7 @@ def make(
         return compute(name, tmp, runs=runs, seed=seed, protocol=protocol, size=size)
 
     frame, notes = _io.write_atomic(png, draw, overwrite=overwrite)
-    _io.write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"), overwrite=overwrite)
+    _io.write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False), overwrite=overwrite)
     return FigureResult(name, png, csv, frame, time.perf_counter() - t0, tuple(notes))
 
 

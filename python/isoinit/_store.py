@@ -1,0 +1,314 @@
+"""Saving and loading results: :meth:`Trajectory.save`, :func:`isoinit.load`, ``to_xarray``.
+
+A result (:class:`~isoinit.Trajectory` or :class:`~isoinit.meanfield.MeanFieldTrajectory`)
+is stored as its arrays plus one JSON header:
+
+- ``.npz`` (NumPy, no extra dependency): one array per array field (``metrics.<name>`` for
+  each metric) and the header as the 0-d string array ``__isoinit__``; read back with
+  ``allow_pickle=False``, so loading never runs code from the file;
+- ``.nc`` (NetCDF-4 through xarray and netCDF4, ``pip install 'isoinit[xarray]'``): the
+  Dataset of ``to_xarray()``, whose attribute ``isoinit`` is the header.
+
+The header names the class, the format version, the configuration (every ``MLP`` field; the
+activation by its spec, or by its Hermite coefficients), the provenance and the fields that
+are not arrays (seed, sampler, stages, ...). Fields are handled generically, so a per-run
+field added to a result later (e.g. another breakdown layer next to ``diverged_at``) is saved
+and loaded without a change here. Files are written atomically and never replace an
+existing file unless asked (:mod:`isoinit._io`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _io
+from . import _validate as check
+from ._results import MetricsView, Provenance
+from .config import MLP
+
+__all__ = ["load", "save", "to_xarray"]
+
+FORMAT = "isoinit-result"
+FORMAT_VERSION = 1
+SUFFIXES = (".npz", ".nc")
+_HEADER = "__isoinit__"
+
+
+# --------------------------------------------------------------------------------------
+# the header: configuration, provenance, non-array fields
+# --------------------------------------------------------------------------------------
+
+
+def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
+    """Every ``MLP`` field as JSON; the activation by spec or by its Hermite coefficients."""
+    act = mlp.act
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(mlp):
+        if f.init:
+            v = getattr(mlp, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+    given = mlp.activation  # a spec string stays a string, an Activation an Activation (MLP == compares it)
+    if act.hermite is not None:
+        out["activation"] = {"hermite": [float(c) for c in act.hermite], "name": act.name}
+        if isinstance(given, str):
+            out["activation"]["spec"] = given
+    elif act.engine is not None:
+        spec = act.base if act.param is None else f"{act.base}({act.param!r})"
+        out["activation"] = given if isinstance(given, str) else {"spec": spec}
+    else:
+        raise ValueError(
+            f"activation {act.name!r} is a Python callable, which a file cannot hold; define it by its "
+            "Hermite coefficients (isoinit.activations.from_hermite) to save the result"
+        )
+    return out
+
+
+def mlp_from_dict(data: dict[str, Any]) -> MLP:
+    """The ``MLP`` of :func:`mlp_to_dict`."""
+    from .activations import _hermite_named, resolve
+
+    kw = dict(data)
+    act = kw.get("activation")
+    if isinstance(act, dict):
+        if "hermite" in act:
+            # a Hermite-defined activation given by its spec string is registered under that
+            # name in the session that saved it: rebuild it under the name, as unpickling does
+            kw["activation"] = _hermite_named(tuple(act["hermite"]), act["name"])
+            if "spec" in act:
+                try:
+                    same = resolve(act["spec"]).hermite == tuple(act["hermite"])
+                except (TypeError, ValueError):  # not registered in this session
+                    same = False
+                if same:
+                    kw["activation"] = act["spec"]
+        else:
+            kw["activation"] = resolve(act["spec"])
+    if isinstance(kw.get("width"), list):
+        kw["width"] = tuple(kw["width"])
+    return MLP(**kw)
+
+
+def _classes() -> dict[str, type[MetricsView]]:
+    from .meanfield import MeanFieldTrajectory
+    from .simulate import Trajectory
+
+    return {"Trajectory": Trajectory, "MeanFieldTrajectory": MeanFieldTrajectory}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return {"tuple": [_json_value(x) for x in v]}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _from_json(v: Any) -> Any:
+    if isinstance(v, dict) and set(v) == {"tuple"}:
+        return tuple(_from_json(x) for x in v["tuple"])
+    return v
+
+
+def _split(result: MetricsView) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and the named arrays of a result."""
+    if type(result).__name__ not in _classes():
+        raise TypeError(f"result must be an isoinit.Trajectory or MeanFieldTrajectory; got {type(result).__name__}")
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": type(result).__name__,
+        "fields": {},
+        "arrays": [],
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for f in dataclasses.fields(result):  # type: ignore[arg-type]
+        v = getattr(result, f.name)
+        if f.name == "mlp":
+            header["mlp"] = mlp_to_dict(v)
+        elif f.name == "provenance":
+            header["provenance"] = None if v is None else v.to_dict()
+        elif isinstance(v, np.ndarray):
+            arrays[f.name] = v
+            header["arrays"].append(f.name)
+        elif isinstance(v, dict):
+            header["fields"][f.name] = {"dict": list(v)}
+            for k, a in v.items():
+                arrays[f"{f.name}.{k}"] = np.asarray(a)
+        else:
+            header["fields"][f.name] = _json_value(v)
+    return header, arrays
+
+
+def _join(header: Any, arrays: dict[str, np.ndarray], where: str) -> MetricsView:
+    """The result of a header and its arrays (``where`` names the file in errors)."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{where} is not an isoinit result file (no isoinit header)")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{where} has isoinit result format version {header.get('format_version')!r}; "
+            f"this isoinit reads version {FORMAT_VERSION}"
+        )
+    classes = _classes()
+    cls = classes.get(str(header.get("class")))
+    if cls is None:
+        raise ValueError(f"{where}: class must be one of {', '.join(classes)}; got {header.get('class')!r}")
+    try:
+        kw: dict[str, Any] = {"mlp": mlp_from_dict(header["mlp"])}
+        prov = header.get("provenance")
+        kw["provenance"] = None if prov is None else Provenance.from_dict(prov)
+        for name in header["arrays"]:
+            kw[name] = arrays[name]
+        for name, v in header["fields"].items():
+            if isinstance(v, dict) and set(v) == {"dict"}:
+                kw[name] = {k: arrays[f"{name}.{k}"] for k in v["dict"]}
+            else:
+                kw[name] = _from_json(v)
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(kw) - known)
+        if unknown:
+            raise ValueError(f"fields {unknown} that this version of isoinit's {cls.__name__} does not have")
+        return cls(**kw)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{where} is a damaged isoinit result file: {err}") from err
+
+
+# --------------------------------------------------------------------------------------
+# xarray
+# --------------------------------------------------------------------------------------
+
+
+def _need_xarray() -> Any:
+    try:
+        import xarray
+    except ImportError as err:
+        raise ImportError("to_xarray and .nc files need xarray (and netCDF4): pip install 'isoinit[xarray]'") from err
+    return xarray
+
+
+def _dims(result: MetricsView, name: str, shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Dimension names of an array: ``run``, ``layer``, ``stage``, then ``row``/``col``."""
+    runs = getattr(result, "runs", None)
+    lead = ["layer"] if runs is None else ["run", "layer"]
+    if getattr(result, "stages", None) is not None:
+        lead.append("stage")
+    known = {"norm_bias": ["run", "layer"], "diverged_at": ["run"] if runs is not None else []}
+    names = known.get(name, [*lead, "row", "col"] if name == "grams" else lead)
+    if len(names) == len(shape):
+        return tuple(names)
+    if runs is not None and shape == (runs,):  # a per-run field added later (a breakdown layer)
+        return ("run",)
+    return tuple(f"{name}_{k}" for k in range(len(shape)))
+
+
+def to_xarray(result: MetricsView) -> Any:
+    """The result as an :class:`xarray.Dataset` (see :meth:`MetricsView.to_xarray`)."""
+    xr = _need_xarray()
+    header, arrays = _split(result)
+    data_vars = {}
+    for key, a in arrays.items():
+        var = key.removeprefix("metrics.") if key.startswith("metrics.") else key
+        data_vars[var] = (_dims(result, key, a.shape), a)
+    coords: dict[str, Any] = {}
+    stages = getattr(result, "stages", None)
+    if stages is not None:
+        coords["stage"] = list(stages)
+    ds = xr.Dataset(data_vars, coords=coords)
+    if "layer" in ds.dims:
+        ds = ds.assign_coords(layer=np.arange(ds.sizes["layer"]))
+    if "run" in ds.dims:
+        ds = ds.assign_coords(run=np.arange(ds.sizes["run"]))
+    # the metrics are variables named as the metrics; the header lists them under their keys
+    ds.attrs["isoinit"] = json.dumps(header)
+    ds.attrs["configuration"] = result.mlp.label()
+    return ds
+
+
+# --------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------
+
+
+def _kind(path: Path, name: str = "path") -> str:
+    low = path.name.lower()
+    for s in SUFFIXES:
+        if low.endswith(s):
+            return s
+    raise ValueError(f"{name} must end in {', '.join(SUFFIXES)}; got {str(path)!r}")
+
+
+def save(result: MetricsView, path: object, *, overwrite: bool = False) -> Path:
+    """Write ``result`` to ``path`` (``.npz``, or ``.nc`` with xarray); returns the path."""
+    overwrite = check.boolean("overwrite", overwrite)
+    p = _io.check_output("path", path, overwrite=overwrite, suffixes=SUFFIXES)
+    if _kind(p) == ".nc":
+        ds = to_xarray(result)
+        if importlib.util.find_spec("netCDF4") is None:
+            raise ImportError("writing .nc needs netCDF4: pip install 'isoinit[xarray]' (or use a .npz path)")
+        _io.write_atomic(p, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"), overwrite=overwrite)
+        return p
+    header, arrays = _split(result)
+    payload = {k: np.ascontiguousarray(a) for k, a in arrays.items()}
+    payload[_HEADER] = np.array(json.dumps(header))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **payload)  # type: ignore[arg-type]
+
+    _io.write_atomic(p, write, overwrite=overwrite)
+    return p
+
+
+def load(path: object) -> MetricsView:
+    """Read a result written by ``save`` (format from the suffix)."""
+    p = _io.as_path("path", path)
+    kind = _kind(p)
+    if not p.exists():
+        raise FileNotFoundError(f"no such result file: {str(p)!r}")
+    where = repr(str(p))
+    if kind == ".nc":
+        xr = _need_xarray()
+        try:
+            ds = xr.load_dataset(p, engine="netcdf4")
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{where} is not a readable NetCDF file: {err}") from err
+        try:
+            nc_header = json.loads(ds.attrs["isoinit"])
+        except (KeyError, TypeError, json.JSONDecodeError):
+            raise ValueError(f"{where} is not an isoinit result file (no isoinit header)") from None
+        arrays = {}
+        for key in _array_keys(nc_header):
+            var = key.removeprefix("metrics.") if key.startswith("metrics.") else key
+            if var in ds:
+                arrays[key] = np.asarray(ds[var].values)
+        return _join(nc_header, arrays, where)
+    header: Any = None
+    try:
+        with open(p, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if isinstance(z, np.lib.npyio.NpzFile):
+                with z:
+                    if _HEADER in z.files:
+                        header = json.loads(str(z[_HEADER]))
+                        arrays = {k: z[k] for k in z.files if k != _HEADER}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{where} is not a readable isoinit result file: {err}") from err
+    if header is None:
+        raise ValueError(f"{where} is not an isoinit result file (no isoinit header)")
+    return _join(header, arrays, where)
+
+
+def _array_keys(header: Any) -> list[str]:
+    if not isinstance(header, dict):
+        return []
+    keys = list(header.get("arrays", []))
+    for name, v in header.get("fields", {}).items():
+        if isinstance(v, dict) and set(v) == {"dict"}:
+            keys += [f"{name}.{k}" for k in v["dict"]]
+    return keys

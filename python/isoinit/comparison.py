@@ -1,0 +1,267 @@
+"""Simulation and theory in one call: :func:`compare` and its :class:`Comparison`.
+
+``isoinit.compare(mlp, X, runs=10)`` simulates ``mlp`` on ``X``, computes its infinite-width
+trajectory (:func:`isoinit.meanfield.trajectory`) and what :func:`isoinit.bounds.predict`
+says about it, and returns them side by side as one tidy table (:meth:`Comparison.to_frame`)
+and one plot (:meth:`Comparison.plot`): the simulation's band, the mean field dashed, the
+potential bound dotted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from . import _validate as check
+from ._results import config_columns, summarize
+from .bounds import Prediction, predict, trajectory_potential_bound
+from .config import MLP
+from .meanfield import MeanFieldTrajectory
+from .meanfield import trajectory as meanfield_trajectory
+from .metrics import METRICS
+from .simulate import Sampler, Trajectory, simulate
+
+__all__ = ["SOURCES", "Comparison", "compare"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+_F = NDArray[np.float64]
+
+#: The values of the ``source`` column of :meth:`Comparison.to_frame`.
+SOURCES: tuple[str, ...] = ("simulation", "meanfield", "bound", "prediction")
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A simulation next to the infinite-width theory of the same network.
+
+    Attributes
+    ----------
+    mlp : MLP
+    simulation : Trajectory
+        :func:`isoinit.simulate` of the network on the batch.
+    meanfield : MeanFieldTrajectory or None
+        :func:`isoinit.meanfield.trajectory`, or ``None`` when it does not exist (batch
+        normalization); ``meanfield_reason`` says why.
+    meanfield_reason : str
+        Why there is no mean field (``""`` when there is one).
+    prediction : Prediction
+        :func:`isoinit.bounds.predict` of the network.
+    bound : ndarray or None, shape (depth + 1,)
+        The potential bound ``gamma(G^0) (2 - beta_0)^(-l)``
+        (:func:`isoinit.bounds.trajectory_potential_bound`, anchored on the mean field's
+        layer 0, or the simulation's without a mean field) when the theorem applies.
+    correlation : ndarray or None, shape (depth + 1,)
+        The predicted mean absolute correlation ``rho* + (rho_0 - rho*) rate^l`` from the
+        fixed point and rate of :attr:`prediction` (polynomial approach for a marginal
+        collapse), with ``rho_0`` the simulation's mean at layer 0; ``None`` without a
+        fixed point.
+    metrics : tuple of str
+        The metrics of the table.
+    """
+
+    mlp: MLP
+    simulation: Trajectory
+    meanfield: MeanFieldTrajectory | None
+    meanfield_reason: str
+    prediction: Prediction
+    bound: _F | None = field(repr=False)
+    correlation: _F | None = field(repr=False)
+    metrics: tuple[str, ...] = ("gap",)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy table of simulation and theory, one row per (source, quantity, layer).
+
+        Columns ``source`` (:data:`SOURCES`), ``quantity`` (a metric, ``potential`` for the
+        bound, ``mean_abs_corr`` for the predicted correlation), ``statement`` (what the row
+        is, in words), ``layer``, ``mean`` (the value for theory), ``std``, ``q10``, ``q90``
+        (over runs; NaN for theory), ``runs`` (finite runs; 0 for theory), then the
+        configuration (:data:`isoinit._results.CONFIG_FIELDS`).
+        """
+        runs = self.simulation.runs
+        parts = []
+        for m in self.metrics:
+            s = summarize(self.simulation.output(m))
+            parts.append(
+                _rows(
+                    "simulation",
+                    m,
+                    f"simulation: {runs} networks of the given widths; mean, std and 10%-90% quantiles over runs",
+                    s["mean"].to_numpy(),
+                    std=s["std"].to_numpy(),
+                    q10=s["q10"].to_numpy(),
+                    q90=s["q90"].to_numpy(),
+                    runs=s["runs"].to_numpy(),
+                )
+            )
+            if self.meanfield is not None:
+                parts.append(
+                    _rows(
+                        "meanfield",
+                        m,
+                        "mean field: the infinite-width Gram recursion (isoinit.meanfield.trajectory)",
+                        self.meanfield.metrics[m],
+                    )
+                )
+        if self.bound is not None:
+            anchor = "the mean field's" if self.meanfield is not None else "the simulation's mean"
+            parts.append(
+                _rows(
+                    "bound",
+                    "potential",
+                    f"potential bound gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l), anchored on {anchor} layer 0",
+                    self.bound,
+                )
+            )
+        if self.correlation is not None:
+            parts.append(_rows("prediction", "mean_abs_corr", self.prediction.statement, self.correlation))
+        df: pd.DataFrame = pd.concat(parts, ignore_index=True)
+        for key, value in config_columns(self.mlp).items():
+            df[key] = value
+        if self.meanfield is None:
+            df.attrs["meanfield_reason"] = self.meanfield_reason
+        return df
+
+    def plot(self, ax: Any = None, *, metric: str | None = None, log: bool = True) -> Any:
+        """Simulation (mean, 10%-90% band), mean field (dashed), theory (dotted); returns the axes.
+
+        The potential bound is drawn with ``metric="potential"``, the predicted correlation
+        with ``metric="mean_abs_corr"``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure on the Agg backend).
+        metric : str, optional
+            One of :data:`isoinit.metrics.METRICS` (default: the first of :attr:`metrics`).
+        log : bool
+            Logarithmic y axis.
+        """
+        metric = self.metrics[0] if metric is None else check.choice("metric", metric, METRICS)
+        log = check.boolean("log", log)
+        ax = self.simulation.plot(metric, ax=ax, log=False, label=f"simulation ({self.simulation.runs} runs)")
+        color = ax.get_lines()[-1].get_color()
+        layers = np.arange(self.mlp.depth + 1)
+        if self.meanfield is not None:
+            ax.plot(layers, self.meanfield.metrics[metric], color=color, linestyle="--", label="mean field")
+        theory = {"potential": self.bound, "mean_abs_corr": self.correlation}.get(metric)
+        if theory is not None:
+            what = "potential bound" if metric == "potential" else "predicted correlation"
+            ax.plot(layers, theory, color=color, linestyle=":", linewidth=1.4, label=what)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(self.mlp.label(), fontsize=8)
+        ax.legend(fontsize=7)
+        return ax
+
+
+def _rows(source: str, quantity: str, statement: str, values: _F, **stats: Any) -> pd.DataFrame:
+    n = np.asarray(values).shape[0]
+    nan = np.full(n, np.nan)
+    df: pd.DataFrame = pd.DataFrame(
+        {
+            "source": source,
+            "quantity": quantity,
+            "statement": statement,
+            "layer": np.arange(n),
+            "mean": np.asarray(values, dtype=np.float64),
+            "std": stats.get("std", nan),
+            "q10": stats.get("q10", nan),
+            "q90": stats.get("q90", nan),
+            "runs": stats.get("runs", np.zeros(n, dtype=np.int64)),
+        }
+    )
+    return df
+
+
+def _predicted_correlation(prediction: Prediction, rho0: float, depth: int) -> _F | None:
+    fp = prediction.fixed_point
+    if fp is None or not np.isfinite(rho0):
+        return None
+    layers = np.arange(depth + 1, dtype=np.float64)
+    if fp.kind == "collapse-polynomial":
+        dist = abs(rho0 - 1.0)
+        return np.asarray(1.0 - dist / (layers * fp.a * dist + 1.0))
+    return np.asarray(fp.rho_star + (rho0 - fp.rho_star) * fp.rate**layers)
+
+
+def _metrics(metric: object) -> tuple[str, ...]:
+    if isinstance(metric, str):
+        return (check.choice("metric", metric, METRICS),)
+    if not isinstance(metric, Iterable):
+        raise TypeError(f"metric must be a metric name or a list of them; got {type(metric).__name__}")
+    chosen = tuple(metric)
+    for i, m in enumerate(chosen):
+        check.choice(f"metric[{i}]", m, METRICS)
+    if not chosen:
+        raise ValueError("metric must name at least one metric; got an empty list")
+    return chosen
+
+
+def compare(
+    net: MLP,
+    X: ArrayLike,
+    *,
+    runs: int = 10,
+    seed: int = 0,
+    metric: str | Iterable[str] = "gap",
+    sampler: Sampler = "auto",
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Comparison:
+    """Simulate ``net`` on ``X`` and put the infinite-width theory beside it.
+
+    Parameters
+    ----------
+    net : MLP
+        The network.
+    X : array_like, shape (n, d)
+        The batch (as for :func:`isoinit.simulate`).
+    runs, seed, sampler, threads, progress
+        As for :func:`isoinit.simulate`.
+    metric : str or list of str
+        The metrics of the table (default ``"gap"``; any of :data:`isoinit.metrics.METRICS`).
+
+    Returns
+    -------
+    Comparison
+        With the simulation, the mean field (``None`` for batch normalization, with the
+        reason), the prediction of :func:`isoinit.bounds.predict`, the potential bound where
+        it applies (layer normalization after the activation, no bias) and the predicted
+        correlation curve where there is a fixed point.
+
+    Examples
+    --------
+    >>> import isoinit
+    >>> X = isoinit.inputs.degenerate(8, 200, 50, seed=0)
+    >>> c = isoinit.compare(isoinit.MLP(10, 200, "tanh", "layer"), X, runs=4)
+    >>> sorted(set(c.to_frame()["source"]))
+    ['bound', 'meanfield', 'prediction', 'simulation']
+    """
+    check.instance("net", net, MLP, "an isoinit.MLP")
+    chosen = _metrics(metric)
+    sim = simulate(net, X, runs=runs, seed=seed, sampler=sampler, threads=threads, progress=progress)
+    mf: MeanFieldTrajectory | None = None
+    reason = ""
+    try:
+        mf = meanfield_trajectory(net, X)
+    except ValueError as err:
+        reason = str(err)
+    prediction = predict(net)
+    bound = None
+    if prediction.potential_bound:
+        bound = trajectory_potential_bound(mf if mf is not None else sim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rho0 = float(np.nanmean(sim.output("mean_abs_corr")[:, 0]))
+    correlation = _predicted_correlation(prediction, rho0, net.depth)
+    return Comparison(net, sim, mf, reason, prediction, bound, correlation, chosen)
