@@ -748,15 +748,15 @@ class Tabulation:
         return 0.5 * (math.erfc(-self.lo / s) + math.erfc(self.hi / s))
 
 
-def _fn_values(act: Activation, x: NDArray[np.float64]) -> NDArray[np.float64]:
+def _fn_values(act: Activation, x: NDArray[np.float64], lo: float, hi: float) -> NDArray[np.float64]:
     with np.errstate(all="ignore"):
         y = np.asarray(act.fn(x), dtype=np.float64)
     bad = ~np.isfinite(y)
     if bad.any():
-        first = float(np.sort(x[bad])[0])
+        k = np.flatnonzero(bad)[np.argmin(x[bad])]
         raise ValueError(
-            f"activation {act.name!r} must be finite where the simulator tabulates it "
-            f"([{x.min():g}, {x.max():g}]); got {y[bad][np.argmin(x[bad])]} at x = {first!r}"
+            f"activation {act.name!r} must be finite on [{lo:g}, {hi:g}], where the simulator tabulates it; "
+            f"got {y[k]} at x = {float(x[k])!r}"
         )
     return y
 
@@ -788,7 +788,7 @@ def _build(act: Activation, half_width: float, cell: float) -> Tabulation:
     hi = lo + cells * h
     left = lo + h * np.arange(cells)
     mid = left + 0.5 * h
-    values = _fn_values(act, (mid[:, None] + 0.5 * h * _NODES[None, :]).ravel()).reshape(cells, -1)
+    values = _fn_values(act, (mid[:, None] + 0.5 * h * _NODES[None, :]).ravel(), lo, hi).reshape(cells, -1)
     poly = values @ _TO_MONOMIAL.T  # (cells, 6): coefficients of u^0..u^5
     powers = np.arange(1, _TABLE_DEGREE + 1)
     slope_scale = 2.0 / h
@@ -802,7 +802,7 @@ def _build(act: Activation, half_width: float, cell: float) -> Tabulation:
     x = np.concatenate([x, [hi]])
     if on:
         x = x[~np.isin(x, lo + h * np.round((np.asarray(on) - lo) / h))]
-    ref = _fn_values(act, x)
+    ref = _fn_values(act, x, lo, hi)
     err = np.abs(tab(x) - ref) / np.maximum(1.0, np.abs(ref))
     k = int(np.argmax(err))
     return replace(tab, max_error=float(err[k]), worst_x=float(x[k]))
