@@ -307,7 +307,8 @@ class Activation:
     kinks : tuple of float
         Points where ``fn`` or its derivative is discontinuous.
     engine : str or None
-        Name understood by the compiled kernel, or ``None`` if it only runs in Python.
+        Name understood by the compiled kernel, or ``None`` for a user callable (the engine
+        runs its table, :attr:`tabulation`).
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
     closed : ClosedForm or None

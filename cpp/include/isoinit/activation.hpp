@@ -165,7 +165,7 @@ inline const std::vector<ActName>& activation_table() {
 }
 
 /// A resolved activation: kind, one scalar parameter (slope, alpha, or the order K of
-/// He_K) and, for `hermite`, normalized coefficients c_0..c_K.
+/// He_K) and, for `hermite`, normalized coefficients c_0..c_K (for `table`, the packed table).
 struct Activation {
   ActKind kind = ActKind::relu;
   double param = 0.0;
