@@ -17,7 +17,7 @@ GRID = np.concatenate([np.linspace(-8, 8, 2001), [0.0, -0.0, 1e-300, -1e-300, 30
 
 def test_names_are_shared() -> None:
     core = set(_core.activation_names())
-    assert core == {*BUILTIN, "he", "hermite"}
+    assert core == {*BUILTIN, "he", "hermite", "table"}
 
 
 @pytest.mark.parametrize("spec", SPECS)

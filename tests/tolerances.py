@@ -15,6 +15,22 @@ ACTIVATION_REL = 1e-12
 #: the summation order of float64 products (~1e-16 per layer, amplified at most ~10x per
 #: layer by the normalization over the shallow depths used).
 FORWARD_REL = 1e-12
+#: A user callable's table (isoinit.activations.tabulate) vs the callable: max_error is
+#: measured on 8 points per cell, where a smooth function's interpolation error peaks, and a
+#: smooth function (or one whose kinks are declared) reaches the rounding floor of the
+#: Horner scheme: measured <= 2.4e-14 for every built-in tabulated as a callable.
+TABLE_SMOOTH_MAX_ERROR = 1e-13
+#: Between the check points the error can exceed max_error a little (a finer sampling of the
+#: same error curve): random points may reach this multiple of it, plus rounding.
+TABLE_BETWEEN_CHECKS = 2.0
+#: Amplification of an activation error through a block, relative to the Gram's largest
+#: entry. A table error eps * max(1, |sigma|) in each activation value changes a Gram entry
+#: mean_k a_ik a_jk by at most 2 eps * mean_k max(1, |a|)^2 <= 2 eps (1 + G_max), so by
+#: 2 eps (1 + 1/G_max) relative to G_max; the later blocks then amplify that as they amplify
+#: rounding (FORWARD_REL: at most ~10x per layer). Relative to each Gram's largest entry:
+#: tol = FORWARD_REL + TABLE_PER_ACT * max_error * (1 + 1/G_max) * TABLE_PER_LAYER**depth.
+TABLE_PER_ACT = 2.0
+TABLE_PER_LAYER = 10.0
 #: Metrics of cG vs G for c in [1e-3, 1e3]: eigenvalues scale exactly up to rounding.
 SCALE_INVARIANCE_REL = 1e-10
 #: Same batch scaled by c: the row scaling of layer 0 removes c up to rounding; the

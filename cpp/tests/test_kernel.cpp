@@ -113,12 +113,14 @@ static void test_new_activations() {
 /// Every name of the table resolves to its own kind; parameters are checked by the entry.
 static void test_activation_table() {
   const auto& table = activation_table();
-  CHECK(table.size() == static_cast<std::size_t>(ActKind::hermite) + 1);
+  CHECK(table.size() == static_cast<std::size_t>(ActKind::table) + 1);
   for (std::size_t i = 0; i < table.size(); ++i) {
     const ActName& e = table[i];
     CHECK(static_cast<std::size_t>(e.kind) == i);
-    const std::vector<double> coeffs =
-        e.kind == ActKind::hermite ? std::vector<double>{0.0, 1.0} : std::vector<double>{};
+    const std::vector<double> coeffs = e.kind == ActKind::hermite ? std::vector<double>{0.0, 1.0}
+                                       : e.kind == ActKind::table
+                                           ? std::vector<double>{-1, 1, 0.5, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0}
+                                           : std::vector<double>{};
     const double param = e.kind == ActKind::elu || e.kind == ActKind::celu ? 1.0 : 0.0;
     CHECK(Activation::from_name(e.name, param, coeffs).kind == e.kind);
   }
@@ -141,6 +143,65 @@ static void test_activation_table() {
   CHECK(throws("leaky_relu", std::nan(""), {}));
   CHECK(throws("rleu", 0.0, {}));
   CHECK(!throws("leaky_relu", 0.2, {}));
+}
+
+/// The table of x^3 on [-2, 2] in `cells` cells: x = m + a u on a cell of midpoint m and
+/// half-width a, so x^3 = m^3 + 3 m^2 a u + 3 m a^2 u^2 + a^3 u^3; tails are its tangents.
+static std::vector<double> cubic_table(int cells) {
+  const double lo = -2.0, hi = 2.0, a = (hi - lo) / cells / 2.0;
+  std::vector<double> c = {lo,           hi,          cells / (hi - lo), static_cast<double>(cells),
+                           lo * lo * lo, 3 * lo * lo, hi * hi * hi,      3 * hi * hi};
+  for (int i = 0; i < cells; ++i) {
+    const double m = lo + (2 * i + 1) * a;
+    for (const double v : {m * m * m, 3 * m * m * a, 3 * m * a * a, a * a * a, 0.0, 0.0}) c.push_back(v);
+  }
+  return c;
+}
+
+/// `table`: exact on a polynomial of degree <= 5 inside, tangent lines outside, NaN through,
+/// malformed tables refused.
+static void test_table_activation() {
+  const Activation act = Activation::from_name("table", 0.0, cubic_table(8));
+  std::vector<double> xs;
+  for (int i = 0; i <= 400; ++i) xs.push_back(-2.0 + 0.01 * i);
+  std::vector<double> y = xs;
+  act.apply(y.data(), y.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) CHECK(std::fabs(y[i] - xs[i] * xs[i] * xs[i]) <= 1e-14);
+  double out[6] = {-3.0, 2.5, std::nan(""), -INFINITY, INFINITY, -2.0};
+  act.apply(out, 6);
+  CHECK(out[0] == -8.0 + 12.0 * -1.0);  // f(lo) + f'(lo) (x - lo)
+  CHECK(out[1] == 8.0 + 12.0 * 0.5);
+  CHECK(std::isnan(out[2]));
+  CHECK(out[3] == -INFINITY && out[4] == INFINITY);
+  CHECK(out[5] == -8.0);
+  // a zero slope keeps the end value even at infinity (no 0 * inf)
+  std::vector<double> flat = cubic_table(2);
+  flat[5] = 0.0;
+  double inf = -INFINITY;
+  Activation::from_name("table", 0.0, flat).apply(&inf, 1);
+  CHECK(inf == -8.0);
+  const auto refused = [](std::vector<double> c) {
+    try {
+      Activation::from_name("table", 0.0, c);
+    } catch (const std::invalid_argument&) {
+      return true;
+    }
+    return false;
+  };
+  std::vector<double> bad = cubic_table(4);
+  CHECK(!refused(bad));
+  bad.pop_back();
+  CHECK(refused(bad));  // not whole cells
+  bad = cubic_table(4);
+  bad[3] = 5.0;
+  CHECK(refused(bad));  // cell count
+  bad = cubic_table(4);
+  bad[2] = 2.0;
+  CHECK(refused(bad));  // inverse width
+  bad = cubic_table(4);
+  bad[12] = std::nan("");
+  CHECK(refused(bad));
+  CHECK(refused({}));
 }
 
 static Config relu_layer_norm(Sampler sampler, Eigen::Index depth, Eigen::Index width) {
@@ -206,6 +267,7 @@ int main() {
   test_metrics();
   test_new_activations();
   test_activation_table();
+  test_table_activation();
   test_determinism_across_threads();
   test_layer_norm_reduces_gap();
   test_errors_are_exceptions();

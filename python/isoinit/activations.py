@@ -8,19 +8,21 @@ which carries
 * ``fn``: the vectorized NumPy function (the reference the compiled engine is tested
   against, to 1e-12);
 * ``kinks``: the points where it is not smooth, so quadrature can be split there;
-* ``engine``: the name the compiled kernel knows it by, or ``None`` for a Python-only
-  activation (user callables are theory-only; activations defined by Hermite
-  coefficients run in the engine too).
+* ``engine``: the name the compiled kernel knows it by, or ``None`` for a user callable
+  (activations defined by Hermite coefficients have the engine name ``hermite``).
 
 Users add their own with :func:`register` (a vectorized callable) or
 :func:`from_hermite` (normalized Hermite coefficients ``c_0, c_1, ...``; Theory
-§4 of the documentation).
+§4 of the documentation). Both run in the compiled simulator: a callable through
+:func:`tabulate`, a piecewise polynomial the engine evaluates at full speed, whose largest
+deviation from the callable is measured and reported (:attr:`Tabulation.max_error`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -31,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from ._closed_forms import ClosedForm, Erf, Exponential, Gelu, HermiteSeries, Homogeneous, StepLike
+from ._warnings import IsoinitWarning
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -40,16 +43,19 @@ __all__ = [
     "HE_MAX",
     "SELU_ALPHA",
     "SELU_LAMBDA",
+    "TABLE_WARN",
     "Activation",
     "ActivationSpec",
     "Builtin",
     "Param",
+    "Tabulation",
     "available",
     "from_hermite",
     "hermite_he",
     "hermite_he_torch",
     "register",
     "resolve",
+    "tabulate",
 ]
 
 
@@ -301,7 +307,8 @@ class Activation:
     kinks : tuple of float
         Points where ``fn`` or its derivative is discontinuous.
     engine : str or None
-        Name understood by the compiled kernel, or ``None`` if it only runs in Python.
+        Name understood by the compiled kernel, or ``None`` for a user callable (the engine
+        runs its table, :attr:`tabulation`).
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
     closed : ClosedForm or None
@@ -349,6 +356,15 @@ class Activation:
         if self.engine is not None:
             return (resolve, (self.base if self.param is None else f"{self.base}({self.param!r})",))
         return (_rebuild, (self.name, self.base, self.param, self.fn, self.kinks))
+
+    @property
+    def tabulation(self) -> Tabulation | None:
+        """How the engine runs a user callable: ``tabulate(self)`` (``None`` for the others).
+
+        The table on the default range ``[-16, 16]``; :func:`isoinit.simulate` may use a wider
+        one for a network whose pre-activations are wider (large gain or bias, no scaling).
+        """
+        return tabulate(self) if self.engine is None else None
 
     @property
     def engine_param(self) -> float:
@@ -487,9 +503,15 @@ def _check_new_name(name: str) -> str:
 def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool = False) -> Activation:
     """Register a user activation given as a vectorized callable.
 
-    The theory modules (:mod:`isoinit.hermite`, :mod:`isoinit.meanfield`) accept it by
-    name afterwards; the compiled simulator does not run Python callables (define the
-    activation with :func:`from_hermite` to simulate it).
+    The theory modules (:mod:`isoinit.hermite`, :mod:`isoinit.meanfield`) and the
+    simulator (:func:`isoinit.simulate`, :func:`isoinit.forward`) accept it by name
+    afterwards. The simulator never calls ``fn`` inside the compiled loop: on first use it
+    tabulates it once (:func:`tabulate`: a degree-5 polynomial per cell of a uniform grid
+    on ``[-16, 16]``, wider for wider pre-activations, with the declared kinks on cell
+    boundaries and tangent lines beyond the ends), measures the table's largest error
+    against ``fn`` (:attr:`Tabulation.max_error`, typically 1e-14 for a smooth function)
+    and warns (:class:`~isoinit.IsoinitWarning`) if it exceeds :data:`TABLE_WARN`, which
+    is what an undeclared kink or a singularity does.
 
     Parameters
     ----------
@@ -498,7 +520,8 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
     fn : callable
         Maps a float64 array to a float64 array of the same shape, elementwise.
     kinks : sequence of float
-        Points of non-smoothness (quadrature is split there).
+        Points where ``fn`` or a derivative jumps (quadrature is split there, and the
+        simulator's table puts cell boundaries there).
     overwrite : bool
         Replace an earlier registration of the same name.
     """
@@ -629,3 +652,246 @@ def _hermite_named(coefficients: tuple[float, ...], name: str) -> Activation:
 def _rebuild(name: str, base: str, param: float | None, fn: _Fn, kinks: tuple[float, ...]) -> Activation:
     """A user activation from its fields (unpickling)."""
     return Activation(name=name, base=base, param=param, fn=fn, kinks=kinks)
+
+
+# --- tabulation: a user callable in the compiled engine -----------------------------------
+
+#: :func:`isoinit.simulate` warns when the table of a user callable deviates from it by
+#: more than this (relative to ``max(1, |fn|)``), or when more than this fraction of the
+#: mean-field pre-activations falls outside the table (where the tails are linear).
+TABLE_WARN = 1e-8
+_TABLE_DEGREE = 5  # TABLE_DEGREE of cpp/include/isoinit/activation.hpp
+_TABLE_HEADER = 8  # TABLE_HEADER there: lo, hi, 1 / cell, cells, f(lo), f'(lo), f(hi), f'(hi)
+#: Cells are halved from 1/8 until the table is this accurate, or until this many cells.
+_TABLE_TARGET = 2e-14
+_TABLE_MAX_CELLS = 2**15
+#: Interpolation nodes in u in [-1, 1] (Chebyshev points of the first kind: interior, so a
+#: kink on a cell boundary is never evaluated) and the check points of every cell (t = j/8).
+_NODES = np.cos((2 * np.arange(_TABLE_DEGREE + 1) + 1) * np.pi / (2 * (_TABLE_DEGREE + 1)))
+_TO_MONOMIAL = np.linalg.inv(np.vander(_NODES, _TABLE_DEGREE + 1, increasing=True))
+_CHECK = np.arange(8) / 8.0
+
+
+@dataclass(frozen=True, eq=False)
+class Tabulation:
+    """A user callable as the compiled engine runs it: a piecewise polynomial.
+
+    On ``[lo, hi]``, cut into ``cells`` cells of width ``cell``, each cell holds the
+    degree-5 polynomial interpolating ``fn`` at its 6 Chebyshev points (interior points,
+    so a kink or jump on a cell boundary costs no accuracy); beyond the ends the table
+    continues along the tangent lines of the end cells (the tails). The engine evaluates it
+    with a floor, a few loads and a Horner scheme.
+
+    Attributes
+    ----------
+    activation : str
+        The tabulated activation's name.
+    lo, hi : float
+        The range; ``lo <= -half_width`` and ``hi >= half_width``.
+    cells : int
+        Number of cells.
+    cell : float
+        Cell width, ``(hi - lo) / cells``.
+    max_error : float
+        ``max |table(x) - fn(x)| / max(1, |fn(x)|)`` over 8 points of every cell (the
+        boundaries and the 7 points at eighths between; declared kinks excluded), which
+        includes the points halfway between the interpolation nodes where the error of a
+        smooth function peaks.
+    worst_x : float
+        Where that maximum is attained (the place to look for an undeclared kink).
+    kinks_on_knots : tuple of float
+        The declared kinks inside the range that lie on cell boundaries (all of them when
+        their spacings are commensurate; otherwise the first, and ``max_error`` shows the
+        cost of the others).
+    packed : ndarray of float64
+        The table in the engine's layout (``cpp/include/isoinit/activation.hpp``,
+        ``TABLE_HEADER``): the configuration's ``coeffs`` of the ``table`` activation.
+    """
+
+    activation: str
+    lo: float
+    hi: float
+    cells: int
+    cell: float
+    max_error: float
+    worst_x: float
+    kinks_on_knots: tuple[float, ...]
+    packed: NDArray[np.float64] = field(repr=False)
+
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
+        """The table's values at ``x`` (the compiled evaluator, as the engine runs it).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, converted to float64.
+
+        Returns
+        -------
+        ndarray of float64
+            Same shape as ``x``.
+        """
+        from . import _core
+
+        x = np.asarray(x, dtype=np.float64)
+        out: NDArray[np.float64] = _core.activation_apply("table", 0.0, self.packed.tolist(), x)
+        return out
+
+    def tail_mass(self, std: float) -> float:
+        """Probability that ``N(0, std^2)`` falls outside ``[lo, hi]`` (where the table is linear).
+
+        Parameters
+        ----------
+        std : float
+            Standard deviation of the pre-activations, ``> 0``.
+        """
+        s = math.sqrt(2.0) * std
+        return 0.5 * (math.erfc(-self.lo / s) + math.erfc(self.hi / s))
+
+
+def _fn_values(act: Activation, x: NDArray[np.float64], lo: float, hi: float) -> NDArray[np.float64]:
+    with np.errstate(all="ignore"):
+        y = np.asarray(act.fn(x), dtype=np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        k = np.flatnonzero(bad)[np.argmin(x[bad])]
+        raise ValueError(
+            f"activation {act.name!r} must be finite on [{lo:g}, {hi:g}], where the simulator tabulates it; "
+            f"got {y[k]} at x = {float(x[k])!r}"
+        )
+    return y
+
+
+def _grid(kinks: tuple[float, ...], half_width: float, cell: float) -> tuple[float, float, int, tuple[float, ...]]:
+    """``(lo, cell, cells, kinks on knots)``: a uniform grid covering ``[-half_width, half_width]``.
+
+    It has a knot on the first kink inside, and on every one if their spacings allow.
+    """
+    inside = [k for k in kinks if -half_width < k < half_width]
+    candidates = [cell]
+    if len(inside) >= 2:
+        span = inside[-1] - inside[0]
+        candidates.append(span / math.ceil(span / cell))
+    best: tuple[float, float, int, tuple[float, ...]] | None = None
+    for h in candidates:
+        anchor = inside[0] if inside else 0.0
+        lo = anchor - math.ceil((anchor + half_width) / h - 1e-9) * h
+        cells = math.ceil((half_width - lo) / h - 1e-9)
+        on = tuple(k for k in inside if abs((k - lo) / h - round((k - lo) / h)) <= 1e-9)
+        if best is None or len(on) > len(best[3]):
+            best = (lo, h, cells, on)
+    assert best is not None
+    return best
+
+
+def _build(act: Activation, half_width: float, cell: float) -> Tabulation:
+    lo, h, cells, on = _grid(act.kinks, half_width, cell)
+    hi = lo + cells * h
+    left = lo + h * np.arange(cells)
+    mid = left + 0.5 * h
+    values = _fn_values(act, (mid[:, None] + 0.5 * h * _NODES[None, :]).ravel(), lo, hi).reshape(cells, -1)
+    poly = values @ _TO_MONOMIAL.T  # (cells, 6): coefficients of u^0..u^5
+    powers = np.arange(1, _TABLE_DEGREE + 1)
+    slope_scale = 2.0 / h
+    left_slope = float(np.sum(powers * poly[0, 1:] * (-1.0) ** (powers - 1)) * slope_scale)
+    right_slope = float(np.sum(powers * poly[-1, 1:]) * slope_scale)
+    header = [lo, hi, cells / (hi - lo), float(cells), float(np.sum(poly[0] * (-1.0) ** np.arange(6)))]
+    header += [left_slope, float(np.sum(poly[-1])), right_slope]
+    packed = np.concatenate([np.asarray(header), poly.ravel()])
+    tab = Tabulation(act.name, lo, hi, cells, h, 0.0, 0.0, on, packed)
+    x = (left[:, None] + h * _CHECK[None, :]).ravel()
+    x = np.concatenate([x, [hi]])
+    if on:
+        x = x[~np.isin(x, lo + h * np.round((np.asarray(on) - lo) / h))]
+    ref = _fn_values(act, x, lo, hi)
+    err = np.abs(tab(x) - ref) / np.maximum(1.0, np.abs(ref))
+    k = int(np.argmax(err))
+    return replace(tab, max_error=float(err[k]), worst_x=float(x[k]))
+
+
+def tabulate(act: ActivationSpec, *, half_width: float = 16.0) -> Tabulation:
+    """The table the compiled engine evaluates for an activation (cached per activation).
+
+    Cells of width ``1/8, 1/16, ...`` are tried until :attr:`Tabulation.max_error` is
+    below 2e-14, stops falling below 1e-12 (rounding), or the table would exceed 32768 cells (a kink
+    that is not declared keeps the error large: it is reported, see :func:`register`).
+    The declared kinks are put on cell boundaries.
+
+    Parameters
+    ----------
+    act : str or Activation
+        Any activation (built-ins too, which is how the tables are tested); the simulator
+        tabulates only user callables (``engine is None``).
+    half_width : float
+        The table covers at least ``[-half_width, half_width]``; ``> 0``, finite. Beyond
+        it, the tangent lines of the ends (16 covers unit-variance pre-activations: the mass
+        of N(0, 1) beyond 16 is 1e-57).
+
+    Returns
+    -------
+    Tabulation
+
+    Raises
+    ------
+    ValueError
+        If ``fn`` is not finite somewhere on the grid (the message names the first such x).
+    """
+    a = resolve(act)
+    if not (isinstance(half_width, (int, float)) and math.isfinite(half_width) and half_width > 0):
+        raise ValueError(f"half_width must be a finite number > 0; got {half_width!r}")
+    cache: dict[float, Tabulation] = a.__dict__.setdefault("_tabulations", {})
+    key = float(half_width)
+    if key not in cache:
+        cell = 1.0 / 8.0
+        tab = _build(a, key, cell)
+        while tab.max_error > _TABLE_TARGET and 2 * tab.cells <= _TABLE_MAX_CELLS:
+            cell /= 2.0
+            finer = _build(a, key, cell)
+            if finer.max_error > 0.75 * tab.max_error and tab.max_error < 1e-12:  # at the rounding floor
+                tab = finer if finer.max_error < tab.max_error else tab
+                break
+            tab = finer
+        cache[key] = tab
+    return cache[key]
+
+
+def _engine_table(act: Activation, std: float) -> Tabulation:
+    """The table :func:`isoinit.simulate` runs for pre-activations of standard deviation ``std``.
+
+    ``half_width = 16 std`` rounded up to a power of 2 (16 to 1024), with one
+    :class:`IsoinitWarning` per activation and range when it is not accurate to
+    :data:`TABLE_WARN`.
+    """
+    half_width = 1024.0
+    if 16.0 * std < half_width:
+        half_width = max(16.0, 2.0 ** math.ceil(math.log2(16.0 * std)) if std > 0 else 16.0)
+    tab = tabulate(act, half_width=half_width)
+    warned: set[float] = act.__dict__.setdefault("_tabulation_warned", set())
+    if half_width in warned:
+        return tab
+    problems = []
+    if tab.max_error > TABLE_WARN:
+        problems.append(
+            f"its table deviates from it by up to {tab.max_error:.2g} (relative to max(1, |f|)), largest at "
+            f"x = {tab.worst_x:.6g}: an undeclared kink or a singularity there? (declare kinks with "
+            "isoinit.activations.register(..., kinks=[...]))"
+        )
+    if math.isfinite(std) and tab.tail_mass(std) > TABLE_WARN:
+        problems.append(
+            f"the mean-field pre-activations (standard deviation {std:.3g}) leave the table's range "
+            f"[{tab.lo:g}, {tab.hi:g}] with probability {tab.tail_mass(std):.2g}; beyond it the engine "
+            "extrapolates linearly"
+        )
+    elif not math.isfinite(std):
+        problems.append(
+            f"the mean-field pre-activations overflow; beyond the table's range [{tab.lo:g}, {tab.hi:g}] "
+            "the engine extrapolates linearly"
+        )
+    if problems:
+        warned.add(half_width)
+        warnings.warn(
+            f"activation {act.name!r} runs in the simulator as a table, and " + "; and ".join(problems),
+            IsoinitWarning,
+            stacklevel=4,
+        )
+    return tab

@@ -17,6 +17,7 @@ from . import _core
 from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
+from .activations import _engine_table
 from .config import MLP
 from .meanfield import mf_constants
 from .metrics import METRICS
@@ -138,16 +139,14 @@ class Trajectory(MetricsView):
 def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
     act = mlp.act
-    if act.engine is None:
-        raise ValueError(
-            f"activation {act.name!r} is a Python callable, which the compiled simulator cannot run; "
-            "define it by its Hermite coefficients (isoinit.activations.from_hermite) to simulate it"
-        )
+    engine, coeffs = act.engine, list(act.hermite or ())
+    if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
+        engine, coeffs = "table", _engine_table(act, _preactivation_std(mlp)).packed.tolist()
     mf_c, mf_s = mf_constants(mlp)
     return _core.Config(
-        activation=act.engine,
+        activation=engine,
         act_param=act.engine_param,
-        coeffs=list(act.hermite or ()),
+        coeffs=coeffs,
         center=mlp.centering,
         scale=mlp.scaling,
         order=mlp.order,
@@ -162,6 +161,30 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Con
         stages=stages,
         grams=grams,
     )
+
+
+def _preactivation_std(mlp: MLP) -> float:
+    """The largest standard deviation of the activation's inputs, in the mean field.
+
+    With a scaling step the rows entering each block have mean square 1, so the
+    pre-activations have variance ``gain^2 + bias^2`` (1 after a norm-act normalization);
+    without one, the second moment follows ``q <- gain^2 E[sigma(sqrt(q_h) z)^2] + bias^2``
+    (an upper bound when a centering step precedes). Infinite if it overflows.
+    """
+    top = math.hypot(mlp.gain, mlp.bias)
+    if mlp.scaling != "none":
+        return max(top, 1.0) if mlp.order == "norm-act" else top
+    z, w = np.polynomial.hermite_e.hermegauss(64)
+    w = w / math.sqrt(2.0 * math.pi)
+    q = 1.0
+    for _ in range(mlp.depth):
+        qh = mlp.gain**2 * q + mlp.bias**2
+        top = max(top, math.sqrt(qh))
+        with np.errstate(all="ignore"):
+            q = float(np.sum(w * np.asarray(mlp.act.fn(math.sqrt(qh) * z), dtype=np.float64) ** 2))
+        if not math.isfinite(q):
+            return math.inf
+    return top
 
 
 def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:

@@ -16,6 +16,10 @@ namespace isoinit {
 constexpr double SELU_ALPHA = 1.6732632423543772848170429916717;
 constexpr double SELU_LAMBDA = 1.0507009873554804934193349852946;
 constexpr int HE_MAX = 30;
+/// A tabulated activation (`table`): header [lo, hi, cells / (hi - lo), cells, f(lo), f'(lo),
+/// f(hi), f'(hi)], then per cell the TABLE_DEGREE + 1 monomial coefficients in u in [-1, 1].
+constexpr std::size_t TABLE_HEADER = 8;
+constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme is written for 5
 
 // The one activation list. Each entry is X(name, requirement, formula):
 //   name         the engine name and the ActKind enumerator;
@@ -26,7 +30,9 @@ constexpr int HE_MAX = 30;
 // The enum, the name table, the validation and the dispatch of Activation::apply are all
 // generated from it: adding an activation on the C++ side is adding one entry here (the
 // Python side adds its record in python/isoinit/activations.py). `he` stands for the family
-// he0..he30 (a = K), `hermite` for the series sum_k c_k He_k(x) / sqrt(k!).
+// he0..he30 (a = K), `hermite` for the series sum_k c_k He_k(x) / sqrt(k!), `table` for a
+// piecewise polynomial on a uniform grid with linear tails (a Python callable tabulated by
+// python/isoinit/activations.py; layout at TABLE_HEADER).
 #define ISOINIT_ACTIVATIONS(X)                                                                               \
   X(identity, ISOINIT_ANY, x)                                                                                \
   X(relu, ISOINIT_ANY, x > 0 ? x : 0.0)                                                                      \
@@ -53,7 +59,9 @@ constexpr int HE_MAX = 30;
   X(he, ISOINIT_REQUIRES(a >= 0 && a <= HE_MAX && a == std::floor(a), "an integer 0 <= K <= 30", a),         \
     detail::hermite_he(static_cast<int>(a), x))                                                              \
   X(hermite, ISOINIT_REQUIRES(!c.empty() && c.size() <= HE_MAX + 1, "1 to 31 coefficients", c.size()),       \
-    detail::hermite_series(c, x))
+    detail::hermite_series(c, x))                                                                            \
+  X(table, ISOINIT_REQUIRES(detail::table_ok(c), "a packed table (see TABLE_HEADER)", c.size()),             \
+    detail::table_eval(c, x))
 
 namespace detail {
 
@@ -94,6 +102,32 @@ inline double hermite_series(const std::vector<double>& c, double x) {
   return out;
 }
 
+/// Whether `c` is a well-formed table: the header, `cells` whole cells of coefficients, finite
+/// numbers, lo < hi and the stored inverse cell width consistent with them.
+inline bool table_ok(const std::vector<double>& c) {
+  constexpr std::size_t per_cell = TABLE_DEGREE + 1;
+  if (c.size() < TABLE_HEADER + per_cell || (c.size() - TABLE_HEADER) % per_cell != 0) return false;
+  for (const double v : c)
+    if (!std::isfinite(v)) return false;
+  const double cells = static_cast<double>((c.size() - TABLE_HEADER) / per_cell);
+  return c[3] == cells && c[0] < c[1] && c[2] > 0 && std::fabs(c[2] * (c[1] - c[0]) - cells) <= 1e-9 * cells;
+}
+
+/// The table's value at x: the cell's polynomial (Horner in u = 2 t - 1, t the position in the
+/// cell) on [lo, hi], the tangent line at the nearer end outside it (a zero slope gives the end
+/// value even at +-inf), NaN for NaN. No allocation, one branch per tail.
+inline double table_eval(const std::vector<double>& c, double x) {
+  const double lo = c[0], hi = c[1];
+  if (x < lo) return c[4] + (c[5] == 0.0 ? 0.0 : c[5] * (x - lo));
+  if (x > hi) return c[6] + (c[7] == 0.0 ? 0.0 : c[7] * (x - hi));
+  if (std::isnan(x)) return x;
+  const double s = (x - lo) * c[2];                          // >= 0 since x >= lo
+  const double cell = std::fmin(std::floor(s), c[3] - 1.0);  // x == hi belongs to the last cell
+  const double u = 2.0 * (s - cell) - 1.0;
+  const double* p = c.data() + TABLE_HEADER + (TABLE_DEGREE + 1) * static_cast<std::size_t>(cell);
+  return p[0] + u * (p[1] + u * (p[2] + u * (p[3] + u * (p[4] + u * p[5]))));
+}
+
 /// "activation elu needs alpha > 0; got -1"
 template <class T>
 std::string requirement_error(const char* name, const char* allowed, T got) {
@@ -131,7 +165,7 @@ inline const std::vector<ActName>& activation_table() {
 }
 
 /// A resolved activation: kind, one scalar parameter (slope, alpha, or the order K of
-/// He_K) and, for `hermite`, normalized coefficients c_0..c_K.
+/// He_K) and, for `hermite`, normalized coefficients c_0..c_K (for `table`, the packed table).
 struct Activation {
   ActKind kind = ActKind::relu;
   double param = 0.0;
