@@ -138,14 +138,14 @@ def test_corrupted_or_foreign_files_give_a_clear_error(tmp_path: Path) -> None:
         isoinit.load(tmp_path / "missing.npz")
 
 
-def test_python_callable_activation_cannot_be_saved(tmp_path: Path) -> None:
+def test_unregistered_python_callable_cannot_be_saved(tmp_path: Path) -> None:
     mf = meanfield.trajectory(MLP(2, 10, isoinit.activations.resolve("relu")), X)
     assert isoinit.load(mf.save(tmp_path / "ok.npz")) == mf
     from isoinit.activations import Activation
 
     act = Activation(name="mine", base="mine", param=None, fn=np.tanh, kinks=())
     mf = meanfield.trajectory(MLP(2, 10, act), X)
-    with pytest.raises(ValueError, match="Python callable, which a file cannot hold"):
+    with pytest.raises(ValueError, match="Python callable that is not registered under its name"):
         mf.save(tmp_path / "no.npz")
     assert not (tmp_path / "no.npz").exists()
 
@@ -200,3 +200,25 @@ def test_plot_methods_return_axes() -> None:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_registered_callable_round_trips_by_name(tmp_path: Path) -> None:
+    from isoinit import activations
+
+    x = isoinit.inputs.degenerate(4, 16, 10.0, seed=0)
+    act = activations.register("store_xtanh", lambda v: v * np.tanh(v), overwrite=True)
+    by_name = isoinit.simulate(isoinit.MLP(2, 16, "store_xtanh"), x, runs=2, seed=3)
+    by_object = isoinit.simulate(isoinit.MLP(2, 16, act), x, runs=2, seed=3)
+    for k, traj in enumerate((by_name, by_object)):
+        path = traj.save(tmp_path / f"user{k}.npz")
+        assert isoinit.load(path) == traj
+    # a callable that is not registered under its name cannot be saved; an unknown name cannot be loaded
+    stray = activations.Activation(name="stray_fn", base="stray_fn", param=None, fn=np.sin)
+    with pytest.raises(ValueError, match="not registered under its name"):
+        isoinit.simulate(isoinit.MLP(2, 16, stray), x, runs=1).save(tmp_path / "stray.npz")
+    activations._USER.pop("store_xtanh")
+    try:
+        with pytest.raises(LookupError, match=r"register it again \(isoinit.activations.register\('store_xtanh'"):
+            isoinit.load(tmp_path / "user0.npz")
+    finally:
+        activations.register("store_xtanh", lambda v: v * np.tanh(v), overwrite=True)

@@ -63,16 +63,23 @@ def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
         spec = act.base if act.param is None else f"{act.base}({act.param!r})"
         out["activation"] = given if isinstance(given, str) else {"spec": spec}
     else:
-        raise ValueError(
-            f"activation {act.name!r} is a Python callable, which a file cannot hold; define it by its "
-            "Hermite coefficients (isoinit.activations.from_hermite) to save the result"
-        )
+        # a Python callable: a file holds its registered name, and loading needs the same
+        # registration (isoinit.activations.register) in the loading session
+        from .activations import registered
+
+        if registered(act.name) is not act:
+            raise ValueError(
+                f"activation {act.name!r} is a Python callable that is not registered under its name, "
+                "which a file cannot hold: register it with isoinit.activations.register(name, fn) "
+                "(then a file holds the name) or define it by its Hermite coefficients to save the result"
+            )
+        out["activation"] = {"registered": act.name, "kinks": list(act.kinks), "as_name": isinstance(given, str)}
     return out
 
 
 def mlp_from_dict(data: dict[str, Any]) -> MLP:
     """The ``MLP`` of :func:`mlp_to_dict`."""
-    from .activations import _hermite_named, resolve
+    from .activations import _hermite_named, registered, resolve
 
     kw = dict(data)
     act = kw.get("activation")
@@ -88,6 +95,15 @@ def mlp_from_dict(data: dict[str, Any]) -> MLP:
                     same = False
                 if same:
                     kw["activation"] = act["spec"]
+        elif "registered" in act:
+            name = act["registered"]
+            if registered(name) is None:
+                raise LookupError(
+                    f"the file's activation {name!r} is a Python callable registered in the session that "
+                    f"saved it: register it again (isoinit.activations.register({name!r}, fn, "
+                    f"kinks={act['kinks']})) before loading"
+                )
+            kw["activation"] = name if act.get("as_name", True) else resolve(name)
         else:
             kw["activation"] = resolve(act["spec"])
     if isinstance(kw.get("width"), list):

@@ -54,6 +54,7 @@ __all__ = [
     "hermite_he",
     "hermite_he_torch",
     "register",
+    "registered",
     "resolve",
     "tabulate",
 ]
@@ -382,6 +383,11 @@ _USER: dict[str, Activation] = {}
 def available() -> list[str]:
     """Names of every registered activation (built-in first, ``he1..he30`` folded as ``heK``)."""
     return [*BUILTIN, "heK", *_USER]
+
+
+def registered(name: str) -> Activation | None:
+    """The activation registered under ``name`` by :func:`register` or :func:`from_hermite`, if any."""
+    return _USER.get(name.lower()) if isinstance(name, str) else None
 
 
 def _unknown(spec: object) -> Exception:
