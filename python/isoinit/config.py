@@ -22,7 +22,7 @@ Scaling = Literal["none", "layer", "batch", "mf"]
 Order = Literal["act-norm", "norm-act"]
 Weights = Literal["gaussian", "orthogonal"]
 
-#: ``norm`` presets as ``(centering, scaling)`` (theory.md section 2).
+#: ``norm`` presets as ``(centering, scaling)`` (Theory §2 of the documentation).
 NORM_PRESETS: dict[str, tuple[str, str]] = {
     "layer": ("layer", "layer"),
     "rms": ("none", "layer"),
@@ -37,7 +37,7 @@ MAX_WIDTH = 10_000_000
 
 @dataclass(frozen=True)
 class MLP:
-    """A random multilayer perceptron at initialization (theory.md section 2).
+    """A random multilayer perceptron at initialization (Theory §2 of the documentation).
 
     One block maps ``X`` (``n x d_in``) to ``X'`` (``n x d_out``):
     ``H = gain * X W + 1 b^T``, then ``X' = Norm(sigma(H))`` (``order="act-norm"``, the

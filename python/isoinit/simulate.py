@@ -292,7 +292,7 @@ def simulate(
         Non-negative seed.
     sampler : {"auto", "gram", "weights"}
         ``"gram"`` draws each block's pre-activations from the ``n x n`` Gram of its input
-        (exact in distribution, theory.md section 3; ``O(n^2 d)`` per block);
+        (exact in distribution, Theory §3 of the documentation; ``O(n^2 d)`` per block);
         ``"weights"`` draws explicit ``d_in x d_out`` weights (``O(n d^2)``; needed when
         ``n`` is large). ``"auto"`` picks the cheaper.
     stages : bool
