@@ -73,3 +73,8 @@ MEANFIELD_NUMPY = 0.05
 BOUND_REL = 1e-9
 #: Exact identities (isometry ratio, fixed point values) in float64.
 IDENTITY_REL = 1e-10
+
+#: A network run at gain 1e300 (or on a batch scaled by 1e+-300) vs the same at scale 1, for a
+#: positively homogeneous activation (relu) under layer scaling: the scale-safe mean square
+#: (prescaled by the row's largest entry) differs from the plain one by rounding only.
+EXTREME_SCALE_REL = 1e-9

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from . import _validate as check
 from ._results import MetricsView
-from ._warnings import DivergenceWarning
+from ._warnings import CollapseWarning, DivergenceWarning
 from .config import MLP
 from .meanfield import mf_constants
 from .metrics import METRICS
@@ -64,7 +64,15 @@ class Trajectory(MetricsView):
     grams : ndarray or None
         ``(runs, depth + 1, n, n)`` (``(runs, depth + 1, 3, n, n)`` with stages) if asked for.
     diverged_at : ndarray of int, shape (runs,)
-        First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
+        First layer at which a run broke down numerically: a value made in that block (after
+        the linear map, the activation or the normalization) is infinite or NaN. Its
+        metrics, norm_bias and Grams are NaN from that layer on; -1 if never. Checked at
+        every stage of every layer, so it does not depend on ``stages``.
+    collapsed_at : ndarray of int, shape (runs,)
+        First layer whose block output is the zero matrix (every sample mapped to 0, a Gram
+        of rank 0), -1 if never. Such a layer's metrics are those of the zero Gram:
+        isometry 0, gap, condition and potential ``+inf``, effective and stable rank 0,
+        mean and max ``|rho|`` 1, normalization bias 0 (never NaN); the run goes on.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
 
@@ -84,6 +92,7 @@ class Trajectory(MetricsView):
     norm_bias: NDArray[np.float64] = field(repr=False)
     grams: NDArray[np.float64] | None = field(repr=False)
     diverged_at: NDArray[np.int64] = field(repr=False)
+    collapsed_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
 
     @property
@@ -183,6 +192,7 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
 
     metrics, norm_bias, diverged = joined("metrics"), joined("norm_bias"), joined("diverged_at")
+    collapsed = joined("collapsed_at")
     grams = None
     if parts[0]["grams"] is not None:
         grams = joined("grams")
@@ -200,6 +210,15 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
             DivergenceWarning,
             stacklevel=3,
         )
+    flat = collapsed >= 0
+    if flat.any():
+        warnings.warn(
+            f"{int(flat.sum())} of {flat.size} runs collapsed (first at layer {int(collapsed[flat].min())}; "
+            f"{mlp.label()}): a block mapped every sample to 0 (Gram of rank 0); such layers have isometry 0, "
+            "gap +inf and rank 0 (see Trajectory.collapsed_at)",
+            CollapseWarning,
+            stacklevel=3,
+        )
     return Trajectory(
         mlp=mlp,
         seed=seed,
@@ -208,6 +227,7 @@ def _trajectory(mlp: MLP, seed: int, sampler: str, stages: bool, parts: Sequence
         norm_bias=norm_bias,
         grams=grams,
         diverged_at=diverged.astype(np.int64),
+        collapsed_at=collapsed.astype(np.int64),
         stages=STAGES if stages else None,
     )
 
@@ -252,7 +272,9 @@ def simulate(
     grams : bool
         Return the Gram matrices (``runs x (depth + 1) x n x n`` doubles).
     threads : int, optional
-        OpenMP threads (default: all); the results do not depend on it.
+        OpenMP threads (default: all). Capped at ``runs`` and at the processors the machine
+        has (``os.cpu_count()``; ``isoinit.build_info()["max_threads"]``); the results do not
+        depend on it.
     progress : bool, optional
         Show a progress bar (default: when the call is expected to take over 2 seconds).
 
@@ -260,10 +282,23 @@ def simulate(
     -------
     Trajectory
 
+    Raises
+    ------
+    ValueError
+        For a configuration that cannot work: ``gain=0`` with ``bias=0``, a width of 1 with
+        layer centering, a constant activation (``he0``) centered after it.
+    MemoryError
+        Before any work, when the call would need more memory than the machine has (the
+        message names the parameter: ``runs``, ``grams=True``, the batch size, the widths).
+    KeyboardInterrupt
+        On Ctrl-C, within about 0.1 s plus one layer of one run.
+
     Warns
     -----
     DivergenceWarning
-        When some runs overflow; ``Trajectory.diverged_at`` says where.
+        When some runs break down (a non-finite value); ``Trajectory.diverged_at`` says where.
+    CollapseWarning
+        When some runs collapse to the zero matrix; ``Trajectory.collapsed_at`` says where.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = check.batch("X", X)
@@ -274,7 +309,9 @@ def simulate(
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
     cfg = _core_config(mlp, chosen, stages, grams)
-    workers = nthreads or int(_core.build_info()["max_threads"])
+    # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
+    _core.check_memory(cfg, n, d0, runs, nthreads)
+    workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
     dims = [d0, *mlp.widths()]
     per_run = (
