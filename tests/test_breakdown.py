@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tolerances import EXTREME_SCALE_REL
 
 import isoinit
 from isoinit import MLP
+from tolerances import EXTREME_SCALE_REL
 
 X = isoinit.inputs.degenerate(5, 32, 5.0, seed=0)
 

@@ -52,7 +52,7 @@ double available_memory();
 /// "8.0 TB": a byte count for messages.
 std::string format_bytes(double bytes);
 
-/// Throw MemoryLimitError "<what> needs <total>; this machine has <available> of memory" if
+/// Throw MemoryLimitError "<what> (about <total> in all); this machine has <available> of memory" if
 /// `total` bytes exceed the available memory. `what` names the parameter responsible.
 void require_memory(double total, const std::string& what);
 

@@ -43,7 +43,7 @@ std::string format_bytes(double bytes) {
 void require_memory(double total, const std::string& what) {
   const double have = available_memory();
   if (total <= have) return;
-  throw MemoryLimitError(what + " needs " + format_bytes(total) + "; this machine has " + format_bytes(have) +
+  throw MemoryLimitError(what + " (about " + format_bytes(total) + " in all); this machine has " + format_bytes(have) +
                          " of memory");
 }
 

@@ -52,19 +52,19 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
   if (m.grams >= m.results && m.grams >= working && m.grams >= extra) {
     what = "grams=True with " + R + " (n=" + N + ", " + std::to_string(cfg.depth() + 1) + " layers" +
            (cfg.stages ? " x 3 stages" : "") + ") needs " + format_bytes(m.grams) +
-           " for the Gram matrices; use grams=False or fewer runs. It";
+           " for the Gram matrices; use grams=False or fewer runs";
   } else if (m.results >= working && m.results >= extra) {
     what = R + " (" + std::to_string(cfg.depth() + 1) + " layers) needs " + format_bytes(m.results) +
-           " for the metric arrays; use fewer runs. It";
+           " for the metric arrays; use fewer runs";
   } else if (working >= extra) {
     if (m.per_run_gram >= m.per_run_weights)
       what = "X with n=" + N + " rows needs " + format_bytes(m.per_run_gram) + per +
-             " for its n x n Gram matrices and their eigendecomposition; use a smaller batch. It";
+             " for its n x n Gram matrices and their eigendecomposition; use a smaller batch";
     else
       what = "width (sampler='weights', or orthogonal weights) needs " + format_bytes(m.per_run_weights) + per +
-             " for the weight matrix of the widest block; use narrower layers. It";
+             " for the weight matrix of the widest block; use narrower layers";
   } else {
-    what = "weights (explicit, one copy per block) need " + format_bytes(extra) + ". It";
+    what = "weights (explicit, one copy per block) need " + format_bytes(extra);
   }
   require_memory(total, what);
 }
@@ -202,8 +202,10 @@ void register_simulate(py::module_& m) {
         }
         // the weights are drawn in Eigen and copied into NumPy arrays: twice their size
         require_memory(2 * doubles * sizeof(double),
-                       "network_weights with d_in=" + std::to_string(d0) + " and these widths (the weight matrices, " +
-                           format_bytes(doubles * sizeof(double)) + ", held twice while copied)");
+                       "network_weights with d_in=" + std::to_string(d0) + " and widths up to " +
+                           std::to_string(*std::max_element(cfg.widths.begin(), cfg.widths.end())) + " needs " +
+                           format_bytes(doubles * sizeof(double)) +
+                           " for the weight matrices, held twice while copied");
         using Weights = std::pair<std::vector<RowMatrixXd>, std::vector<Eigen::RowVectorXd>>;
         Weights drawn = interruptible(
             [&](const std::atomic<bool>& cancel) {
