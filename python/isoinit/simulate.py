@@ -343,6 +343,9 @@ def network_weights(
 
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
+
+    Raises :class:`MemoryError` (naming ``d_in`` and the widths) before drawing anything when
+    the weight matrices would not fit in memory; Ctrl-C stops it between blocks.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     d_in = check.integer("d_in", d_in, 1, 10**7)
@@ -359,6 +362,10 @@ def forward(
 
     Use it to measure the same network on several batches; :func:`network_weights` gives
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
+
+    Weights and biases must be finite (:class:`ValueError` naming ``weights[k]`` or
+    ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
+    collapse are reported the same way, and Ctrl-C stops it between blocks.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = check.batch("X", X)
