@@ -107,3 +107,8 @@ TRAINING_KS_ALPHA = 1e-3
 #: symmetric within this times max|G|, and smallest eigenvalue >= -n * this * |lambda|_max.
 GRAM_SYMMETRY_RTOL = 1e-12
 GRAM_PSD_RTOL = 1e-12
+
+#: A network run at gain 1e300 (or on a batch scaled by 1e+-300) vs the same at scale 1, for a
+#: positively homogeneous activation (relu) under layer scaling: the scale-safe mean square
+#: (prescaled by the row's largest entry) differs from the plain one by rounding only.
+EXTREME_SCALE_REL = 1e-9

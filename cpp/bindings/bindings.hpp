@@ -5,8 +5,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "isoinit/simulate.hpp"
@@ -28,6 +38,77 @@ py::array_t<T> to_array(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
 
 /// Copy a 2-D C-contiguous array into a row-major Eigen matrix, checking its shape.
 RowMatrixXd to_matrix(const DoubleArray& a, const char* name);
+
+/// Raised (as Python's MemoryError, with this message) when a call would need more memory
+/// than the machine has, or ran out of it.
+struct MemoryLimitError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Physical memory of the machine in bytes (and at most the address-space limit, if one is
+/// set); +inf if unknown.
+double available_memory();
+
+/// "8.0 TB": a byte count for messages.
+std::string format_bytes(double bytes);
+
+/// Throw MemoryLimitError "<what> (about <total> in all); this machine has <available> of memory" if
+/// `total` bytes exceed the available memory. `what` names the parameter responsible.
+void require_memory(double total, const std::string& what);
+
+/// Run f(cancel) with the GIL released and Ctrl-C honoured: the computation runs on a worker
+/// thread (it may start an OpenMP team of its own) while the calling thread waits, waking
+/// every 50 ms to take the GIL and call PyErr_CheckSignals(). On a pending signal (or an
+/// exception raised by a Python signal handler) it sets `cancel` -- the kernel checks it
+/// between layers, runs and matrices and throws isoinit::Cancelled -- joins the worker and
+/// raises the Python exception (KeyboardInterrupt). An exception thrown by f is rethrown on
+/// the calling thread as it was. Python objects are never touched by f. With `background`
+/// false (work too small to be worth a thread) f runs on the calling thread without the GIL.
+template <class F>
+auto interruptible(F&& f, bool background = true) {
+  using R = std::invoke_result_t<F&, const std::atomic<bool>&>;
+  std::atomic<bool> cancel{false};
+  if (!background) {
+    py::gil_scoped_release release;
+    return f(cancel);
+  }
+  std::optional<R> out;
+  std::exception_ptr error;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false, interrupted = false;
+  {
+    py::gil_scoped_release release;
+    std::thread worker([&] {
+      try {
+        out.emplace(f(cancel));
+      } catch (...) {
+        error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      cv.notify_one();
+    });
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) break;
+      }
+      py::gil_scoped_acquire acquire;
+      if (PyErr_CheckSignals() != 0) {  // the error indicator stays set on this thread
+        interrupted = true;
+        cancel.store(true);
+        break;
+      }
+    }
+    worker.join();
+  }
+  if (interrupted) throw py::error_already_set();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
 
 void register_simulate(py::module_& m);
 void register_metrics(py::module_& m);

@@ -1,11 +1,51 @@
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
 #include "bindings.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 3
+#define ISOINIT_CORE_API 4
 
 namespace isoinit::bind {
+
+double available_memory() {
+  double bytes = std::numeric_limits<double>::infinity();
+#if defined(__unix__) || defined(__APPLE__)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) bytes = static_cast<double>(pages) * static_cast<double>(page);
+  rlimit lim{};
+  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    bytes = std::min(bytes, static_cast<double>(lim.rlim_cur));
+#endif
+  return bytes;
+}
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 6) {
+    bytes /= 1000;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+void require_memory(double total, const std::string& what) {
+  const double have = available_memory();
+  if (total <= have) return;
+  throw MemoryLimitError(what + " (about " + format_bytes(total) + " in all); this machine has " + format_bytes(have) +
+                         " of memory");
+}
 
 RowMatrixXd to_matrix(const DoubleArray& a, const char* name) {
   if (a.ndim() != 2)
@@ -24,6 +64,19 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = ISOINIT_VERSION;
   m.attr("API") = ISOINIT_CORE_API;
   using namespace isoinit::bind;
+  // MemoryLimitError -> MemoryError with its message; a bare std::bad_alloc (pybind11 already
+  // maps it to MemoryError) is given a message that says what ran out
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const MemoryLimitError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError,
+                      "isoinit ran out of memory (std::bad_alloc in the compiled kernel): use fewer runs, a smaller "
+                      "batch or narrower layers");
+    }
+  });
   register_simulate(m);
   register_metrics(m);
   register_random(m);
@@ -36,7 +89,8 @@ PYBIND11_MODULE(_core, m) {
 #else
     d["openmp"] = false;
 #endif
-    d["max_threads"] = isoinit::resolve_threads(0);
+    d["max_threads"] = isoinit::resolve_threads(0);  // capped at the processors (omp_get_num_procs)
+    d["memory"] = available_memory();
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());  // Eigen's, fixed at compile time

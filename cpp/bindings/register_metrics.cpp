@@ -15,35 +15,52 @@ void register_metrics(py::module_& m) {
           throw std::invalid_argument("grams must have shape (k, n, n)");
         const py::ssize_t k = grams.shape(0), n = grams.shape(1);
         if (n < 2) throw std::invalid_argument("grams must be n x n with n >= 2; got n=" + std::to_string(n));
-        std::vector<double> out(static_cast<std::size_t>(k * n_metrics));
+        // working set: a symmetrized copy, the eigen solver's workspace and values, per thread
+        const int nt = resolve_threads(0, k);
+        const double per = 4.0 * static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
+        require_memory(nt * per + static_cast<double>(k) * n_metrics * sizeof(double),
+                       "gram_metrics on " + std::to_string(k) + " matrices of size " + std::to_string(n) + " x " +
+                           std::to_string(n) + " (" + format_bytes(per) + " of workspace per matrix, on " +
+                           std::to_string(nt) + " threads)");
         const double* src = grams.data();
-        {
-          py::gil_scoped_release release;
-          // independent matrices: parallel over the stack for large ones; an allocation
-          // failure is caught inside the region and rethrown after it
-          const bool parallel = k > 1 && n >= 32;
-          (void)parallel;
-          bool failed = false;
+        const double work =
+            static_cast<double>(k) * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+        std::vector<double> out = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              std::vector<double> res(static_cast<std::size_t>(k * n_metrics));
+              // independent matrices: parallel over the stack for large ones; an exception
+              // (out of memory, cancellation) is caught inside the region and rethrown after it
+              const bool parallel = k > 1 && n >= 32;
+              (void)parallel;
+              std::exception_ptr error;
+              std::atomic<bool> failed{false};
 #ifdef ISOINIT_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel) num_threads(nt)
 #endif
-          for (py::ssize_t i = 0; i < k; ++i) {
-            try {
-              // symmetrize: callers pass Grams computed in floating point
-              MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
-              g = 0.5 * (g + g.transpose()).eval();
-              GramEigen e;
-              e.compute(g, false);
-              gram_metrics(g, e, out.data() + i * n_metrics);
-            } catch (...) {
+              for (py::ssize_t i = 0; i < k; ++i) {
+                if (failed.load(std::memory_order_relaxed)) continue;
+                try {
+                  detail::check_cancel(&cancel);
+                  // symmetrize: callers pass Grams computed in floating point
+                  MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
+                  g = 0.5 * (g + g.transpose()).eval();
+                  GramEigen e;
+                  e.compute(g, false);
+                  gram_metrics(g, e, res.data() + i * n_metrics);
+                } catch (...) {
 #ifdef ISOINIT_HAVE_OPENMP
-#pragma omp atomic write
+#pragma omp critical(isoinit_metrics_error)
 #endif
-              failed = true;
-            }
-          }
-          if (failed) throw std::runtime_error("gram_metrics: out of memory");
-        }
+                  {
+                    if (!error) error = std::current_exception();
+                  }
+                  failed.store(true, std::memory_order_relaxed);
+                }
+              }
+              if (error) std::rethrow_exception(error);
+              return res;
+            },
+            work > 1e6);
         return to_array(std::move(out), {k, static_cast<py::ssize_t>(n_metrics)});
       },
       py::arg("grams"), "Metrics of a stack of Gram matrices (k, n, n) -> (k, n_metrics).");

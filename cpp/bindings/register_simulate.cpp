@@ -40,12 +40,55 @@ Config make_config(const std::string& activation, double act_param, const std::v
   return c;
 }
 
+/// Raise MemoryError if a simulate() call of this size would not fit, naming the parameter
+/// whose part of the need is largest.
+void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs, int threads,
+                  double extra = 0) {
+  const MemoryNeed m = memory_need(cfg, n, d0, runs, threads);
+  const double total = m.total + extra, working = m.threads * m.per_run;
+  const std::string R = "runs=" + std::to_string(runs), N = std::to_string(n);
+  const std::string per = m.threads > 1 ? " per run, on " + std::to_string(m.threads) + " threads" : " per run";
+  std::string what;
+  if (m.grams >= m.results && m.grams >= working && m.grams >= extra) {
+    what = "grams=True with " + R + " (n=" + N + ", " + std::to_string(cfg.depth() + 1) + " layers" +
+           (cfg.stages ? " x 3 stages" : "") + ") needs " + format_bytes(m.grams) +
+           " for the Gram matrices; use grams=False or fewer runs";
+  } else if (m.results >= working && m.results >= extra) {
+    what = R + " (" + std::to_string(cfg.depth() + 1) + " layers) needs " + format_bytes(m.results) +
+           " for the metric arrays; use fewer runs";
+  } else if (working >= extra) {
+    if (m.per_run_gram >= m.per_run_weights)
+      what = "X with n=" + N + " rows needs " + format_bytes(m.per_run_gram) + per +
+             " for its n x n Gram matrices and their eigendecomposition; use a smaller batch";
+    else
+      what = "width (sampler='weights', or orthogonal weights) needs " + format_bytes(m.per_run_weights) + per +
+             " for the weight matrix of the widest block; use narrower layers";
+  } else {
+    what = "weights (explicit, one copy per block) need " + format_bytes(extra);
+  }
+  require_memory(total, what);
+}
+
+/// Whether a call is big enough to be worth a worker thread (and Ctrl-C polling): more than
+/// about a millisecond of work.
+bool long_call(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs) {
+  double flops = 0, d_in = static_cast<double>(d0);
+  const double N = static_cast<double>(n);
+  for (auto w : cfg.widths) {
+    const double d_out = static_cast<double>(w);
+    flops += cfg.sampler == Sampler::gram ? N * N * (N + 2 * d_out) : N * d_in * d_out;
+    d_in = d_out;
+  }
+  return flops * static_cast<double>(runs) > 1e6;
+}
+
 py::dict pack(Result&& res) {
   py::dict d;
   const py::ssize_t R = res.runs, L = res.layers, S = res.stages, n = res.n;
   d["metrics"] = to_array(std::move(res.metrics), {R, L, S, static_cast<py::ssize_t>(n_metrics)});
   d["norm_bias"] = to_array(std::move(res.norm_bias), {R, L});
   d["diverged_at"] = to_array(std::move(res.diverged_at), {R});
+  d["collapsed_at"] = to_array(std::move(res.collapsed_at), {R});
   if (!res.grams.empty())
     d["grams"] = to_array(std::move(res.grams), {R, L, S, n, n});
   else
@@ -78,15 +121,27 @@ void register_simulate(py::module_& m) {
          const Config& cfg) {
         const RowMatrixXd x0 = to_matrix(x, "X");
         cfg.validate(x0.rows(), x0.cols());
-        if (run_offset < 0) throw std::invalid_argument("run_offset must be >= 0");
-        Result res = [&] {
-          py::gil_scoped_release release;
-          return isoinit::simulate(cfg, x0, seed, run_offset, runs, threads);
-        }();
+        if (run_offset < 0) throw std::invalid_argument("run_offset must be >= 0; got " + std::to_string(run_offset));
+        if (runs < 1) throw std::invalid_argument("runs must be >= 1; got " + std::to_string(runs));
+        check_memory(cfg, x0.rows(), x0.cols(), runs, threads);
+        Result res = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              return isoinit::simulate(cfg, x0, seed, run_offset, runs, threads, &cancel);
+            },
+            long_call(cfg, x0.rows(), x0.cols(), runs));
         return pack(std::move(res));
       },
       py::arg("x"), py::arg("seed"), py::arg("run_offset"), py::arg("runs"), py::arg("threads"), py::arg("config"),
       "Simulate runs [run_offset, run_offset + runs); returns a dict of arrays.");
+
+  m.def(
+      "check_memory",
+      [](const Config& cfg, std::int64_t n, std::int64_t d0, std::int64_t runs, int threads) {
+        if (n < 1 || d0 < 1 || runs < 1) throw std::invalid_argument("n, d0 and runs must be >= 1");
+        check_memory(cfg, n, d0, runs, threads);
+      },
+      py::arg("config"), py::arg("n"), py::arg("d0"), py::arg("runs"), py::arg("threads"),
+      "Raise MemoryError if simulating `runs` runs on an n x d0 batch would not fit in memory.");
 
   m.def(
       "forward",
@@ -108,7 +163,8 @@ void register_simulate(py::module_& m) {
           if (ws.back().rows() != d_in || ws.back().cols() != cfg.widths[k])
             throw std::invalid_argument("weights[" + std::to_string(k) + "] must have shape (" + std::to_string(d_in) +
                                         ", " + std::to_string(cfg.widths[k]) + ")");
-          if (!ws.back().allFinite()) throw std::invalid_argument("weights must be finite");
+          if (!ws.back().allFinite())
+            throw std::invalid_argument("weights must be finite; weights[" + std::to_string(k) + "] is not");
           const DoubleArray& b = b_list[k];
           Eigen::RowVectorXd bv;
           if (b.size() > 0) {
@@ -116,15 +172,20 @@ void register_simulate(py::module_& m) {
               throw std::invalid_argument("biases[" + std::to_string(k) + "] must be empty or have shape (" +
                                           std::to_string(cfg.widths[k]) + ",)");
             bv = Eigen::Map<const Eigen::RowVectorXd>(b.data(), b.shape(0));
+            if (!bv.allFinite())
+              throw std::invalid_argument("biases must be finite; biases[" + std::to_string(k) + "] is not");
           }
           bs.push_back(bv);
           d_in = cfg.widths[k];
         }
-        Result res(cfg, 1, x0.rows());
-        {
-          py::gil_scoped_release release;
-          simulate_run(cfg, x0, 0, 0, res, 0, &ws, &bs);
-        }
+        check_memory(cfg, x0.rows(), x0.cols(), 1, 1);
+        Result res = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              Result r(cfg, 1, x0.rows());
+              simulate_run(cfg, x0, 0, 0, r, 0, &ws, &bs, &cancel);
+              return r;
+            },
+            long_call(cfg, x0.rows(), x0.cols(), 1));
         return pack(std::move(res));
       },
       py::arg("x"), py::arg("w_list"), py::arg("b_list"), py::arg("config"),
@@ -133,13 +194,28 @@ void register_simulate(py::module_& m) {
   m.def(
       "network_weights",
       [](std::int64_t d0, std::uint64_t seed, std::uint64_t run, const Config& cfg) {
-        if (d0 < 1) throw std::invalid_argument("d0 must be >= 1");
-        std::vector<RowMatrixXd> ws;
-        std::vector<Eigen::RowVectorXd> bs;
-        {
-          py::gil_scoped_release release;
-          network_weights(cfg, d0, seed, run, ws, bs);
+        if (d0 < 1) throw std::invalid_argument("d0 must be >= 1; got " + std::to_string(d0));
+        double doubles = 0, d_in = static_cast<double>(d0);
+        for (auto w : cfg.widths) {
+          doubles += d_in * static_cast<double>(w) + static_cast<double>(w);
+          d_in = static_cast<double>(w);
         }
+        // the weights are drawn in Eigen and copied into NumPy arrays: twice their size
+        require_memory(2 * doubles * sizeof(double),
+                       "network_weights with d_in=" + std::to_string(d0) + " and widths up to " +
+                           std::to_string(*std::max_element(cfg.widths.begin(), cfg.widths.end())) + " needs " +
+                           format_bytes(doubles * sizeof(double)) +
+                           " for the weight matrices, held twice while copied");
+        using Weights = std::pair<std::vector<RowMatrixXd>, std::vector<Eigen::RowVectorXd>>;
+        Weights drawn = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              Weights out;
+              network_weights(cfg, d0, seed, run, out.first, out.second, &cancel);
+              return out;
+            },
+            doubles > 1e6);
+        std::vector<RowMatrixXd>& ws = drawn.first;
+        std::vector<Eigen::RowVectorXd>& bs = drawn.second;
         py::list out;
         for (std::size_t k = 0; k < ws.size(); ++k) {
           py::array_t<double> w({ws[k].rows(), ws[k].cols()});

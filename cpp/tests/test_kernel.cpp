@@ -1,8 +1,11 @@
 // Tests of the header-only kernel from C++ alone (no Python): streams, normals, samplers,
 // determinism across thread counts, metrics. Exit code 0 when every check passes.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -262,6 +265,60 @@ static void test_errors_are_exceptions() {
   CHECK(thrown);
 }
 
+// issue 10: run offsets near the end of int64 (UBSan caught run_offset + r overflowing), threads
+// capped, cancellation, collapse and scale safety, from C++ alone
+static void test_reliability() {
+  const RowMatrixXd x = batch(4, 12);
+  Config c = relu_layer_norm(Sampler::weights, 3, 12);
+  const std::int64_t top = std::numeric_limits<std::int64_t>::max();
+  const Result edge = simulate(c, x, 5, top - 1, 3, 2);  // runs 2^63 - 2 .. 2^63
+  const Result one = simulate(c, x, 5, top - 1, 1, 1);
+  CHECK(std::equal(one.metrics.begin(), one.metrics.end(), edge.metrics.begin()));
+  CHECK(resolve_threads(1000, 2) <= 2 && resolve_threads(1000, 2) >= 1);
+  CHECK(resolve_threads(0, 1) == 1);
+
+  std::atomic<bool> cancel{true};
+  bool cancelled = false;
+  try {
+    simulate(c, x, 5, 0, 4, 1, &cancel);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  }
+  CHECK(cancelled);
+
+  // a dead narrow relu net without normalization collapses: defined metrics, no NaN
+  Config dead = relu_layer_norm(Sampler::gram, 20, 2);
+  dead.center = Center::none;
+  dead.scale = Scale::none;
+  const Result r = simulate(dead, x, 3, 0, 6, 1);
+  bool collapsed = false, nan = false;
+  for (auto v : r.metrics) nan = nan || std::isnan(v);
+  for (auto v : r.norm_bias) nan = nan || std::isnan(v);
+  for (auto at : r.collapsed_at) collapsed = collapsed || at > 0;
+  CHECK(collapsed && !nan);
+
+  // gain 1e300 under layer norm: the same geometry as gain 1 (relu is homogeneous)
+  Config big = relu_layer_norm(Sampler::gram, 3, 12);
+  const Result ref = simulate(big, x, 8, 0, 2, 1);
+  big.gain = 1e300;
+  const Result huge = simulate(big, x, 8, 0, 2, 1);
+  for (std::size_t i = 0; i < ref.metrics.size(); ++i)
+    if (std::isfinite(ref.metrics[i]))
+      CHECK(std::fabs(huge.metrics[i] - ref.metrics[i]) <= 1e-9 * std::fabs(ref.metrics[i]) + 1e-12);
+  CHECK(huge.diverged_at[0] == -1 && huge.diverged_at[1] == -1);
+
+  // configurations that cannot work are refused
+  Config zero = relu_layer_norm(Sampler::gram, 2, 5);
+  zero.gain = 0;
+  bool refused = false;
+  try {
+    simulate(zero, x, 0, 0, 1, 1);
+  } catch (const std::invalid_argument&) {
+    refused = true;
+  }
+  CHECK(refused);
+}
+
 int main() {
   test_normals();
   test_metrics();
@@ -271,6 +328,7 @@ int main() {
   test_determinism_across_threads();
   test_layer_norm_reduces_gap();
   test_errors_are_exceptions();
+  test_reliability();
   std::printf("%s (%d failure%s)\n", failures ? "FAILED" : "OK", failures, failures == 1 ? "" : "s");
   return failures ? 1 : 0;
 }

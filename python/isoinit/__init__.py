@@ -21,7 +21,7 @@ except _metadata.PackageNotFoundError:  # not installed (a bare source tree on s
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
-_CORE_API = 3
+_CORE_API = 4
 _REINSTALL = (
     "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
     "`pip install --no-build-isolation -e . -Cbuild-dir=build`"
@@ -49,13 +49,14 @@ _load_core()
 from . import activations, inputs, metrics  # noqa: E402  (after the core is known to be sound)
 from ._paths import get_cmake_dir, get_include  # noqa: E402
 from ._results import Provenance  # noqa: E402
-from ._warnings import DivergenceWarning, IsoinitWarning  # noqa: E402
+from ._warnings import CollapseWarning, DivergenceWarning, IsoinitWarning  # noqa: E402
 from .config import MLP  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
 
 __all__ = [
     "MLP",
     "STAGES",
+    "CollapseWarning",
     "Comparison",
     "DivergenceWarning",
     "IsoinitWarning",

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
-from ._warnings import DivergenceWarning
+from ._warnings import CollapseWarning, DivergenceWarning
 from .activations import _engine_table
 from .config import MLP
 from .meanfield import mf_constants
@@ -65,7 +65,15 @@ class Trajectory(MetricsView):
     grams : ndarray or None
         ``(runs, depth + 1, n, n)`` (``(runs, depth + 1, 3, n, n)`` with stages) if asked for.
     diverged_at : ndarray of int, shape (runs,)
-        First layer at which a run overflowed (its metrics are NaN from there on), -1 if never.
+        First layer at which a run broke down numerically: a value made in that block (after
+        the linear map, the activation or the normalization) is infinite or NaN. Its
+        metrics, norm_bias and Grams are NaN from that layer on; -1 if never. Checked at
+        every stage of every layer, so it does not depend on ``stages``.
+    collapsed_at : ndarray of int, shape (runs,)
+        First layer whose block output is the zero matrix (every sample mapped to 0, a Gram
+        of rank 0), -1 if never. Such a layer's metrics are those of the zero Gram:
+        isometry 0, gap, condition and potential ``+inf``, effective and stable rank 0,
+        mean and max ``|rho|`` 1, normalization bias 0 (never NaN); the run goes on.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
     provenance : Provenance or None
@@ -88,6 +96,7 @@ class Trajectory(MetricsView):
     norm_bias: NDArray[np.float64] = field(repr=False)
     grams: NDArray[np.float64] | None = field(repr=False)
     diverged_at: NDArray[np.int64] = field(repr=False)
+    collapsed_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
     provenance: Provenance | None = field(default=None, repr=False)
 
@@ -231,6 +240,7 @@ def _trajectory(
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
 
     metrics, norm_bias, diverged = joined("metrics"), joined("norm_bias"), joined("diverged_at")
+    collapsed = joined("collapsed_at")
     grams = None
     if parts[0]["grams"] is not None:
         grams = joined("grams")
@@ -248,6 +258,15 @@ def _trajectory(
             DivergenceWarning,
             stacklevel=3,
         )
+    flat = collapsed >= 0
+    if flat.any():
+        warnings.warn(
+            f"{int(flat.sum())} of {flat.size} runs collapsed (first at layer {int(collapsed[flat].min())}; "
+            f"{mlp.label()}): a block mapped every sample to 0 (Gram of rank 0); such layers have isometry 0, "
+            "gap +inf and rank 0 (see Trajectory.collapsed_at)",
+            CollapseWarning,
+            stacklevel=3,
+        )
     return Trajectory(
         mlp=mlp,
         seed=seed,
@@ -256,6 +275,7 @@ def _trajectory(
         norm_bias=norm_bias,
         grams=grams,
         diverged_at=diverged.astype(np.int64),
+        collapsed_at=collapsed.astype(np.int64),
         stages=STAGES if stages else None,
         provenance=provenance,
     )
@@ -301,7 +321,9 @@ def simulate(
     grams : bool
         Return the Gram matrices (``runs x (depth + 1) x n x n`` doubles).
     threads : int, optional
-        OpenMP threads (default: all); the results do not depend on it.
+        OpenMP threads (default: all). Capped at ``runs`` and at the processors the machine
+        has (``os.cpu_count()``; ``isoinit.build_info()["max_threads"]``); the results do not
+        depend on it.
     progress : bool, optional
         Show a progress bar (default: when the call is expected to take over 2 seconds).
 
@@ -309,10 +331,23 @@ def simulate(
     -------
     Trajectory
 
+    Raises
+    ------
+    ValueError
+        For a configuration that cannot work: ``gain=0`` with ``bias=0``, a width of 1 with
+        layer centering, a constant activation (``he0``) centered after it.
+    MemoryError
+        Before any work, when the call would need more memory than the machine has (the
+        message names the parameter: ``runs``, ``grams=True``, the batch size, the widths).
+    KeyboardInterrupt
+        On Ctrl-C, within about 0.1 s plus one layer of one run.
+
     Warns
     -----
     DivergenceWarning
-        When some runs overflow; ``Trajectory.diverged_at`` says where.
+        When some runs break down (a non-finite value); ``Trajectory.diverged_at`` says where.
+    CollapseWarning
+        When some runs collapse to the zero matrix; ``Trajectory.collapsed_at`` says where.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = check.batch("X", X)
@@ -323,7 +358,9 @@ def simulate(
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
     cfg = _core_config(mlp, chosen, stages, grams)
-    workers = nthreads or int(_core.build_info()["max_threads"])
+    # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
+    _core.check_memory(cfg, n, d0, runs, nthreads)
+    workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
     dims = [d0, *mlp.widths()]
     per_run = (
@@ -356,6 +393,9 @@ def network_weights(
 
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
+
+    Raises :class:`MemoryError` (naming ``d_in`` and the widths) before drawing anything when
+    the weight matrices would not fit in memory; Ctrl-C stops it between blocks.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     d_in = check.integer("d_in", d_in, 1, 10**7)
@@ -372,6 +412,10 @@ def forward(
 
     Use it to measure the same network on several batches; :func:`network_weights` gives
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
+
+    Weights and biases must be finite (:class:`ValueError` naming ``weights[k]`` or
+    ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
+    collapse are reported the same way, and Ctrl-C stops it between blocks.
     """
     check.instance("mlp", mlp, MLP, "an isoinit.MLP")
     x = check.batch("X", X)

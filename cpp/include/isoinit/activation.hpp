@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels.hpp"
+
 namespace isoinit {
 
 constexpr double SELU_ALPHA = 1.6732632423543772848170429916717;
@@ -136,9 +138,16 @@ std::string requirement_error(const char* name, const char* allowed, T got) {
   return msg.str();
 }
 
+/// d[i] = f(d[i]); returns true if every input was finite. The check rides on the same pass:
+/// x * 0 is 0 for a finite x and NaN otherwise, summed in kernels::reduce's independent lanes
+/// so that the loop still vectorizes.
 template <class F>
-inline void map(double* d, std::size_t count, F f) {
-  for (std::size_t i = 0; i < count; ++i) d[i] = f(d[i]);
+inline bool map(double* d, std::size_t count, F f) {
+  return kernels::reduce(count, [d, &f](std::size_t i) {
+           const double x = d[i];
+           d[i] = f(x);
+           return x * 0.0;
+         }) == 0.0;
 }
 
 }  // namespace detail
@@ -213,12 +222,26 @@ struct Activation {
     if (!std::isfinite(param)) throw std::invalid_argument("activation parameter must be finite");
   }
 
-  /// Apply in place to data[0..count).
-  void apply(double* data, std::size_t count) const;
+  /// True if the activation is a constant function: he0, or a Hermite series whose
+  /// coefficients c_1, c_2, ... are all 0.
+  bool is_constant() const {
+    if (kind == ActKind::he) return param == 0;
+    if (kind == ActKind::hermite) {
+      for (std::size_t k = 1; k < coeffs.size(); ++k)
+        if (coeffs[k] != 0) return false;
+      return true;
+    }
+    return false;
+  }
+
+  /// Apply in place to data[0..count). Returns false if an input was not finite (inf or NaN),
+  /// which the output may not show (relu(NaN) = 0, tanh(inf) = 1); the identity returns true
+  /// (its output is its input).
+  bool apply(double* data, std::size_t count) const;
 };
 
-inline void Activation::apply(double* d, std::size_t count) const {
-  if (kind == ActKind::identity) return;
+inline bool Activation::apply(double* d, std::size_t count) const {
+  if (kind == ActKind::identity) return true;
   const double a = param;
   const std::vector<double>& c = coeffs;
   switch (kind) {
@@ -232,6 +255,7 @@ inline void Activation::apply(double* d, std::size_t count) const {
     ISOINIT_ACTIVATIONS(ISOINIT_ACT_APPLY)
 #undef ISOINIT_ACT_APPLY
   }
+  return true;
 }
 
 }  // namespace isoinit

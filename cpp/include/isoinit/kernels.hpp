@@ -8,7 +8,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "random.hpp"
@@ -123,6 +125,75 @@ ISOINIT_CLONES inline double shift_sumsq(double* a, std::size_t len, double shif
 /// a[k] = (a[k] - shift) * factor
 ISOINIT_CLONES inline void shift_scale(double* a, std::size_t len, double shift, double factor) {
   for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - shift) * factor;
+}
+
+/// True if every a[k] is finite: a[k] * 0 is 0 for a finite a[k] and NaN for inf or NaN, so
+/// the (vectorized) sum is 0 exactly when all are finite.
+ISOINIT_CLONES inline bool all_finite(const double* a, std::size_t len) {
+  return reduce(len, [a](std::size_t k) { return a[k] * 0.0; }) == 0.0;
+}
+
+/// max_k |a[k]| with stride `stride`, or +inf if some a[k] is not finite (the scale-safe
+/// fallbacks' prescaling factor; not on the hot path).
+inline double max_abs(const double* a, std::size_t len, std::size_t stride = 1) {
+  double m = 0.0;
+  for (std::size_t k = 0; k < len; ++k) {
+    const double v = std::fabs(a[k * stride]);
+    if (!(v <= std::numeric_limits<double>::max())) return std::numeric_limits<double>::infinity();
+    m = std::max(m, v);
+  }
+  return m;
+}
+
+/// sum_k (a[k * stride] / s)^2 for s > 0: the sum of squares of a prescaled by s, which
+/// neither overflows nor underflows when s = max_abs(a).
+inline double scaled_sumsq(const double* a, std::size_t len, double s, std::size_t stride = 1) {
+  double acc = 0.0;
+  for (std::size_t k = 0; k < len; ++k) {
+    const double v = a[k * stride] / s;
+    acc += v * v;
+  }
+  return acc;
+}
+
+/// The Gram X X^T / d of gram(), scale-safe; returns false if x holds a non-finite value, or
+/// if the Gram overflows and `rescue_overflow` is false. If the plain Gram's diagonal
+/// underflowed for a non-zero row (or overflowed, with `rescue_overflow`), it is recomputed
+/// from x / s with s = max|x| and `root_scale` = s, so that X X^T / d = root_scale^2 * g (the
+/// metrics are scale-free); otherwise root_scale = 1 and g holds the plain Gram's exact bits.
+inline bool gram_safe(const RowMatrixXd& x, MatrixXd& g, double& root_scale, bool rescue_overflow);
+
+/// A sum of squares below this has lost digits to underflow (subnormal range), and one
+/// above DBL_MAX has overflowed: both send the scale-safe recomputation in.
+constexpr double SUMSQ_TINY = std::numeric_limits<double>::min() / std::numeric_limits<double>::epsilon();
+
+/// True if a mean square (or Gram diagonal entry) `ms` can be used as computed: finite and
+/// not in the range where underflow cost digits (0 is fine for an all-zero vector; the
+/// caller checks that).
+inline bool sumsq_in_range(double ms) { return ms >= SUMSQ_TINY && ms <= std::numeric_limits<double>::max(); }
+
+inline bool gram_safe(const RowMatrixXd& x, MatrixXd& g, double& root_scale, bool rescue_overflow) {
+  gram(x, g);
+  root_scale = 1.0;
+  const auto d = static_cast<std::size_t>(x.cols());
+  bool rescue = false;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double v = g(i, i);
+    if (!(v <= std::numeric_limits<double>::max())) {
+      if (!rescue_overflow) return false;  // inf or NaN: overflow, or a non-finite value
+      rescue = true;
+    } else if (!sumsq_in_range(v) && !(v == 0 && max_abs(x.row(i).data(), d) == 0)) {
+      rescue = true;
+    }
+  }
+  if (!rescue) return true;
+  const double s = max_abs(x.data(), static_cast<std::size_t>(x.size()));
+  if (!std::isfinite(s)) return false;
+  if (s == 0) return true;
+  const RowMatrixXd y = x / s;
+  gram(y, g);
+  root_scale = s;
+  return true;
 }
 
 }  // namespace isoinit::kernels

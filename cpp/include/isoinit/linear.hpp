@@ -83,6 +83,7 @@ inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_ou
                         const Eigen::RowVectorXd& b, Stream& s, std::vector<double>& buffer, RowMatrixXd& h) {
   const Eigen::Index n = e.values.size();
   MatrixXd r = e.vectors * e.values.cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  if (e.root_scale != 1.0) r *= e.root_scale;  // a prescaled Gram (kernels::gram_safe)
   if (kind == WeightKind::gaussian) {
     r *= gain;
     kernels::left_multiply_normals(r, d_out, s, buffer, h);

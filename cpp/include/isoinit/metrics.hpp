@@ -43,6 +43,9 @@ struct GramEigen {
   VectorXd values;
   MatrixXd vectors;
   bool finite = true;
+  /// The Gram these describe is root_scale^2 times the decomposed one (1 unless
+  /// kernels::gram_safe had to prescale; the Gram sampler scales its square root by it).
+  double root_scale = 1.0;
 
   void compute(const MatrixXd& g, bool with_vectors) {
     finite = g.allFinite();
@@ -99,8 +102,10 @@ inline void gram_metrics(const MatrixXd& g, const GramEigen& e, double* out) {
     out[m_effective_rank] = std::exp(entropy);
     out[m_stable_rank] = trace / lmax;
   } else {
-    out[m_effective_rank] = nan;  // the zero matrix has no spectrum to speak of
-    out[m_stable_rank] = nan;
+    // the zero Gram (a collapsed representation, every sample at 0) has rank 0: both ranks are
+    // 0, the limit of a spectrum shrinking to nothing, never NaN
+    out[m_effective_rank] = 0.0;
+    out[m_stable_rank] = 0.0;
   }
   // correlations; a zero row is parallel to everything (collapse): |rho| = 1
   double max_abs = 0.0, sum_abs = 0.0;

@@ -10,6 +10,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <limits>
 
 #include "kernels.hpp"
 #include "types.hpp"
@@ -23,11 +24,51 @@ enum class Scale { none, layer, batch, mf };
 /// becoming 0/0, which is the eps -> 0 limit of x / sqrt(mean(x^2) + eps).
 inline double inverse_root(double v) { return v > 0 ? 1.0 / std::sqrt(v) : 0.0; }
 
-/// Var(a) / mean(a)^2 (population variance) of positive norms a.
+/// Var(a) / mean(a)^2 (population variance) of non-negative norms a; 0 when every norm is 0
+/// (a collapsed representation: all norms equal). Scale-free, so when the plain formula
+/// overflows for finite norms it is recomputed on a / max(a).
 inline double relative_variance(const VectorXd& a) {
   const double mean = a.mean();
-  return (a.array() - mean).square().mean() / (mean * mean);
+  const double plain = (a.array() - mean).square().mean() / (mean * mean);
+  if (std::isfinite(plain)) return plain;
+  const double top = kernels::max_abs(a.data(), static_cast<std::size_t>(a.size()));
+  if (top == 0) return 0.0;
+  if (!std::isfinite(top)) return plain;
+  const VectorXd b = a / top;
+  const double mb = b.mean();
+  return (b.array() - mb).square().mean() / (mb * mb);
 }
+
+namespace detail {
+
+/// The scale-safe recomputation of one row or column v (len entries, stride `stride`) after
+/// its plain mean square overflowed or underflowed: returns its root mean square and, when
+/// `scale` is true, divides v by sqrt(mean(v^2) + eps), both computed on v / max|v|. Returns
+/// NaN if v holds a non-finite value.
+inline double rescue_rms(double* v, std::size_t len, std::size_t stride, bool scale, double eps) {
+  const double s = kernels::max_abs(v, len, stride);
+  if (!std::isfinite(s)) return std::numeric_limits<double>::quiet_NaN();
+  if (s == 0) return 0.0;                                                                   // a zero vector: stays zero
+  const double ms_s = kernels::scaled_sumsq(v, len, s, stride) / static_cast<double>(len);  // in [1/len, 1]
+  if (scale) {
+    // x / sqrt(s^2 ms_s + eps) = (x / s) / sqrt(ms_s + eps / s^2)
+    const double eps_s = eps == 0 ? 0.0 : (eps / s) / s;
+    const double f = inverse_root(ms_s + eps_s);
+    for (std::size_t k = 0; k < len; ++k) v[k * stride] = (v[k * stride] / s) * f;
+  }
+  return s * std::sqrt(ms_s);
+}
+
+/// The mean of a row that the plain sum could not give (inf or NaN): on row / max|row|.
+inline double rescue_mean(const double* v, std::size_t len) {
+  const double s = kernels::max_abs(v, len);
+  if (!std::isfinite(s)) return std::numeric_limits<double>::quiet_NaN();
+  double acc = 0.0;
+  for (std::size_t k = 0; k < len; ++k) acc += v[k] / s;
+  return s * (acc / static_cast<double>(len));
+}
+
+}  // namespace detail
 
 /// Centering then scaling of m in place (theory.md section 2); returns the normalization
 /// bias Var(a) / mean(a)^2 of the norms a that the scaling step divides by: per-feature root
@@ -38,7 +79,16 @@ inline double relative_variance(const VectorXd& a) {
 /// per row subtracts the row's shift (its mean for layer centering, the constant for mf),
 /// accumulates its mean square and applies layer or mf scaling; batch scaling divides the
 /// columns last. The fixed operation order of every step is part of the golden numbers.
-inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps) {
+///
+/// Scale safety and finiteness: a row (column) whose plain mean or mean square overflows to
+/// inf, or whose mean square underflows (below kernels::SUMSQ_TINY) although the row is not
+/// zero, is recomputed on the row divided by its largest magnitude (detail::rescue_rms), so a
+/// representation is never zeroed or lost because of its scale; rows computed the plain way
+/// keep their exact bits. `finite` is set to false if m holds a non-finite value on entry (or
+/// one made by unscaled centering / mf scaling); m's contents are then unspecified.
+inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps,
+                        bool& finite) {
+  finite = true;
   if (c == Center::batch) m.rowwise() -= m.colwise().mean();
   const bool row_center = c == Center::layer || c == Center::mf;
   VectorXd rms(m.rows());
@@ -47,24 +97,55 @@ inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, dou
     const double inv_d = 1.0 / static_cast<double>(d);
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
       double* row = m.row(i).data();
-      const double shift = c == Center::layer ? kernels::sum(row, d) * inv_d : (c == Center::mf ? mf_center : 0.0);
-      const double ms = kernels::shift_sumsq(row, d, shift) * inv_d;  // shift 0 leaves the row as is
+      double shift = c == Center::layer ? kernels::sum(row, d) * inv_d : (c == Center::mf ? mf_center : 0.0);
+      if (!std::isfinite(shift)) shift = detail::rescue_mean(row, d);  // (NaN again: a non-finite entry)
+      const double ms = kernels::shift_sumsq(row, d, shift) * inv_d;   // shift 0 leaves the row as is
+      if (!kernels::sumsq_in_range(ms) && !(ms == 0 && kernels::max_abs(row, d) == 0)) {
+        rms(i) = detail::rescue_rms(row, d, 1, s == Scale::layer, eps);
+        if (!std::isfinite(rms(i))) {
+          finite = false;
+          return std::numeric_limits<double>::quiet_NaN();
+        }
+        if (s == Scale::mf) kernels::shift_scale(row, d, 0.0, 1.0 / mf_scale);
+        continue;
+      }
       rms(i) = std::sqrt(ms);
       if (s == Scale::layer)
         kernels::shift_scale(row, d, 0.0, inverse_root(ms + eps));
       else if (s == Scale::mf)
         kernels::shift_scale(row, d, 0.0, 1.0 / mf_scale);
     }
+    // unscaled (or constant-scaled) output can overflow where its input did not
+    if (s == Scale::none || s == Scale::mf) finite = kernels::all_finite(m.data(), static_cast<std::size_t>(m.size()));
   }
   if (s != Scale::batch) return relative_variance(rms);
   // the two column reductions stay separate expressions: Eigen may evaluate them in different
   // orders, and each one's order is part of the golden numbers
-  const VectorXd col_rms = (m.array().square().colwise().mean()).sqrt().transpose();
-  const double bias = relative_variance(col_rms);
+  VectorXd col_rms = (m.array().square().colwise().mean()).sqrt().transpose();
   Eigen::RowVectorXd inv = m.array().square().colwise().mean() + eps;
-  for (Eigen::Index j = 0; j < inv.size(); ++j) inv(j) = inverse_root(inv(j));
+  const auto n = static_cast<std::size_t>(m.rows()), d = static_cast<std::size_t>(m.cols());
+  for (Eigen::Index j = 0; j < inv.size(); ++j) {
+    const double ms = col_rms(j) * col_rms(j);
+    if (!kernels::sumsq_in_range(ms) && !(col_rms(j) == 0 && kernels::max_abs(m.data() + j, n, d) == 0)) {
+      col_rms(j) = detail::rescue_rms(m.data() + j, n, d, true, eps);
+      if (!std::isfinite(col_rms(j))) {
+        finite = false;
+        return std::numeric_limits<double>::quiet_NaN();
+      }
+      inv(j) = 1.0;  // the column is already scaled
+    } else {
+      inv(j) = inverse_root(inv(j));
+    }
+  }
+  const double bias = relative_variance(col_rms);
   m = m * inv.asDiagonal();
   return bias;
+}
+
+/// normalize() for callers that check finiteness themselves.
+inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps) {
+  bool finite = true;
+  return normalize(m, c, s, mf_center, mf_scale, eps, finite);
 }
 
 }  // namespace isoinit

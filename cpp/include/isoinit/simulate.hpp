@@ -8,9 +8,23 @@
 // Recorded stages, by name: "linear" = H, "activation" = sigma(.) output, "normalization" =
 // Norm(.) output; the block output is the last one executed. Layer 0 is the input after
 // scaling its rows to mean square 1 (every stage of layer 0 is that input).
+//
+// Numerical trouble, the same whether or not stages are recorded: every value a block makes
+// (H after the linear map, the activation's output, the normalization's output) is checked
+// for finiteness where it is made, and the first layer holding a non-finite value is the
+// run's `diverged_at` (its metrics are NaN from there on), as is the first layer whose block
+// output's Gram overflows (the scale of its second moments, which the next block's
+// pre-activations carry, has left float64's range). Mean squares that overflow or underflow
+// for finite values, and Grams that underflow (or, for the recorded intermediate stages,
+// overflow), are recomputed scale-safely (normalize(), kernels::gram_safe), so a normalized
+// representation never breaks down because of its scale. A block output that is the
+// zero matrix (every sample at 0: rank 0) is `collapsed_at`; its metrics are defined (see
+// gram_metrics) and the run goes on.
 #pragma once
 
 #include <Eigen/Dense>
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -82,16 +96,44 @@ struct Config {
       }
     }
     act.validate();
+    // configurations whose every run is degenerate by construction
+    if (gain == 0 && bias == 0)
+      throw std::invalid_argument(
+          "gain must be > 0 when bias is 0; got gain=0 and bias=0: every pre-activation is 0, so no layer carries any "
+          "information about the batch");
+    if (center == Center::layer)
+      for (std::size_t k = 0; k < widths.size(); ++k)
+        if (widths[k] == 1)
+          throw std::invalid_argument(
+              "width must be >= 2 with layer centering (centering a single feature makes it 0); "
+              "got width 1 at block " +
+              std::to_string(k + 1));
+    if (order == Order::act_norm && center != Center::none && act.is_constant())
+      throw std::invalid_argument(
+          "activation must not be constant with centering (center=layer, batch or mf subtracts the constant and "
+          "leaves 0 at every block); got a constant activation (he0, or Hermite coefficients c_1.. all 0)");
   }
 };
+
+/// Thrown by the kernel when its cancellation flag is set (the caller asked it to stop).
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("isoinit: computation cancelled") {}
+};
+
+namespace detail {
+inline void check_cancel(const std::atomic<bool>* cancel) {
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+}
+}  // namespace detail
 
 /// Results for runs [0, runs): arrays in C order.
 struct Result {
   Eigen::Index runs = 0, layers = 0, stages = 1, n = 0;
-  std::vector<double> metrics;            // runs x layers x stages x n_metrics
-  std::vector<double> norm_bias;          // runs x layers
-  std::vector<double> grams;              // runs x layers x stages x n x n (when requested)
-  std::vector<std::int64_t> diverged_at;  // runs; -1 when the run never overflowed
+  std::vector<double> metrics;             // runs x layers x stages x n_metrics
+  std::vector<double> norm_bias;           // runs x layers
+  std::vector<double> grams;               // runs x layers x stages x n x n (when requested)
+  std::vector<std::int64_t> diverged_at;   // runs; -1 when the run never overflowed
+  std::vector<std::int64_t> collapsed_at;  // runs; first layer whose output is the zero matrix, -1 if none
 
   Result(const Config& cfg, Eigen::Index runs_, Eigen::Index n_)
       : runs(runs_), layers(cfg.depth() + 1), stages(cfg.recorded_stages()), n(n_) {
@@ -99,6 +141,7 @@ struct Result {
     norm_bias.assign(static_cast<std::size_t>(runs * layers), 0.0);
     if (cfg.grams) grams.assign(static_cast<std::size_t>(runs * layers * stages * n * n), 0.0);
     diverged_at.assign(static_cast<std::size_t>(runs), -1);
+    collapsed_at.assign(static_cast<std::size_t>(runs), -1);
   }
   double* metric_ptr(Eigen::Index r, Eigen::Index l, int s) {
     return metrics.data() + ((r * layers + l) * stages + s) * n_metrics;
@@ -122,24 +165,34 @@ struct RunState {
 
   RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) {}
 
-  /// Gram X X^T / d of m into g, and its eigendecomposition (vectors if needed later).
-  void gram_of(const RowMatrixXd& m, bool vectors) {
-    kernels::gram(m, g);
+  /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and its
+  /// eigendecomposition (vectors if needed later); false if m holds a non-finite value or,
+  /// for a block output (`output`), if its Gram overflows: the second moments that the next
+  /// block's pre-activations scale with have left float64's range, and the run has diverged.
+  /// An intermediate stage's overflowing Gram is recomputed on the prescaled values instead.
+  bool gram_of(const RowMatrixXd& m, bool vectors, bool output = true) {
+    double root_scale = 1.0;
+    if (!kernels::gram_safe(m, g, root_scale, !output)) return false;
     eig.compute(g, vectors);
+    eig.root_scale = root_scale;
+    return eig.finite;
   }
 
   void record(Eigen::Index l, int s) {
     gram_metrics(g, eig, res.metric_ptr(r, l, s));
-    if (cfg.grams) Eigen::Map<MatrixXd>(res.gram_ptr(r, l, s), g.rows(), g.cols()) = g;
+    if (cfg.grams) {
+      Eigen::Map<MatrixXd> out(res.gram_ptr(r, l, s), g.rows(), g.cols());
+      out = g;
+      if (eig.root_scale != 1.0) out = (out * eig.root_scale) * eig.root_scale;  // may leave float64's range
+    }
   }
 
-  /// Record m (a stage of layer l) if stages are recorded; returns false if m overflowed.
-  /// Without stages overflow shows in the Gram of the block output: inf or NaN propagates
-  /// through every normalization, and H itself cannot overflow when its input's Gram is finite.
+  /// Record m, a stage of layer l, if stages are recorded; false if m then shows a non-finite
+  /// value. (Without stages the finiteness of every stage is checked by the pass that reads
+  /// it next: the activation, the normalization's reductions, the block output's Gram.)
   bool stage(const RowMatrixXd& m, Eigen::Index l, int s) {
     if (cfg.stages) {
-      gram_of(m, false);
-      if (!eig.finite) return false;
+      if (!gram_of(m, false, false)) return false;
       record(l, s);
     }
     return true;
@@ -167,10 +220,12 @@ inline void scale_input_rows(const RowMatrixXd& x0, RowMatrixXd& x, double& bias
 }  // namespace detail
 
 /// Simulate one run (global index `run`) into row `row` of `res`. If `weights` is
-/// non-null the explicit per-block (W, b) are used instead of drawing them.
+/// non-null the explicit per-block (W, b) are used instead of drawing them. If `cancel` is
+/// non-null and becomes true, throws Cancelled before the next layer.
 inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t seed, std::uint64_t run, Result& res,
                          Eigen::Index row, const std::vector<RowMatrixXd>* fixed_w = nullptr,
-                         const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr) {
+                         const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr,
+                         const std::atomic<bool>* cancel = nullptr) {
   detail::RunState st(cfg, res, row);
   const Eigen::Index L = cfg.depth();
   const int S = cfg.recorded_stages();
@@ -178,10 +233,11 @@ inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t
   const bool want_vectors = cfg.sampler == Sampler::gram && !fixed_w;
 
   detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
-  st.gram_of(st.x, want_vectors);
+  if (!st.gram_of(st.x, want_vectors)) return st.diverge(0);
   for (int s = 0; s < S; ++s) st.record(0, s);
 
   for (Eigen::Index l = 1; l <= L; ++l) {
+    detail::check_cancel(cancel);
     const Eigen::Index d_in = st.x.cols(), d_out = cfg.widths[static_cast<std::size_t>(l - 1)];
     const auto k = static_cast<std::size_t>(l - 1);
     // linear
@@ -198,80 +254,130 @@ inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t
         linear_gram(st.eig, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.buffer, st.h);
       }
     }
+    // H: in norm-act order the normalization's row (column) reductions see every value of H;
+    // in act-norm order the activation comes first and may hide inf or NaN (relu(NaN) = 0,
+    // tanh(inf) = 1), so it checks its inputs on its own pass
     if (!st.stage(st.h, l, stage_linear)) return st.diverge(l);
     const double c_mf = cfg.center == Center::mf ? cfg.mf_center[k] : 0.0;
     const double s_mf = cfg.scale == Scale::mf ? cfg.mf_scale[k] : 1.0;
     double& nb = res.norm_bias[static_cast<std::size_t>(row * res.layers + l)];
+    bool finite = true;
     if (cfg.order == Order::act_norm) {
-      cfg.act.apply(st.h.data(), static_cast<std::size_t>(st.h.size()));
+      if (!cfg.act.apply(st.h.data(), static_cast<std::size_t>(st.h.size()))) return st.diverge(l);  // checks H
       if (!st.stage(st.h, l, stage_activation)) return st.diverge(l);
-      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps);
+      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps, finite);  // checks sigma(H)
+      if (!finite) return st.diverge(l);
     } else {
-      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps);
+      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps, finite);  // checks H
+      if (!finite) return st.diverge(l);
       if (!st.stage(st.h, l, stage_normalization)) return st.diverge(l);
       cfg.act.apply(st.h.data(), static_cast<std::size_t>(st.h.size()));
     }
     st.x.swap(st.h);
-    st.gram_of(st.x, want_vectors && l < L);
-    if (!st.eig.finite) return st.diverge(l);
+    // the block output: its Gram's diagonal sees every value
+    if (!st.gram_of(st.x, want_vectors && l < L)) return st.diverge(l);
     st.record(l, out_stage);
+    if (res.collapsed_at[static_cast<std::size_t>(row)] < 0 && !(st.g.trace() > 0))
+      res.collapsed_at[static_cast<std::size_t>(row)] = l;
   }
 }
 
-/// Number of threads the kernel would use for `requested` (<= 0: the OpenMP default).
-inline int resolve_threads(int requested) {
+/// Number of threads the kernel uses for `requested` threads (<= 0: the OpenMP default) and
+/// `tasks` independent tasks (runs): never more than the tasks, nor than the processors
+/// OpenMP sees (omp_get_num_procs), nor less than 1. Without OpenMP, 1.
+inline int resolve_threads(int requested, std::int64_t tasks = std::numeric_limits<std::int64_t>::max()) {
 #ifdef ISOINIT_HAVE_OPENMP
-  return requested > 0 ? requested : omp_get_max_threads();
+  const int procs = std::max(1, omp_get_num_procs());
+  std::int64_t t = requested > 0 ? requested : omp_get_max_threads();
+  t = std::min<std::int64_t>({t, procs, std::max<std::int64_t>(tasks, 1)});
+  return static_cast<int>(std::max<std::int64_t>(t, 1));
 #else
   (void)requested;
+  (void)tasks;
   return 1;
 #endif
 }
 
-/// Runs [run_offset, run_offset + runs) of the simulation with this seed, in parallel.
+/// What a simulate() call will allocate, in bytes (estimates, as doubles so that no product
+/// overflows): the result arrays, the recorded Gram matrices, and the working set of one run
+/// (its representation and pre-activations, Gram and eigendecomposition, and the weights or
+/// frame of its largest block), of which `threads` are live at once.
+struct MemoryNeed {
+  double results = 0, grams = 0, per_run = 0, per_run_gram = 0, per_run_weights = 0, total = 0;
+  int threads = 1;
+};
+
+inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs, int threads) {
+  MemoryNeed m;
+  const double b = sizeof(double), N = static_cast<double>(n), R = static_cast<double>(runs);
+  const double layers = static_cast<double>(cfg.depth() + 1), S = cfg.recorded_stages();
+  m.results = R * (layers * (S * n_metrics + 1) * b + 2 * sizeof(std::int64_t));
+  if (cfg.grams) m.grams = R * layers * S * N * N * b;
+  double dmax = static_cast<double>(d0), wmax = 0;
+  double d_in = static_cast<double>(d0);
+  for (auto w : cfg.widths) {
+    const double d_out = static_cast<double>(w);
+    dmax = std::max(dmax, d_out);
+    double need = 0;
+    if (cfg.sampler == Sampler::weights)
+      need = d_in * d_out * (cfg.weights == WeightKind::orthogonal ? 3 : 1);
+    else if (cfg.weights == WeightKind::orthogonal)
+      need = 3 * std::max(d_in, d_out) * N;
+    wmax = std::max(wmax, need);
+    d_in = d_out;
+  }
+  m.per_run_gram = 6 * N * N * b;  // Gram, eigenvectors, the solver's workspace, the square root
+  m.per_run_weights = wmax * b;
+  m.per_run = m.per_run_gram + m.per_run_weights + (3 * N * dmax + N * static_cast<double>(kernels::BLOCK)) * b;
+  m.threads = resolve_threads(threads, runs);
+  m.total = m.results + m.grams + m.threads * m.per_run + N * static_cast<double>(d0) * b;
+  return m;
+}
+
+/// Runs [run_offset, run_offset + runs) of the simulation with this seed, in parallel over
+/// runs (run indices are taken modulo 2^64, the streams' key space). An exception inside a
+/// run is caught in the parallel region and the first one is rethrown, as it was, after it.
+/// If `cancel` becomes true the remaining runs are skipped and Cancelled is thrown.
 inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t seed, std::int64_t run_offset,
-                       std::int64_t runs, int threads) {
+                       std::int64_t runs, int threads, const std::atomic<bool>* cancel = nullptr) {
   cfg.validate(x0.rows(), x0.cols());
   if (runs < 1) throw std::invalid_argument("runs must be >= 1; got " + std::to_string(runs));
   if (!x0.allFinite()) throw std::invalid_argument("X must be finite");
   Result res(cfg, runs, x0.rows());
-  std::string error;
-  bool failed = false;
-  const int nt = resolve_threads(threads);
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  const int nt = resolve_threads(threads, runs);
   (void)nt;
+  const auto offset = static_cast<std::uint64_t>(run_offset);  // unsigned: wraps, never overflows
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 #endif
   for (std::int64_t r = 0; r < runs; ++r) {
+    if (failed.load(std::memory_order_relaxed)) continue;
     try {
-      simulate_run(cfg, x0, seed, static_cast<std::uint64_t>(run_offset + r), res, r);
-    } catch (const std::exception& ex) {
-#ifdef ISOINIT_HAVE_OPENMP
-#pragma omp critical(isoinit_error)
-#endif
-      {
-        if (!failed) error = ex.what();
-        failed = true;
-      }
+      detail::check_cancel(cancel);
+      simulate_run(cfg, x0, seed, offset + static_cast<std::uint64_t>(r), res, r, nullptr, nullptr, cancel);
     } catch (...) {
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp critical(isoinit_error)
 #endif
       {
-        if (!failed) error = "unknown error in the simulation kernel";
-        failed = true;
+        if (!error) error = std::current_exception();
       }
+      failed.store(true, std::memory_order_relaxed);
     }
   }
-  if (failed) throw std::runtime_error(error);
+  if (error) std::rethrow_exception(error);
   return res;
 }
 
 /// The explicit (W, b) of every block of run `run`, exactly as sampler 'weights' draws them.
 inline void network_weights(const Config& cfg, Eigen::Index d0, std::uint64_t seed, std::uint64_t run,
-                            std::vector<RowMatrixXd>& ws, std::vector<Eigen::RowVectorXd>& bs) {
+                            std::vector<RowMatrixXd>& ws, std::vector<Eigen::RowVectorXd>& bs,
+                            const std::atomic<bool>* cancel = nullptr) {
   Eigen::Index d_in = d0;
   for (Eigen::Index l = 1; l <= cfg.depth(); ++l) {
+    detail::check_cancel(cancel);
     const Eigen::Index d_out = cfg.widths[static_cast<std::size_t>(l - 1)];
     Stream sb = Stream::derive(seed, run, static_cast<std::uint64_t>(l), Purpose::bias);
     bs.push_back(draw_bias(d_out, cfg.bias, sb));
