@@ -15,12 +15,6 @@ from isoinit.bounds import potential_bound
 from isoinit.cli import main
 from isoinit.hermite import beta0
 
-# Some figure curves (sigmoid with mf centering and no scaling) shrink until float64 cancels them
-# to exactly 0: the simulator reports that as a CollapseWarning (isoinit.simulate) where it used
-# to give NaN ranks silently. The figures draw collapsed layers as they are; until
-# figures/_measure.py silences CollapseWarning next to DivergenceWarning, the tests do.
-pytestmark = pytest.mark.filterwarnings("ignore::isoinit.CollapseWarning")
-
 RUNS = 5  # networks per configuration in these tests
 SIZE = 0.5  # widths x 0.5 (d = 500 instead of 1000); depth and batch as in the paper
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
+from . import _core, _progress
 from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import CollapseWarning, DivergenceWarning
@@ -325,7 +325,8 @@ def simulate(
         has (``os.cpu_count()``; ``isoinit.build_info()["max_threads"]``); the results do not
         depend on it.
     progress : bool, optional
-        Show a progress bar (default: when the call is expected to take over 2 seconds).
+        A progress bar: ``True``/``False`` as asked; ``None`` (default) only on an interactive
+        terminal and for a call expected to take over 2 seconds (:mod:`isoinit._progress`).
 
     Returns
     -------
@@ -367,15 +368,13 @@ def simulate(
         sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in pairwise(dims))
         / 2e9
     )
-    show = check.boolean("progress", progress) if progress is not None else per_run * runs / workers > 2.0
+    show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
     if not show:
         return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov)
-    from tqdm.auto import tqdm
-
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
-    with tqdm(total=runs, desc="isoinit.simulate", unit="run", leave=False) as bar:
+    with _progress.bar(runs, "isoinit.simulate", "run", show=True) as bar:
         for start in range(0, runs, chunk):
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))

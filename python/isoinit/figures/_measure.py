@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .._warnings import DivergenceWarning
+from .._warnings import CollapseWarning, DivergenceWarning
 from ..config import MLP
 from ..inputs import degenerate
 from ..metrics import _measure
@@ -265,8 +265,9 @@ def measure(ctx: Context, curve: Curve) -> Measured:
     authors = ctx.protocol == "authors" and curve.quantity != "potential"
     complement = curve.quantity == "gap_complement"
     with warnings.catch_warnings():
-        # expected in some figures: reported through diverged_at, drawn on the figure
+        # expected in some figures: reported through diverged_at / collapsed_at, drawn on the figure
         warnings.simplefilter("ignore", DivergenceWarning)
+        warnings.simplefilter("ignore", CollapseWarning)
         traj = simulate(mlp, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement, progress=False)
     if complement:
         assert traj.grams is not None
