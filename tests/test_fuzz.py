@@ -141,5 +141,5 @@ def test_configurations_that_collapse_by_construction_are_refused(mlp: isoinit.M
     # zero gain without bias, or a constant activation under centering, map every batch to 0:
     # refused before any work with the reason (a collapse that happens along the way is
     # reported through collapsed_at instead: tests/test_breakdown.py)
-    with pytest.raises(ValueError, match="gain must be > 0|must not be constant"):
+    with pytest.raises(ValueError, match=r"gain must be > 0|must not be constant"):
         isoinit.simulate(mlp, isoinit.inputs.gaussian(4, 6), runs=2)
