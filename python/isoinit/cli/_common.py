@@ -7,6 +7,7 @@ from typing import get_args
 
 import numpy as np
 
+from .._results import CONFIG_FIELDS
 from ..config import MLP, Centering, Norm, Order, Scaling, Weights
 
 __all__ = [
@@ -19,20 +20,9 @@ __all__ = [
     "mlp_from_args",
 ]
 
-#: The destinations of the network options (the :class:`~isoinit.MLP` fields).
-NETWORK_OPTIONS: tuple[str, ...] = (
-    "activation",
-    "norm",
-    "center",
-    "scale",
-    "order",
-    "depth",
-    "width",
-    "gain",
-    "bias",
-    "weights",
-    "eps",
-)
+#: The destinations of the network options: the :class:`~isoinit.MLP` fields, as the
+#: configuration columns of every table name them.
+NETWORK_OPTIONS: tuple[str, ...] = CONFIG_FIELDS
 
 
 def activation_help() -> str:
