@@ -222,3 +222,16 @@ def test_registered_callable_round_trips_by_name(tmp_path: Path) -> None:
             isoinit.load(tmp_path / "user0.npz")
     finally:
         activations.register("store_xtanh", lambda v: v * np.tanh(v), overwrite=True)
+
+
+def test_frames_carry_the_provenance_into_parquet(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    traj = isoinit.simulate(MLP(3, 16, "tanh"), X, runs=2, seed=4)
+    mf = meanfield.trajectory(MLP(3, 16, "tanh"), X)
+    for result in (traj, mf):
+        df = result.to_frame()
+        assert result.provenance is not None
+        assert df.attrs["isoinit"] == {"provenance": result.provenance.to_dict()}
+        back = sweeps.load(sweeps.save(df, tmp_path / f"{type(result).__name__}.parquet"))
+        assert back.attrs["isoinit"] == df.attrs["isoinit"]
+        pd.testing.assert_frame_equal(back, df, check_dtype=False)

@@ -97,7 +97,8 @@ class MeanFieldTrajectory(MetricsView):
         """Tidy table: one row per layer.
 
         Columns ``layer``, every metric, ``source`` (``"meanfield"``), then the
-        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields).
+        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields);
+        ``df.attrs["isoinit"]`` holds the provenance.
         """
         layers = self.grams.shape[0]
         cols: dict[str, object] = {"layer": np.arange(layers)}
@@ -105,6 +106,8 @@ class MeanFieldTrajectory(MetricsView):
         cols["source"] = "meanfield"
         cols.update(config_columns(self.mlp))
         df: pd.DataFrame = pd.DataFrame(cols)
+        if self.provenance is not None:  # as for simulations and sweep tables
+            df.attrs["isoinit"] = {"provenance": self.provenance.to_dict()}
         return df
 
     def _outputs(self, metric: str) -> _F:

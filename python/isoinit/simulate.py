@@ -117,6 +117,8 @@ class Trajectory(MetricsView):
 
         Columns ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``, then the
         configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields).
+        ``df.attrs["isoinit"]`` holds the provenance, as for sweep tables (so
+        :func:`isoinit.sweeps.save` writes it into a Parquet file's metadata).
         """
         runs, layers = self.norm_bias.shape
         if self.stages is None:
@@ -131,6 +133,8 @@ class Trajectory(MetricsView):
         df: pd.DataFrame = pd.DataFrame(cols, index=idx).reset_index()
         for key, value in config_columns(self.mlp).items():
             df[key] = value
+        if self.provenance is not None:
+            df.attrs["isoinit"] = {"provenance": self.provenance.to_dict()}
         return df
 
     def _outputs(self, metric: str) -> NDArray[np.float64]:
