@@ -83,3 +83,33 @@ def user_copy(spec: str):
     return activations.Activation(
         name=f"copy_{act.name}", base=f"copy_{act.base}", param=None, fn=act.fn, kinks=act.kinks, engine=None
     )
+
+
+def simulated_and_reference(mlp, x, seed, run):
+    """Run ``run`` of ``isoinit.simulate(mlp, x, sampler="weights")`` and the NumPy forward pass
+    of :func:`forward` with the same weights and the activation's own function ``mlp.act.fn``
+    (for a registered callable: the callable, not the engine's table): the stage Grams
+    ``(got, ref)``, each ``(L + 1, 3, n, n)``. Also checks that ``isoinit.forward`` of the
+    same weights gives exactly the simulator's numbers."""
+    import isoinit
+    from isoinit.meanfield import mf_constants
+
+    traj = isoinit.simulate(mlp, x, runs=run + 1, seed=seed, sampler="weights", stages=True, grams=True)
+    weights = isoinit.network_weights(mlp, x.shape[1], seed=seed, run=run)
+    mf_c, mf_s = mf_constants(mlp)
+    _, ref = forward(
+        x,
+        weights,
+        mlp.act.fn,
+        center=mlp.centering,
+        scale=mlp.scaling,
+        order=mlp.order,
+        gain=mlp.gain,
+        eps=mlp.eps,
+        mf_center=mf_c or None,
+        mf_scale=mf_s or None,
+    )
+    got = traj.grams[run]
+    fixed = isoinit.forward(mlp, x, weights, stages=True, grams=True)
+    np.testing.assert_array_equal(fixed.grams[0], got)
+    return got, ref
