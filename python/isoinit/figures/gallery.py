@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m isoinit.figures.gallery", description="Regenerate the table of figures of the gallery."
     )
-    p.add_argument("path", metavar="FILE.md", help="the gallery, e.g. docs/figures.md")
+    p.add_argument("path", metavar="PATH", help="the gallery page, e.g. docs/figures.md")
     p.add_argument("--check", action="store_true", help="do not write; exit 1 if the table is out of date")
     args = p.parse_args(argv)
     path = Path(args.path)
