@@ -78,7 +78,6 @@ def __dir__() -> list[str]:
 
 _F = NDArray[np.float64]
 _SQRT2PI = math.sqrt(2.0 * math.pi)
-_PHI0 = 1.0 / _SQRT2PI
 
 #: Built-in activations (by ``Activation.base``) whose coefficients, moments and kernels have
 #: closed forms (their record names a family of :mod:`isoinit._closed_forms`); ``heK`` and
@@ -219,15 +218,6 @@ def _raw_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple
     return z, w
 
 
-@lru_cache(maxsize=256)
-def _gauss_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple[_F, _F]:
-    """Nodes ``z`` and weights ``w * phi(z)`` for ``E f(z)``, split where ``gain z`` hits a kink."""
-    z, w = _raw_rule(kinks, gain, half_width)
-    w = w * np.exp(-0.5 * z * z) / _SQRT2PI
-    w.setflags(write=False)
-    return z, w
-
-
 #: A quadrature's tail is negligible when ``|sigma(g z)|^2 phi(z)`` times the last panel's
 #: width at the edge of the rule is below this fraction of ``E sigma^2`` (1 plus it).
 _TAIL_REL = 1e-15
@@ -266,8 +256,8 @@ def _log_growth(z: _F, f: _F) -> float:
     return growth
 
 
-def _sampled(act: Activation, g: float, half_width: float) -> tuple[_F, _F, _F]:
-    """Nodes ``z``, raw weights and ``sigma(g z)`` on a wide enough rule.
+def _sampled(act: Activation, g: float, half_width: float) -> tuple[_F, _F, _F, float]:
+    """Nodes ``z``, raw weights, ``sigma(g z)`` and ``E sigma(g z)^2`` on a wide enough rule.
 
     Wide enough: ``|sigma(g z)|^2 phi(z)`` has decayed at its edge (the rule is widened up to
     ``2^_WIDEN`` times); otherwise ValueError with the true reason: no finite Gaussian
@@ -284,7 +274,7 @@ def _sampled(act: Activation, g: float, half_width: float) -> tuple[_F, _F, _F]:
         if not math.isfinite(m2):
             break
         if _tail(z, f, m2) <= _TAIL_REL:
-            return z, w, f
+            return z, w, f, m2
     if _log_growth(z, f) >= 0.5 * (1.0 - 1e-3):
         raise ValueError(
             f"activation {act.name!r} has no finite Gaussian moments at gain {g:g}: |sigma(g z)|^2 grows "
@@ -312,7 +302,7 @@ def _sigma_on(act: Activation, x: _F) -> _F:
 @lru_cache(maxsize=512)
 def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
     act = _BY_KEY[key]
-    z, w, f = _sampled(act, g, _half_width(k_max))
+    z, w, f, _ = _sampled(act, g, _half_width(k_max))
     # he_k(z) e^{-z^2/4} is bounded by 1.09 for every k (Cramer's inequality), so the table
     # of scaled polynomials and the scaled weights never overflow, even for k_max = 1000
     # where he_k alone would at the edge of the rule
@@ -326,12 +316,7 @@ def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
 
 @lru_cache(maxsize=1024)
 def _quad_m2(key: tuple[Any, ...], g: float) -> float:
-    act = _BY_KEY[key]
-    z, w, f = _sampled(act, g, _half_width(2))
-    m2 = float(np.dot(f * f, w * np.exp(-0.5 * z * z) / _SQRT2PI))
-    if not math.isfinite(m2):
-        raise _overflow(act, g)
-    return m2
+    return _sampled(_BY_KEY[key], g, _half_width(2))[3]  # finite: _sampled refuses the rest
 
 
 # --------------------------------------------------------------------------------------
