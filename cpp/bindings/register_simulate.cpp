@@ -17,7 +17,8 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::string& center, const std::string& scale, const std::string& order,
                    const std::string& weights, const std::string& sampler, double gain, double bias, double eps,
                    const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
-                   const std::vector<double>& mf_scale, bool stages, bool grams) {
+                   const std::vector<double>& mf_scale, bool stages, bool grams, const std::vector<BlockSpec>& blocks,
+                   const std::string& init) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
   c.center =
@@ -37,7 +38,36 @@ Config make_config(const std::string& activation, double act_param, const std::v
   c.mf_scale = mf_scale;
   c.stages = stages;
   c.grams = grams;
+  c.blocks = blocks;
+  c.init = parse<Init>("init", init, {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}});
   return c;
+}
+
+BlockSpec make_block(const std::string& kind, const std::string& position, const std::string& center,
+                     const std::string& scale, double eps, bool residual, double alpha, double ratio, bool one_layer,
+                     int heads, bool causal, bool final_norm) {
+  BlockSpec b;
+  b.kind = parse<BlockKind>("kind", kind,
+                            {{"mlp", BlockKind::mlp},
+                             {"feedforward", BlockKind::feedforward},
+                             {"attention", BlockKind::attention},
+                             {"transformer", BlockKind::transformer}});
+  b.position = parse<Position>("position", position,
+                               {{"pre", Position::pre}, {"post", Position::post}, {"none", Position::none}});
+  b.norm.center =
+      parse<Center>("center", center,
+                    {{"none", Center::none}, {"layer", Center::layer}, {"batch", Center::batch}, {"mf", Center::mf}});
+  b.norm.scale = parse<Scale>(
+      "scale", scale, {{"none", Scale::none}, {"layer", Scale::layer}, {"batch", Scale::batch}, {"mf", Scale::mf}});
+  b.norm.eps = eps;
+  b.residual = residual;
+  b.alpha = alpha;
+  b.ratio = ratio;
+  b.one_layer = one_layer;
+  b.heads = heads;
+  b.causal = causal;
+  b.final_norm = final_norm;
+  return b;
 }
 
 /// Raise MemoryError if a simulate() call of this size would not fit, naming the parameter
@@ -51,8 +81,8 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
   std::string what;
   if (m.grams >= m.results && m.grams >= working && m.grams >= extra) {
     what = "grams=True with " + R + " (n=" + N + ", " + std::to_string(cfg.depth() + 1) + " layers" +
-           (cfg.stages ? " x 3 stages" : "") + ") needs " + format_bytes(m.grams) +
-           " for the Gram matrices; use grams=False or fewer runs";
+           (cfg.stages ? " x " + std::to_string(cfg.recorded_stages()) + " stages" : "") + ") needs " +
+           format_bytes(m.grams) + " for the Gram matrices; use grams=False or fewer runs";
   } else if (m.results >= working && m.results >= extra) {
     what = R + " (" + std::to_string(cfg.depth() + 1) + " layers) needs " + format_bytes(m.results) +
            " for the metric arrays; use fewer runs";
@@ -72,12 +102,11 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
 /// Whether a call is big enough to be worth a worker thread (and Ctrl-C polling): more than
 /// about a millisecond of work.
 bool long_call(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs) {
-  double flops = 0, d_in = static_cast<double>(d0);
+  double flops = 0;
   const double N = static_cast<double>(n);
-  for (auto w : cfg.widths) {
-    const double d_out = static_cast<double>(w);
-    flops += cfg.sampler == Sampler::gram ? N * N * (N + 2 * d_out) : N * d_in * d_out;
-    d_in = d_out;
+  for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+    const double d_in = static_cast<double>(m.d_in), d_out = static_cast<double>(m.d_out);
+    flops += cfg.sampler == Sampler::gram ? N * N * (N + d_in + d_out) : N * d_in * d_out;
   }
   return flops * static_cast<double>(runs) > 1e6;
 }
@@ -97,21 +126,29 @@ py::dict pack(Result&& res) {
 }
 
 #define ISOINIT_CONFIG_ARGS                                                                                         \
-  py::arg("activation"), py::arg("act_param") = 0.0, py::arg("coeffs") = std::vector<double>{},                     \
-                         py::arg("center") = "layer", py::arg("scale") = "layer", py::arg("order") = "act-norm",    \
-                         py::arg("weights") = "gaussian", py::arg("sampler") = "gram", py::arg("gain") = 1.0,       \
-                         py::arg("bias") = 0.0, py::arg("eps") = 0.0, py::arg("widths"),                            \
-                         py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
-                         py::arg("stages") = false, py::arg("grams") = false
+  py::arg("activation"),                                                                                            \
+      py::arg("act_param") = 0.0, py::arg("coeffs") = std::vector<double>{}, py::arg("center") = "layer",           \
+      py::arg("scale") = "layer", py::arg("order") = "act-norm", py::arg("weights") = "gaussian",                   \
+      py::arg("sampler") = "gram", py::arg("gain") = 1.0, py::arg("bias") = 0.0, py::arg("eps") = 0.0,              \
+      py::arg("widths"), py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
+      py::arg("stages") = false, py::arg("grams") = false, py::arg("blocks") = std::vector<BlockSpec>{},            \
+      py::arg("init") = "gaussian"
 
 }  // namespace
 
 void register_simulate(py::module_& m) {
   // The configuration crosses the boundary once: built (and checked) as one Config object,
   // then passed to every entry point.
+  py::class_<BlockSpec>(m, "BlockSpec", "One block of a network (private: see isoinit.blocks).")
+      .def(py::init(&make_block), py::arg("kind"), py::arg("position") = "pre", py::arg("center") = "layer",
+           py::arg("scale") = "layer", py::arg("eps") = 0.0, py::arg("residual") = true, py::arg("alpha") = 1.0,
+           py::arg("ratio") = 4.0, py::arg("one_layer") = false, py::arg("heads") = 1, py::arg("causal") = false,
+           py::arg("final_norm") = false);
   py::class_<Config>(m, "Config", "One network configuration of the kernel (private: see isoinit.MLP).")
       .def(py::init(&make_config), ISOINIT_CONFIG_ARGS)
       .def_property_readonly("depth", &Config::depth)
+      .def_property_readonly("stage_names", &Config::stage_names)
+      .def_property_readonly("maps", [](const Config& c) { return c.program().maps; })
       .def_readonly("stages", &Config::stages)
       .def_readonly("grams", &Config::grams);
 
@@ -152,37 +189,38 @@ void register_simulate(py::module_& m) {
         const RowMatrixXd x0 = to_matrix(x, "X");
         cfg.validate(x0.rows(), x0.cols());
         if (!x0.allFinite()) throw std::invalid_argument("X must be finite");
-        const auto L = static_cast<std::size_t>(cfg.depth());
+        const Program prog = cfg.program();
+        const std::vector<MapShape> shapes = map_shapes(prog, x0.cols());
+        const std::size_t L = shapes.size();
         if (w_list.size() != L || b_list.size() != L)
-          throw std::invalid_argument("weights and biases must have one entry per block (" + std::to_string(L) + ")");
+          throw std::invalid_argument("weights must have one (W, b) per linear map (" + std::to_string(L) + ")");
         std::vector<RowMatrixXd> ws;
         std::vector<Eigen::RowVectorXd> bs;
-        Eigen::Index d_in = x0.cols();
         for (std::size_t k = 0; k < L; ++k) {
+          const Eigen::Index d_in = shapes[k].d_in, d_out = shapes[k].d_out;
           ws.push_back(to_matrix(w_list[k], "weights[k]"));
-          if (ws.back().rows() != d_in || ws.back().cols() != cfg.widths[k])
+          if (ws.back().rows() != d_in || ws.back().cols() != d_out)
             throw std::invalid_argument("weights[" + std::to_string(k) + "] must have shape (" + std::to_string(d_in) +
-                                        ", " + std::to_string(cfg.widths[k]) + ")");
+                                        ", " + std::to_string(d_out) + ")");
           if (!ws.back().allFinite())
             throw std::invalid_argument("weights must be finite; weights[" + std::to_string(k) + "] is not");
           const DoubleArray& b = b_list[k];
           Eigen::RowVectorXd bv;
           if (b.size() > 0) {
-            if (b.ndim() != 1 || b.shape(0) != cfg.widths[k])
+            if (b.ndim() != 1 || b.shape(0) != d_out)
               throw std::invalid_argument("biases[" + std::to_string(k) + "] must be empty or have shape (" +
-                                          std::to_string(cfg.widths[k]) + ",)");
+                                          std::to_string(d_out) + ",)");
             bv = Eigen::Map<const Eigen::RowVectorXd>(b.data(), b.shape(0));
             if (!bv.allFinite())
               throw std::invalid_argument("biases must be finite; biases[" + std::to_string(k) + "] is not");
           }
           bs.push_back(bv);
-          d_in = cfg.widths[k];
         }
         check_memory(cfg, x0.rows(), x0.cols(), 1, 1);
         Result res = interruptible(
             [&](const std::atomic<bool>& cancel) {
               Result r(cfg, 1, x0.rows());
-              simulate_run(cfg, x0, 0, 0, r, 0, &ws, &bs, &cancel);
+              simulate_run(cfg, prog, x0, 0, 0, r, 0, &ws, &bs, &cancel);
               return r;
             },
             long_call(cfg, x0.rows(), x0.cols(), 1));
@@ -195,17 +233,17 @@ void register_simulate(py::module_& m) {
       "network_weights",
       [](std::int64_t d0, std::uint64_t seed, std::uint64_t run, const Config& cfg) {
         if (d0 < 1) throw std::invalid_argument("d0 must be >= 1; got " + std::to_string(d0));
-        double doubles = 0, d_in = static_cast<double>(d0);
-        for (auto w : cfg.widths) {
-          doubles += d_in * static_cast<double>(w) + static_cast<double>(w);
-          d_in = static_cast<double>(w);
+        double doubles = 0;
+        Eigen::Index widest = 0;
+        for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+          doubles += static_cast<double>(m.d_in) * static_cast<double>(m.d_out) + static_cast<double>(m.d_out);
+          widest = std::max(widest, m.d_out);
         }
         // the weights are drawn in Eigen and copied into NumPy arrays: twice their size
-        require_memory(2 * doubles * sizeof(double),
-                       "network_weights with d_in=" + std::to_string(d0) + " and widths up to " +
-                           std::to_string(*std::max_element(cfg.widths.begin(), cfg.widths.end())) + " needs " +
-                           format_bytes(doubles * sizeof(double)) +
-                           " for the weight matrices, held twice while copied");
+        require_memory(2 * doubles * sizeof(double), "network_weights with d_in=" + std::to_string(d0) +
+                                                         " and widths up to " + std::to_string(widest) + " needs " +
+                                                         format_bytes(doubles * sizeof(double)) +
+                                                         " for the weight matrices, held twice while copied");
         using Weights = std::pair<std::vector<RowMatrixXd>, std::vector<Eigen::RowVectorXd>>;
         Weights drawn = interruptible(
             [&](const std::atomic<bool>& cancel) {

@@ -42,11 +42,12 @@
 #include "linear.hpp"
 #include "metrics.hpp"
 #include "normalization.hpp"
+#include "program.hpp"
 #include "random.hpp"
 
 namespace isoinit {
 
-enum class Order { act_norm, norm_act };
+/// The stages of the plain MLP block, in the order of Program::stages.
 enum Stage : int { stage_linear = 0, stage_activation = 1, stage_normalization = 2, n_stages = 3 };
 
 struct Config {
@@ -64,9 +65,30 @@ struct Config {
   std::vector<double> mf_scale;      // per block, used when scale == mf
   bool stages = false;
   bool grams = false;
+  /// The blocks (program.hpp); empty for the plain MLP (one `mlp` block per width).
+  std::vector<BlockSpec> blocks;
+  Init init = Init::gaussian;
 
   Eigen::Index depth() const { return static_cast<Eigen::Index>(widths.size()); }
-  int recorded_stages() const { return stages ? n_stages : 1; }
+  bool plain_mlp() const {
+    for (const auto& b : blocks)
+      if (b.kind != BlockKind::mlp) return false;
+    return true;
+  }
+  /// The block program this configuration runs.
+  Program program() const {
+    std::vector<BlockSpec> specs = blocks;
+    if (specs.empty()) {
+      BlockSpec mlp;
+      mlp.kind = BlockKind::mlp;
+      specs.assign(widths.size(), mlp);
+    }
+    const double two_l = 2.0 * static_cast<double>(widths.size());
+    const Gains g = init == Init::gpt2 ? Gains{0.02, 0.02 / std::sqrt(two_l)} : Gains{gain, gain};
+    return compile(specs, widths, order, NormSpec{center, scale, eps}, center == Center::mf || scale == Scale::mf, g);
+  }
+  std::vector<std::string> stage_names() const { return program().stages; }
+  int recorded_stages() const { return stages ? static_cast<int>(stage_names().size()) : 1; }
 
   void validate(Eigen::Index n, Eigen::Index d0) const {
     if (n < 2) throw std::invalid_argument("X must have n >= 2 rows; got n=" + std::to_string(n));
@@ -96,8 +118,9 @@ struct Config {
       }
     }
     act.validate();
+    if (!blocks.empty()) validate_blocks(n, d0);
     // configurations whose every run is degenerate by construction
-    if (gain == 0 && bias == 0)
+    if (init == Init::gaussian && gain == 0 && bias == 0)
       throw std::invalid_argument(
           "gain must be > 0 when bias is 0; got gain=0 and bias=0: every pre-activation is 0, so no layer carries any "
           "information about the batch");
@@ -108,10 +131,69 @@ struct Config {
               "width must be >= 2 with layer centering (centering a single feature makes it 0); "
               "got width 1 at block " +
               std::to_string(k + 1));
-    if (order == Order::act_norm && center != Center::none && act.is_constant())
+    if (blocks.empty() && order == Order::act_norm && center != Center::none && act.is_constant())
       throw std::invalid_argument(
           "activation must not be constant with centering (center=layer, batch or mf subtracts the constant and "
           "leaves 0 at every block); got a constant activation (he0, or Hermite coefficients c_1.. all 0)");
+  }
+
+  /// The checks of a block network (blocks non-empty), naming the parameter.
+  void validate_blocks(Eigen::Index n, Eigen::Index d0) const {
+    if (blocks.size() != widths.size())
+      throw std::invalid_argument("blocks must have one entry per width; got " + std::to_string(blocks.size()) +
+                                  " blocks and " + std::to_string(widths.size()) + " widths");
+    if (!plain_mlp() && (center == Center::mf || scale == Scale::mf))
+      throw std::invalid_argument("norm 'mf' (mean-field constants) is only defined for a plain MLP");
+    Eigen::Index d_in = d0;
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      const BlockSpec& b = blocks[k];
+      const std::string at = " (block " + std::to_string(k + 1) + ")";
+      if (b.kind != BlockKind::mlp && widths[k] != d_in)
+        throw std::invalid_argument(
+            "width must equal the width of the block's input for residual and attention "
+            "blocks (the residual stream keeps its width); got width " +
+            std::to_string(widths[k]) + " after width " + std::to_string(d_in) + at);
+      if (!std::isfinite(b.alpha)) throw std::invalid_argument("alpha must be finite" + at);
+      if (b.kind == BlockKind::feedforward || b.kind == BlockKind::transformer)
+        if (!b.one_layer &&
+            (!(b.ratio > 0) || !std::isfinite(b.ratio) || std::llround(b.ratio * double(widths[k])) < 1))
+          throw std::invalid_argument("ratio must be > 0 (hidden width ratio * width >= 1); got " +
+                                      std::to_string(b.ratio) + at);
+      if (b.kind == BlockKind::attention || b.kind == BlockKind::transformer) {
+        if (b.heads < 1 || widths[k] % b.heads != 0)
+          throw std::invalid_argument("heads must be >= 1 and divide the width; got heads=" + std::to_string(b.heads) +
+                                      " and width=" + std::to_string(widths[k]) + at);
+      } else if (b.causal) {
+        throw std::invalid_argument("causal applies to attention and transformer blocks only" + at);
+      }
+      if (b.kind != BlockKind::mlp) {
+        if (b.norm.center == Center::mf || b.norm.scale == Scale::mf)
+          throw std::invalid_argument("norm 'mf' is only defined for plain MLP blocks" + at);
+        if (!(b.norm.eps >= 0) || !std::isfinite(b.norm.eps))
+          throw std::invalid_argument("eps must be finite and >= 0" + at);
+        if (b.norm.center == Center::layer && widths[k] == 1)
+          throw std::invalid_argument("width must be >= 2 with layer centering" + at);
+      }
+      d_in = widths[k];
+    }
+    if (sampler == Sampler::gram && weights == WeightKind::orthogonal) {
+      const Program prog = program();
+      Eigen::Index cur = d0;
+      for (const Block& block : prog.blocks)
+        for (const Op& op : block.ops) {
+          if (op.kind == OpKind::linear) {
+            if (n > std::max(cur, op.d_out))
+              throw std::invalid_argument(
+                  "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every linear map; got n=" +
+                  std::to_string(n) + " for a map of width " + std::to_string(cur) + " -> " + std::to_string(op.d_out) +
+                  "; use sampler='weights'");
+            cur = op.d_out;
+          } else if (op.kind == OpKind::attention && n > cur) {
+            throw std::invalid_argument(
+                "sampler 'gram' with orthogonal weights needs n <= the width at attention maps; use sampler='weights'");
+          }
+        }
+    }
   }
 };
 
@@ -219,67 +301,147 @@ inline void scale_input_rows(const RowMatrixXd& x0, RowMatrixXd& x, double& bias
 
 }  // namespace detail
 
-/// Simulate one run (global index `run`) into row `row` of `res`. If `weights` is
-/// non-null the explicit per-block (W, b) are used instead of drawing them. If `cancel` is
-/// non-null and becomes true, throws Cancelled before the next layer.
+namespace detail {
+
+/// The gain of a linear map whose input has d_in columns: gaussian init multiplies
+/// W ~ N(0, 1/d_in) by op.gain; gpt2 wants weights of standard deviation op.gain (0.02, or
+/// 0.02 / sqrt(2 L) for a projection into the residual stream), i.e. op.gain * sqrt(d_in).
+inline double map_gain(const Config& cfg, const Op& op, Eigen::Index d_in) {
+  return cfg.init == Init::gpt2 ? op.gain * std::sqrt(static_cast<double>(d_in)) : op.gain;
+}
+
+}  // namespace detail
+
+/// Simulate one run (global index `run`) of the program `prog` (cfg.program()) into row
+/// `row` of `res`. If `fixed_w` is non-null the explicit (W, b) of every linear map (in
+/// program order; attention's Q, K, V are three) are used instead of drawing them. If
+/// `cancel` is non-null and becomes true, throws Cancelled before the next block.
+inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrixXd& x0, std::uint64_t seed,
+                         std::uint64_t run, Result& res, Eigen::Index row,
+                         const std::vector<RowMatrixXd>* fixed_w = nullptr,
+                         const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr,
+                         const std::atomic<bool>* cancel = nullptr) {
+  detail::RunState st(cfg, res, row);
+  const auto L = static_cast<Eigen::Index>(prog.blocks.size());
+  const int S = cfg.recorded_stages();
+  const bool sample_gram = cfg.sampler == Sampler::gram && !fixed_w;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  bool factored = false;  // st.eig holds the factorization of the current x
+  RowMatrixXd skip, qm, km, vm;
+
+  detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
+  const bool first_samples =
+      !prog.blocks.empty() && !prog.blocks[0].ops.empty() &&
+      (prog.blocks[0].ops[0].kind == OpKind::linear || prog.blocks[0].ops[0].kind == OpKind::attention);
+  if (!st.gram_of(st.x, sample_gram && first_samples)) return st.diverge(0);
+  factored = sample_gram && first_samples;
+  for (int s = 0; s < S; ++s) st.record(0, s);
+
+  // x <- gain * x W + b for map (op.map + offset, op.slot + offset) of block l
+  const auto linear = [&](Eigen::Index l, const Op& op, std::uint64_t offset, Eigen::Index d_out, RowMatrixXd& out) {
+    const Eigen::Index d_in = st.x.cols();
+    const double gain = detail::map_gain(cfg, op, d_in);
+    if (fixed_w) {
+      const std::size_t slot = op.slot + offset;
+      linear_weights(st.x, (*fixed_w)[slot], gain, (*fixed_b)[slot], out);
+      return true;
+    }
+    const std::uint64_t key = map_key(l, op.map + offset);
+    Stream sb = Stream::derive(seed, run, key, Purpose::bias);
+    const Eigen::RowVectorXd b = draw_bias(d_out, cfg.bias, sb);
+    Stream sw = Stream::derive(seed, run, key, Purpose::linear);
+    if (cfg.sampler == Sampler::weights) {
+      const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
+      linear_weights(st.x, w, gain, b, out);
+    } else {
+      if (!factored) {
+        if (!st.gram_of(st.x, true, false)) return false;
+        factored = true;
+      }
+      linear_gram(st.eig, d_in, d_out, cfg.weights, gain, b, sw, st.buffer, out);
+    }
+    return true;
+  };
+
+  for (Eigen::Index l = 1; l <= L; ++l) {
+    detail::check_cancel(cancel);
+    const Block& block = prog.blocks[static_cast<std::size_t>(l - 1)];
+    const auto k = static_cast<std::size_t>(l - 1);
+    double& nb = res.norm_bias[static_cast<std::size_t>(row * res.layers + l)];
+    if (!block.has_norm) nb = nan;
+    if (cfg.stages && S > 0) {
+      // stages this block does not have stay NaN
+      for (int s = 0; s < S; ++s) {
+        std::fill(res.metric_ptr(row, l, s), res.metric_ptr(row, l, s) + n_metrics, nan);
+        if (cfg.grams) std::fill(res.gram_ptr(row, l, s), res.gram_ptr(row, l, s) + res.n * res.n, nan);
+      }
+    }
+    for (const Op& op : block.ops) {
+      switch (op.kind) {
+        case OpKind::linear:
+          if (!linear(l, op, 0, op.d_out, st.h)) return st.diverge(l);
+          st.x.swap(st.h);
+          factored = false;
+          break;
+        case OpKind::activation:
+          // a non-finite input: relu(NaN) = 0 and tanh(inf) = 1 would hide it
+          if (!cfg.act.apply(st.x.data(), static_cast<std::size_t>(st.x.size())) && op.check) return st.diverge(l);
+          factored = false;
+          break;
+        case OpKind::normalize: {
+          const double c_mf = op.mf && cfg.center == Center::mf ? cfg.mf_center[k] : 0.0;
+          const double s_mf = op.mf && cfg.scale == Scale::mf ? cfg.mf_scale[k] : 1.0;
+          bool finite = true;
+          nb = normalize(st.x, op.norm.center, op.norm.scale, c_mf, s_mf, op.norm.eps, finite);
+          if (!finite) return st.diverge(l);
+          factored = false;
+          break;
+        }
+        case OpKind::save:
+          skip = st.x;
+          break;
+        case OpKind::add:
+          if (op.alpha != 1.0) st.x *= op.alpha;
+          st.x += skip;
+          factored = false;
+          break;
+        case OpKind::attention: {
+          const Eigen::Index d = st.x.cols();
+          if (!linear(l, op, 0, d, qm) || !linear(l, op, 1, d, km) || !linear(l, op, 2, d, vm)) return st.diverge(l);
+          if (!attend(qm, km, vm, op.heads, op.causal, st.h)) return st.diverge(l);
+          st.x.swap(st.h);
+          factored = false;
+          break;
+        }
+        case OpKind::record:
+          if (cfg.stages) {
+            const bool keep = sample_gram && op.factor_next;
+            if (!st.gram_of(st.x, keep, false)) return st.diverge(l);
+            st.record(l, op.stage);
+            factored = keep;
+          }
+          break;
+        case OpKind::output: {
+          // the block output: its Gram's diagonal sees every value
+          const bool keep = sample_gram && op.factor_next;
+          if (!st.gram_of(st.x, keep)) return st.diverge(l);
+          st.record(l, cfg.stages ? op.stage : 0);
+          factored = keep;
+          if (res.collapsed_at[static_cast<std::size_t>(row)] < 0 && !(st.g.trace() > 0))
+            res.collapsed_at[static_cast<std::size_t>(row)] = l;
+          break;
+        }
+      }
+    }
+  }
+}
+
+/// simulate_run of cfg's own program.
 inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t seed, std::uint64_t run, Result& res,
                          Eigen::Index row, const std::vector<RowMatrixXd>* fixed_w = nullptr,
                          const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr,
                          const std::atomic<bool>* cancel = nullptr) {
-  detail::RunState st(cfg, res, row);
-  const Eigen::Index L = cfg.depth();
-  const int S = cfg.recorded_stages();
-  const int out_stage = !cfg.stages ? 0 : (cfg.order == Order::act_norm ? stage_normalization : stage_activation);
-  const bool want_vectors = cfg.sampler == Sampler::gram && !fixed_w;
-
-  detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
-  if (!st.gram_of(st.x, want_vectors)) return st.diverge(0);
-  for (int s = 0; s < S; ++s) st.record(0, s);
-
-  for (Eigen::Index l = 1; l <= L; ++l) {
-    detail::check_cancel(cancel);
-    const Eigen::Index d_in = st.x.cols(), d_out = cfg.widths[static_cast<std::size_t>(l - 1)];
-    const auto k = static_cast<std::size_t>(l - 1);
-    // linear
-    if (fixed_w) {
-      linear_weights(st.x, (*fixed_w)[k], cfg.gain, (*fixed_b)[k], st.h);
-    } else {
-      Stream sb = Stream::derive(seed, run, static_cast<std::uint64_t>(l), Purpose::bias);
-      const Eigen::RowVectorXd b = draw_bias(d_out, cfg.bias, sb);
-      Stream sw = Stream::derive(seed, run, static_cast<std::uint64_t>(l), Purpose::linear);
-      if (cfg.sampler == Sampler::weights) {
-        const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
-        linear_weights(st.x, w, cfg.gain, b, st.h);
-      } else {
-        linear_gram(st.eig, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.buffer, st.h);
-      }
-    }
-    // H: in norm-act order the normalization's row (column) reductions see every value of H;
-    // in act-norm order the activation comes first and may hide inf or NaN (relu(NaN) = 0,
-    // tanh(inf) = 1), so it checks its inputs on its own pass
-    if (!st.stage(st.h, l, stage_linear)) return st.diverge(l);
-    const double c_mf = cfg.center == Center::mf ? cfg.mf_center[k] : 0.0;
-    const double s_mf = cfg.scale == Scale::mf ? cfg.mf_scale[k] : 1.0;
-    double& nb = res.norm_bias[static_cast<std::size_t>(row * res.layers + l)];
-    bool finite = true;
-    if (cfg.order == Order::act_norm) {
-      if (!cfg.act.apply(st.h.data(), static_cast<std::size_t>(st.h.size()))) return st.diverge(l);  // checks H
-      if (!st.stage(st.h, l, stage_activation)) return st.diverge(l);
-      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps, finite);  // checks sigma(H)
-      if (!finite) return st.diverge(l);
-    } else {
-      nb = normalize(st.h, cfg.center, cfg.scale, c_mf, s_mf, cfg.eps, finite);  // checks H
-      if (!finite) return st.diverge(l);
-      if (!st.stage(st.h, l, stage_normalization)) return st.diverge(l);
-      cfg.act.apply(st.h.data(), static_cast<std::size_t>(st.h.size()));
-    }
-    st.x.swap(st.h);
-    // the block output: its Gram's diagonal sees every value
-    if (!st.gram_of(st.x, want_vectors && l < L)) return st.diverge(l);
-    st.record(l, out_stage);
-    if (res.collapsed_at[static_cast<std::size_t>(row)] < 0 && !(st.g.trace() > 0))
-      res.collapsed_at[static_cast<std::size_t>(row)] = l;
-  }
+  simulate_run(cfg, cfg.program(), x0, seed, run, res, row, fixed_w, fixed_b, cancel);
 }
 
 /// Number of threads the kernel uses for `requested` threads (<= 0: the OpenMP default) and
@@ -314,9 +476,8 @@ inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0
   m.results = R * (layers * (S * n_metrics + 1) * b + 2 * sizeof(std::int64_t));
   if (cfg.grams) m.grams = R * layers * S * N * N * b;
   double dmax = static_cast<double>(d0), wmax = 0;
-  double d_in = static_cast<double>(d0);
-  for (auto w : cfg.widths) {
-    const double d_out = static_cast<double>(w);
+  for (const MapShape& map : map_shapes(cfg.program(), d0)) {
+    const double d_in = static_cast<double>(map.d_in), d_out = static_cast<double>(map.d_out);
     dmax = std::max(dmax, d_out);
     double need = 0;
     if (cfg.sampler == Sampler::weights)
@@ -324,11 +485,12 @@ inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0
     else if (cfg.weights == WeightKind::orthogonal)
       need = 3 * std::max(d_in, d_out) * N;
     wmax = std::max(wmax, need);
-    d_in = d_out;
   }
   m.per_run_gram = 6 * N * N * b;  // Gram, eigenvectors, the solver's workspace, the square root
   m.per_run_weights = wmax * b;
-  m.per_run = m.per_run_gram + m.per_run_weights + (3 * N * dmax + N * static_cast<double>(kernels::BLOCK)) * b;
+  // x, h, the residual stream, attention's Q, K, V and scores, a block of normals
+  m.per_run = m.per_run_gram + m.per_run_weights +
+              ((cfg.plain_mlp() ? 3 : 7) * N * dmax + N * static_cast<double>(kernels::BLOCK)) * b;
   m.threads = resolve_threads(threads, runs);
   m.total = m.results + m.grams + m.threads * m.per_run + N * static_cast<double>(d0) * b;
   return m;
@@ -344,6 +506,7 @@ inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t s
   if (runs < 1) throw std::invalid_argument("runs must be >= 1; got " + std::to_string(runs));
   if (!x0.allFinite()) throw std::invalid_argument("X must be finite");
   Result res(cfg, runs, x0.rows());
+  const Program prog = cfg.program();
   std::exception_ptr error;
   std::atomic<bool> failed{false};
   const int nt = resolve_threads(threads, runs);
@@ -356,7 +519,7 @@ inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t s
     if (failed.load(std::memory_order_relaxed)) continue;
     try {
       detail::check_cancel(cancel);
-      simulate_run(cfg, x0, seed, offset + static_cast<std::uint64_t>(r), res, r, nullptr, nullptr, cancel);
+      simulate_run(cfg, prog, x0, seed, offset + static_cast<std::uint64_t>(r), res, r, nullptr, nullptr, cancel);
     } catch (...) {
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp critical(isoinit_error)
@@ -371,19 +534,19 @@ inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t s
   return res;
 }
 
-/// The explicit (W, b) of every block of run `run`, exactly as sampler 'weights' draws them.
+/// The explicit (W, b) of every linear map of run `run` (program order; one per block for the
+/// plain MLP), exactly as sampler 'weights' draws them. W is drawn as N(0, 1/d_in) or
+/// orthogonal, without the map's gain, which the forward pass applies (as sampler 'weights').
 inline void network_weights(const Config& cfg, Eigen::Index d0, std::uint64_t seed, std::uint64_t run,
                             std::vector<RowMatrixXd>& ws, std::vector<Eigen::RowVectorXd>& bs,
                             const std::atomic<bool>* cancel = nullptr) {
-  Eigen::Index d_in = d0;
-  for (Eigen::Index l = 1; l <= cfg.depth(); ++l) {
+  for (const MapShape& m : map_shapes(cfg.program(), d0)) {
     detail::check_cancel(cancel);
-    const Eigen::Index d_out = cfg.widths[static_cast<std::size_t>(l - 1)];
-    Stream sb = Stream::derive(seed, run, static_cast<std::uint64_t>(l), Purpose::bias);
-    bs.push_back(draw_bias(d_out, cfg.bias, sb));
-    Stream sw = Stream::derive(seed, run, static_cast<std::uint64_t>(l), Purpose::linear);
-    ws.push_back(draw_weights(d_in, d_out, cfg.weights, sw));
-    d_in = d_out;
+    const std::uint64_t key = map_key(static_cast<Eigen::Index>(m.block + 1), m.map);
+    Stream sb = Stream::derive(seed, run, key, Purpose::bias);
+    bs.push_back(draw_bias(m.d_out, cfg.bias, sb));
+    Stream sw = Stream::derive(seed, run, key, Purpose::linear);
+    ws.push_back(draw_weights(m.d_in, m.d_out, cfg.weights, sw));
   }
 }
 
