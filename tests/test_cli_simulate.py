@@ -66,6 +66,7 @@ def test_option_choices_come_from_the_library() -> None:
     """The choices of the network options are the configuration's Literal types."""
     from typing import get_args
 
+    from isoinit.blocks import Architecture, Init, Position
     from isoinit.cli import build_parser
     from isoinit.config import Centering, Norm, Order, Scaling, Weights
     from isoinit.simulate import Sampler
@@ -80,6 +81,9 @@ def test_option_choices_come_from_the_library() -> None:
         "order": get_args(Order),
         "weights": get_args(Weights),
         "sampler": get_args(Sampler),
+        "architecture": get_args(Architecture),
+        "norm_position": get_args(Position),
+        "init": get_args(Init),
     }
     help_text = simulate.format_help()
     assert all(name in help_text for name in isoinit.activations.available())

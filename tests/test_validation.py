@@ -88,7 +88,7 @@ def test_wrong_types_raise_type_error(call: object, match: str) -> None:
 
 
 def test_bad_mlp_argument() -> None:
-    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP; got dict"):
+    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP or a block network .*; got dict"):
         isoinit.simulate({"depth": 2}, X)  # type: ignore[arg-type]
 
 

@@ -149,6 +149,26 @@ void register_simulate(py::module_& m) {
       .def_property_readonly("depth", &Config::depth)
       .def_property_readonly("stage_names", &Config::stage_names)
       .def_property_readonly("maps", [](const Config& c) { return c.program().maps; })
+      .def_property_readonly("block_stages",
+                             [](const Config& c) {
+                               // per block, the stage indices it records, in order; the last is its output
+                               std::vector<std::vector<int>> out;
+                               for (const Block& b : c.program().blocks) {
+                                 out.emplace_back();
+                                 for (const Op& op : b.ops)
+                                   if (op.kind == OpKind::record || op.kind == OpKind::output)
+                                     out.back().push_back(op.stage);
+                               }
+                               return out;
+                             })
+      .def(
+          "map_shapes",
+          [](const Config& c, std::int64_t d0) {
+            std::vector<std::pair<std::int64_t, std::int64_t>> out;
+            for (const MapShape& m : map_shapes(c.program(), d0)) out.emplace_back(m.d_in, m.d_out);
+            return out;
+          },
+          py::arg("d0"), "(d_in, d_out) of every linear map, in program order.")
       .def_readonly("stages", &Config::stages)
       .def_readonly("grams", &Config::grams);
 

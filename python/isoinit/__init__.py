@@ -46,10 +46,11 @@ def _load_core() -> None:
 
 _load_core()
 
-from . import activations, inputs, metrics  # noqa: E402  (after the core is known to be sound)
+from . import activations, blocks, inputs, metrics  # noqa: E402  (after the core is known to be sound)
 from ._paths import get_cmake_dir, get_include  # noqa: E402
 from ._results import Provenance  # noqa: E402
 from ._warnings import CollapseWarning, DivergenceWarning, IsoinitWarning  # noqa: E402
+from .blocks import Network, ResidualMLP, Transformer  # noqa: E402
 from .config import MLP  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
 
@@ -60,10 +61,14 @@ __all__ = [
     "Comparison",
     "DivergenceWarning",
     "IsoinitWarning",
+    "Network",
     "Provenance",
+    "ResidualMLP",
     "Trajectory",
+    "Transformer",
     "__version__",
     "activations",
+    "blocks",
     "bounds",
     "build_info",
     "compare",

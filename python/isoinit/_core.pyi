@@ -13,6 +13,25 @@ def uniform(seed: int, run: int, layer: int, count: int) -> NDArray[np.float64]:
 def activation_names() -> list[str]: ...
 def activation_apply(name: str, param: float, coeffs: list[float], x: NDArray[np.float64]) -> NDArray[np.float64]: ...
 
+class BlockSpec:
+    """One block of a network (isoinit.blocks)."""
+
+    def __init__(
+        self,
+        kind: str,
+        position: str = ...,
+        center: str = ...,
+        scale: str = ...,
+        eps: float = ...,
+        residual: bool = ...,
+        alpha: float = ...,
+        ratio: float = ...,
+        one_layer: bool = ...,
+        heads: int = ...,
+        causal: bool = ...,
+        final_norm: bool = ...,
+    ) -> None: ...
+
 class Config:
     """One network configuration of the kernel, checked on construction."""
 
@@ -35,9 +54,18 @@ class Config:
         mf_scale: list[float] = ...,
         stages: bool = ...,
         grams: bool = ...,
+        blocks: list[BlockSpec] = ...,
+        init: str = ...,
     ) -> None: ...
     @property
     def depth(self) -> int: ...
+    @property
+    def stage_names(self) -> list[str]: ...
+    @property
+    def maps(self) -> int: ...
+    @property
+    def block_stages(self) -> list[list[int]]: ...
+    def map_shapes(self, d0: int) -> list[tuple[int, int]]: ...
     @property
     def stages(self) -> bool: ...
     @property

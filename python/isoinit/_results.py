@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from .blocks import BlockNetwork
 from .config import MLP
 
 __all__ = ["CONFIG_FIELDS", "MetricsView", "Provenance", "band", "config_columns", "describe_input", "summarize"]
@@ -49,16 +50,35 @@ CONFIG_FIELDS: tuple[str, ...] = (
     "bias",
     "weights",
     "eps",
+    "architecture",
 )
 
 
-def config_columns(mlp: MLP) -> dict[str, Any]:
+def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:
     """The configuration of ``mlp`` as table columns (:data:`CONFIG_FIELDS`, in that order).
 
     ``activation`` is the canonical spec (:attr:`isoinit.activations.Activation.name`),
     ``center``/``scale`` the steps in effect (:attr:`MLP.centering`, :attr:`MLP.scaling`),
-    ``width`` an int, or ``"d1,d2,..."`` for per-block widths.
+    ``width`` an int, or ``"d1,d2,..."`` for per-block widths. For a block network
+    (:mod:`isoinit.blocks`) ``norm``, ``center`` and ``scale`` are its first block's,
+    ``order`` its norm position (``"pre-norm"``, ``"post-norm"``, ``"no-norm"``) and
+    ``architecture`` says which network it is (``"mlp"`` for an :class:`~isoinit.MLP`).
     """
+    if isinstance(mlp, BlockNetwork):
+        return {
+            "activation": mlp.act.name,
+            "norm": mlp.norm,
+            "center": mlp.centering,
+            "scale": mlp.scaling,
+            "order": mlp.order,
+            "depth": mlp.depth,
+            "width": mlp.width,
+            "gain": mlp.gain,
+            "bias": mlp.bias,
+            "weights": mlp.weights,
+            "eps": mlp.eps,
+            "architecture": mlp.architecture,
+        }
     width: int | str = mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
     return {
         "activation": mlp.act.name,
@@ -72,6 +92,7 @@ def config_columns(mlp: MLP) -> dict[str, Any]:
         "bias": mlp.bias,
         "weights": mlp.weights,
         "eps": mlp.eps,
+        "architecture": "mlp",
     }
 
 
@@ -228,7 +249,7 @@ class MetricsView:
         registered from a Python callable as that callable (which must pickle).
     """
 
-    mlp: MLP
+    mlp: MLP | BlockNetwork
     metrics: dict[str, _F]
 
     # --- the metrics of isoinit.metrics.METRICS, one typed property each ---------------

@@ -1,4 +1,4 @@
-"""Input batches: the paper's degenerate batch and a plain Gaussian one (Theory §2 of the documentation)."""
+"""Input batches: the paper's degenerate batch, a Gaussian one, repeated tokens (Theory §2 of the documentation)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from numpy.typing import NDArray
 
 from . import _validate as check
 
-__all__ = ["degenerate", "gaussian"]
+__all__ = ["degenerate", "gaussian", "repeated_tokens"]
 
 
 def __dir__() -> list[str]:
@@ -48,4 +48,36 @@ def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[n
     s = s.copy()
     s[0] *= degeneracy
     x = (u * s) @ vt
+    return np.asarray(x / np.sqrt(np.mean(x**2)))
+
+
+def repeated_tokens(n: int, d: int, *, noise: float = 0.01, seed: int = 0) -> NDArray[np.float64]:
+    """``n`` tokens that are one random token up to small noise: the rank-collapse start.
+
+    Every row is ``t + noise * e_i`` with ``t`` and ``e_i`` iid standard normal vectors
+    (``d`` entries), rescaled to global mean square 1: a Gram close to the rank-one all-ones
+    matrix (correlations about ``1 / (1 + noise^2)``), the classical starting point of
+    rank-collapse studies of attention (Dong, Cordonnier, Loukas 2021).
+
+    Parameters
+    ----------
+    n, d : int
+        Number of tokens (``>= 2``) and model width.
+    noise : float
+        Relative size of each token's own part (``> 0``; 0 would make every row equal and the
+        Gram singular).
+    seed : int
+        Seed of NumPy's ``default_rng``.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+    """
+    n = check.integer("n", n, 2, 10**7)
+    d = check.integer("d", d, 1, 10**7)
+    noise = check.real("noise", noise)
+    if not noise > 0:
+        raise ValueError(f"noise must be > 0; got {noise!r}")
+    rng = np.random.default_rng(check.integer("seed", seed, 0, 2**64 - 1))
+    x = rng.standard_normal(d) + noise * rng.standard_normal((n, d))
     return np.asarray(x / np.sqrt(np.mean(x**2)))

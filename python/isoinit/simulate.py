@@ -18,6 +18,7 @@ from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import CollapseWarning, DivergenceWarning
 from .activations import _engine_table
+from .blocks import BlockNetwork
 from .config import MLP
 from .meanfield import mf_constants
 from .metrics import METRICS
@@ -32,6 +33,12 @@ def __dir__() -> list[str]:
 
 
 Sampler = Literal["auto", "gram", "weights"]
+#: What :func:`simulate`, :func:`forward` and :func:`network_weights` run: a plain MLP or a
+#: block network (:class:`isoinit.ResidualMLP`, :class:`isoinit.Transformer`,
+#: :class:`isoinit.Network`).
+Model = MLP | BlockNetwork
+_MODEL_TYPES = (MLP, BlockNetwork)
+_MODEL_DESC = "an isoinit.MLP or a block network (isoinit.ResidualMLP, isoinit.Transformer, isoinit.Network)"
 #: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
 STAGES: tuple[str, ...] = ("linear", "activation", "normalization")
 
@@ -89,7 +96,7 @@ class Trajectory(MetricsView):
     :class:`~isoinit._results.MetricsView`).
     """
 
-    mlp: MLP
+    mlp: Model
     seed: int
     sampler: str
     metrics: dict[str, NDArray[np.float64]] = field(repr=False)
@@ -99,6 +106,12 @@ class Trajectory(MetricsView):
     collapsed_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
     provenance: Provenance | None = field(default=None, repr=False)
+    block_stages: tuple[tuple[int, ...], ...] | None = field(default=None, repr=False)
+
+    @property
+    def network(self) -> Model:
+        """The network simulated (the same object as :attr:`mlp`)."""
+        return self.mlp
 
     @property
     def runs(self) -> int:
@@ -110,6 +123,9 @@ class Trajectory(MetricsView):
         a = self.metrics[metric]
         if self.stages is None:
             return a
+        if self.block_stages is not None:  # a block network: each block's last recorded stage
+            index = np.array([0, *(b[-1] for b in self.block_stages)])
+            return a[:, np.arange(a.shape[1]), index]
         return a[:, :, STAGES.index("normalization" if self.mlp.order == "act-norm" else "activation")]
 
     def to_frame(self) -> pd.DataFrame:
@@ -131,6 +147,13 @@ class Trajectory(MetricsView):
             cols = {m: self.metrics[m].reshape(-1) for m in METRICS}
             cols["norm_bias"] = np.repeat(self.norm_bias.reshape(-1), s)
         df: pd.DataFrame = pd.DataFrame(cols, index=idx).reset_index()
+        if self.stages is not None and self.block_stages is not None:
+            # a block network: only the stages each block has (layer 0, the input, has all)
+            present = np.ones((layers, len(self.stages)), dtype=bool)
+            present[1:] = False
+            for layer, recorded in enumerate(self.block_stages, start=1):
+                present[layer, list(recorded)] = True
+            df = df[np.tile(present.reshape(-1), runs)].reset_index(drop=True)
         for key, value in config_columns(self.mlp).items():
             df[key] = value
         if self.provenance is not None:
@@ -149,8 +172,10 @@ class Trajectory(MetricsView):
         return self.metrics[metric][:, :, self.stages.index(stage)]
 
 
-def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Config:
+def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool) -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
+    if isinstance(mlp, BlockNetwork):
+        return _core_network_config(mlp, sampler, stages, grams)
     act = mlp.act
     engine, coeffs = act.engine, list(act.hermite or ())
     if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
@@ -173,6 +198,31 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Con
         mf_scale=mf_s if mlp.scaling == "mf" else [],
         stages=stages,
         grams=grams,
+    )
+
+
+def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: bool) -> _core.Config:
+    act = net.act
+    engine, coeffs = act.engine, list(act.hermite or ())
+    if engine is None:  # a user callable, tabulated over the pre-activations' range
+        std = max(1.0, net.gain, 0.02 * math.sqrt(net.width)) * 4.0
+        engine, coeffs = "table", _engine_table(act, std).packed.tolist()
+    return _core.Config(
+        activation=engine,
+        act_param=act.engine_param,
+        coeffs=coeffs,
+        center="none",
+        scale="none",
+        weights=net.weights,
+        sampler=sampler,
+        gain=net.gain,
+        bias=net.bias,
+        eps=net.eps,
+        widths=list(net.widths()),
+        stages=stages,
+        grams=grams,
+        blocks=[_core.BlockSpec(**kw) for kw in net._core_blocks()],
+        init=net.init,
     )
 
 
@@ -200,10 +250,17 @@ def _preactivation_std(mlp: MLP) -> float:
     return top
 
 
-def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
+def _map_shapes(mlp: Model, d0: int) -> list[tuple[int, int]]:
+    """``(d_in, d_out)`` of every linear map (attention's Q, K and V are three)."""
+    if isinstance(mlp, MLP):
+        return list(pairwise([d0, *mlp.widths()]))
+    return [(int(a), int(b)) for a, b in _core_config(mlp, "weights", False, False).map_shapes(d0)]
+
+
+def _resolve_sampler(sampler: object, mlp: Model, n: int, d0: int) -> str:
     check.choice("sampler", sampler, get_args(Sampler))
-    dims = [d0, *mlp.widths()]
-    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in pairwise(dims))
+    shapes = _map_shapes(mlp, d0)
+    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in shapes)
     if sampler == "gram" and not gram_ok:
         raise ValueError(
             "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
@@ -216,12 +273,8 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
     # flop counts per block; a normal draw costs about as much as 4 multiply-adds
     rng = 4.0
     ortho = mlp.weights == "orthogonal"
-    gram_cost = sum(
-        3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0) for a, b in pairwise(dims)
-    )
-    weights_cost = sum(
-        n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0) for a, b in pairwise(dims)
-    )
+    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0) for a, b in shapes)
+    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0) for a, b in shapes)
     return "gram" if gram_cost <= weights_cost else "weights"
 
 
@@ -232,7 +285,7 @@ def _threads(threads: object) -> int:
 
 
 def _trajectory(
-    mlp: MLP,
+    mlp: Model,
     seed: int,
     sampler: str,
     stages: bool,
@@ -253,6 +306,11 @@ def _trajectory(
     if not stages:
         metrics = metrics[:, :, 0]
     by_name = {name: metrics[..., k] for k, name in enumerate(METRICS)}
+    names, block_stages = STAGES, None
+    if stages and isinstance(mlp, BlockNetwork):
+        cfg = _core_config(mlp, "weights", True, False)
+        names = tuple(cfg.stage_names)
+        block_stages = tuple(tuple(b) for b in cfg.block_stages)
     bad = diverged >= 0
     if bad.any():
         warnings.warn(
@@ -280,13 +338,14 @@ def _trajectory(
         grams=grams,
         diverged_at=diverged.astype(np.int64),
         collapsed_at=collapsed.astype(np.int64),
-        stages=STAGES if stages else None,
+        stages=names if stages else None,
         provenance=provenance,
+        block_stages=block_stages,
     )
 
 
 def simulate(
-    mlp: MLP,
+    mlp: Model,
     X: ArrayLike,
     *,
     runs: int = 1,
@@ -354,7 +413,7 @@ def simulate(
     CollapseWarning
         When some runs collapse to the zero matrix; ``Trajectory.collapsed_at`` says where.
     """
-    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
     runs = check.integer("runs", runs, 1, 10**9)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
@@ -367,11 +426,8 @@ def simulate(
     _core.check_memory(cfg, n, d0, runs, nthreads)
     workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
     # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
-    dims = [d0, *mlp.widths()]
-    per_run = (
-        sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in pairwise(dims))
-        / 2e9
-    )
+    shapes = _map_shapes(mlp, d0)
+    per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in shapes) / 2e9
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
     if not show:
@@ -387,7 +443,7 @@ def simulate(
 
 
 def network_weights(
-    mlp: MLP, d_in: int, *, seed: int = 0, run: int = 0
+    mlp: Model, d_in: int, *, seed: int = 0, run: int = 0
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """The explicit ``(W, b)`` of every block of run ``run``.
 
@@ -400,7 +456,7 @@ def network_weights(
     Raises :class:`MemoryError` (naming ``d_in`` and the widths) before drawing anything when
     the weight matrices would not fit in memory; Ctrl-C stops it between blocks.
     """
-    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
     d_in = check.integer("d_in", d_in, 1, 10**7)
     cfg = _core_config(mlp, "weights", False, False)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
@@ -409,7 +465,12 @@ def network_weights(
 
 
 def forward(
-    mlp: MLP, X: ArrayLike, weights: Sequence[tuple[ArrayLike, ArrayLike]], *, stages: bool = False, grams: bool = False
+    mlp: Model,
+    X: ArrayLike,
+    weights: Sequence[tuple[ArrayLike, ArrayLike]],
+    *,
+    stages: bool = False,
+    grams: bool = False,
 ) -> Trajectory:
     """Run one fixed network (explicit per-block ``(W, b)``) on the batch ``X``.
 
@@ -420,9 +481,10 @@ def forward(
     ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
     collapse are reported the same way, and Ctrl-C stops it between blocks.
     """
-    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
-    pairs = check.pairs("weights", weights, mlp.depth, "(W, b)")  # one per block
+    maps = len(_map_shapes(mlp, x.shape[1]))
+    pairs = check.pairs("weights", weights, maps, "(W, b)")  # one per linear map (per block for an MLP)
     ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
     bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)

@@ -8,6 +8,7 @@ from typing import get_args
 import numpy as np
 
 from .._results import CONFIG_FIELDS
+from ..blocks import Architecture, BlockNetwork, Init, Position
 from ..config import MLP, Centering, Norm, Order, Scaling, Weights
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "inputs_from_args",
     "mlp_from_args",
 ]
+
+#: The values of ``--architecture``.
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 
 #: The destinations of the network options: the :class:`~isoinit.MLP` fields, as the
 #: configuration columns of every table name them.
@@ -56,6 +60,20 @@ def add_network_options(p: argparse.ArgumentParser, *, multi: bool = False) -> N
     g.add_argument("--bias", type=float, default=0.0, help="bias standard deviation (default: 0)")
     g.add_argument("--weights", default="gaussian", choices=get_args(Weights), help="(default: gaussian)")
     g.add_argument("--eps", type=float, default=0.0, help="epsilon of layer/batch scaling (default: 0)")
+    g.add_argument(
+        "--architecture",
+        default="mlp",
+        choices=ARCHITECTURES,
+        help="mlp (the paper's), residual-mlp or transformer (blocks; default: mlp)",
+    )
+    a = p.add_argument_group("blocks (--architecture residual-mlp or transformer)")
+    a.add_argument("--heads", type=int, default=1, help="attention heads, must divide --width (default: 1)")
+    a.add_argument("--ratio", type=float, default=4.0, help="hidden width / width of the MLP blocks (default: 4)")
+    a.add_argument("--one-layer", action="store_true", help="residual-mlp: the one-layer block sigma(Lin(U))")
+    a.add_argument("--norm-position", default="pre", choices=get_args(Position), help="(default: pre)")
+    a.add_argument("--alpha", default="1", help="residual scale: a number or 1/sqrt(L) (default: 1)")
+    a.add_argument("--init", default="gaussian", choices=get_args(Init), help="(default: gaussian)")
+    a.add_argument("--causal", action="store_true", help="transformer: causal attention mask")
     b = p.add_argument_group("input batch")
     b.add_argument("--batch", type=int, default=10, help="batch size n (default: 10)")
     b.add_argument("--input-dim", type=int, default=None, help="input dimension (default: --width)")
@@ -108,8 +126,8 @@ def _option(name: str, err: Exception) -> Exception:
     return type(err)(text)
 
 
-def mlp_from_args(args: argparse.Namespace) -> MLP:
-    """The :class:`~isoinit.MLP` of the network options.
+def mlp_from_args(args: argparse.Namespace) -> MLP | BlockNetwork:
+    """The :class:`~isoinit.MLP` (or block network, ``--architecture``) of the network options.
 
     Each option is checked under its own name (``--depth``, ``--activation``, ...), so a
     message names what the user typed.
@@ -127,6 +145,9 @@ def mlp_from_args(args: argparse.Namespace) -> MLP:
         resolve(args.activation)
     except (TypeError, ValueError) as err:
         raise _option("activation", err) from None
+    architecture = getattr(args, "architecture", "mlp")
+    if architecture != "mlp":
+        return _network_from_args(args, architecture, depth, width, gain, bias, eps)
     return MLP(
         depth,
         width,
@@ -140,6 +161,52 @@ def mlp_from_args(args: argparse.Namespace) -> MLP:
         weights=args.weights,
         eps=eps,
     )
+
+
+def _network_from_args(
+    args: argparse.Namespace, architecture: str, depth: int, width: int, gain: float, bias: float, eps: float
+) -> BlockNetwork:
+    """The block network of ``--architecture residual-mlp`` or ``transformer``."""
+    from ..blocks import ResidualMLP, Transformer
+
+    if args.norm == "mf":
+        raise ValueError("--norm mf is only defined for --architecture mlp")
+    alpha: float | str = args.alpha
+    try:
+        alpha = float(args.alpha)
+    except ValueError:
+        pass
+    common = {"gain": gain, "bias": bias, "eps": eps, "weights": args.weights, "init": args.init}
+    try:
+        if architecture == "residual-mlp":
+            return ResidualMLP(
+                depth,
+                width,
+                args.activation,
+                args.norm,
+                norm_position=args.norm_position,
+                ratio=None if args.one_layer else args.ratio,
+                alpha=alpha,
+                **common,
+            )
+        if args.norm_position == "none":
+            raise ValueError("norm_position must be 'pre' or 'post' for a transformer; got 'none'")
+        return Transformer(
+            depth,
+            width,
+            args.heads,
+            mlp_ratio=args.ratio,
+            norm_position=args.norm_position,
+            causal=args.causal,
+            activation=args.activation,
+            norm=args.norm,
+            alpha=alpha,
+            **common,
+        )
+    except (TypeError, ValueError) as err:
+        text = str(err)
+        name = text.split(" ", 1)[0].replace("_", "-")
+        raise type(err)(f"--{name} {text.split(' ', 1)[1]}" if " " in text else text) from None
 
 
 def inputs_from_args(args: argparse.Namespace) -> np.ndarray:

@@ -1,0 +1,536 @@
+"""Networks as blocks: residual MLPs, self-attention and transformer stacks.
+
+A block maps a batch ``X`` (``n x d``: samples or tokens) to ``X'`` of the same width, with
+its own independent weights (Theory §7 of the documentation):
+
+- :class:`Feedforward`: ``f(U) = Lin2(sigma(Lin1(U)))`` (hidden width ``ratio * d``) or the
+  one-layer form ``f(U) = sigma(Lin(U))``; pre-norm ``X + alpha f(Norm(X))``, post-norm
+  ``Norm(X + alpha f(X))``, or without residual and norm;
+- :class:`Attention`: multi-head softmax self-attention, optionally causal, with an output
+  projection; pre-, post- or no norm, with or without the residual sum;
+- :class:`TransformerBlock`: attention then a feedforward block (GELU by default), each
+  with its own norm (GPT-2 is pre-norm with a final layer norm after the last block).
+
+:class:`ResidualMLP` and :class:`Transformer` build the usual stacks; :class:`Network`
+composes any blocks (attention-only and MLP-only stacks are the rank-collapse baselines).
+All of them go wherever an :class:`isoinit.MLP` goes: :func:`isoinit.simulate` (both
+samplers, exact in distribution), :func:`isoinit.forward`, :func:`isoinit.network_weights`,
+sweeps, the command line, and for residual MLPs :func:`isoinit.meanfield.trajectory`.
+
+Initializations (``init``): ``"gaussian"`` (every weight ``N(0, gain^2 / d_in)``, the
+paper's), ``"gpt2"`` (every weight ``N(0, 0.02^2)``, the projections that write into the
+residual stream, attention's output map and the feedforward's second map, scaled by
+``1 / sqrt(2 * depth)``: GPT-2's published initialization). Biases are 0 unless ``bias``
+is set. Layer-norm affine parameters are 1 and 0 at initialization, so norms have none.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from . import _validate as check
+from .activations import Activation, ActivationSpec, resolve
+from .config import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS
+
+__all__ = [
+    "Architecture",
+    "Attention",
+    "Block",
+    "BlockNetwork",
+    "Feedforward",
+    "Init",
+    "Network",
+    "Position",
+    "ResidualMLP",
+    "Transformer",
+    "TransformerBlock",
+]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+Position = Literal["pre", "post", "none"]
+#: The architectures of the command line's ``--architecture`` (and the tables' column).
+Architecture = Literal["mlp", "residual-mlp", "transformer"]
+Init = Literal["gaussian", "gpt2"]
+BlockNorm = Literal["layer", "rms", "batch", "center", "none"]
+Alpha = float | Literal["1/sqrt(L)"]
+
+_BLOCK_NORMS = tuple(k for k in NORM_PRESETS if k != "mf")
+
+
+def _alpha(value: object) -> float | str:
+    if isinstance(value, str):
+        if value.replace(" ", "") != "1/sqrt(L)":
+            raise ValueError(f"alpha must be a number or '1/sqrt(L)'; got {value!r}")
+        return "1/sqrt(L)"
+    return check.real("alpha", value)
+
+
+def _common(block: Any) -> None:
+    set_ = object.__setattr__
+    check.choice("norm", block.norm, _BLOCK_NORMS)
+    check.choice("position", block.position, get_args(Position))
+    set_(block, "alpha", _alpha(block.alpha))
+    set_(block, "residual", check.boolean("residual", block.residual))
+
+
+@dataclass(frozen=True)
+class Feedforward:
+    """A (residual) MLP block: ``f(U) = Lin2(sigma(Lin1(U)))``, hidden width ``ratio * d``.
+
+    Parameters
+    ----------
+    ratio : float
+        Hidden width over the block's width (``> 0``; 4 in transformers).
+    one_layer : bool
+        Use ``f(U) = sigma(Lin(U))`` instead (the residual kernel of the follow-up analysis).
+    norm : {"layer", "rms", "batch", "center", "none"}
+        The block's normalization (layer norm: centering and scaling, no affine part).
+    position : {"pre", "post", "none"}
+        ``pre``: ``X + alpha f(Norm(X))``; ``post``: ``Norm(X + alpha f(X))``; ``none``:
+        no normalization.
+    residual : bool
+        Add the block's input (``False``: ``X' = f(...)``, an MLP-only stack).
+    alpha : float or "1/sqrt(L)"
+        Residual scale; ``"1/sqrt(L)"`` is ``1 / sqrt(number of blocks)``. 0 is the identity.
+    """
+
+    ratio: float = 4.0
+    one_layer: bool = False
+    norm: BlockNorm = "layer"
+    position: Position = "pre"
+    residual: bool = True
+    alpha: Alpha = 1.0
+
+    def __post_init__(self) -> None:
+        _common(self)
+        object.__setattr__(self, "one_layer", check.boolean("one_layer", self.one_layer))
+        ratio = check.real("ratio", self.ratio)
+        if not ratio > 0:
+            raise ValueError(f"ratio must be > 0; got {self.ratio!r}")
+        object.__setattr__(self, "ratio", ratio)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """A multi-head softmax self-attention block with an output projection.
+
+    Per head (``d_h = d / heads``): ``softmax(Q K^T / sqrt(d_h)) V`` with ``Q = U Wq``,
+    ``K = U Wk``, ``V = U Wv``; the heads are concatenated and mapped by ``Wo``. Softmax rows
+    are computed max-subtracted in float64; ``causal`` masks ``j > i``.
+
+    Parameters
+    ----------
+    heads : int
+        Number of heads; must divide the width.
+    causal : bool
+        Token ``i`` attends to tokens ``j <= i`` only.
+    norm, position, residual, alpha
+        As for :class:`Feedforward`.
+    """
+
+    heads: int = 1
+    causal: bool = False
+    norm: BlockNorm = "layer"
+    position: Position = "pre"
+    residual: bool = True
+    alpha: Alpha = 1.0
+
+    def __post_init__(self) -> None:
+        _common(self)
+        object.__setattr__(self, "heads", check.integer("heads", self.heads, 1, MAX_WIDTH))
+        object.__setattr__(self, "causal", check.boolean("causal", self.causal))
+
+
+@dataclass(frozen=True)
+class TransformerBlock:
+    """Attention then a feedforward block, each with its own norm and residual sum.
+
+    Stages (``stages=True``): pre-norm ``ln1, attn, resid1, ln2, hidden, mlp, resid2``
+    (and ``ln_f`` with ``final_norm``); post-norm ``attn, resid1, ln1, hidden, mlp, resid2,
+    ln2``.
+
+    Parameters
+    ----------
+    heads : int
+        Attention heads; must divide the width.
+    ratio : float
+        The feedforward's hidden width over the width (4).
+    causal : bool
+    norm : {"layer", "rms", "batch", "center", "none"}
+    position : {"pre", "post"}
+        GPT-2 is pre-norm; the original transformer post-norm.
+    alpha : float or "1/sqrt(L)"
+        Residual scale of both halves.
+    final_norm : bool
+        Apply the norm once more at the block's end (GPT-2's final layer norm ``ln_f``, on
+        the last block).
+    """
+
+    heads: int = 1
+    ratio: float = 4.0
+    causal: bool = False
+    norm: BlockNorm = "layer"
+    position: Position = "pre"
+    alpha: Alpha = 1.0
+    final_norm: bool = False
+    residual: bool = field(default=True, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _common(self)
+        if self.position == "none":
+            raise ValueError("position must be 'pre' or 'post' for a transformer block; got 'none'")
+        object.__setattr__(self, "heads", check.integer("heads", self.heads, 1, MAX_WIDTH))
+        object.__setattr__(self, "causal", check.boolean("causal", self.causal))
+        object.__setattr__(self, "final_norm", check.boolean("final_norm", self.final_norm))
+        ratio = check.real("ratio", self.ratio)
+        if not ratio > 0:
+            raise ValueError(f"ratio must be > 0; got {self.ratio!r}")
+        object.__setattr__(self, "ratio", ratio)
+
+
+Block = Feedforward | Attention | TransformerBlock
+_BLOCK_TYPES = (Feedforward, Attention, TransformerBlock)
+_KIND = {Feedforward: "feedforward", Attention: "attention", TransformerBlock: "transformer"}
+
+
+class BlockNetwork(ABC):
+    """What every block network offers: its blocks, and the attributes tables and labels read.
+
+    The base of :class:`Network`, :class:`ResidualMLP` and :class:`Transformer`.
+    """
+
+    width: int
+    depth: int
+    activation: ActivationSpec
+    init: Init
+    gain: float
+    bias: float
+    weights: Literal["gaussian", "orthogonal"]
+    eps: float
+    _act: Activation
+
+    @abstractmethod
+    def blocks_(self) -> tuple[Block, ...]:
+        """The blocks, in order."""
+
+    @property
+    @abstractmethod
+    def architecture(self) -> str:
+        """``"network"``, ``"residual-mlp"`` or ``"transformer"``."""
+
+    @property
+    def act(self) -> Activation:
+        """The resolved activation."""
+        return self._act
+
+    def widths(self) -> tuple[int, ...]:
+        """The width after every block (the residual stream keeps the width)."""
+        return (self.width,) * len(self.blocks_())
+
+    @property
+    def norm(self) -> str:
+        """The first block's norm (the column ``norm`` of tables)."""
+        return self.blocks_()[0].norm
+
+    @property
+    def centering(self) -> str:
+        """The centering step of :attr:`norm`."""
+        return NORM_PRESETS[self.norm][0]
+
+    @property
+    def scaling(self) -> str:
+        """The scaling step of :attr:`norm`."""
+        return NORM_PRESETS[self.norm][1]
+
+    @property
+    def order(self) -> str:
+        """The first block's norm position, ``"pre-norm"``, ``"post-norm"`` or ``"no-norm"``."""
+        p = self.blocks_()[0].position
+        return "no-norm" if p == "none" else f"{p}-norm"
+
+    def _resolved_alpha(self, alpha: float | str) -> float:
+        return 1.0 / math.sqrt(len(self.blocks_())) if alpha == "1/sqrt(L)" else float(alpha)
+
+    def _core_blocks(self) -> list[dict[str, Any]]:
+        """The blocks as the kernel's keyword arguments (isoinit._core.BlockSpec)."""
+        out = []
+        for b in self.blocks_():
+            center, scale = NORM_PRESETS[b.norm]
+            kw: dict[str, Any] = {
+                "kind": _KIND[type(b)],
+                "position": b.position,
+                "center": center,
+                "scale": scale,
+                "eps": self.eps,
+                "residual": b.residual,
+                "alpha": self._resolved_alpha(b.alpha),
+            }
+            if isinstance(b, (Attention, TransformerBlock)):
+                kw.update(heads=b.heads, causal=b.causal)
+            if isinstance(b, (Feedforward, TransformerBlock)):
+                kw["ratio"] = b.ratio
+            if isinstance(b, Feedforward):
+                kw["one_layer"] = b.one_layer
+            if isinstance(b, TransformerBlock):
+                kw["final_norm"] = b.final_norm
+            out.append(kw)
+        return out
+
+    def _check_blocks(self) -> None:
+        for i, b in enumerate(self.blocks_()):
+            if isinstance(b, (Attention, TransformerBlock)) and self.width % b.heads:
+                raise ValueError(f"heads must divide the width; got heads={b.heads} and width={self.width} (block {i})")
+
+    def _common_init(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "width", check.integer("width", self.width, 1, MAX_WIDTH))
+        set_(self, "_act", resolve(self.activation))
+        check.choice("init", self.init, get_args(Init))
+        check.choice("weights", self.weights, ("gaussian", "orthogonal"))
+        set_(self, "gain", check.real("gain", self.gain, 0.0))
+        set_(self, "bias", check.real("bias", self.bias, 0.0))
+        set_(self, "eps", check.real("eps", self.eps, 0.0))
+        if self.init == "gaussian" and self.gain == 0 and self.bias == 0:
+            raise ValueError("gain must be > 0 when bias is 0; got gain=0 and bias=0")
+
+    def label(self) -> str:
+        """Short human-readable description."""
+        norm = "no norm" if self.order == "no-norm" else f"{self.norm} norm, {self.order}"
+        parts = [self.architecture, self.act.name, norm]
+        if self.init != "gaussian":
+            parts.append(f"init={self.init}")
+        if self.gain != 1.0:
+            parts.append(f"gain={self.gain:g}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Network(BlockNetwork):
+    """Any sequence of blocks on a residual stream of width ``width``.
+
+    Parameters
+    ----------
+    width : int
+        The width of every block (the batch's number of columns).
+    blocks : sequence of Feedforward, Attention or TransformerBlock
+    activation : str or Activation
+        The activation of every feedforward block.
+    init : {"gaussian", "gpt2"}
+    gain : float
+        ``init="gaussian"``: weights ``N(0, gain^2 / d_in)``.
+    bias : float
+        Standard deviation of every linear map's bias (0).
+    weights : {"gaussian", "orthogonal"}
+        Orthogonal: every linear map Haar semi-orthogonal (as :class:`isoinit.MLP`).
+    eps : float
+        Added to the mean square before a norm's scaling.
+
+    Examples
+    --------
+    An attention-only stack (Dong et al. 2021's rank-collapse baseline)::
+
+        Network(64, [Attention(heads=4, residual=False, position="none")] * 12)
+    """
+
+    width: int
+    blocks: tuple[Block, ...]
+    activation: ActivationSpec = "relu"
+    init: Init = "gaussian"
+    gain: float = 1.0
+    bias: float = 0.0
+    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    eps: float = 0.0
+    depth: int = field(init=False, repr=False, compare=False)  # the number of blocks
+    _act: Activation = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.blocks, Sequence) or isinstance(self.blocks, str):
+            raise TypeError(f"blocks must be a sequence of blocks; got {type(self.blocks).__name__}")
+        blocks = tuple(self.blocks)
+        if not blocks:
+            raise ValueError("blocks must hold at least one block")
+        if len(blocks) > MAX_DEPTH:
+            raise ValueError(f"blocks must hold at most {MAX_DEPTH} blocks; got {len(blocks)}")
+        for i, b in enumerate(blocks):
+            check.instance(f"blocks[{i}]", b, _BLOCK_TYPES, "a Feedforward, Attention or TransformerBlock")
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "depth", len(blocks))
+        self._common_init()
+        self._check_blocks()
+
+    def blocks_(self) -> tuple[Block, ...]:
+        """The blocks, in order."""
+        return self.blocks
+
+    @property
+    def architecture(self) -> str:
+        """``"network"``."""
+        return "network"
+
+
+@dataclass(frozen=True)
+class ResidualMLP(BlockNetwork):
+    """A stack of ``depth`` residual MLP blocks (:class:`Feedforward`).
+
+    Parameters
+    ----------
+    depth : int
+        Number of blocks.
+    width : int
+        Width of the residual stream (the batch's number of columns).
+    activation : str or Activation
+    norm : {"layer", "rms", "batch", "center", "none"}
+    norm_position : {"pre", "post", "none"}
+        ``pre``: ``X + alpha f(Norm(X))``; ``post``: ``Norm(X + alpha f(X))``.
+    ratio : float or None
+        Hidden width over width (``f = Lin2 sigma Lin1``); ``None``: the one-layer form
+        ``f(U) = sigma(Lin(U))``.
+    alpha : float or "1/sqrt(L)"
+        Residual scale (``"1/sqrt(L)"``: ``1 / sqrt(depth)``).
+    init, gain, bias, weights, eps
+        As for :class:`Network`.
+    """
+
+    depth: int
+    width: int
+    activation: ActivationSpec = "relu"
+    norm: BlockNorm = "layer"
+    norm_position: Position = "pre"
+    ratio: float | None = 4.0
+    alpha: Alpha = 1.0
+    init: Init = "gaussian"
+    gain: float = 1.0
+    bias: float = 0.0
+    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    eps: float = 0.0
+    _act: Activation = field(init=False, repr=False, compare=False)
+    _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", check.integer("depth", self.depth, 1, MAX_DEPTH))
+        one = self.ratio is None
+        block = Feedforward(
+            ratio=4.0 if one else self.ratio,  # type: ignore[arg-type]
+            one_layer=one,
+            norm=self.norm,
+            position=self.norm_position,
+            alpha=self.alpha,
+        )
+        object.__setattr__(self, "ratio", None if one else block.ratio)
+        object.__setattr__(self, "alpha", block.alpha)
+        object.__setattr__(self, "_blocks", (block,) * self.depth)
+        self._common_init()
+
+    def blocks_(self) -> tuple[Block, ...]:
+        """The blocks, in order."""
+        return self._blocks
+
+    @property
+    def architecture(self) -> str:
+        """``"residual-mlp"``."""
+        return "residual-mlp"
+
+
+@dataclass(frozen=True)
+class Transformer(BlockNetwork):
+    """A stack of ``depth`` transformer blocks (:class:`TransformerBlock`).
+
+    Parameters
+    ----------
+    depth : int
+        Number of blocks.
+    width : int
+        Model width ``d`` (the batch's number of columns: one row per token).
+    heads : int
+        Attention heads; must divide ``width``.
+    mlp_ratio : float
+        The feedforward's hidden width over ``width`` (4).
+    norm_position : {"pre", "post"}
+        ``pre``: GPT-2's block, with a final layer norm after the last block; ``post``: the
+        original transformer's.
+    causal : bool
+        Causal attention mask.
+    init : {"gaussian", "gpt2"}
+        ``gpt2``: GPT-2's initialization (weights ``N(0, 0.02^2)``, residual projections
+        scaled by ``1 / sqrt(2 depth)``).
+    activation : str or Activation
+        The feedforward's activation (GELU).
+    norm : {"layer", "rms", "batch", "center", "none"}
+    alpha : float or "1/sqrt(L)"
+        Residual scale of both halves of every block.
+    final_norm : bool, optional
+        The final layer norm; default: with pre-norm.
+    gain, bias, weights, eps
+        As for :class:`Network`.
+
+    Examples
+    --------
+    GPT-2 small's shape at initialization::
+
+        Transformer(12, 768, heads=12, init="gpt2")
+    """
+
+    depth: int
+    width: int
+    heads: int
+    mlp_ratio: float = 4.0
+    norm_position: Literal["pre", "post"] = "pre"
+    causal: bool = False
+    init: Init = "gaussian"
+    activation: ActivationSpec = "gelu"
+    norm: BlockNorm = "layer"
+    alpha: Alpha = 1.0
+    final_norm: bool | None = None
+    gain: float = 1.0
+    bias: float = 0.0
+    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    eps: float = 0.0
+    _act: Activation = field(init=False, repr=False, compare=False)
+    _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", check.integer("depth", self.depth, 1, MAX_DEPTH))
+        check.choice("norm_position", self.norm_position, ("pre", "post"))
+        final = self.norm_position == "pre" if self.final_norm is None else check.boolean("final_norm", self.final_norm)
+        object.__setattr__(self, "final_norm", final)
+        block = TransformerBlock(
+            heads=self.heads,
+            ratio=self.mlp_ratio,
+            causal=self.causal,
+            norm=self.norm,
+            position=self.norm_position,
+            alpha=self.alpha,
+        )
+        last = TransformerBlock(
+            heads=block.heads,
+            ratio=block.ratio,
+            causal=block.causal,
+            norm=block.norm,
+            position=block.position,
+            alpha=block.alpha,
+            final_norm=final,
+        )
+        object.__setattr__(self, "heads", block.heads)
+        object.__setattr__(self, "mlp_ratio", block.ratio)
+        object.__setattr__(self, "alpha", block.alpha)
+        object.__setattr__(self, "causal", block.causal)
+        object.__setattr__(self, "_blocks", (block,) * (self.depth - 1) + (last,))
+        self._common_init()
+        self._check_blocks()
+
+    def blocks_(self) -> tuple[Block, ...]:
+        """The blocks, in order."""
+        return self._blocks
+
+    @property
+    def architecture(self) -> str:
+        """``"transformer"``."""
+        return "transformer"
