@@ -31,6 +31,7 @@ from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
 from .activations import Activation
+from .blocks import BlockNetwork
 from .config import MLP
 from .hermite import Moments, dual_kernel, moments
 from .metrics import METRICS, _measure
@@ -392,7 +393,7 @@ def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
     return grams, -1, ""
 
 
-def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
+def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     """Infinite-width Gram trajectory ``G^0..G^L`` of the batch ``X`` through ``mlp``.
 
     Applies :func:`block_map` ``depth`` times to :func:`input_gram` ``(X)`` (the mean-field
@@ -428,6 +429,8 @@ def trajectory(mlp: MLP, X: ArrayLike) -> MeanFieldTrajectory:
         scaling); :attr:`MeanFieldTrajectory.diverged_at` says where, and the Grams and
         metrics are NaN from there on.
     """
+    if isinstance(mlp, BlockNetwork):
+        raise ValueError(f"the mean field of a {mlp.architecture} is not implemented")
     grams, diverged_at, reason = _grams(mlp, X)
     if diverged_at >= 0:
         warnings.warn(

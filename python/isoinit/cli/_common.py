@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 
@@ -171,7 +171,7 @@ def _network_from_args(
 
     if args.norm == "mf":
         raise ValueError("--norm mf is only defined for --architecture mlp")
-    alpha: float | str = args.alpha
+    alpha: Any = args.alpha
     try:
         alpha = float(args.alpha)
     except ValueError:

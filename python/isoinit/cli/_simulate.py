@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import _validate as check
 from .._io import check_output, write_atomic
+from ..blocks import BlockNetwork
 from ..config import MLP
 from ..simulate import Sampler, Trajectory
 from ._common import add_network_options, configurations_from_args, fmt, inputs_from_args, mlp_from_args
@@ -83,7 +84,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(args: argparse.Namespace, mlp: MLP, traj: Trajectory, elapsed: float) -> None:
+def _print_table(args: argparse.Namespace, mlp: MLP | BlockNetwork, traj: Trajectory, elapsed: float) -> None:
     """The per-layer table of one configuration."""
     gap, iso = traj.summary("gap"), traj.summary("isometry")
     print(
