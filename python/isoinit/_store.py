@@ -31,6 +31,7 @@ import numpy as np
 from . import _io
 from . import _validate as check
 from ._results import MetricsView, Provenance
+from .blocks import Attention, BlockNetwork, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 from .config import MLP
 
 __all__ = ["load", "save", "to_xarray"]
@@ -46,14 +47,20 @@ _HEADER = "__isoinit__"
 # --------------------------------------------------------------------------------------
 
 
-def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
-    """Every ``MLP`` field as JSON; the activation by spec or by its Hermite coefficients."""
+def mlp_to_dict(mlp: MLP | BlockNetwork) -> dict[str, Any]:
+    """Every ``MLP`` (or block network) field as JSON; the activation by spec or by its
+    Hermite coefficients; a block network's class under ``"architecture"`` and its blocks
+    (for :class:`~isoinit.Network`) as one dict each with the block's class under ``"block"``."""
     act = mlp.act
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(mlp):
+    for f in dataclasses.fields(mlp):  # type: ignore[arg-type]
         if f.init:
             v = getattr(mlp, f.name)
+            if f.name == "blocks":
+                v = [{"block": type(b).__name__, **_init_fields(b)} for b in v]
             out[f.name] = list(v) if isinstance(v, tuple) else v
+    if isinstance(mlp, BlockNetwork):
+        out["architecture"] = type(mlp).__name__
     given = mlp.activation  # a spec string stays a string, an Activation an Activation (MLP == compares it)
     if act.hermite is not None:
         out["activation"] = {"hermite": [float(c) for c in act.hermite], "name": act.name}
@@ -77,11 +84,22 @@ def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
     return out
 
 
-def mlp_from_dict(data: dict[str, Any]) -> MLP:
-    """The ``MLP`` of :func:`mlp_to_dict`."""
+def _init_fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
+
+
+_NETWORKS: dict[str, type[BlockNetwork]] = {c.__name__: c for c in (Network, ResidualMLP, Transformer)}
+_BLOCKS: dict[str, Any] = {c.__name__: c for c in (Feedforward, Attention, TransformerBlock)}
+
+
+def mlp_from_dict(data: dict[str, Any]) -> MLP | BlockNetwork:
+    """The ``MLP`` (or block network) of :func:`mlp_to_dict`."""
     from .activations import _hermite_named, registered, resolve
 
     kw = dict(data)
+    cls: Any = _NETWORKS[kw.pop("architecture")] if "architecture" in kw else MLP
+    if "blocks" in kw:
+        kw["blocks"] = tuple(_BLOCKS[b.pop("block")](**b) for b in (dict(x) for x in kw["blocks"]))
     act = kw.get("activation")
     if isinstance(act, dict):
         if "hermite" in act:
@@ -108,7 +126,7 @@ def mlp_from_dict(data: dict[str, Any]) -> MLP:
             kw["activation"] = resolve(act["spec"])
     if isinstance(kw.get("width"), list):
         kw["width"] = tuple(kw["width"])
-    return MLP(**kw)
+    return cls(**kw)  # type: ignore[no-any-return]
 
 
 def _classes() -> dict[str, type[MetricsView]]:

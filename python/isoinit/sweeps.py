@@ -98,6 +98,7 @@ from . import _io, _progress
 from . import _validate as check
 from ._results import CONFIG_FIELDS, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
+from .blocks import BlockNetwork
 from .config import MLP
 from .inputs import degenerate, gaussian
 from .metrics import METRICS
@@ -235,7 +236,9 @@ def _expand_grid(grid: Mapping[str, Any], where: str, src: str = "") -> list[MLP
     return [_mlp(dict(zip(keys, combo, strict=True)), where, src) for combo in itertools.product(*axes)]
 
 
-def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] | MLP) -> list[MLP]:
+def expand(
+    grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP | BlockNetwork] | MLP | BlockNetwork,
+) -> list[MLP | BlockNetwork]:
     """The configurations of a sweep, in order.
 
     Parameters
@@ -246,11 +249,12 @@ def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] |
         cartesian product in key order, the last key varying fastest. A per-block width
         is a sequence inside the list: ``width=[(100, 200, 300)]``. ``depth`` and
         ``width`` must be given. Or an explicit list of ``MLP`` keyword-argument dicts
-        and/or ``MLP`` objects; or one ``MLP``.
+        and/or ``MLP`` objects and block networks (:class:`~isoinit.ResidualMLP`,
+        :class:`~isoinit.Transformer`, :class:`~isoinit.Network`); or one of them.
 
     Returns
     -------
-    list of MLP
+    list of MLP or block networks
 
     Raises
     ------
@@ -258,23 +262,25 @@ def expand(grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] |
         For a key that is not an ``MLP`` field, an empty list of values, a missing depth
         or width, or any value ``MLP`` rejects.
     """
-    if isinstance(grid_or_list, MLP):
+    if isinstance(grid_or_list, (MLP, BlockNetwork)):
         return [grid_or_list]
     if isinstance(grid_or_list, Mapping):
-        return _expand_grid(grid_or_list, "grid")
+        return list(_expand_grid(grid_or_list, "grid"))
     if isinstance(grid_or_list, (str, bytes)) or not isinstance(grid_or_list, Iterable):
         raise TypeError(
             "grid_or_list must be a dict of MLP fields to values, a list of MLP keyword "
             f"dicts or MLP objects, or an MLP; got {type(grid_or_list).__name__}"
         )
-    out: list[MLP] = []
+    out: list[MLP | BlockNetwork] = []
     for i, item in enumerate(grid_or_list):
-        if isinstance(item, MLP):
+        if isinstance(item, (MLP, BlockNetwork)):
             out.append(item)
         elif isinstance(item, Mapping):
             out.append(_mlp(item, f"grid_or_list[{i}]"))
         else:
-            raise TypeError(f"grid_or_list[{i}] must be an MLP keyword dict or an MLP; got {type(item).__name__}")
+            raise TypeError(
+                f"grid_or_list[{i}] must be an MLP keyword dict, an MLP or a block network; got {type(item).__name__}"
+            )
     if not out:
         raise ValueError("grid_or_list must hold at least one configuration; got an empty list")
     return out
@@ -319,7 +325,7 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
     return degenerate(n, d, inputs.get("degeneracy", 100.0), seed=seed)
 
 
-def _input_dim(inputs: InputSpec, mlp: MLP) -> Any:
+def _input_dim(inputs: InputSpec, mlp: MLP | BlockNetwork) -> Any:
     """The input dimension a configuration gets (``None``: a fixed array).
 
     Checked by :func:`make_inputs`.
@@ -335,7 +341,7 @@ def _input_dim(inputs: InputSpec, mlp: MLP) -> Any:
 
 
 def _run_config(
-    mlp: MLP,
+    mlp: MLP | BlockNetwork,
     x: NDArray[np.float64],
     runs: int,
     seed: int,
@@ -363,7 +369,7 @@ def _run_config(
     return out
 
 
-def _config_columns(configs: Sequence[MLP]) -> pd.DataFrame:
+def _config_columns(configs: Sequence[MLP | BlockNetwork]) -> pd.DataFrame:
     """One row per configuration: ``config`` and :func:`isoinit._results.config_columns`."""
     per_block = any(not isinstance(m.width, int) for m in configs)
     rows = [{"config": i, **config_columns(m)} for i, m in enumerate(configs)]
@@ -539,7 +545,7 @@ def sweep(
 
 def _run_dask(
     client: Any,
-    configs: Sequence[MLP],
+    configs: Sequence[MLP | BlockNetwork],
     xs: Sequence[NDArray[np.float64]],
     args: tuple[Any, ...],
     bar: Any,
@@ -563,7 +569,7 @@ def _run_dask(
         client.cancel(futures)
 
 
-def _warn_divergence(df: pd.DataFrame, configs: Sequence[MLP]) -> None:
+def _warn_divergence(df: pd.DataFrame, configs: Sequence[MLP | BlockNetwork]) -> None:
     bad = df.loc[df["diverged_at"] >= 0, ["config", "run", "diverged_at"]].drop_duplicates(["config", "run"])
     if bad.empty:
         return

@@ -1,0 +1,88 @@
+"""Block networks through the package's faces: tables, sweeps, files, the command line, inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import isoinit
+from isoinit.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
+from isoinit.cli import main
+
+X = isoinit.inputs.gaussian(6, 32, seed=1)
+NETWORKS = [
+    ResidualMLP(3, 32, alpha="1/sqrt(L)"),
+    ResidualMLP(2, 32, norm="rms", norm_position="post", ratio=None),
+    Transformer(2, 32, heads=4, init="gpt2"),
+    Transformer(2, 32, heads=2, norm_position="post", causal=True),
+    Network(32, [Attention(2, causal=True), Feedforward(2.0, norm="rms"), TransformerBlock(4, final_norm=True)]),
+]
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.label())
+def test_frame_has_the_stages_each_block_records(net: isoinit.blocks.BlockNetwork) -> None:
+    t = isoinit.simulate(net, X, runs=2, seed=0, stages=True)
+    df = t.to_frame()
+    assert t.stages is not None and t.block_stages is not None
+    for layer, recorded in enumerate(t.block_stages, start=1):
+        got = list(df[(df.run == 0) & (df.layer == layer)]["stage"])
+        assert got == [t.stages[s] for s in sorted(recorded)]
+        absent = [s for s in range(len(t.stages)) if s not in recorded]
+        assert np.isnan(t.metrics["gap"][:, layer, absent]).all()
+    # the block output is each block's last recorded stage, and equals the run without stages
+    plain = isoinit.simulate(net, X, runs=2, seed=0)
+    np.testing.assert_array_equal(t.output("gap"), plain.gap)
+    assert set(df["architecture"]) == {net.architecture}
+
+
+@pytest.mark.parametrize("net", NETWORKS, ids=lambda n: n.label())
+def test_results_of_block_networks_save_and_load(net: isoinit.blocks.BlockNetwork, tmp_path: Path) -> None:
+    t = isoinit.simulate(net, X, runs=2, seed=3, stages=True)
+    t.save(tmp_path / "t.npz")
+    back = isoinit.load(tmp_path / "t.npz")
+    assert back == t and back.mlp == net and back.block_stages == t.block_stages
+
+
+def test_sweep_mixes_mlps_and_block_networks() -> None:
+    configs = [isoinit.MLP(2, 32), *NETWORKS[:3]]
+    df = isoinit.sweep(configs, inputs={"kind": "gaussian", "n": 6}, runs=2, progress=False)
+    assert list(df.groupby("config")["architecture"].first()) == [
+        "mlp",
+        "residual-mlp",
+        "residual-mlp",
+        "transformer",
+    ]
+    one = df[df.config == 3]
+    t = isoinit.simulate(configs[3], isoinit.inputs.gaussian(6, 32, seed=0), runs=2, seed=0)
+    np.testing.assert_array_equal(one.sort_values(["run", "layer"])["gap"].to_numpy(), t.gap.reshape(-1))
+
+
+def test_command_line_runs_block_networks(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--depth", "2", "--width", "32", "--batch", "6", "--runs", "2", "--quiet"]
+    assert main([*args, "--architecture", "transformer", "--heads", "4", "--init", "gpt2", "--causal"]) == 0
+    assert "transformer" in capsys.readouterr().out
+    assert main([*args, "--architecture", "residual-mlp", "--alpha", "1/sqrt(L)", "--one-layer"]) == 0
+    assert "residual-mlp" in capsys.readouterr().out
+    assert main([*args, "--architecture", "transformer", "--heads", "5"]) == 2
+    assert "--heads must divide the width" in capsys.readouterr().err
+
+
+def test_repeated_tokens_are_nearly_rank_one() -> None:
+    x = isoinit.inputs.repeated_tokens(16, 256, noise=0.01, seed=2)
+    corr = np.corrcoef(x)
+    assert x.shape == (16, 256) and np.isclose(np.mean(x**2), 1.0)
+    assert corr[np.triu_indices(16, 1)].min() > 0.99
+    with pytest.raises(ValueError, match="noise must be > 0"):
+        isoinit.inputs.repeated_tokens(4, 8, noise=0.0)
+
+
+def test_labels_and_defaults() -> None:
+    gpt = Transformer(12, 768, heads=12, init="gpt2")
+    assert gpt.final_norm is True and gpt.activation == "gelu" and gpt.depth == 12
+    assert gpt.label() == "transformer, gelu, layer norm, pre-norm, init=gpt2"
+    assert Transformer(2, 8, heads=2, norm_position="post").final_norm is False
+    stack = Network(32, [Attention(4, residual=False, position="none")] * 3)
+    assert stack.depth == 3 and "no norm" in stack.label()
+    assert ResidualMLP(2, 8, ratio=None).blocks_()[0].one_layer
