@@ -1,7 +1,7 @@
 """Networks as blocks: residual MLPs, self-attention and transformer stacks.
 
 A block maps a batch ``X`` (``n x d``: samples or tokens) to ``X'`` of the same width, with
-its own independent weights (Theory §7 of the documentation):
+its own independent weights (the documentation's page on residual networks and transformers):
 
 - :class:`Feedforward`: ``f(U) = Lin2(sigma(Lin1(U)))`` (hidden width ``ratio * d``) or the
   one-layer form ``f(U) = sigma(Lin(U))``; pre-norm ``X + alpha f(Norm(X))``, post-norm
