@@ -56,9 +56,16 @@ class Trajectory(MetricsView):
     normalization (the block output is the later of the last two, depending on
     ``mlp.order``; at layer 0 all three are the input).
 
+    For a block network (:mod:`isoinit.blocks`) layer ``l`` is the output of block ``l``,
+    and with ``stages=True`` the last axis runs over the network's named stages
+    (``stages``, e.g. ``ln1, attn, resid1, ...`` for a transformer); a stage a block does
+    not have is NaN there (``block_stages`` lists each block's; :meth:`output` picks each
+    block's output, its last one).
+
     Attributes
     ----------
-    mlp : MLP
+    mlp : MLP or block network
+        The network (also :attr:`network`).
     seed : int
     sampler : {"gram", "weights"}
         The sampler that ran (``"auto"`` resolved).
@@ -82,7 +89,10 @@ class Trajectory(MetricsView):
         isometry 0, gap, condition and potential ``+inf``, effective and stable rank 0,
         mean and max ``|rho|`` 1, normalization bias 0 (never NaN); the run goes on.
     stages : tuple of str or None
-        :data:`STAGES` when stages were recorded.
+        :data:`STAGES` (a block network: its stage names) when stages were recorded.
+    block_stages : tuple of tuple of int or None
+        A block network with stages: per block, the indices into ``stages`` it records, in
+        order (the last is its output).
     provenance : Provenance or None
         The input (shape and SHA-256 of the batch), seed, runs, sampler, precision and
         package version (:class:`~isoinit.Provenance`).
@@ -364,8 +374,10 @@ def simulate(
 
     Parameters
     ----------
-    mlp : MLP
-        The network configuration.
+    mlp : MLP or block network
+        The network configuration: an :class:`~isoinit.MLP`, or a block network
+        (:class:`~isoinit.ResidualMLP`, :class:`~isoinit.Transformer`,
+        :class:`~isoinit.Network`, whose width must equal ``X``'s).
     X : array_like, shape (n, d)
         The batch, rows are samples (``n >= 2``), finite, no zero row. Rows are scaled to
         mean square 1 before the first block (layer 0).
@@ -445,10 +457,14 @@ def simulate(
 def network_weights(
     mlp: Model, d_in: int, *, seed: int = 0, run: int = 0
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """The explicit ``(W, b)`` of every block of run ``run``.
+    """The explicit ``(W, b)`` of every linear map of run ``run``.
 
     Exactly as ``sampler="weights"`` draws them (``W`` is ``d_in x d_out``; ``b`` is empty
-    when ``mlp.bias == 0``).
+    when ``mlp.bias == 0``). One per block for an :class:`~isoinit.MLP`; for a block
+    network, in the blocks' order: attention's ``Wq, Wk, Wv`` then ``Wo``, the
+    feedforward's ``Lin1, Lin2``. ``W`` is drawn as ``N(0, 1/d_in)`` (or orthogonal)
+    without the map's gain, which the forward pass applies: ``gain`` for ``init="gaussian"``;
+    for ``init="gpt2"`` ``0.02 sqrt(d_in)``, times ``1/sqrt(2 depth)`` for ``Wo`` and ``Lin2``.
 
     ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
     ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
@@ -472,7 +488,7 @@ def forward(
     stages: bool = False,
     grams: bool = False,
 ) -> Trajectory:
-    """Run one fixed network (explicit per-block ``(W, b)``) on the batch ``X``.
+    """Run one fixed network (explicit ``(W, b)`` per linear map) on the batch ``X``.
 
     Use it to measure the same network on several batches; :func:`network_weights` gives
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
