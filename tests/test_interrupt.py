@@ -33,6 +33,12 @@ CASES = {
         x = isoinit.inputs.degenerate(10, 1000, 100, seed=0)
         isoinit.simulate(isoinit.MLP(30, 1000), x, runs=100000, threads=2, progress=False)
     """,
+    # one long run of a transformer: 128 tokens, 200 blocks of width 512 (about 30 s uninterrupted);
+    # the kernel checks between the operations of a block
+    "simulate-one-transformer-run": """
+        x = isoinit.inputs.gaussian(128, 512, seed=0)
+        isoinit.simulate(isoinit.Transformer(200, 512, heads=8), x, runs=1, sampler="weights", progress=False)
+    """,
     # a fixed deep network (about 15 s uninterrupted)
     "forward": """
         mlp = isoinit.MLP(1500, 128)

@@ -315,7 +315,7 @@ inline double map_gain(const Config& cfg, const Op& op, Eigen::Index d_in) {
 /// Simulate one run (global index `run`) of the program `prog` (cfg.program()) into row
 /// `row` of `res`. If `fixed_w` is non-null the explicit (W, b) of every linear map (in
 /// program order; attention's Q, K, V are three) are used instead of drawing them. If
-/// `cancel` is non-null and becomes true, throws Cancelled before the next block.
+/// `cancel` is non-null and becomes true, throws Cancelled before the next operation.
 inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrixXd& x0, std::uint64_t seed,
                          std::uint64_t run, Result& res, Eigen::Index row,
                          const std::vector<RowMatrixXd>* fixed_w = nullptr,
@@ -377,6 +377,7 @@ inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrix
       }
     }
     for (const Op& op : block.ops) {
+      detail::check_cancel(cancel);  // between operations: a block of a large network takes long
       switch (op.kind) {
         case OpKind::linear:
           if (!linear(l, op, 0, op.d_out, st.h)) return st.diverge(l);
