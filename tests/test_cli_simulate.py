@@ -69,7 +69,7 @@ def test_option_choices_come_from_the_library() -> None:
     from isoinit.blocks import Architecture, Init, Position
     from isoinit.cli import build_parser
     from isoinit.config import Centering, Norm, Order, Scaling, Weights
-    from isoinit.simulate import Sampler
+    from isoinit.simulate import Dtype, Sampler
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     simulate = sub.choices["simulate"]  # type: ignore[index]
@@ -84,6 +84,7 @@ def test_option_choices_come_from_the_library() -> None:
         "architecture": get_args(Architecture),
         "norm_position": get_args(Position),
         "init": get_args(Init),
+        "dtype": get_args(Dtype),
     }
     help_text = simulate.format_help()
     assert all(name in help_text for name in isoinit.activations.available())

@@ -18,7 +18,7 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::string& weights, const std::string& sampler, double gain, double bias, double eps,
                    const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
                    const std::vector<double>& mf_scale, bool stages, bool grams, const std::vector<BlockSpec>& blocks,
-                   const std::string& init) {
+                   const std::string& init, const std::string& dtype) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
   c.center =
@@ -40,6 +40,7 @@ Config make_config(const std::string& activation, double act_param, const std::v
   c.grams = grams;
   c.blocks = blocks;
   c.init = parse<Init>("init", init, {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}});
+  c.precision = parse<Precision>("dtype", dtype, {{"float64", Precision::f64}, {"float32", Precision::f32}});
   return c;
 }
 
@@ -132,7 +133,7 @@ py::dict pack(Result&& res) {
       py::arg("sampler") = "gram", py::arg("gain") = 1.0, py::arg("bias") = 0.0, py::arg("eps") = 0.0,              \
       py::arg("widths"), py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
       py::arg("stages") = false, py::arg("grams") = false, py::arg("blocks") = std::vector<BlockSpec>{},            \
-      py::arg("init") = "gaussian"
+      py::arg("init") = "gaussian", py::arg("dtype") = "float64"
 
 }  // namespace
 

@@ -56,6 +56,7 @@ class Config:
         grams: bool = ...,
         blocks: list[BlockSpec] = ...,
         init: str = ...,
+        dtype: str = ...,
     ) -> None: ...
     @property
     def depth(self) -> int: ...

@@ -136,7 +136,8 @@ class Provenance:
         ``"gram"`` or ``"weights"`` (the resolved sampler), ``"meanfield"`` for the
         infinite-width recursion, ``"explicit"`` for :func:`isoinit.forward`.
     precision : str
-        Floating-point precision of the computation (``"float64"``).
+        Floating-point precision of the representations (``"float64"``, or ``"float32"``
+        for ``simulate(..., dtype="float32")``; Grams and metrics are float64 either way).
     version : str
         ``isoinit.__version__`` of the package that computed the result.
 

@@ -25,7 +25,7 @@ from .metrics import METRICS
 
 # mf_constants is theory (isoinit.meanfield.mf_constants); the name stays importable from
 # here, as the same function, for code written before it moved.
-__all__ = ["STAGES", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
+__all__ = ["STAGES", "Dtype", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
 
 def __dir__() -> list[str]:
@@ -33,6 +33,8 @@ def __dir__() -> list[str]:
 
 
 Sampler = Literal["auto", "gram", "weights"]
+#: The arithmetic of :func:`simulate` and :func:`forward` (``dtype``).
+Dtype = Literal["float64", "float32"]
 #: What :func:`simulate`, :func:`forward` and :func:`network_weights` run: a plain MLP or a
 #: block network (:class:`isoinit.ResidualMLP`, :class:`isoinit.Transformer`,
 #: :class:`isoinit.Network`).
@@ -182,10 +184,10 @@ class Trajectory(MetricsView):
         return self.metrics[metric][:, :, self.stages.index(stage)]
 
 
-def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool) -> _core.Config:
+def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool, dtype: str = "float64") -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
     if isinstance(mlp, BlockNetwork):
-        return _core_network_config(mlp, sampler, stages, grams)
+        return _core_network_config(mlp, sampler, stages, grams, dtype)
     act = mlp.act
     engine, coeffs = act.engine, list(act.hermite or ())
     if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
@@ -208,10 +210,11 @@ def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool) -> _core.C
         mf_scale=mf_s if mlp.scaling == "mf" else [],
         stages=stages,
         grams=grams,
+        dtype=dtype,
     )
 
 
-def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: bool) -> _core.Config:
+def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: bool, dtype: str) -> _core.Config:
     act = net.act
     engine, coeffs = act.engine, list(act.hermite or ())
     if engine is None:  # a user callable, tabulated over the pre-activations' range
@@ -233,6 +236,7 @@ def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: b
         grams=grams,
         blocks=[_core.BlockSpec(**kw) for kw in net._core_blocks()],
         init=net.init,
+        dtype=dtype,
     )
 
 
@@ -365,6 +369,7 @@ def simulate(
     grams: bool = False,
     threads: int | None = None,
     progress: bool | None = None,
+    dtype: Dtype = "float64",
 ) -> Trajectory:
     """Simulate ``runs`` independent random networks on the batch ``X``.
 
@@ -402,6 +407,12 @@ def simulate(
     progress : bool, optional
         A progress bar: ``True``/``False`` as asked; ``None`` (default) only on an interactive
         terminal and for a call expected to take over 2 seconds (:mod:`isoinit._progress`).
+    dtype : {"float64", "float32"}
+        The arithmetic of the representations: ``"float32"`` keeps every representation,
+        linear map and normal in float32 (the normals are the float64 stream's, rounded, so
+        a seed draws the same network in both), while the Grams are accumulated and the
+        metrics computed in float64. It shows the breakdowns float32 training would see
+        (a Gram that becomes singular at float32 resolution has gap ``+inf``).
 
     Returns
     -------
@@ -431,9 +442,10 @@ def simulate(
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
+    precision = check.choice("dtype", dtype, get_args(Dtype))
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
-    cfg = _core_config(mlp, chosen, stages, grams)
+    cfg = _core_config(mlp, chosen, stages, grams, precision)
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
     workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
@@ -441,7 +453,7 @@ def simulate(
     shapes = _map_shapes(mlp, d0)
     per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in shapes) / 2e9
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
-    prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
+    prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision)
     if not show:
         return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov)
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
@@ -487,6 +499,7 @@ def forward(
     *,
     stages: bool = False,
     grams: bool = False,
+    dtype: Dtype = "float64",
 ) -> Trajectory:
     """Run one fixed network (explicit ``(W, b)`` per linear map) on the batch ``X``.
 
@@ -495,7 +508,8 @@ def forward(
 
     Weights and biases must be finite (:class:`ValueError` naming ``weights[k]`` or
     ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
-    collapse are reported the same way, and Ctrl-C stops it between blocks.
+    collapse are reported the same way, and Ctrl-C stops it between blocks. ``dtype`` as for
+    :func:`simulate` (the weights are rounded to float32 for ``"float32"``).
     """
     check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
@@ -504,6 +518,7 @@ def forward(
     ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
     bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
-    cfg = _core_config(mlp, "weights", stages, grams)
-    prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit")
+    precision = check.choice("dtype", dtype, get_args(Dtype))
+    cfg = _core_config(mlp, "weights", stages, grams, precision)
+    prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit", precision=precision)
     return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)

@@ -140,12 +140,12 @@ std::string requirement_error(const char* name, const char* allowed, T got) {
 
 /// d[i] = f(d[i]); returns true if every input was finite. The check rides on the same pass:
 /// x * 0 is 0 for a finite x and NaN otherwise, summed in kernels::reduce's independent lanes
-/// so that the loop still vectorizes.
-template <class F>
-inline bool map(double* d, std::size_t count, F f) {
+/// so that the loop still vectorizes. A float32 value is mapped in float64 and rounded back.
+template <class T, class F>
+inline bool map(T* d, std::size_t count, F f) {
   return kernels::reduce(count, [d, &f](std::size_t i) {
-           const double x = d[i];
-           d[i] = f(x);
+           const double x = static_cast<double>(d[i]);
+           d[i] = static_cast<T>(f(x));
            return x * 0.0;
          }) == 0.0;
 }
@@ -237,10 +237,12 @@ struct Activation {
   /// Apply in place to data[0..count). Returns false if an input was not finite (inf or NaN),
   /// which the output may not show (relu(NaN) = 0, tanh(inf) = 1); the identity returns true
   /// (its output is its input).
-  bool apply(double* data, std::size_t count) const;
+  template <class T>
+  bool apply(T* data, std::size_t count) const;
 };
 
-inline bool Activation::apply(double* d, std::size_t count) const {
+template <class T>
+inline bool Activation::apply(T* d, std::size_t count) const {
   if (kind == ActKind::identity) return true;
   const double a = param;
   const std::vector<double>& c = coeffs;

@@ -37,9 +37,9 @@ constexpr std::size_t LANES = 8;
 /// order, so the compiler can keep the lanes in vector registers and the result does not
 /// depend on the vector width. Always inlined, so that each caller's AVX2 and baseline
 /// clones get their own copy; `term` may also write a[k] (see shift_sumsq).
-template <class Term>
-ISOINIT_ALWAYS_INLINE double reduce(std::size_t len, Term term) {
-  double acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
+template <class Acc = double, class Term>
+ISOINIT_ALWAYS_INLINE Acc reduce(std::size_t len, Term term) {
+  Acc acc[LANES] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t k = 0;
   for (; k + LANES <= len; k += LANES)
     for (std::size_t l = 0; l < LANES; ++l) acc[l] += term(k + l);
@@ -51,19 +51,26 @@ ISOINIT_ALWAYS_INLINE double reduce(std::size_t len, Term term) {
 ISOINIT_CLONES inline double dot(const double* a, const double* b, std::size_t len) {
   return reduce(len, [a, b](std::size_t k) { return a[k] * b[k]; });
 }
+/// sum_k a[k] * b[k] in float32 (the float32 mode's Gram, over one column block)
+ISOINIT_CLONES inline float dot(const float* a, const float* b, std::size_t len) {
+  return reduce<float>(len, [a, b](std::size_t k) { return a[k] * b[k]; });
+}
 
 /// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
 constexpr Eigen::Index BLOCK = 256;
 
 /// Gram X X^T / d of a row-major n x d matrix, into the n x n matrix g (both triangles),
-/// accumulated over column blocks so that each block is read from L1.
-inline void gram(const RowMatrixXd& x, MatrixXd& g) {
+/// accumulated over column blocks so that each block is read from L1. A float32 matrix's
+/// dot products are float32 within a block and accumulated in float64 across blocks.
+template <class T>
+inline void gram(const RowMatrix<T>& x, MatrixXd& g) {
   const Eigen::Index n = x.rows(), d = x.cols();
   g.setZero(n, n);
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
     for (Eigen::Index i = 0; i < n; ++i)
-      for (Eigen::Index j = 0; j <= i; ++j) g(i, j) += dot(x.row(i).data() + j0, x.row(j).data() + j0, w);
+      for (Eigen::Index j = 0; j <= i; ++j)
+        g(i, j) += static_cast<double>(dot(x.row(i).data() + j0, x.row(j).data() + j0, w));
   }
   const double inv = 1.0 / static_cast<double>(d);
   for (Eigen::Index i = 0; i < n; ++i)
@@ -71,40 +78,66 @@ inline void gram(const RowMatrixXd& x, MatrixXd& g) {
 }
 
 /// out[k] += c0 a0[k] + c1 a1[k] + c2 a2[k] + c3 a3[k]
+template <class T>
+ISOINIT_ALWAYS_INLINE void axpy4_impl(const T* c, const T* a0, const T* a1, const T* a2, const T* a3, T* out,
+                                      std::size_t len) {
+  for (std::size_t k = 0; k < len; ++k) out[k] += ((c[0] * a0[k] + c[1] * a1[k]) + (c[2] * a2[k] + c[3] * a3[k]));
+}
 ISOINIT_CLONES inline void axpy4(const double* c, const double* a0, const double* a1, const double* a2,
                                  const double* a3, double* out, std::size_t len) {
-  for (std::size_t k = 0; k < len; ++k) out[k] += ((c[0] * a0[k] + c[1] * a1[k]) + (c[2] * a2[k] + c[3] * a3[k]));
+  axpy4_impl(c, a0, a1, a2, a3, out, len);
+}
+ISOINIT_CLONES inline void axpy4(const float* c, const float* a0, const float* a1, const float* a2, const float* a3,
+                                 float* out, std::size_t len) {
+  axpy4_impl(c, a0, a1, a2, a3, out, len);
 }
 
 /// out[k] += c * a[k]
-ISOINIT_CLONES inline void axpy(double c, const double* a, double* out, std::size_t len) {
+template <class T>
+ISOINIT_ALWAYS_INLINE void axpy_impl(T c, const T* a, T* out, std::size_t len) {
   for (std::size_t k = 0; k < len; ++k) out[k] += c * a[k];
 }
+ISOINIT_CLONES inline void axpy(double c, const double* a, double* out, std::size_t len) { axpy_impl(c, a, out, len); }
+ISOINIT_CLONES inline void axpy(float c, const float* a, float* out, std::size_t len) { axpy_impl(c, a, out, len); }
 
 /// out (w entries) = sum_k r(i, k) z_k for the rows z_k (length w, stride `stride`) of a block.
-inline void combine_rows(const MatrixXd& r, Eigen::Index i, const double* z, std::size_t stride, std::size_t w,
-                         double* out) {
+template <class T>
+inline void combine_rows(const Matrix<T>& r, Eigen::Index i, const T* z, std::size_t stride, std::size_t w, T* out) {
   const Eigen::Index n = r.cols();
-  std::fill(out, out + w, 0.0);
+  std::fill(out, out + w, T(0));
   Eigen::Index k = 0;
   for (; k + 4 <= n; k += 4) {
-    const double c[4] = {r(i, k), r(i, k + 1), r(i, k + 2), r(i, k + 3)};
+    const T c[4] = {r(i, k), r(i, k + 1), r(i, k + 2), r(i, k + 3)};
     axpy4(c, z + k * stride, z + (k + 1) * stride, z + (k + 2) * stride, z + (k + 3) * stride, out, w);
   }
   for (; k < n; ++k) axpy(r(i, k), z + k * stride, out, w);
 }
 
+/// Standard normals from a stream into out[0..count): float64, or rounded to float32 (the
+/// same numbers: normal i of a stream is the same draw in both precisions).
+inline void fill_normals(Stream& s, double* out, std::size_t count) { s.fill_normal(out, count); }
+inline void fill_normals(Stream& s, float* out, std::size_t count) {
+  constexpr std::size_t CHUNK = 512;
+  double tmp[CHUNK];
+  for (std::size_t k = 0; k < count; k += CHUNK) {
+    const std::size_t m = std::min(CHUNK, count - k);
+    s.fill_normal(tmp, m);
+    for (std::size_t j = 0; j < m; ++j) out[k + j] = static_cast<float>(tmp[j]);
+  }
+}
+
 /// h = r z for a small square r (n x n) and an n x d matrix z of standard normals drawn
 /// from s, one column block at a time: a block of z is drawn (row-major n x w, the stream's
 /// order) into an L1-sized buffer and used at once, so z is never stored whole.
-inline void left_multiply_normals(const MatrixXd& r, Eigen::Index d, Stream& s, std::vector<double>& buffer,
-                                  RowMatrixXd& h) {
+template <class T>
+inline void left_multiply_normals(const Matrix<T>& r, Eigen::Index d, Stream& s, std::vector<T>& buffer,
+                                  RowMatrix<T>& h) {
   const Eigen::Index n = r.rows();
   h.resize(n, d);
   buffer.resize(static_cast<std::size_t>(n * BLOCK));
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
-    s.fill_normal(buffer.data(), static_cast<std::size_t>(n) * w);
+    fill_normals(s, buffer.data(), static_cast<std::size_t>(n) * w);
     for (Eigen::Index i = 0; i < n; ++i) combine_rows(r, i, buffer.data(), w, w, h.row(i).data() + j0);
   }
 }
@@ -127,18 +160,38 @@ ISOINIT_CLONES inline void shift_scale(double* a, std::size_t len, double shift,
   for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - shift) * factor;
 }
 
+/// The same in float32 (the float32 mode): row sums and sums of squares accumulated in float64.
+ISOINIT_CLONES inline double sum(const float* a, std::size_t len) {
+  return reduce(len, [a](std::size_t k) { return static_cast<double>(a[k]); });
+}
+ISOINIT_CLONES inline double shift_sumsq(float* a, std::size_t len, double shift) {
+  const auto sh = static_cast<float>(shift);
+  return reduce(len, [a, sh](std::size_t k) {
+    a[k] -= sh;
+    return static_cast<double>(a[k]) * static_cast<double>(a[k]);
+  });
+}
+ISOINIT_CLONES inline void shift_scale(float* a, std::size_t len, double shift, double factor) {
+  const auto sh = static_cast<float>(shift), f = static_cast<float>(factor);
+  for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - sh) * f;
+}
+
 /// True if every a[k] is finite: a[k] * 0 is 0 for a finite a[k] and NaN for inf or NaN, so
 /// the (vectorized) sum is 0 exactly when all are finite.
 ISOINIT_CLONES inline bool all_finite(const double* a, std::size_t len) {
   return reduce(len, [a](std::size_t k) { return a[k] * 0.0; }) == 0.0;
 }
+ISOINIT_CLONES inline bool all_finite(const float* a, std::size_t len) {
+  return reduce<float>(len, [a](std::size_t k) { return a[k] * 0.0f; }) == 0.0f;
+}
 
 /// max_k |a[k]| with stride `stride`, or +inf if some a[k] is not finite (the scale-safe
 /// fallbacks' prescaling factor; not on the hot path).
-inline double max_abs(const double* a, std::size_t len, std::size_t stride = 1) {
+template <class T>
+inline double max_abs(const T* a, std::size_t len, std::size_t stride = 1) {
   double m = 0.0;
   for (std::size_t k = 0; k < len; ++k) {
-    const double v = std::fabs(a[k * stride]);
+    const double v = std::fabs(static_cast<double>(a[k * stride]));
     if (!(v <= std::numeric_limits<double>::max())) return std::numeric_limits<double>::infinity();
     m = std::max(m, v);
   }
@@ -147,10 +200,11 @@ inline double max_abs(const double* a, std::size_t len, std::size_t stride = 1) 
 
 /// sum_k (a[k * stride] / s)^2 for s > 0: the sum of squares of a prescaled by s, which
 /// neither overflows nor underflows when s = max_abs(a).
-inline double scaled_sumsq(const double* a, std::size_t len, double s, std::size_t stride = 1) {
+template <class T>
+inline double scaled_sumsq(const T* a, std::size_t len, double s, std::size_t stride = 1) {
   double acc = 0.0;
   for (std::size_t k = 0; k < len; ++k) {
-    const double v = a[k * stride] / s;
+    const double v = static_cast<double>(a[k * stride]) / s;
     acc += v * v;
   }
   return acc;
@@ -161,7 +215,8 @@ inline double scaled_sumsq(const double* a, std::size_t len, double s, std::size
 /// underflowed for a non-zero row (or overflowed, with `rescue_overflow`), it is recomputed
 /// from x / s with s = max|x| and `root_scale` = s, so that X X^T / d = root_scale^2 * g (the
 /// metrics are scale-free); otherwise root_scale = 1 and g holds the plain Gram's exact bits.
-inline bool gram_safe(const RowMatrixXd& x, MatrixXd& g, double& root_scale, bool rescue_overflow);
+template <class T>
+inline bool gram_safe(const RowMatrix<T>& x, MatrixXd& g, double& root_scale, bool rescue_overflow);
 
 /// A sum of squares below this has lost digits to underflow (subnormal range), and one
 /// above DBL_MAX has overflowed: both send the scale-safe recomputation in.
@@ -172,7 +227,8 @@ constexpr double SUMSQ_TINY = std::numeric_limits<double>::min() / std::numeric_
 /// caller checks that).
 inline bool sumsq_in_range(double ms) { return ms >= SUMSQ_TINY && ms <= std::numeric_limits<double>::max(); }
 
-inline bool gram_safe(const RowMatrixXd& x, MatrixXd& g, double& root_scale, bool rescue_overflow) {
+template <class T>
+inline bool gram_safe(const RowMatrix<T>& x, MatrixXd& g, double& root_scale, bool rescue_overflow) {
   gram(x, g);
   root_scale = 1.0;
   const auto d = static_cast<std::size_t>(x.cols());
@@ -190,7 +246,7 @@ inline bool gram_safe(const RowMatrixXd& x, MatrixXd& g, double& root_scale, boo
   const double s = max_abs(x.data(), static_cast<std::size_t>(x.size()));
   if (!std::isfinite(s)) return false;
   if (s == 0) return true;
-  const RowMatrixXd y = x / s;
+  const RowMatrix<T> y = x / static_cast<T>(s);
   gram(y, g);
   root_scale = s;
   return true;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.hpp"
@@ -58,6 +59,17 @@ inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKin
   return c * haar_frame(d_out, d_in, s).transpose();  // orthonormal rows, scaled
 }
 
+/// draw_weights in float32: the same draws, rounded, drawn a block of rows at a time (the
+/// float64 matrix is never held whole).
+template <class T>
+inline RowMatrix<T> draw_weights_as(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s) {
+  if (kind != WeightKind::gaussian) return draw_weights(d_in, d_out, kind, s).template cast<T>();
+  RowMatrix<T> w(d_in, d_out);
+  kernels::fill_normals(s, w.data(), static_cast<std::size_t>(w.size()));
+  w *= static_cast<T>(1.0 / std::sqrt(static_cast<double>(d_in)));
+  return w;
+}
+
 /// Per-feature bias b (d_out), N(0, bias^2); empty when bias == 0.
 inline Eigen::RowVectorXd draw_bias(Eigen::Index d_out, double bias, Stream& s) {
   Eigen::RowVectorXd b;
@@ -70,23 +82,34 @@ inline Eigen::RowVectorXd draw_bias(Eigen::Index d_out, double bias, Stream& s) 
 }
 
 /// H = gain * X W (+ b), explicit weights.
-inline void linear_weights(const RowMatrixXd& x, const RowMatrixXd& w, double gain, const Eigen::RowVectorXd& b,
-                           RowMatrixXd& h) {
+template <class T>
+inline void linear_weights(const RowMatrix<T>& x, const RowMatrix<T>& w, double gain, const Eigen::RowVectorXd& b,
+                           RowMatrix<T>& h) {
   h.noalias() = x * w;
-  if (gain != 1.0) h *= gain;
-  if (b.size()) h.rowwise() += b;
+  if (gain != 1.0) h *= static_cast<T>(gain);
+  if (b.size()) {
+    if constexpr (std::is_same_v<T, double>)
+      h.rowwise() += b;
+    else
+      h.rowwise() += b.cast<T>();
+  }
 }
 
 /// H ~ gain * X W (+ b) drawn from the eigendecomposition (values ascending, vectors) of the
-/// input Gram X X^T / d_in.
+/// input Gram X X^T / d_in. In float32 the square root is computed in float64 and rounded,
+/// and the normals are the float64 stream's, rounded.
+template <class T>
 inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, double gain,
-                        const Eigen::RowVectorXd& b, Stream& s, std::vector<double>& buffer, RowMatrixXd& h) {
+                        const Eigen::RowVectorXd& b, Stream& s, std::vector<T>& buffer, RowMatrix<T>& h) {
   const Eigen::Index n = e.values.size();
   MatrixXd r = e.vectors * e.values.cwiseMax(0.0).cwiseSqrt().asDiagonal();
   if (e.root_scale != 1.0) r *= e.root_scale;  // a prescaled Gram (kernels::gram_safe)
   if (kind == WeightKind::gaussian) {
     r *= gain;
-    kernels::left_multiply_normals(r, d_out, s, buffer, h);
+    if constexpr (std::is_same_v<T, double>)
+      kernels::left_multiply_normals(r, d_out, s, buffer, h);
+    else
+      kernels::left_multiply_normals(Matrix<T>(r.cast<T>()), d_out, s, buffer, h);
   } else {
     const Eigen::Index m = std::max(d_in, d_out);
     if (n > m)
@@ -95,9 +118,17 @@ inline void linear_gram(const GramEigen& e, Eigen::Index d_in, Eigen::Index d_ou
     const double c = std::sqrt(std::max(1.0, static_cast<double>(d_out) / static_cast<double>(d_in)));
     const MatrixXd f = haar_frame(m, n, s);
     r *= gain * std::sqrt(static_cast<double>(d_in)) * c;
-    h.noalias() = r * f.topRows(d_out).transpose();
+    if constexpr (std::is_same_v<T, double>)
+      h.noalias() = r * f.topRows(d_out).transpose();
+    else
+      h = (r * f.topRows(d_out).transpose()).template cast<T>();
   }
-  if (b.size()) h.rowwise() += b;
+  if (b.size()) {
+    if constexpr (std::is_same_v<T, double>)
+      h.rowwise() += b;
+    else
+      h.rowwise() += b.cast<T>();
+  }
 }
 
 }  // namespace isoinit

@@ -11,6 +11,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels.hpp"
 #include "types.hpp"
@@ -45,7 +46,8 @@ namespace detail {
 /// its plain mean square overflowed or underflowed: returns its root mean square and, when
 /// `scale` is true, divides v by sqrt(mean(v^2) + eps), both computed on v / max|v|. Returns
 /// NaN if v holds a non-finite value.
-inline double rescue_rms(double* v, std::size_t len, std::size_t stride, bool scale, double eps) {
+template <class T>
+inline double rescue_rms(T* v, std::size_t len, std::size_t stride, bool scale, double eps) {
   const double s = kernels::max_abs(v, len, stride);
   if (!std::isfinite(s)) return std::numeric_limits<double>::quiet_NaN();
   if (s == 0) return 0.0;                                                                   // a zero vector: stays zero
@@ -54,17 +56,18 @@ inline double rescue_rms(double* v, std::size_t len, std::size_t stride, bool sc
     // x / sqrt(s^2 ms_s + eps) = (x / s) / sqrt(ms_s + eps / s^2)
     const double eps_s = eps == 0 ? 0.0 : (eps / s) / s;
     const double f = inverse_root(ms_s + eps_s);
-    for (std::size_t k = 0; k < len; ++k) v[k * stride] = (v[k * stride] / s) * f;
+    for (std::size_t k = 0; k < len; ++k) v[k * stride] = static_cast<T>((static_cast<double>(v[k * stride]) / s) * f);
   }
   return s * std::sqrt(ms_s);
 }
 
 /// The mean of a row that the plain sum could not give (inf or NaN): on row / max|row|.
-inline double rescue_mean(const double* v, std::size_t len) {
+template <class T>
+inline double rescue_mean(const T* v, std::size_t len) {
   const double s = kernels::max_abs(v, len);
   if (!std::isfinite(s)) return std::numeric_limits<double>::quiet_NaN();
   double acc = 0.0;
-  for (std::size_t k = 0; k < len; ++k) acc += v[k] / s;
+  for (std::size_t k = 0; k < len; ++k) acc += static_cast<double>(v[k]) / s;
   return s * (acc / static_cast<double>(len));
 }
 
@@ -86,7 +89,8 @@ inline double rescue_mean(const double* v, std::size_t len) {
 /// representation is never zeroed or lost because of its scale; rows computed the plain way
 /// keep their exact bits. `finite` is set to false if m holds a non-finite value on entry (or
 /// one made by unscaled centering / mf scaling); m's contents are then unspecified.
-inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps,
+template <class T>
+inline double normalize(RowMatrix<T>& m, Center c, Scale s, double mf_center, double mf_scale, double eps,
                         bool& finite) {
   finite = true;
   if (c == Center::batch) m.rowwise() -= m.colwise().mean();
@@ -96,7 +100,7 @@ inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, dou
     const auto d = static_cast<std::size_t>(m.cols());
     const double inv_d = 1.0 / static_cast<double>(d);
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
-      double* row = m.row(i).data();
+      T* row = m.row(i).data();
       double shift = c == Center::layer ? kernels::sum(row, d) * inv_d : (c == Center::mf ? mf_center : 0.0);
       if (!std::isfinite(shift)) shift = detail::rescue_mean(row, d);  // (NaN again: a non-finite entry)
       const double ms = kernels::shift_sumsq(row, d, shift) * inv_d;   // shift 0 leaves the row as is
@@ -121,8 +125,16 @@ inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, dou
   if (s != Scale::batch) return relative_variance(rms);
   // the two column reductions stay separate expressions: Eigen may evaluate them in different
   // orders, and each one's order is part of the golden numbers
-  VectorXd col_rms = (m.array().square().colwise().mean()).sqrt().transpose();
-  Eigen::RowVectorXd inv = m.array().square().colwise().mean() + eps;
+  VectorXd col_rms;
+  Eigen::RowVectorXd inv;
+  if constexpr (std::is_same_v<T, double>) {
+    col_rms = (m.array().square().colwise().mean()).sqrt().transpose();
+    inv = m.array().square().colwise().mean() + eps;
+  } else {  // float32: the column mean squares in float64
+    const Eigen::RowVectorXd ms = m.template cast<double>().array().square().colwise().mean();
+    col_rms = ms.array().sqrt().transpose();
+    inv = ms.array() + eps;
+  }
   const auto n = static_cast<std::size_t>(m.rows()), d = static_cast<std::size_t>(m.cols());
   for (Eigen::Index j = 0; j < inv.size(); ++j) {
     const double ms = col_rms(j) * col_rms(j);
@@ -138,12 +150,16 @@ inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, dou
     }
   }
   const double bias = relative_variance(col_rms);
-  m = m * inv.asDiagonal();
+  if constexpr (std::is_same_v<T, double>)
+    m = m * inv.asDiagonal();
+  else
+    m = m * inv.template cast<T>().asDiagonal();
   return bias;
 }
 
 /// normalize() for callers that check finiteness themselves.
-inline double normalize(RowMatrixXd& m, Center c, Scale s, double mf_center, double mf_scale, double eps) {
+template <class T>
+inline double normalize(RowMatrix<T>& m, Center c, Scale s, double mf_center, double mf_scale, double eps) {
   bool finite = true;
   return normalize(m, c, s, mf_center, mf_scale, eps, finite);
 }

@@ -299,15 +299,17 @@ inline std::vector<MapShape> map_shapes(const Program& prog, Eigen::Index d0) {
   return out;
 }
 
-/// Softmax attention of every head, in float64: out (n x d) = [A_h V_h]_h with
-/// A_h = softmax(Q_h K_h^T / sqrt(d_h)) by rows (max-subtracted; with `causal`, row i over
-/// j <= i). Returns false if a score is not finite.
-inline bool attend(const RowMatrixXd& q, const RowMatrixXd& k, const RowMatrixXd& v, int heads, bool causal,
-                   RowMatrixXd& out) {
+/// Softmax attention of every head: out (n x d) = [A_h V_h]_h with
+/// A_h = softmax(Q_h K_h^T / sqrt(d_h)) by rows, the softmax in float64 (max-subtracted; with
+/// `causal`, row i over j <= i). Returns false if a score is not finite.
+template <class T>
+inline bool attend(const RowMatrix<T>& q, const RowMatrix<T>& k, const RowMatrix<T>& v, int heads, bool causal,
+                   RowMatrix<T>& out) {
   const Eigen::Index n = q.rows(), d = q.cols(), dh = d / heads;
   out.resize(n, d);
   const double inv_root = 1.0 / std::sqrt(static_cast<double>(dh));
-  RowMatrixXd s(n, n);
+  RowMatrix<T> s(n, n);
+  std::vector<double> row(static_cast<std::size_t>(n));
   for (int h = 0; h < heads; ++h) {
     const Eigen::Index c0 = h * dh;
     s.noalias() = q.middleCols(c0, dh) * k.middleCols(c0, dh).transpose();
@@ -315,16 +317,17 @@ inline bool attend(const RowMatrixXd& q, const RowMatrixXd& k, const RowMatrixXd
       const Eigen::Index len = causal ? i + 1 : n;
       double top = -std::numeric_limits<double>::infinity();
       for (Eigen::Index j = 0; j < len; ++j) {
-        const double x = s(i, j) * inv_root;
+        const double x = static_cast<double>(s(i, j)) * inv_root;
         if (!std::isfinite(x)) return false;
-        s(i, j) = x;
+        row[static_cast<std::size_t>(j)] = x;
         top = std::max(top, x);
       }
       double total = 0.0;
-      for (Eigen::Index j = 0; j < len; ++j) total += (s(i, j) = std::exp(s(i, j) - top));
+      for (Eigen::Index j = 0; j < len; ++j)
+        total += (row[static_cast<std::size_t>(j)] = std::exp(row[static_cast<std::size_t>(j)] - top));
       const double inv = 1.0 / total;
-      for (Eigen::Index j = 0; j < len; ++j) s(i, j) *= inv;
-      for (Eigen::Index j = len; j < n; ++j) s(i, j) = 0.0;
+      for (Eigen::Index j = 0; j < len; ++j) s(i, j) = static_cast<T>(row[static_cast<std::size_t>(j)] * inv);
+      for (Eigen::Index j = len; j < n; ++j) s(i, j) = T(0);
     }
     out.middleCols(c0, dh).noalias() = s * v.middleCols(c0, dh);
   }

@@ -31,6 +31,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #ifdef ISOINIT_HAVE_OPENMP
@@ -46,6 +47,9 @@
 #include "random.hpp"
 
 namespace isoinit {
+
+/// The arithmetic of the representations (float32 mode: see Config::precision).
+enum class Precision { f64, f32 };
 
 /// The stages of the plain MLP block, in the order of Program::stages.
 enum Stage : int { stage_linear = 0, stage_activation = 1, stage_normalization = 2, n_stages = 3 };
@@ -68,6 +72,8 @@ struct Config {
   /// The blocks (program.hpp); empty for the plain MLP (one `mlp` block per width).
   std::vector<BlockSpec> blocks;
   Init init = Init::gaussian;
+  /// float32: representations, linear maps and normals in float32; Grams and metrics in float64.
+  Precision precision = Precision::f64;
 
   Eigen::Index depth() const { return static_cast<Eigen::Index>(widths.size()); }
   bool plain_mlp() const {
@@ -235,13 +241,14 @@ struct Result {
 
 namespace detail {
 
-/// Per-run working state: the current representation and its Gram.
+/// Per-run working state: the current representation (float64 or float32) and its Gram.
+template <class T>
 struct RunState {
   const Config& cfg;
   Result& res;
   Eigen::Index r;  // row in the result
-  RowMatrixXd x, h;
-  std::vector<double> buffer;  // one column block of normals
+  RowMatrix<T> x, h;
+  std::vector<T> buffer;  // one column block of normals
   MatrixXd g;
   GramEigen eig;
 
@@ -252,7 +259,7 @@ struct RunState {
   /// for a block output (`output`), if its Gram overflows: the second moments that the next
   /// block's pre-activations scale with have left float64's range, and the run has diverged.
   /// An intermediate stage's overflowing Gram is recomputed on the prescaled values instead.
-  bool gram_of(const RowMatrixXd& m, bool vectors, bool output = true) {
+  bool gram_of(const RowMatrix<T>& m, bool vectors, bool output = true) {
     double root_scale = 1.0;
     if (!kernels::gram_safe(m, g, root_scale, !output)) return false;
     eig.compute(g, vectors);
@@ -272,7 +279,7 @@ struct RunState {
   /// Record m, a stage of layer l, if stages are recorded; false if m then shows a non-finite
   /// value. (Without stages the finiteness of every stage is checked by the pass that reads
   /// it next: the activation, the normalization's reductions, the block output's Gram.)
-  bool stage(const RowMatrixXd& m, Eigen::Index l, int s) {
+  bool stage(const RowMatrix<T>& m, Eigen::Index l, int s) {
     if (cfg.stages) {
       if (!gram_of(m, false, false)) return false;
       record(l, s);
@@ -293,10 +300,18 @@ struct RunState {
   }
 };
 
-/// Layer 0: the input with rows scaled to mean square 1 (layer scaling without centering).
-inline void scale_input_rows(const RowMatrixXd& x0, RowMatrixXd& x, double& bias) {
-  x = x0;
-  bias = normalize(x, Center::none, Scale::layer, 0.0, 1.0, 0.0);
+/// Layer 0: the input with rows scaled to mean square 1 (layer scaling without centering),
+/// in float64, then rounded to the representation's precision.
+template <class T>
+inline void scale_input_rows(const RowMatrixXd& x0, RowMatrix<T>& x, double& bias) {
+  if constexpr (std::is_same_v<T, double>) {
+    x = x0;
+    bias = normalize(x, Center::none, Scale::layer, 0.0, 1.0, 0.0);
+  } else {
+    RowMatrixXd y = x0;
+    bias = normalize(y, Center::none, Scale::layer, 0.0, 1.0, 0.0);
+    x = y.cast<T>();
+  }
 }
 
 }  // namespace detail
@@ -316,18 +331,17 @@ inline double map_gain(const Config& cfg, const Op& op, Eigen::Index d_in) {
 /// `row` of `res`. If `fixed_w` is non-null the explicit (W, b) of every linear map (in
 /// program order; attention's Q, K, V are three) are used instead of drawing them. If
 /// `cancel` is non-null and becomes true, throws Cancelled before the next operation.
-inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrixXd& x0, std::uint64_t seed,
-                         std::uint64_t run, Result& res, Eigen::Index row,
-                         const std::vector<RowMatrixXd>* fixed_w = nullptr,
-                         const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr,
-                         const std::atomic<bool>* cancel = nullptr) {
-  detail::RunState st(cfg, res, row);
+template <class T>
+inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMatrixXd& x0, std::uint64_t seed,
+                            std::uint64_t run, Result& res, Eigen::Index row, const std::vector<RowMatrixXd>* fixed_w,
+                            const std::vector<Eigen::RowVectorXd>* fixed_b, const std::atomic<bool>* cancel) {
+  detail::RunState<T> st(cfg, res, row);
   const auto L = static_cast<Eigen::Index>(prog.blocks.size());
   const int S = cfg.recorded_stages();
   const bool sample_gram = cfg.sampler == Sampler::gram && !fixed_w;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   bool factored = false;  // st.eig holds the factorization of the current x
-  RowMatrixXd skip, qm, km, vm;
+  RowMatrix<T> skip, qm, km, vm;
 
   detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
   const bool first_samples =
@@ -338,12 +352,15 @@ inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrix
   for (int s = 0; s < S; ++s) st.record(0, s);
 
   // x <- gain * x W + b for map (op.map + offset, op.slot + offset) of block l
-  const auto linear = [&](Eigen::Index l, const Op& op, std::uint64_t offset, Eigen::Index d_out, RowMatrixXd& out) {
+  const auto linear = [&](Eigen::Index l, const Op& op, std::uint64_t offset, Eigen::Index d_out, RowMatrix<T>& out) {
     const Eigen::Index d_in = st.x.cols();
     const double gain = detail::map_gain(cfg, op, d_in);
     if (fixed_w) {
       const std::size_t slot = op.slot + offset;
-      linear_weights(st.x, (*fixed_w)[slot], gain, (*fixed_b)[slot], out);
+      if constexpr (std::is_same_v<T, double>)
+        linear_weights(st.x, (*fixed_w)[slot], gain, (*fixed_b)[slot], out);
+      else
+        linear_weights(st.x, RowMatrix<T>((*fixed_w)[slot].template cast<T>()), gain, (*fixed_b)[slot], out);
       return true;
     }
     const std::uint64_t key = map_key(l, op.map + offset);
@@ -351,8 +368,12 @@ inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrix
     const Eigen::RowVectorXd b = draw_bias(d_out, cfg.bias, sb);
     Stream sw = Stream::derive(seed, run, key, Purpose::linear);
     if (cfg.sampler == Sampler::weights) {
-      const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
-      linear_weights(st.x, w, gain, b, out);
+      if constexpr (std::is_same_v<T, double>) {
+        const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
+        linear_weights(st.x, w, gain, b, out);
+      } else {
+        linear_weights(st.x, draw_weights_as<T>(d_in, d_out, cfg.weights, sw), gain, b, out);
+      }
     } else {
       if (!factored) {
         if (!st.gram_of(st.x, true, false)) return false;
@@ -402,7 +423,7 @@ inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrix
           skip = st.x;
           break;
         case OpKind::add:
-          if (op.alpha != 1.0) st.x *= op.alpha;
+          if (op.alpha != 1.0) st.x *= static_cast<T>(op.alpha);
           st.x += skip;
           factored = false;
           break;
@@ -435,6 +456,19 @@ inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrix
       }
     }
   }
+}
+
+/// Simulate one run (global index `run`) of the program `prog` (cfg.program()) into row
+/// `row` of `res`, in cfg.precision (see simulate_run_as).
+inline void simulate_run(const Config& cfg, const Program& prog, const RowMatrixXd& x0, std::uint64_t seed,
+                         std::uint64_t run, Result& res, Eigen::Index row,
+                         const std::vector<RowMatrixXd>* fixed_w = nullptr,
+                         const std::vector<Eigen::RowVectorXd>* fixed_b = nullptr,
+                         const std::atomic<bool>* cancel = nullptr) {
+  if (cfg.precision == Precision::f32)
+    simulate_run_as<float>(cfg, prog, x0, seed, run, res, row, fixed_w, fixed_b, cancel);
+  else
+    simulate_run_as<double>(cfg, prog, x0, seed, run, res, row, fixed_w, fixed_b, cancel);
 }
 
 /// simulate_run of cfg's own program.

@@ -18,7 +18,7 @@ from .. import _validate as check
 from .._io import check_output, write_atomic
 from ..blocks import BlockNetwork
 from ..config import MLP
-from ..simulate import Sampler, Trajectory
+from ..simulate import Dtype, Sampler, Trajectory
 from ._common import add_network_options, configurations_from_args, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["cmd_info", "cmd_simulate", "register"]
@@ -63,6 +63,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             sampler=args.sampler,
             threads=threads,
             progress=None if not args.quiet else False,
+            dtype=args.dtype,
         )
         _print_table(a, mlp, traj, time.perf_counter() - t0)
         trajs.append(traj)
@@ -90,6 +91,7 @@ def _print_table(args: argparse.Namespace, mlp: MLP | BlockNetwork, traj: Trajec
     print(
         f"# {mlp.label()}; depth {mlp.depth}, width {args.width}, batch {args.batch}, "
         f"degeneracy {args.degeneracy:g}; {args.runs} runs, seed {args.seed}, sampler {traj.sampler}"
+        + ("" if args.dtype == "float64" else f", {args.dtype}")
     )
     print(
         f"# isometry gap -log I(G) and isometry I(G) of the block outputs over runs "
@@ -164,6 +166,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--seed", type=int, default=0, help="seed of the networks (default: 0)")
     r.add_argument("--sampler", default="auto", choices=get_args(Sampler), help="(default: auto)")
     r.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
+    r.add_argument(
+        "--dtype",
+        default="float64",
+        choices=get_args(Dtype),
+        help="arithmetic of the representations; Grams and metrics are float64 (default: float64)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     o = p.add_argument_group("output")
     o.add_argument(
