@@ -73,6 +73,10 @@ class Stream {
   /// Uniform on (0, 1].
   double next_uniform_pos() { return uniform52(next_u64()) + 0x1.0p-52; }
 
+  /// The stream's key, and the counter of its last draw (0 before the first).
+  std::uint64_t key() const { return key_; }
+  std::uint64_t counter() const { return counter_; }
+
   /// Fill out[0..count) with standard normals (normals counter+1 .. counter+count).
   inline void fill_normal(double* out, std::size_t count);
 
