@@ -29,6 +29,13 @@ def test_uniforms_are_uniform_and_independent_of_neighbours() -> None:
     assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < MOMENT_SIGMAS / np.sqrt(u.size)
 
 
+def _by(path: str, seed: int, run: int, layer: int, count: int, start: int = 0) -> np.ndarray:
+    """Normals start+1 .. start+count of the stream (seed, run, layer) by one implementation."""
+    out = np.full(count, np.nan)
+    _core._fill_normal_path(out, seed, run, layer, path, start)
+    return out
+
+
 def test_normal_paths_give_the_same_numbers() -> None:
     """Every implementation this CPU runs (AVX-512, AVX2, scalar) draws the same 10^6 normals,
     about 15000 of them by the slow path (wedges and tail), from counter 0 and from a counter
@@ -36,13 +43,11 @@ def test_normal_paths_give_the_same_numbers() -> None:
     paths = _core._normal_paths()
     assert paths[-1] == "scalar"
     for start in (0, 2**40 - 3):
-        ref = _core._standard_normal_path(11, 2, 5, 1_000_000, "scalar", start)
+        ref = _by("scalar", 11, 2, 5, 1_000_000, start)
         assert np.mean(np.abs(ref) > 3.6541528853610088) > 1e-4  # tail draws are among them
         for path in paths[:-1]:
-            np.testing.assert_array_equal(_core._standard_normal_path(11, 2, 5, 1_000_000, path, start), ref)
-    np.testing.assert_array_equal(
-        _core.standard_normal(11, 2, 5, 1000), _core._standard_normal_path(11, 2, 5, 1000, "scalar")
-    )
+            np.testing.assert_array_equal(_by(path, 11, 2, 5, 1_000_000, start), ref)
+    np.testing.assert_array_equal(_core.standard_normal(11, 2, 5, 1000), _by("scalar", 11, 2, 5, 1000))
 
 
 @pytest.mark.parametrize("cut", [1, 7, 8, 9, 1023, 1024, 1025, 2049, 4999])
@@ -51,11 +56,14 @@ def test_normal_splits_across_blocks(cut: int) -> None:
     boundary, or off one, gives the numbers of one call, on every path."""
     whole = _core.standard_normal(3, 1, 4, 5000)
     for path in _core._normal_paths():
-        first = _core._standard_normal_path(3, 1, 4, cut, path)
-        rest = _core._standard_normal_path(3, 1, 4, 5000 - cut, path, start=cut)
-        np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
+        parts = np.concatenate([_by(path, 3, 1, 4, cut), _by(path, 3, 1, 4, 5000 - cut, start=cut)])
+        np.testing.assert_array_equal(parts, whole)
 
 
-def test_normal_path_names_are_checked() -> None:
+def test_fill_normal_path_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="unknown normal path"):
-        _core._standard_normal_path(0, 0, 0, 4, "neon")
+        _by("neon", 0, 0, 0, 4)
+    with pytest.raises(TypeError):  # no silent copy: the array must be C-contiguous float64
+        _core._fill_normal_path(np.zeros(8, dtype=np.float32), 0, 0, 0, "scalar")
+    with pytest.raises(TypeError):
+        _core._fill_normal_path(np.zeros(16)[::2], 0, 0, 0, "scalar")

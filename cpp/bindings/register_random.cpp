@@ -46,22 +46,26 @@ void register_random(py::module_& m) {
       },
       "Names of the normal sampler's implementations that this CPU runs, the one fill_normal uses first.");
   m.def(
-      "_standard_normal_path",
-      [](std::uint64_t seed, std::uint64_t run, std::uint64_t layer, py::ssize_t count, const std::string& name,
-         std::uint64_t start) {
+      "_fill_normal_path",
+      [](py::array_t<double, py::array::c_style> out, std::uint64_t seed, std::uint64_t run, std::uint64_t layer,
+         const std::string& name, std::uint64_t start) {
         const auto* found = std::find_if(std::begin(normal_paths), std::end(normal_paths),
                                          [&](const auto& entry) { return name == entry.first; });
         if (found == std::end(normal_paths)) throw std::invalid_argument("unknown normal path '" + name + "'");
         const detail::NormalPath path = found->second;
         if (!detail::normal_path_supported(path))
           throw std::invalid_argument("this CPU does not run the normal path '" + name + "'");
-        return draw(seed, run, layer, count, [&](Stream& s, std::vector<double>& out) {
-          detail::fill_normal_by(path, s.key(), start, out.data(), out.size());
-        });
+        if (out.ndim() != 1) throw std::invalid_argument("out must be 1-D");
+        double* data = out.mutable_data();
+        const auto count = static_cast<std::size_t>(out.size());
+        const std::uint64_t key = Stream::derive(seed, run, layer, Purpose::user).key();
+        py::gil_scoped_release release;
+        detail::fill_normal_by(path, key, start, data, count);
       },
-      py::arg("seed"), py::arg("run"), py::arg("layer"), py::arg("count"), py::arg("path"), py::arg("start") = 0,
-      "Normals start+1 .. start+count of the stream (seed, run, layer) by one implementation ('scalar', 'avx2', "
-      "'avx512'); the same numbers as standard_normal.");
+      py::arg("out").noconvert(), py::arg("seed"), py::arg("run"), py::arg("layer"), py::arg("path"),
+      py::arg("start") = 0,
+      "Fill the float64 array out with normals start+1 .. start+out.size of the stream (seed, run, layer) by one "
+      "implementation ('scalar', 'avx2', 'avx512'): the numbers of standard_normal, in place.");
   m.def(
       "uniform",
       [](std::uint64_t seed, std::uint64_t run, std::uint64_t layer, py::ssize_t count) {
