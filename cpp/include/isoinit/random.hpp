@@ -286,8 +286,8 @@ ISOINIT_TARGET_AVX512 inline __m512d exp_near(__m512d v) {
 /// decision taken here is the one normal_slow takes, and the numbers stay bit-identical.
 constexpr double wedge_margin = 0x1.0p-40;  // about 1e-12
 
-/// out[j] for the draws j listed in slow[0..n) (offsets from normal index + 1) that missed
-/// their layer's rectangle in fill_normal_avx512: eight at a time, normal_slow's first wedge
+/// out[j] for the draws listed in slow[0..n) (j: normal index + 1 + j) that missed their
+/// layer's rectangle in fill_normal_avx512: eight at a time, normal_slow's first wedge
 /// test and, after a rejection, its second draw's rectangle test; the rest (tail draws, the
 /// second draw missing too, or a wedge test too close to call) by normal_slow itself.
 ISOINIT_TARGET_AVX512 ISOINIT_NOINLINE inline void finish_slow_avx512(std::uint64_t key, std::uint64_t index,
@@ -362,7 +362,7 @@ ISOINIT_TARGET_AVX512 inline void fill_normal_avx512(std::uint64_t key, std::uin
         // the eight layer indices (low bytes of u) as the bytes of one 64-bit integer
         const auto b = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm512_cvtepi64_epi8(u)));
         const auto at = [&](int l) { return _mm_load_pd(pair + 2 * ((b >> (8 * l)) & 0xff)); };
-        // a holds the pairs of lanes 0, 2, 4, 6 and b those of 1, 3, 5, 7: the unpacks put
+        // a holds the pairs of lanes 0, 2, 4, 6 and c those of 1, 3, 5, 7: the unpacks put
         // the lanes back in order
         const __m512d a =
             _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_insertf128_pd(_mm256_castpd128_pd256(at(0)), at(2), 1)),
