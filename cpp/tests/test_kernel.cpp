@@ -56,16 +56,86 @@ static void test_normals() {
   Stream b = Stream::derive(1, 2, 3, Purpose::user);
   b.fill_normal(second.data(), 10);
   CHECK(first == second);
-#ifdef ISOINIT_X86_DISPATCH
-  // the AVX2 path gives exactly the scalar path's numbers, slow-path draws included
-  if (detail::have_avx2()) {
-    std::vector<double> scalar(100003), vector(100003);
-    detail::fill_normal_scalar(42, 5, scalar.data(), scalar.size());
-    detail::fill_normal_avx2(42, 5, vector.data(), vector.size());
-    CHECK(scalar == vector);
-  }
-#endif
 }
+
+/// Every path the CPU runs gives exactly the scalar path's numbers: 10^6 normals (about 15000
+/// slow-path draws, among them tail draws and wedge rejections), from counters that are not
+/// a multiple of the vector width, and near 2^40, where the side streams' counters wrap.
+static void test_normal_paths_agree() {
+  const detail::NormalPath simd[] = {detail::NormalPath::avx2, detail::NormalPath::avx512};
+  const std::uint64_t starts[] = {0, 5, (std::uint64_t{1} << 40) - 3};
+  std::vector<double> scalar(1000003), vector(1000003);
+  int ran = 0;
+  for (const std::uint64_t start : starts) {
+    const std::uint64_t key = Stream::derive(7, start, 1, Purpose::user).next_u64();
+    detail::fill_normal_by(detail::NormalPath::scalar, key, start, scalar.data(), scalar.size());
+    for (const detail::NormalPath path : simd) {
+      if (!detail::normal_path_supported(path)) continue;
+      std::fill(vector.begin(), vector.end(), 0.0);
+      detail::fill_normal_by(path, key, start, vector.data(), vector.size());
+      CHECK(scalar == vector);
+      ++ran;
+    }
+  }
+  std::printf("normal paths compared with the scalar one: %d (best path %d)\n", ran,
+              static_cast<int>(detail::best_normal_path()));
+}
+
+/// Any split of the draws into calls gives the same numbers, across the SIMD paths' vector
+/// width (8) and slow-path block (1024) boundaries, on every path.
+static void test_normal_splits() {
+  const std::size_t count = 5000;
+  const std::size_t cuts[] = {1, 3, 7, 8, 9, 15, 16, 17, 1023, 1024, 1025, 1031, 2047, 2048, 2049, 4999};
+  const detail::NormalPath paths[] = {detail::NormalPath::scalar, detail::NormalPath::avx2, detail::NormalPath::avx512};
+  std::vector<double> whole(count), parts(count);
+  Stream(123).fill_normal(whole.data(), count);
+  for (const detail::NormalPath path : paths) {
+    if (!detail::normal_path_supported(path)) continue;
+    for (const std::size_t cut : cuts) {
+      std::fill(parts.begin(), parts.end(), 0.0);
+      detail::fill_normal_by(path, 123, 0, parts.data(), cut);
+      detail::fill_normal_by(path, 123, cut, parts.data() + cut, count - cut);
+      CHECK(parts == whole);
+    }
+    // many uneven pieces
+    std::size_t done = 0, piece = 1;
+    while (done < count) {
+      const std::size_t n = std::min(piece, count - done);
+      detail::fill_normal_by(path, 123, done, parts.data() + done, n);
+      done += n;
+      piece = piece * 7 % 1500 + 1;
+    }
+    CHECK(parts == whole);
+  }
+}
+
+#ifdef ISOINIT_X86_DISPATCH
+/// The AVX-512 path's exp, which decides the wedge tests that are clear by
+/// detail::wedge_margin, is far closer than that margin to std::exp on [-7, 0].
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push  // GCC 12's AVX-512 headers, as in random.hpp
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+ISOINIT_TARGET_AVX512 static double exp_near_error() {
+  double worst = 0;
+  for (int t = 0; t <= 700000; ++t) {
+    const double v = -7.0 * t / 700000.0;
+    alignas(64) double e[8];
+    _mm512_store_pd(e, detail::exp_near(_mm512_set1_pd(v)));
+    worst = std::max(worst, std::fabs(e[0] - std::exp(v)));
+  }
+  return worst;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+static void test_exp_near() {
+  if (!detail::have_avx512()) return;
+  CHECK(exp_near_error() < detail::wedge_margin / 1000);
+}
+#endif
 
 static void test_metrics() {
   MatrixXd eye = MatrixXd::Identity(4, 4);
@@ -321,6 +391,11 @@ static void test_reliability() {
 
 int main() {
   test_normals();
+  test_normal_paths_agree();
+  test_normal_splits();
+#ifdef ISOINIT_X86_DISPATCH
+  test_exp_near();
+#endif
   test_metrics();
   test_new_activations();
   test_activation_table();
