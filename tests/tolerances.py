@@ -112,3 +112,14 @@ GRAM_PSD_RTOL = 1e-12
 #: positively homogeneous activation (relu) under layer scaling: the scale-safe mean square
 #: (prescaled by the row's largest entry) differs from the plain one by rounding only.
 EXTREME_SCALE_REL = 1e-9
+
+# --- block networks (tests/test_blocks.py, tests/test_blocks_torch.py) --------------------
+
+#: Two-sample KS tests of block networks (sampler "gram" vs "weights" per block kind and stage
+#: of the last block; isoinit vs plain PyTorch per block output): the family-wise
+#: false-failure rate for fresh seeds is at most BLOCK_KS_FAMILY (Bonferroni over all the
+#: tests of both files; each file asserts its count).
+BLOCK_KS_FAMILY = 1e-3
+BLOCK_KS_TESTS_ENGINE = 31
+BLOCK_KS_TESTS_TORCH = 8
+BLOCK_KS_ALPHA = BLOCK_KS_FAMILY / (BLOCK_KS_TESTS_ENGINE + BLOCK_KS_TESTS_TORCH)
