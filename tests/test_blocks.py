@@ -312,6 +312,15 @@ KS_NETWORKS: dict[str, tuple[BlockNetwork, tuple[str, ...]]] = {
         Transformer(2, KS_D, heads=4, norm_position="post", norm="batch", bias=0.2, causal=True),
         ("attn", "resid1", "ln1", "hidden", "mlp", "resid2", "ln2"),
     ),
+    "tf-orthogonal": (
+        Transformer(2, KS_D, heads=4, weights="orthogonal", eps=1e-3),
+        ("ln1", "attn", "resid1", "ln2", "hidden", "mlp", "resid2", "ln_f"),
+    ),
+    "rmlp-orthogonal-narrow": (  # hidden width 8 >= n: the gram sampler's orthogonal frames
+        ResidualMLP(2, KS_D, weights="orthogonal", ratio=0.25, norm="rms"),
+        ("norm", "hidden", "mlp", "residual"),
+    ),
+    "attn-bias-gain": (Network(KS_D, [Attention(heads=2)] * 2, bias=0.5, gain=0.7), ("norm", "attn", "residual")),
 }
 assert sum(len(s) for _, s in KS_NETWORKS.values()) == BLOCK_KS_TESTS_ENGINE
 
@@ -374,6 +383,34 @@ def test_attention_only_stack_collapses_in_rank_and_residual_prevents_it() -> No
     resid = isoinit.simulate(Network(KS_D, [Attention(heads=4)] * 10), x, runs=20)
     assert np.all(only.mean_abs_corr[:, -1] > 1 - 1e-6)
     assert np.all(resid.mean_abs_corr[:, -1] < 0.999)
+
+
+def test_norm_bias_is_nan_exactly_for_blocks_without_a_norm() -> None:
+    net = Network(D, [Attention(heads=2, residual=False, position="none"), Feedforward(), Feedforward(norm="none")])
+    traj = isoinit.simulate(net, _batch(), runs=3)
+    assert np.isfinite(traj.norm_bias[:, [0, 2]]).all()
+    assert np.isnan(traj.norm_bias[:, [1, 3]]).all()
+
+
+@pytest.mark.parametrize("sampler", ["gram", "weights"])
+def test_divergence_and_collapse_of_block_networks_are_reported(sampler: str) -> None:
+    x = _batch(6, D, seed=2)
+    net = ResidualMLP(40, D, norm_position="none", activation="exp")  # no norm: exp overflows
+    with pytest.warns(isoinit.DivergenceWarning, match="residual-mlp"):
+        traj = isoinit.simulate(net, x, runs=4, sampler=sampler)
+    assert (traj.diverged_at >= 1).all()
+    for r, l in enumerate(traj.diverged_at):
+        assert np.isnan(traj.gap[r, l:]).all() and np.isfinite(traj.gap[r, :l]).all()
+    # an MLP-only stack of width 2 with relu maps every token to 0 now and then, and stays there
+    x2 = _batch(2, 2, seed=2)
+    only = Network(2, [Feedforward(residual=False, position="none", one_layer=True)] * 4)
+    with pytest.warns(isoinit.CollapseWarning, match="collapsed"):
+        traj = isoinit.simulate(only, x2, runs=50, sampler=sampler, stages=True)
+    runs = np.flatnonzero(traj.collapsed_at >= 0)
+    assert runs.size > 0 and (traj.diverged_at == -1).all()
+    for r in runs:
+        l = traj.collapsed_at[r]
+        assert (traj.output("isometry")[r, l:] == 0).all() and np.isposinf(traj.output("gap")[r, l:]).all()
 
 
 # --- 3. determinism ------------------------------------------------------------------------

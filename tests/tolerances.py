@@ -120,6 +120,6 @@ EXTREME_SCALE_REL = 1e-9
 #: false-failure rate for fresh seeds is at most BLOCK_KS_FAMILY (Bonferroni over all the
 #: tests of both files; each file asserts its count).
 BLOCK_KS_FAMILY = 1e-3
-BLOCK_KS_TESTS_ENGINE = 31
+BLOCK_KS_TESTS_ENGINE = 46
 BLOCK_KS_TESTS_TORCH = 8
 BLOCK_KS_ALPHA = BLOCK_KS_FAMILY / (BLOCK_KS_TESTS_ENGINE + BLOCK_KS_TESTS_TORCH)
