@@ -119,3 +119,13 @@ EXTREME_SCALE_REL = 1e-9
 # absolute 5e-5 on correlations (measured 1.3e-5 through two GPT-2-initialized blocks)
 FLOAT32_GAP_REL = 1e-4
 FLOAT32_CORR_ABS = 5e-5
+# --- block networks (tests/test_blocks.py, tests/test_blocks_torch.py) --------------------
+
+#: Two-sample KS tests of block networks (sampler "gram" vs "weights" per block kind and stage
+#: of the last block; isoinit vs plain PyTorch per block output): the family-wise
+#: false-failure rate for fresh seeds is at most BLOCK_KS_FAMILY (Bonferroni over all the
+#: tests of both files; each file asserts its count).
+BLOCK_KS_FAMILY = 1e-3
+BLOCK_KS_TESTS_ENGINE = 46
+BLOCK_KS_TESTS_TORCH = 8
+BLOCK_KS_ALPHA = BLOCK_KS_FAMILY / (BLOCK_KS_TESTS_ENGINE + BLOCK_KS_TESTS_TORCH)

@@ -67,7 +67,7 @@ struct Op {
   // linear: output width and gain (gaussian init: x W with W ~ N(0, 1/d_in) times `gain`;
   // gpt2: `gain` is the multiple of 0.02 of the weights' standard deviation); `map` the map's
   // index in its block (its streams); `slot` its index among the network's maps (explicit
-  // weights). attention: maps map, map + 1, map + 2 and slots slot.. are Q, K, V.
+  // weights). attention: maps map, map + 1, map + 2 and slots slot.. are Q, K, V, each with `gain`.
   Eigen::Index d_out = 0;
   double gain = 1.0;
   std::uint64_t map = 0;
@@ -156,9 +156,10 @@ struct BlockBuilder {
     op.alpha = alpha;
     ops.push_back(op);
   }
-  void attention(int heads, bool causal, std::uint64_t map) {
+  void attention(int heads, bool causal, double gain, std::uint64_t map) {
     Op op;
     op.kind = OpKind::attention;
+    op.gain = gain;  // of each of Q, K, V
     op.heads = heads;
     op.causal = causal;
     op.map = map;
@@ -233,7 +234,7 @@ inline Program compile(const std::vector<BlockSpec>& specs, const std::vector<Ei
       b.linear(d, gains.out, map + 1);
     };
     const auto attn = [&](std::uint64_t map) {
-      b.attention(s.heads, s.causal, map);
+      b.attention(s.heads, s.causal, gains.in, map);
       b.linear(d, gains.out, map + 3);
     };
     switch (s.kind) {
