@@ -95,10 +95,18 @@ PYBIND11_MODULE(_core, m) {
                  std::to_string(EIGEN_MINOR_VERSION);
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());  // Eigen's, fixed at compile time
 #ifdef ISOINIT_X86_DISPATCH
-    // the hand-written loops (normals, Gram, products) pick AVX2 at run time when the CPU has it
+    // the hand-written loops (Gram, products) pick AVX2 at run time when the CPU has it; the
+    // normals AVX-512 (F + DQ), else AVX2
     d["kernels"] = isoinit::detail::have_avx2() ? "avx2" : "baseline";
+    {
+      const auto path = isoinit::detail::best_normal_path();
+      d["normals"] = path == isoinit::detail::NormalPath::avx512 ? "avx512"
+                     : path == isoinit::detail::NormalPath::avx2 ? "avx2"
+                                                                 : "scalar";
+    }
 #else
     d["kernels"] = "baseline";
+    d["normals"] = "scalar";
 #endif
 #if defined(__clang__)
     d["compiler"] = std::string("clang ") + __clang_version__;
