@@ -532,7 +532,7 @@ def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
     x = check.batch("X", X)
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     m = x.mean(axis=1)
-    k = input_gram(x)
+    k = input_gram(X)  # (as for the MLP: the same G^0 bit for bit)
     n = k.shape[0]
     grams = np.full((net.depth + 1, n, n), np.nan)
     grams[0] = k
@@ -625,7 +625,6 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     ``"none"``, on rows of different means) needs a two-dimensional quadrature per pair of
     samples and layer for activations without a closed-form kernel: about 2-40 ms each.
     """
-    check.instance("mlp", mlp, (MLP, BlockNetwork), "an isoinit.MLP or block network (isoinit.blocks)")
     if isinstance(mlp, BlockNetwork):
         grams, diverged_at, reason = _network_grams(mlp, X)
     else:
