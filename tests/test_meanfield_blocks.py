@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -230,3 +231,52 @@ def test_batch_norm_that_is_never_applied_is_fine() -> None:
     a = meanfield.trajectory(ResidualMLP(3, 40, "relu", "batch", norm_position="none"), XS).grams
     b = meanfield.trajectory(ResidualMLP(3, 40, "relu", "none", norm_position="none"), XS).grams
     np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------
+
+
+def test_cli_meanfield_of_a_residual_mlp(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from isoinit.cli import main
+
+    csv = tmp_path / "mf.csv"
+    argv = ["meanfield", "--architecture", "residual-mlp", "--norm-position", "post", "--alpha", "1/sqrt(L)"]
+    argv += ["--one-layer", "--depth", "5", "--width", "50", "--batch", "4", "--csv", str(csv)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "residual-mlp" in out and "residual stream" in out
+    x = degenerate(4, 50, 100.0, seed=0)
+    net = ResidualMLP(5, 50, "relu", norm_position="post", ratio=None, alpha="1/sqrt(L)")
+    frame = pd.read_csv(csv)
+    np.testing.assert_allclose(frame["gap"], meanfield.trajectory(net, x).gap, rtol=1e-12)
+    assert main(["meanfield", "--architecture", "transformer", "--depth", "2", "--width", "8", "--heads", "2"]) == 2
+    assert "no deterministic infinite-width limit" in capsys.readouterr().err
+
+
+def test_cli_simulate_plot_draws_the_mean_field_of_a_residual_mlp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dashed mean-field curve for the residual MLP, none for the transformer."""
+    from isoinit.cli import main
+    from isoinit.figures import _draw
+
+    figures: list[object] = []
+    real_save = _draw.save
+
+    def keep(fig: object, path: str) -> None:
+        figures.append(fig)
+        real_save(fig, path)
+
+    monkeypatch.setattr(_draw, "save", keep)
+    argv = ["simulate", "--architecture", "residual-mlp", "transformer", "--depth", "3", "--width", "32"]
+    argv += ["--heads", "2", "--batch", "4", "--runs", "2", "--quiet", "--plot", str(tmp_path / "gap.png")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    (fig,) = figures
+    (ax,) = fig.axes  # type: ignore[attr-defined]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and "dashed: mean field" in ax.get_title()
+    x = degenerate(4, 32, 100.0, seed=0)
+    np.testing.assert_allclose(dashed[0].get_ydata(), meanfield.trajectory(ResidualMLP(3, 32, "relu"), x).gap)
