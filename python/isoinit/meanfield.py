@@ -12,7 +12,7 @@ diagonal evolving by ``q' = E sigma(sqrt(q) z)^2``.
 The input is scaled to rows of mean square 1, as in the simulator, so every Gram along the
 trajectory has a constant diagonal ``q_l`` and one kernel table per block suffices.
 
-Residual MLPs (:class:`isoinit.blocks.ResidualMLP`, networks of feedforward blocks) follow
+Residual MLPs (:class:`isoinit.ResidualMLP`, networks of feedforward blocks) follow
 the same Gaussian expectations on the residual stream, whose Gram need not have a constant
 diagonal and whose rows can have a mean over features; :func:`trajectory` tracks both
 (Theory §6).
@@ -563,8 +563,8 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     2023, section 4; NNGP recursion without normalization). Covers ``act-norm`` and
     ``norm-act`` with every centering and scaling except batch, any gain and bias.
 
-    For a residual MLP (:class:`~isoinit.blocks.ResidualMLP`, or a
-    :class:`~isoinit.blocks.Network` of :class:`~isoinit.blocks.Feedforward` blocks), iterates
+    For a residual MLP (:class:`~isoinit.ResidualMLP`, or a
+    :class:`~isoinit.Network` of :class:`~isoinit.blocks.Feedforward` blocks), iterates
     the block map on the state ``(K, m)``: the Gram ``K = X X^T / d`` and the rows' means
     over features ``m_i`` (which the input may have, and which the one-layer form
     ``sigma(Lin(U))`` adds; layer centering removes them, so the Gram alone does not
@@ -591,7 +591,7 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     Parameters
     ----------
     mlp : MLP or BlockNetwork
-        An MLP, a :class:`~isoinit.blocks.ResidualMLP` or a :class:`~isoinit.blocks.Network`
+        An MLP, a :class:`~isoinit.ResidualMLP` or a :class:`~isoinit.Network`
         of feedforward blocks with ``init="gaussian"``.
     X : array_like, shape (n, d)
         The batch (rows are samples, ``n >= 2``, no all-zero row).
