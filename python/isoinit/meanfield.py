@@ -453,12 +453,12 @@ def _snap(v: _F) -> _F:
 
 
 def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
-    """``mu_i = E sigma(u_i)`` and ``M_ij = E sigma(u_i) sigma(u_j)`` for ``u ~ N(0, Sigma)``.
+    """``mu_i = E sigma(u_i)`` and ``S_ij = E sigma(u_i) sigma(u_j)`` for ``u ~ N(0, Sigma)``.
 
-    The diagonal and the means from :func:`~isoinit.hermite.moments`, the off-diagonal
-    entries from :func:`~isoinit.hermite.nngp_kernel` (unequal variances allowed: a
-    non-constant diagonal costs a 2-D quadrature per pair for activations without a closed
-    form).
+    The diagonal and the means from :func:`~isoinit.hermite.moments` (a zero variance gives
+    ``sigma(0)`` and ``sigma(0)^2`` exactly), the off-diagonal entries from
+    :func:`~isoinit.hermite.nngp_kernel` (unequal variances allowed: a non-constant diagonal
+    costs a 2-D quadrature per pair for activations without a closed-form kernel).
     """
     n = sigma.shape[0]
     var = np.diag(sigma).copy()
@@ -468,8 +468,12 @@ def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
     s = np.sqrt(var)
     mus, m2s = np.empty(n), np.empty(n)
     for row, si in enumerate(s):
-        m = _moments(act, float(si))
-        mus[row], m2s[row] = m.c0, m.m2
+        if si == 0.0:
+            mus[row] = float(act(np.zeros(1))[0])
+            m2s[row] = mus[row] * mus[row]
+        else:
+            m = _moments(act, float(si))
+            mus[row], m2s[row] = m.c0, m.m2
     i, j = np.triu_indices(n, 1)
     den = s[i] * s[j]
     r = np.clip(np.divide(sigma[i, j], den, out=np.ones_like(den), where=den > 0), -1.0, 1.0)
@@ -484,46 +488,69 @@ def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
     return mus, out
 
 
-def _normalize(norm: str, eps: float, k: _F, m: _F) -> tuple[_F, _F]:
-    """A block's norm on the state ``(K, m)``: the Gram and the rows' means over features.
+class _Stream:
+    """The infinite-width state of a residual stream.
 
-    Layer centering: ``K - m m^T``, ``m = 0``. Layer scaling: ``D^(-1/2) K D^(-1/2)`` and
-    ``D^(-1/2) m`` with ``D = diag(K) + eps`` (a zero row stays zero, as in the simulator).
+    ``c``: the centered Gram ``(X - m 1^T)(X - m 1^T)^T / d``; ``m``: the rows' means over
+    features; ``diag``: the diagonal of the full Gram ``K = c + m m^T`` where a scaling made
+    it exact (1 after layer or RMS scaling without ``eps``), else None. Keeping the centered
+    Gram (rather than ``K``) spares the cancellation ``K - m m^T`` of layer centering, so a
+    row that centering makes exactly zero stays zero, as in the simulator.
+    """
+
+    __slots__ = ("c", "diag", "m")
+
+    def __init__(self, c: _F, m: _F, diag: _F | None = None) -> None:
+        self.c, self.m, self.diag = c, m, diag
+
+    def gram(self) -> _F:
+        """The full Gram ``K = c + m m^T`` (symmetric; the exact diagonal where known)."""
+        k: _F = self.c + np.outer(self.m, self.m)
+        k = 0.5 * (k + k.T)
+        if self.diag is not None:
+            idx = np.arange(len(self.m))
+            k[idx, idx] = self.diag
+        return k
+
+
+def _normalize(norm: str, eps: float, x: _Stream) -> _Stream:
+    """A block's norm on the stream's state.
+
+    Layer centering: ``m = 0`` (the centered Gram is unchanged). Layer scaling:
+    ``c -> D^(-1/2) c D^(-1/2)`` and ``m -> D^(-1/2) m`` with ``D = diag(c) + m^2 + eps`` the
+    rows' mean squares plus ``eps`` (a zero row stays zero, as in the simulator).
     """
     center, scale = NORM_PRESETS[norm]
+    c, m, diag = x.c, x.m, x.diag
     if center == "layer":
-        k = k - np.outer(m, m)
-        m = np.zeros_like(m)
+        m, diag = np.zeros_like(m), None
     if scale == "layer":
-        ms = np.diag(k).copy()
+        ms = np.diag(c) + m * m
         den = ms + eps
         f = np.divide(1.0, np.sqrt(den), out=np.zeros_like(den), where=den > 0)
-        k = k * np.outer(f, f)
-        idx = np.arange(len(m))
-        k[idx, idx] = np.divide(ms, den, out=np.zeros_like(den), where=den > 0)  # exactly 1 when eps = 0
-        m = m * f
-    return k, m
+        c, m = c * np.outer(f, f), m * f
+        diag = np.divide(ms, den, out=np.zeros_like(den), where=den > 0)  # exactly 1 when eps = 0
+    return _Stream(c, m, diag)
 
 
-def _feedforward(net: BlockNetwork, b: Feedforward, k: _F, m: _F) -> tuple[_F, _F]:
-    """One :class:`~isoinit.blocks.Feedforward` block on ``(K, m)``; see :func:`trajectory`."""
+def _feedforward(net: BlockNetwork, b: Feedforward, x: _Stream) -> _Stream:
+    """One :class:`~isoinit.blocks.Feedforward` block on the stream's state; see :func:`trajectory`."""
     normed = b.position != "none"
-    ku = _normalize(b.norm, net.eps, k, m)[0] if normed and b.position == "pre" else k
+    u = _normalize(b.norm, net.eps, x) if normed and b.position == "pre" else x
     gain2, bias2 = net.gain**2, net.bias**2
-    mu, hidden = _gauss(net.act, gain2 * ku + bias2)
-    if b.one_layer:  # f(U) = sigma(Lin(U)): every row of f has the mean mu_i over features
-        kf, mf = hidden, mu
-    else:  # f(U) = Lin2(sigma(Lin1(U))): mean 0, Gram gain^2 E[sigma sigma] + bias^2
-        kf, mf = gain2 * hidden + bias2, np.zeros_like(mu)
-    if b.residual:
+    mu, hidden = _gauss(net.act, gain2 * u.gram() + bias2)
+    if b.one_layer:  # f(U) = sigma(Lin(U)): row i has the mean mu_i over features
+        cf, mf = hidden - np.outer(mu, mu), mu
+    else:  # f(U) = Lin2(sigma(Lin1(U))): centered, Gram gain^2 E[sigma sigma] + bias^2
+        cf, mf = gain2 * hidden + bias2, np.zeros_like(mu)
+    if b.residual:  # the centered parts of X and f are uncorrelated
         a = net._resolved_alpha(b.alpha)
-        cross = np.outer(m, mf)  # the centered parts of X and f are uncorrelated
-        k, m = k + a * (cross + cross.T) + (a * a) * kf, m + a * mf
+        out = _Stream(x.c + (a * a) * cf, x.m + a * mf)
     else:
-        k, m = kf, mf
+        out = _Stream(cf, mf)
     if normed and b.position == "post":
-        k, m = _normalize(b.norm, net.eps, k, m)
-    return 0.5 * (k + k.T), m
+        out = _normalize(b.norm, net.eps, out)
+    return out
 
 
 def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
@@ -532,6 +559,8 @@ def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
     x = check.batch("X", X)
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     m = x.mean(axis=1)
+    xc = x - m[:, None]
+    state = _Stream(xc @ xc.T / x.shape[1], m)
     k = input_gram(X)  # (as for the MLP: the same G^0 bit for bit)
     n = k.shape[0]
     grams = np.full((net.depth + 1, n, n), np.nan)
@@ -541,10 +570,11 @@ def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 try:
-                    k, m = _feedforward(net, b, k, m)
+                    state = _feedforward(net, b, state)
                 except OverflowError as err:
                     raise _overflow("a kernel value") from err
-            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(m))):
+                k = state.gram()
+            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(state.m))):
                 raise _overflow("a Gram entry")
             low = float(np.min(np.diag(k)))
             if not low >= _TINY:
@@ -582,7 +612,9 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     ``Norm``: layer centering ``K - m m^T``, ``m = 0``; layer scaling ``D^(-1/2) K D^(-1/2)``,
     ``D^(-1/2) m``, ``D = diag(K) + eps`` (layer norm both, RMS norm the scaling, ``center``
     the centering). Cross terms between the stream and the branch's centered part vanish
-    because the branch's last weights are independent and centered (Theory §6).
+    because the branch's last weights are independent and centered (Theory §6). The
+    recursion runs on the centered Gram ``K - m m^T``, so centering involves no cancellation:
+    a row it makes exactly zero stays zero, as in the simulator.
 
     Every Gram is measured with :func:`isoinit.metrics.gram_metrics`, so the result compares
     directly with :func:`isoinit.simulate` at large width; widths, the hidden ratio and the
