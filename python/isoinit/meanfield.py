@@ -12,8 +12,15 @@ diagonal evolving by ``q' = E sigma(sqrt(q) z)^2``.
 The input is scaled to rows of mean square 1, as in the simulator, so every Gram along the
 trajectory has a constant diagonal ``q_l`` and one kernel table per block suffices.
 
+Residual MLPs (:class:`isoinit.ResidualMLP`, networks of feedforward blocks) follow
+the same Gaussian expectations on the residual stream, whose Gram need not have a constant
+diagonal and whose rows can have a mean over features; :func:`trajectory` tracks both
+(Theory §6).
+
 Batch normalization has no entrywise infinite-width map (each entry depends on the whole
 batch Gram): :func:`trajectory` refuses it; run :func:`isoinit.simulate` at large width.
+Neither has self-attention a deterministic one (its scores stay random as the head width
+grows), nor GPT-2's width-independent initialization (its variance grows with the width).
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import DivergenceWarning
 from .activations import Activation
-from .blocks import BlockNetwork
-from .config import MLP
-from .hermite import Moments, dual_kernel, moments
+from .blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
+from .config import MLP, NORM_PRESETS
+from .hermite import Moments, dual_kernel, moments, nngp_kernel
 from .metrics import METRICS, _measure
 
 __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
@@ -48,7 +55,7 @@ _F = NDArray[np.float64]
 
 @dataclass(frozen=True, eq=False)
 class MeanFieldTrajectory(MetricsView):
-    """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP`.
+    """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP` or residual MLP.
 
     The mean-field counterpart of :class:`isoinit.Trajectory`: the same metrics, computed by
     :func:`isoinit.metrics.gram_metrics` from the predicted Grams, with one value per layer
@@ -56,8 +63,8 @@ class MeanFieldTrajectory(MetricsView):
 
     Attributes
     ----------
-    mlp : MLP
-        The configuration (widths play no role).
+    mlp : MLP or BlockNetwork
+        The configuration (widths play no role): an MLP or a network of feedforward blocks.
     grams : ndarray, shape (depth + 1, n, n)
         ``G^0`` (the input with rows scaled to mean square 1, ``X X^T / d``) and the block
         outputs ``G^1..G^L``.
@@ -82,7 +89,7 @@ class MeanFieldTrajectory(MetricsView):
     :class:`~isoinit._results.MetricsView`).
     """
 
-    mlp: MLP
+    mlp: MLP | BlockNetwork
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
@@ -393,19 +400,231 @@ def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
     return grams, -1, ""
 
 
+# ---------------------------------------------------------------------------------------
+# block networks: residual MLPs
+# ---------------------------------------------------------------------------------------
+
+#: Why an attention block has no deterministic infinite-width map (Theory §6).
+_ATTENTION_REASON = (
+    "self-attention has no deterministic infinite-width limit: with scores Q K^T / sqrt(d_h), "
+    "every score is a sum of d_h independent products scaled by 1/sqrt(d_h), so it stays "
+    "Gaussian with O(1) variance as d_h -> infinity and the attention matrix (hence the "
+    "output Gram) stays random; with 1/d_h scaling the scores tend to 0 and attention becomes "
+    "uniform averaging over the tokens, which is not the block the simulator runs"
+)
+
+
+def _check_network(net: BlockNetwork) -> None:
+    """Refuse what has no deterministic, width-independent infinite-width map."""
+    for i, b in enumerate(net.blocks_()):
+        if isinstance(b, (Attention, TransformerBlock)):
+            kind = "an attention block" if isinstance(b, Attention) else "a transformer block (attention + MLP)"
+            raise ValueError(
+                f"the mean field of a {net.architecture} is not defined: block {i} is {kind}, and "
+                f"{_ATTENTION_REASON} (Theory §6). Use isoinit.simulate(net, X, runs=...) at a large "
+                "width instead."
+            )
+    if net.init != "gaussian":
+        raise ValueError(
+            f"the mean field needs init='gaussian' (weights N(0, gain^2 / d_in)); got init={net.init!r}: "
+            "GPT-2's weights N(0, 0.02^2) do not scale with the width, so the pre-activation variance "
+            "0.02^2 d_in grows without bound as d_in -> infinity and there is no infinite-width limit. "
+            "Use isoinit.simulate(net, X, runs=...) at the width of interest."
+        )
+    for i, b in enumerate(net.blocks_()):
+        if b.norm == "batch" and b.position != "none":
+            raise ValueError(
+                f"batch normalization (block {i}) has no entrywise infinite-width map: every Gram "
+                "entry depends on the whole batch Gram (Theory §4). Use "
+                "isoinit.simulate(net, X, runs=...) at a large width as its infinite-width limit."
+            )
+
+
+def _snap(v: _F) -> _F:
+    """Variances equal to rounding (1e-12 relative) made exactly equal.
+
+    The kernels are then read from one cached table instead of integrated pair by pair
+    (the change is below the kernels' own accuracy, 1e-12).
+    """
+    mean = float(v.mean())
+    if mean > 0 and float(np.max(np.abs(v - mean))) <= 1e-12 * mean:
+        return np.full_like(v, mean)
+    return v
+
+
+def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
+    """``mu_i = E sigma(u_i)`` and ``S_ij = E sigma(u_i) sigma(u_j)`` for ``u ~ N(0, Sigma)``.
+
+    The diagonal and the means from :func:`~isoinit.hermite.moments` (a zero variance gives
+    ``sigma(0)`` and ``sigma(0)^2`` exactly), the off-diagonal entries from
+    :func:`~isoinit.hermite.nngp_kernel` (unequal variances allowed: a non-constant diagonal
+    costs a 2-D quadrature per pair for activations without a closed-form kernel).
+    """
+    n = sigma.shape[0]
+    var = np.diag(sigma).copy()
+    if not np.all(np.isfinite(var)):
+        raise _overflow("the pre-activation variance gain^2 K + bias^2")
+    var = _snap(np.maximum(var, 0.0))
+    s = np.sqrt(var)
+    mus, m2s = np.empty(n), np.empty(n)
+    for row, si in enumerate(s):
+        if si == 0.0:
+            mus[row] = float(act(np.zeros(1))[0])
+            m2s[row] = mus[row] * mus[row]
+        else:
+            m = _moments(act, float(si))
+            mus[row], m2s[row] = m.c0, m.m2
+    i, j = np.triu_indices(n, 1)
+    den = s[i] * s[j]
+    r = np.clip(np.divide(sigma[i, j], den, out=np.ones_like(den), where=den > 0), -1.0, 1.0)
+    try:
+        vals = nngp_kernel(act, var[i], var[j], r)
+    except OverflowError as err:
+        raise _overflow("a kernel value") from err
+    out = np.empty((n, n))
+    out[i, j] = vals
+    out[j, i] = vals
+    out[np.arange(n), np.arange(n)] = m2s
+    return mus, out
+
+
+class _Stream:
+    """The infinite-width state of a residual stream.
+
+    ``c``: the centered Gram ``(X - m 1^T)(X - m 1^T)^T / d``; ``m``: the rows' means over
+    features; ``diag``: the diagonal of the full Gram ``K = c + m m^T`` where a scaling made
+    it exact (1 after layer or RMS scaling without ``eps``), else None. Keeping the centered
+    Gram (rather than ``K``) spares the cancellation ``K - m m^T`` of layer centering, so a
+    row that centering makes exactly zero stays zero, as in the simulator.
+    """
+
+    __slots__ = ("c", "diag", "m")
+
+    def __init__(self, c: _F, m: _F, diag: _F | None = None) -> None:
+        self.c, self.m, self.diag = c, m, diag
+
+    def gram(self) -> _F:
+        """The full Gram ``K = c + m m^T`` (symmetric; the exact diagonal where known)."""
+        k: _F = self.c + np.outer(self.m, self.m)
+        k = 0.5 * (k + k.T)
+        if self.diag is not None:
+            idx = np.arange(len(self.m))
+            k[idx, idx] = self.diag
+        return k
+
+
+def _normalize(norm: str, eps: float, x: _Stream) -> _Stream:
+    """A block's norm on the stream's state.
+
+    Layer centering: ``m = 0`` (the centered Gram is unchanged). Layer scaling:
+    ``c -> D^(-1/2) c D^(-1/2)`` and ``m -> D^(-1/2) m`` with ``D = diag(c) + m^2 + eps`` the
+    rows' mean squares plus ``eps`` (a zero row stays zero, as in the simulator).
+    """
+    center, scale = NORM_PRESETS[norm]
+    c, m, diag = x.c, x.m, x.diag
+    if center == "layer":
+        m, diag = np.zeros_like(m), None
+    if scale == "layer":
+        ms = np.diag(c) + m * m
+        den = ms + eps
+        f = np.divide(1.0, np.sqrt(den), out=np.zeros_like(den), where=den > 0)
+        c, m = c * np.outer(f, f), m * f
+        diag = np.divide(ms, den, out=np.zeros_like(den), where=den > 0)  # exactly 1 when eps = 0
+    return _Stream(c, m, diag)
+
+
+def _feedforward(net: BlockNetwork, b: Feedforward, x: _Stream) -> _Stream:
+    """One :class:`~isoinit.blocks.Feedforward` block on the stream's state; see :func:`trajectory`."""
+    normed = b.position != "none"
+    u = _normalize(b.norm, net.eps, x) if normed and b.position == "pre" else x
+    gain2, bias2 = net.gain**2, net.bias**2
+    mu, hidden = _gauss(net.act, gain2 * u.gram() + bias2)
+    if b.one_layer:  # f(U) = sigma(Lin(U)): row i has the mean mu_i over features
+        cf, mf = hidden - np.outer(mu, mu), mu
+    else:  # f(U) = Lin2(sigma(Lin1(U))): centered, Gram gain^2 E[sigma sigma] + bias^2
+        cf, mf = gain2 * hidden + bias2, np.zeros_like(mu)
+    if b.residual:  # the centered parts of X and f are uncorrelated
+        a = net._resolved_alpha(b.alpha)
+        out = _Stream(x.c + (a * a) * cf, x.m + a * mf)
+    else:
+        out = _Stream(cf, mf)
+    if normed and b.position == "post":
+        out = _normalize(b.norm, net.eps, out)
+    return out
+
+
+def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
+    """``G^0..G^L`` of a network of feedforward blocks; NaN from a breakdown, as :func:`_grams`."""
+    _check_network(net)
+    x = check.batch("X", X)
+    x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
+    m = x.mean(axis=1)
+    xc = x - m[:, None]
+    state = _Stream(xc @ xc.T / x.shape[1], m)
+    k = input_gram(X)  # (as for the MLP: the same G^0 bit for bit)
+    n = k.shape[0]
+    grams = np.full((net.depth + 1, n, n), np.nan)
+    grams[0] = k
+    for layer, b in enumerate(net.blocks_(), start=1):
+        assert isinstance(b, Feedforward)  # _check_network refused the others
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                try:
+                    state = _feedforward(net, b, state)
+                except OverflowError as err:
+                    raise _overflow("a kernel value") from err
+                k = state.gram()
+            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(state.m))):
+                raise _overflow("a Gram entry")
+            low = float(np.min(np.diag(k)))
+            if not low >= _TINY:
+                raise _underflow("a diagonal entry of the Gram", low)
+        except _Breakdown as err:
+            return grams, layer, str(err)
+        grams[layer] = k
+    return grams, -1, ""
+
+
 def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     """Infinite-width Gram trajectory ``G^0..G^L`` of the batch ``X`` through ``mlp``.
 
-    Applies :func:`block_map` ``depth`` times to :func:`input_gram` ``(X)`` (the mean-field
-    recursion of Joudaki, Daneshmand and Bach 2023, section 4; NNGP recursion without
-    normalization) and measures every Gram with :func:`isoinit.metrics.gram_metrics`, so the
-    result compares directly with :func:`isoinit.simulate` at large width. Covers
-    ``act-norm`` and ``norm-act`` with every centering and scaling except batch, any gain and
-    bias; widths and the weight distribution do not matter at infinite width.
+    For an :class:`~isoinit.MLP`, applies :func:`block_map` ``depth`` times to
+    :func:`input_gram` ``(X)`` (the mean-field recursion of Joudaki, Daneshmand and Bach
+    2023, section 4; NNGP recursion without normalization). Covers ``act-norm`` and
+    ``norm-act`` with every centering and scaling except batch, any gain and bias.
+
+    For a residual MLP (:class:`~isoinit.ResidualMLP`, or a
+    :class:`~isoinit.Network` of :class:`~isoinit.blocks.Feedforward` blocks), iterates
+    the block map on the state ``(K, m)``: the Gram ``K = X X^T / d`` and the rows' means
+    over features ``m_i`` (which the input may have, and which the one-layer form
+    ``sigma(Lin(U))`` adds; layer centering removes them, so the Gram alone does not
+    determine the next one). With ``Sigma = gain^2 Norm(K) + bias^2`` the branch input's
+    pre-activation covariance, ``mu_i = E sigma(u_i)`` and ``S_ij = E sigma(u_i) sigma(u_j)``
+    for ``u ~ N(0, Sigma)``, the branch ``f`` has mean ``mu_f`` and Gram ``K_f``:
+    ``mu_f = mu``, ``K_f = S`` (one-layer form) or ``mu_f = 0``,
+    ``K_f = gain^2 S + bias^2`` (``Lin2 sigma Lin1``, any hidden ratio). Then
+
+    - pre-norm: ``K' = K + alpha (m mu_f^T + mu_f m^T) + alpha^2 K_f``,
+      ``m' = m + alpha mu_f``, with ``f`` applied to ``Norm(K, m)``;
+    - post-norm: the same with ``f`` applied to ``(K, m)``, then ``Norm``;
+    - no norm: the same without ``Norm``; without the residual sum ``(K', m') = (K_f, mu_f)``.
+
+    ``Norm``: layer centering ``K - m m^T``, ``m = 0``; layer scaling ``D^(-1/2) K D^(-1/2)``,
+    ``D^(-1/2) m``, ``D = diag(K) + eps`` (layer norm both, RMS norm the scaling, ``center``
+    the centering). Cross terms between the stream and the branch's centered part vanish
+    because the branch's last weights are independent and centered (Theory §6). The
+    recursion runs on the centered Gram ``K - m m^T``, so centering involves no cancellation:
+    a row it makes exactly zero stays zero, as in the simulator.
+
+    Every Gram is measured with :func:`isoinit.metrics.gram_metrics`, so the result compares
+    directly with :func:`isoinit.simulate` at large width; widths, the hidden ratio and the
+    weight distribution (Gaussian or orthogonal) do not matter at infinite width.
 
     Parameters
     ----------
-    mlp : MLP
+    mlp : MLP or BlockNetwork
+        An MLP, a :class:`~isoinit.ResidualMLP` or a :class:`~isoinit.Network`
+        of feedforward blocks with ``init="gaussian"``.
     X : array_like, shape (n, d)
         The batch (rows are samples, ``n >= 2``, no all-zero row).
 
@@ -416,10 +635,13 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     Raises
     ------
     TypeError
-        If ``mlp`` is not an :class:`~isoinit.MLP` or ``X`` is not made of real numbers.
+        If ``mlp`` is not an :class:`~isoinit.MLP` or block network, or ``X`` is not made of
+        real numbers.
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
-        :func:`isoinit.simulate` at large width), or a bad ``X``.
+        :func:`isoinit.simulate` at large width); for attention and transformer blocks
+        (attention has no deterministic infinite-width limit); for ``init="gpt2"`` (its
+        weights do not scale with the width, so the limit diverges); or a bad ``X``.
 
     Warns
     -----
@@ -428,10 +650,17 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
         without scaling, or the diagonal underflows to 0, e.g. ``sigmoid`` centered without
         scaling); :attr:`MeanFieldTrajectory.diverged_at` says where, and the Grams and
         metrics are NaN from there on.
+
+    Notes
+    -----
+    A non-constant diagonal (a residual stream without scaling, e.g. ``norm="center"`` or
+    ``"none"``, on rows of different means) needs a two-dimensional quadrature per pair of
+    samples and layer for activations without a closed-form kernel: about 2-40 ms each.
     """
     if isinstance(mlp, BlockNetwork):
-        raise ValueError(f"the mean field of a {mlp.architecture} is not implemented")
-    grams, diverged_at, reason = _grams(mlp, X)
+        grams, diverged_at, reason = _network_grams(mlp, X)
+    else:
+        grams, diverged_at, reason = _grams(mlp, X)
     if diverged_at >= 0:
         warnings.warn(
             f"the mean-field trajectory broke down numerically at layer {diverged_at} "

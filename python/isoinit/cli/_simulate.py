@@ -125,7 +125,7 @@ def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], run
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DivergenceWarning)
                 mf = meanfield.trajectory(traj.mlp, x)
-        except ValueError:  # batch normalization: no infinite-width map
+        except ValueError:  # batch norm, attention, gpt2 init: no deterministic infinite-width map
             continue
         ax.plot(np.arange(traj.mlp.depth + 1), mf.gap, color=color, linestyle="--", linewidth=1.0)
         theory = True

@@ -43,12 +43,15 @@ EPILOG_MEANFIELD = """examples:
   isoinit meanfield --activation relu --depth 30 --width 1000 --compare-runs 10
   isoinit meanfield --activation tanh --center mf --scale layer --gain 2 --depth 20
   isoinit meanfield --activation selu --norm none --order norm-act --csv selu_mf.csv
+  isoinit meanfield --architecture residual-mlp --norm-position post --alpha "1/sqrt(L)" --depth 30
 
 The mean-field trajectory is the infinite-width limit of 'isoinit simulate' with the same
 options (--width only sets the input dimension, unless --input-dim does, and the width of
 the simulated comparison). Batch normalization has no entrywise infinite-width map and is
-refused. Values are at the block outputs (after normalization for act-norm, after the
-activation for norm-act); layer 0 is the input with rows scaled to mean square 1.
+refused, as are transformers (attention has no deterministic infinite-width limit) and
+--init gpt2 (its variance grows with the width). Values are at the block outputs (after
+normalization for act-norm, after the activation for norm-act, the residual stream for
+residual-mlp); layer 0 is the input with rows scaled to mean square 1.
 """
 
 
@@ -146,7 +149,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     mf = trajectory(mlp, x)
     elapsed = time.perf_counter() - t0
-    where = "after normalization" if mlp.order == "act-norm" else "after the activation"
+    where = {"act-norm": "after normalization", "norm-act": "after the activation"}.get(mlp.order, "residual stream")
     print(
         f"# {mlp.label()}; depth {mlp.depth}, batch {args.batch}, input dim {x.shape[1]}, "
         f"degeneracy {args.degeneracy:g}, input seed {args.input_seed}"
