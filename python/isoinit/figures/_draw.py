@@ -141,15 +141,21 @@ def save_png(fig: Any, path: Path) -> None:
         im.convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
-def header(ctx: Context, extra: str, *, norm_act: bool = False) -> str:
+def header(ctx: Context, extra: str, *, norm_act: bool = False, blocks: bool = False) -> str:
     """The title lines of a figure of metrics against the layer: name, description, which
-    Gram the protocol measures, then ``extra``."""
+    Gram the protocol measures, then ``extra``.
+
+    ``blocks``: the figure's networks are block networks, measured at their block outputs
+    (the residual stream) under either protocol.
+    """
     after = "after normalization; after the activation for norm-act" if norm_act else "after normalization"
     proto = (
         f"faithful: block output ({after})"
         if ctx.protocol == "faithful"
         else "authors' protocol: mean of after-activation and after-normalization gaps (l >= 1)"
     )
+    if blocks:
+        proto = "block output: the residual stream after each block (after the norm for post-norm; any protocol)"
     return f"{ctx.name}: {ctx.description}\n{proto}; {extra}"
 
 
@@ -252,7 +258,26 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
     )
     if spec.caption:
         info += "\n" + spec.caption
-    layout(fig, header(ctx, info, norm_act=any(m.curve.mlp.order == "norm-act" for m in all_m)))
+    from ..config import MLP
+
+    blocks = all(not isinstance(m.curve.mlp, MLP) for m in all_m)
+    if blocks:  # plain tick labels: block networks' gaps move within a decade or two
+        from matplotlib.ticker import FuncFormatter
+
+        for ax in axes:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(
+                FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}".lstrip("0.")[:1] in ("2", "5") else "")
+            )
+    layout(
+        fig,
+        header(
+            ctx,
+            info,
+            norm_act=any(m.curve.mlp.order == "norm-act" for m in all_m),
+            blocks=blocks,
+        ),
+    )
     style_legend(
         fig,
         meanfield=any(m.meanfield is not None for m in all_m),

@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .._warnings import CollapseWarning, DivergenceWarning
+from ..blocks import BlockNetwork
 from ..config import MLP
 from ..inputs import degenerate
 from ..metrics import _measure
@@ -162,10 +163,15 @@ def _gram_value(quantity: str, g: _F) -> float:
 
 @dataclass(frozen=True)
 class Curve:
-    """One line of a panel: a network on the degenerate input, over ``runs`` networks."""
+    """One line of a panel: a network on the degenerate input, over ``runs`` networks.
+
+    ``mlp`` is an :class:`~isoinit.MLP` or a block network (:class:`~isoinit.ResidualMLP`,
+    ...): a block network is measured at its block outputs under either protocol, with the
+    mean field only where :func:`isoinit.meanfield.trajectory` covers it.
+    """
 
     label: str
-    mlp: MLP
+    mlp: MLP | BlockNetwork
     degeneracy: float
     runs: int
     quantity: str = "gap"  # gap, potential or gap_complement
@@ -210,7 +216,9 @@ class Trajectories(Measurement):
     measured: list[list[Measured]]
 
 
-def _stage_name(mlp: MLP, quantity: str, protocol: str) -> str:
+def _stage_name(mlp: MLP | BlockNetwork, quantity: str, protocol: str) -> str:
+    if isinstance(mlp, BlockNetwork):
+        return "block output (the residual stream after each block)"
     out = "normalization" if mlp.order == "act-norm" else "activation"
     if protocol == "authors" and quantity != "potential":
         return "authors: mean of after-activation and after-normalization (l >= 1)"
@@ -221,10 +229,26 @@ def _no_norm(mlp: MLP) -> MLP:
     return MLP(1, 1, mlp.act, "none", gain=mlp.gain, bias=mlp.bias)
 
 
-def meanfield(mlp: MLP, x: _F, quantity: str, protocol: str) -> tuple[_F | None, str | None]:
-    """The infinite-width trajectory of ``quantity`` layer by layer, NaN after a failure."""
-    from ..meanfield import block_map, input_gram
+def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> tuple[_F | None, str | None]:
+    """The infinite-width trajectory of ``quantity`` layer by layer, NaN after a failure.
 
+    A block network has one only where :func:`isoinit.meanfield.trajectory` covers it
+    (``None`` when that raises :class:`ValueError`: not implemented for this network).
+    """
+    from ..meanfield import block_map, input_gram, trajectory
+
+    if isinstance(mlp, BlockNetwork):
+        if quantity not in ("gap", "potential"):
+            return None, None
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                mf = trajectory(mlp, x)
+            except ValueError:
+                return None, None
+        values = np.asarray(mf.metrics[quantity], dtype=np.float64)
+        note = None if mf.diverged_at < 0 else f"the mean-field trajectory breaks down at layer {mf.diverged_at}"
+        return values, note
     if "batch" in (mlp.centering, mlp.scaling):
         return None, None
     authors = protocol == "authors" and quantity != "potential"
@@ -262,7 +286,8 @@ def measure(ctx: Context, curve: Curve) -> Measured:
     mlp = curve.mlp
     d = mlp.widths()[0]
     x = ctx.x(d, curve.degeneracy)
-    authors = ctx.protocol == "authors" and curve.quantity != "potential"
+    # a block network has no after-activation stage of its own: its block output under both protocols
+    authors = ctx.protocol == "authors" and curve.quantity != "potential" and isinstance(mlp, MLP)
     complement = curve.quantity == "gap_complement"
     with warnings.catch_warnings():
         # expected in some figures: reported through diverged_at / collapsed_at, drawn on the figure
