@@ -40,9 +40,14 @@ def curve(data: pd.DataFrame, source: str = "simulation", **where: object) -> np
     return sel.groupby("x").value.mean().to_numpy()
 
 
+# figures of block networks (isoinit.figures.blocks), made by `all` after the paper's 14
+BLOCK_FIGURES = ("transformer-ln", "rank-collapse", "residual")
+
+
 def test_names_follow_experiments_md() -> None:
-    assert len(figures.NAMES) == 14
-    assert figures.NAMES[0] == "dual-kernel" and figures.NAMES[-1] == "layernorm-vs-batchnorm"
+    assert len(figures.NAMES) == 14 + len(BLOCK_FIGURES)
+    assert figures.NAMES[0] == "dual-kernel" and figures.NAMES[13] == "layernorm-vs-batchnorm"
+    assert figures.NAMES[14:] == BLOCK_FIGURES
     # beyond the paper's figures, made by name only (not by `all`): the training figures
     assert figures.EXTRA_NAMES == ("training-loss", "training-beta", "training-isogap")
     assert set(figures.DESCRIPTIONS) == {*figures.NAMES, *figures.EXTRA_NAMES}
@@ -66,7 +71,10 @@ def test_files_and_tidy_columns(made: dict[str, figures.FigureResult]) -> None:
 def test_meanfield_overlay_wherever_it_exists(made: dict[str, figures.FigureResult]) -> None:
     for name, r in made.items():
         sim = r.data[r.data.source == "simulation"]
-        if name == "dual-kernel":
+        if name in ("dual-kernel", "transformer-ln", "rank-collapse"):
+            continue  # no mean field: a kernel figure, and attention networks
+        if name == "residual":
+            assert (r.data.source == "mean-field").any() == _residual_meanfield(), name
             continue
         for (panel, label), rows in sim.groupby(["panel", "curve"]):
             mf = r.data[(r.data.source == "mean-field") & (r.data.panel == panel) & (r.data.curve == label)]
@@ -356,3 +364,90 @@ def test_cli_lists_every_registered_figure(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     for name, description in figures.DESCRIPTIONS.items():
         assert f"  {name:<24}{description}" in out
+
+
+# --------------------------------------------------------------------------------------
+# figures of block networks
+# --------------------------------------------------------------------------------------
+
+
+def _residual_meanfield() -> bool:
+    """Whether isoinit.meanfield.trajectory covers residual MLPs (it raises ValueError until then)."""
+    from isoinit import ResidualMLP, meanfield
+    from isoinit.inputs import degenerate
+
+    try:
+        meanfield.trajectory(ResidualMLP(2, 20), degenerate(4, 20, 5.0))
+    except ValueError:
+        return False
+    return True
+
+
+def test_transformer_ln(made: dict[str, figures.FigureResult]) -> None:
+    d = made["transformer-ln"].data
+    assert set(d.x_name) == {"norm"} and d.x.min() == 1 and d.x.max() == 25  # ln1.l, ln2.l of 12 blocks, ln_f
+    assert (d.order == "pre-norm").all() and (d.activation == "gelu").all()
+    before = curve(d, panel="Gaussian tokens", curve="just before the norm")
+    after = curve(d, panel="Gaussian tokens", curve="just after the norm")
+    # the first norm sees the input, its rows already at mean square 1: it only centers
+    assert after[0] == pytest.approx(before[0], rel=0.01)
+    # every later layer norm lowers the gap of Gaussian tokens, by about 1-3 % at GPT-2's init
+    change = after[1:] / before[1:] - 1
+    assert np.all(change < 0) and np.all(change > -0.05)
+    assert before[1] > 1.5 * before[0]  # the first attention block raises the gap
+    rep = curve(d, panel="repeated tokens", curve="just before the norm")
+    assert rep[0] > 5 and rep[-1] > rep[0]  # near rank one, and drifting further
+
+
+def test_rank_collapse(made: dict[str, figures.FigureResult]) -> None:
+    r = made["rank-collapse"]
+    d = r.data
+    gap = {
+        c: curve(d, panel="gap", curve=c) for c in ("attention only", "attention + residual", "pre-norm transformer")
+    }
+    rank = {c: curve(d, panel="effective rank", curve=c) for c in gap}
+    # attention alone collapses the tokens to rank one within a few blocks: a singular Gram
+    assert np.isinf(gap["attention only"][5:]).all() and np.allclose(rank["attention only"][5:], 1.0, atol=1e-3)
+    assert any("attention only" in n and "singular" in n for n in r.notes)
+    # with a residual the gap stays finite but grows steadily; the pre-norm transformer slows it most
+    assert np.isfinite(gap["attention + residual"]).all() and gap["attention + residual"][-1] > 5
+    assert np.isfinite(gap["pre-norm transformer"]).all()
+    assert gap["pre-norm transformer"][-1] < gap["attention + residual"][-1] / 3
+    assert rank["pre-norm transformer"][-1] > 2 > rank["attention + residual"][-1]
+
+
+def test_residual(made: dict[str, figures.FigureResult]) -> None:
+    d = made["residual"].data
+    assert set(d.order[d.source == "simulation"]) == {"pre-norm", "post-norm"}
+    relu_post, tanh_post = (curve(d, panel=a, curve="post-norm, alpha=1") for a in ("relu", "tanh"))
+    assert relu_post[-1] > 2 * relu_post[0]  # relu, post-norm: the gap grows
+    assert tanh_post[-1] < 0.8 * tanh_post[0]  # tanh, post-norm: it falls
+    for act in ("relu", "tanh"):
+        for pos in ("pre", "post"):
+            small = curve(d, panel=act, curve=f"{pos}-norm, alpha=1/sqrt(L)")
+            assert np.all(np.abs(small / small[0] - 1) < 0.15), (act, pos)  # alpha = 1/sqrt(L): nearly flat
+
+
+def test_residual_draws_the_mean_field_when_it_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The residual figure draws the mean field dashed when isoinit.meanfield.trajectory
+    covers residual MLPs, and leaves it out while that raises ValueError."""
+    from isoinit import meanfield
+    from isoinit.meanfield import MeanFieldTrajectory
+    from isoinit.metrics import METRICS
+
+    def unavailable(mlp: object, x: object) -> MeanFieldTrajectory:
+        raise ValueError("the mean field of a residual-mlp is not implemented")
+
+    monkeypatch.setattr(meanfield, "trajectory", unavailable)
+    without = figures.make("residual", tmp_path / "a", runs=2, size=0.1).data
+    assert set(without.source) == {"simulation"}
+
+    def flat(mlp: object, x: object) -> MeanFieldTrajectory:
+        depth = 30
+        metrics = {m: np.full(depth + 1, 0.5) for m in METRICS}
+        return MeanFieldTrajectory(mlp=mlp, grams=np.zeros((depth + 1, 2, 2)), metrics=metrics)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(meanfield, "trajectory", flat)
+    r = figures.make("residual", tmp_path / "b", runs=2, size=0.1)
+    mf = r.data[r.data.source == "mean-field"]
+    assert len(mf) == 8 * 31 and (mf.value == 0.5).all()  # 2 panels x 4 curves x layers 0..30

@@ -28,7 +28,8 @@ complement of the all-ones vector (``Q^T G Q`` with ``Q`` an orthonormal basis o
 Layout: :mod:`._registry` (one :class:`Figure` record per figure), :mod:`._measure` (the
 measuring layer), :mod:`._draw` (the drawing layer), one module per group of figures
 (:mod:`.layers`: metrics against the layer; :mod:`.theory`: kernels and ``beta_0``;
-:mod:`.training`: networks trained with SGD, not part of :func:`make_all`), and
+:mod:`.training`: networks trained with SGD, not part of :func:`make_all`; :mod:`.blocks`:
+transformers, attention stacks and residual MLPs, after the paper's figures), and
 :mod:`.gallery` (the table of ``docs/figures.md``). ``docs/developing.md`` says how to add
 a figure.
 """
@@ -45,7 +46,7 @@ import pandas as pd
 
 from .. import _io
 from .. import _validate as check
-from . import _registry, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
+from . import _registry, blocks, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
 from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
 from ._registry import Figure
 
@@ -105,10 +106,11 @@ class FigureResult:
         ``figure, panel, curve, source`` (``simulation``, ``mean-field``, ``bound``,
         ``theory``, or ``training`` for the training figures), ``quantity`` (``gap``,
         ``potential``, ``gap_complement``, ``kbar``, ``correlation``, ``beta0``; ``loss``,
-        ``accuracy``, ``gap_act`` for the training figures), ``stage`` (which Gram was measured), ``protocol``, the
-        configuration (``activation, center, scale, order, gain, width,
-        degeneracy``), ``run`` (-1 for theory), ``x_name`` (``layer``, ``rho`` or
-        ``alpha``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
+        ``accuracy``, ``gap_act`` for the training figures; ``effective_rank``), ``stage``
+        (which Gram was measured), ``protocol``, the configuration (``activation, center,
+        scale, order, gain, width, degeneracy``), ``run`` (-1 for theory), ``x_name``
+        (``layer``, ``rho``, ``alpha``, or ``norm``: the k-th layer norm of
+        ``transformer-ln``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
         overflowed, -1 if never).
     seconds : float
         Wall time of the figure.
