@@ -241,20 +241,12 @@ def bench_case(case: Case, repeat: int, smoke: bool) -> None:
         print(f"  ratio (a)/(c) = {ratio:8.1f}{target}")
         print(f"  ratio (a)/(b) = {times['a'] / times['b']:8.2f}")
     print("  mean gap at the last block: " + ", ".join(f"({k}) {np.mean(v):.4f}" for k, v in sorted(gaps.items())))
-    # the implementations agree on the mean gap at the last block (5 standard errors, or 5% for a
-    # handful of runs): asserted for isoinit's two samplers and for the residual MLP's peer; the
-    # transformer's peer is GPT-2's initialization (Q, K, V of standard deviation 0.02), which
-    # isoinit's attention maps do not follow yet (they are drawn at gain 1): reported, not asserted
+    # the three agree on the mean gap at the last block (5 standard errors, or 5% for a handful of runs)
     ref = np.asarray(gaps["c"])
     for key, values in gaps.items():
         v = np.asarray(values)
         se = math.sqrt(v.var() / v.size + ref.var() / ref.size)
         ok = abs(v.mean() - ref.mean()) < 5 * se + 0.05 * abs(ref.mean()) + 1e-3
-        if key == "a" and case.kind == "transformer":
-            print(
-                f"  (a) and (c) {'agree' if ok else 'DISAGREE'} on the mean gap (GPT-2's Q, K, V scale; not asserted)"
-            )
-            continue
         assert ok, (case.name, key, v.mean(), ref.mean())
 
 

@@ -389,14 +389,15 @@ def test_transformer_ln(made: dict[str, figures.FigureResult]) -> None:
     assert (d.order == "pre-norm").all() and (d.activation == "gelu").all()
     before = curve(d, panel="Gaussian tokens", curve="just before the norm")
     after = curve(d, panel="Gaussian tokens", curve="just after the norm")
-    # the first norm sees the input, its rows already at mean square 1: it only centers
-    assert after[0] == pytest.approx(before[0], rel=0.01)
-    # at initialization a layer norm moves the gap by a few percent at most; the late ones lower it
+    # at GPT-2's initialization a layer norm barely moves the gap (whether the late norms lower
+    # it depends on n / d: at d = 768 from ln1.6 on, at d = 384 never); the stream drifts slowly
     change = after / before - 1
-    assert np.all(np.abs(change) < 0.05)
-    assert change[-6:].mean() < 0
-    rep = curve(d, panel="repeated tokens", curve="just before the norm")
-    assert rep[0] > 5 and rep[-1] > rep[0]  # near rank one, and drifting further
+    assert np.all(np.abs(change) < 0.01)
+    assert before[0] < before[-1] < 1.2 * before[0]
+    rep_before = curve(d, panel="repeated tokens", curve="just before the norm")
+    rep_after = curve(d, panel="repeated tokens", curve="just after the norm")
+    assert rep_before[0] > 5  # near rank one
+    assert np.all(rep_after > rep_before) and np.all(rep_after < 1.01 * rep_before)  # centering raises it a little
 
 
 def test_rank_collapse(made: dict[str, figures.FigureResult]) -> None:
