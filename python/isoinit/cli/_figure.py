@@ -1,4 +1,4 @@
-"""``isoinit figure NAME|all --out DIR``: the paper's figures from the command line."""
+"""``isoinit figure NAME|all --out DIR``: the gallery's figures from the command line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import get_args
 
 __all__ = ["cmd_figure", "register"]
 
-EPILOG = """the paper's figures, all made by 'all':
+EPILOG = """the figures made by 'all' (the paper's, then residual networks and transformers):
 {names}
 
 figures of networks trained with SGD (need PyTorch; made by name only, or by 'isoinit train'):
