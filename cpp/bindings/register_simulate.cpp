@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "bindings.hpp"
 
 namespace isoinit::bind {
@@ -17,7 +19,8 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::string& center, const std::string& scale, const std::string& order,
                    const std::string& weights, const std::string& sampler, double gain, double bias, double eps,
                    const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
-                   const std::vector<double>& mf_scale, bool stages, bool grams) {
+                   const std::vector<double>& mf_scale, bool stages, bool grams,
+                   const std::optional<std::vector<std::string>>& metrics) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
   c.center =
@@ -37,6 +40,19 @@ Config make_config(const std::string& activation, double act_param, const std::v
   c.mf_scale = mf_scale;
   c.stages = stages;
   c.grams = grams;
+  if (metrics) {
+    c.metrics = 0;
+    std::string allowed;
+    for (int k = 0; k < n_metrics; ++k) allowed += std::string(k ? ", " : "") + metric_names()[k];
+    for (const auto& name : *metrics) {
+      const auto* names = metric_names();
+      const auto* hit = std::find_if(names, names + n_metrics, [&](const char* m) { return name == m; });
+      if (hit == names + n_metrics)
+        throw std::invalid_argument("metrics must be names among " + allowed + "; got '" + name + "'");
+      c.metrics |= metric_bit(static_cast<Metric>(hit - names));
+    }
+    if (!c.metrics) throw std::invalid_argument("metrics must name at least one metric (or be None for all)");
+  }
   return c;
 }
 
@@ -59,7 +75,7 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
   } else if (working >= extra) {
     if (m.per_run_gram >= m.per_run_weights)
       what = "X with n=" + N + " rows needs " + format_bytes(m.per_run_gram) + per +
-             " for its n x n Gram matrices and their eigendecomposition; use a smaller batch";
+             " for its n x n Gram matrices and their factorizations; use a smaller batch";
     else
       what = "width (sampler='weights', or orthogonal weights) needs " + format_bytes(m.per_run_weights) + per +
              " for the weight matrix of the widest block; use narrower layers";
@@ -102,7 +118,7 @@ py::dict pack(Result&& res) {
                          py::arg("weights") = "gaussian", py::arg("sampler") = "gram", py::arg("gain") = 1.0,       \
                          py::arg("bias") = 0.0, py::arg("eps") = 0.0, py::arg("widths"),                            \
                          py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
-                         py::arg("stages") = false, py::arg("grams") = false
+                         py::arg("stages") = false, py::arg("grams") = false, py::arg("metrics") = py::none()
 
 }  // namespace
 
@@ -113,7 +129,13 @@ void register_simulate(py::module_& m) {
       .def(py::init(&make_config), ISOINIT_CONFIG_ARGS)
       .def_property_readonly("depth", &Config::depth)
       .def_readonly("stages", &Config::stages)
-      .def_readonly("grams", &Config::grams);
+      .def_readonly("grams", &Config::grams)
+      .def_property_readonly("metrics", [](const Config& c) {
+        std::vector<std::string> names;
+        for (int k = 0; k < n_metrics; ++k)
+          if (c.metrics & metric_bit(static_cast<Metric>(k))) names.emplace_back(metric_names()[k]);
+        return names;
+      });
 
   m.def(
       "simulate",

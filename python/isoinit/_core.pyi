@@ -35,6 +35,7 @@ class Config:
         mf_scale: list[float] = ...,
         stages: bool = ...,
         grams: bool = ...,
+        metrics: list[str] | None = ...,
     ) -> None: ...
     @property
     def depth(self) -> int: ...
@@ -42,6 +43,8 @@ class Config:
     def stages(self) -> bool: ...
     @property
     def grams(self) -> bool: ...
+    @property
+    def metrics(self) -> list[str]: ...
 
 def simulate(
     x: NDArray[np.float64], seed: int, run_offset: int, runs: int, threads: int, config: Config

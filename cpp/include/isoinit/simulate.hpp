@@ -64,6 +64,7 @@ struct Config {
   std::vector<double> mf_scale;      // per block, used when scale == mf
   bool stages = false;
   bool grams = false;
+  MetricMask metrics = all_metrics;  // the metrics to compute (metric_bit(m_...) | ...); the others are NaN
 
   Eigen::Index depth() const { return static_cast<Eigen::Index>(widths.size()); }
   int recorded_stages() const { return stages ? n_stages : 1; }
@@ -161,29 +162,31 @@ struct RunState {
   RowMatrixXd x, h;
   std::vector<double> buffer;  // one column block of normals
   MatrixXd g;
-  GramEigen eig;
+  GramFactor factor;  // g's factorizations, each computed once, when needed (factor.hpp)
 
-  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) {}
+  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) { blas_single_threaded(); }
 
-  /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and its
-  /// eigendecomposition (vectors if needed later); false if m holds a non-finite value or,
-  /// for a block output (`output`), if its Gram overflows: the second moments that the next
-  /// block's pre-activations scale with have left float64's range, and the run has diverged.
-  /// An intermediate stage's overflowing Gram is recomputed on the prescaled values instead.
-  bool gram_of(const RowMatrixXd& m, bool vectors, bool output = true) {
+  /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and the square root the
+  /// Gram sampler draws the next block from if `need_factor` (the metrics then reuse its
+  /// Cholesky); false if m holds a non-finite value or, for a block output (`output`), if its
+  /// Gram overflows: the second moments that the next block's pre-activations scale with have
+  /// left float64's range, and the run has diverged. An intermediate stage's overflowing
+  /// Gram is recomputed on the prescaled values instead.
+  bool gram_of(const RowMatrixXd& m, bool need_factor, bool output = true) {
     double root_scale = 1.0;
     if (!kernels::gram_safe(m, g, root_scale, !output)) return false;
-    eig.compute(g, vectors);
-    eig.root_scale = root_scale;
-    return eig.finite;
+    factor.reset(g, root_scale);
+    if (!factor.finite) return false;
+    if (need_factor) factor.square_root(g);
+    return true;
   }
 
   void record(Eigen::Index l, int s) {
-    gram_metrics(g, eig, res.metric_ptr(r, l, s));
+    gram_metrics(g, factor, cfg.metrics, res.metric_ptr(r, l, s));
     if (cfg.grams) {
       Eigen::Map<MatrixXd> out(res.gram_ptr(r, l, s), g.rows(), g.cols());
       out = g;
-      if (eig.root_scale != 1.0) out = (out * eig.root_scale) * eig.root_scale;  // may leave float64's range
+      if (factor.root_scale != 1.0) out = (out * factor.root_scale) * factor.root_scale;  // may leave float64's range
     }
   }
 
@@ -251,7 +254,7 @@ inline void simulate_run(const Config& cfg, const RowMatrixXd& x0, std::uint64_t
         const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
         linear_weights(st.x, w, cfg.gain, b, st.h);
       } else {
-        linear_gram(st.eig, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.buffer, st.h);
+        linear_gram(st.factor, d_in, d_out, cfg.weights, cfg.gain, b, sw, st.buffer, st.h);
       }
     }
     // H: in norm-act order the normalization's row (column) reductions see every value of H;
@@ -300,7 +303,7 @@ inline int resolve_threads(int requested, std::int64_t tasks = std::numeric_limi
 
 /// What a simulate() call will allocate, in bytes (estimates, as doubles so that no product
 /// overflows): the result arrays, the recorded Gram matrices, and the working set of one run
-/// (its representation and pre-activations, Gram and eigendecomposition, and the weights or
+/// (its representation and pre-activations, Gram and its factorizations, and the weights or
 /// frame of its largest block), of which `threads` are live at once.
 struct MemoryNeed {
   double results = 0, grams = 0, per_run = 0, per_run_gram = 0, per_run_weights = 0, total = 0;
@@ -326,7 +329,10 @@ inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0
     wmax = std::max(wmax, need);
     d_in = d_out;
   }
-  m.per_run_gram = 6 * N * N * b;  // Gram, eigenvectors, the solver's workspace, the square root
+  // the Gram, its Cholesky (or semidefinite Cholesky) factor, one n x n workspace (eigenvalues, the
+  // triangular inverse), the scaled square root of the sampler, and Eigen's eigensolver
+  // storage (used without LAPACK)
+  m.per_run_gram = 5 * N * N * b;
   m.per_run_weights = wmax * b;
   m.per_run = m.per_run_gram + m.per_run_weights + (3 * N * dmax + N * static_cast<double>(kernels::BLOCK)) * b;
   m.threads = resolve_threads(threads, runs);
