@@ -76,6 +76,10 @@ class Trajectory(MetricsView):
         mean and max ``|rho|`` 1, normalization bias 0 (never NaN); the run goes on.
     stages : tuple of str or None
         :data:`STAGES` when stages were recorded.
+    computed : tuple of str or None
+        The metrics computed (``simulate(..., metrics=[...])``); ``None``: every metric. The
+        others' arrays are NaN, and reading one through its typed property (``traj.stable_rank``),
+        :meth:`output`, ``summary`` or ``plot`` raises :class:`ValueError`.
     provenance : Provenance or None
         The input (shape and SHA-256 of the batch), seed, runs, sampler, precision and
         package version (:class:`~isoinit.Provenance`).
@@ -99,6 +103,7 @@ class Trajectory(MetricsView):
     collapsed_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
     provenance: Provenance | None = field(default=None, repr=False)
+    computed: tuple[str, ...] | None = None
 
     @property
     def runs(self) -> int:
@@ -107,7 +112,7 @@ class Trajectory(MetricsView):
 
     def output(self, metric: str = "gap") -> NDArray[np.float64]:
         """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
-        a = self.metrics[metric]
+        a = self._metric(metric)
         if self.stages is None:
             return a
         return a[:, :, STAGES.index("normalization" if self.mlp.order == "act-norm" else "activation")]
@@ -146,10 +151,12 @@ class Trajectory(MetricsView):
         if self.stages is None:
             raise ValueError(f"stage must be None for a Trajectory simulated without stages; got {stage!r}")
         check.choice("stage", stage, self.stages)
-        return self.metrics[metric][:, :, self.stages.index(stage)]
+        return self._metric(metric)[:, :, self.stages.index(stage)]
 
 
-def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Config:
+def _core_config(
+    mlp: MLP, sampler: str, stages: bool, grams: bool, metrics: Sequence[str] | None = None
+) -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
     act = mlp.act
     engine, coeffs = act.engine, list(act.hermite or ())
@@ -173,6 +180,7 @@ def _core_config(mlp: MLP, sampler: str, stages: bool, grams: bool) -> _core.Con
         mf_scale=mf_s if mlp.scaling == "mf" else [],
         stages=stages,
         grams=grams,
+        metrics=None if metrics is None else list(metrics),
     )
 
 
@@ -238,6 +246,7 @@ def _trajectory(
     stages: bool,
     parts: Sequence[dict[str, Any]],
     provenance: Provenance | None = None,
+    computed: tuple[str, ...] | None = None,
 ) -> Trajectory:
     def joined(key: str) -> Any:
         """The chunks' arrays of ``key`` as one array over runs (no copy for one chunk)."""
@@ -282,6 +291,7 @@ def _trajectory(
         collapsed_at=collapsed.astype(np.int64),
         stages=STAGES if stages else None,
         provenance=provenance,
+        computed=computed,
     )
 
 
@@ -296,6 +306,7 @@ def simulate(
     grams: bool = False,
     threads: int | None = None,
     progress: bool | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> Trajectory:
     """Simulate ``runs`` independent random networks on the batch ``X``.
 
@@ -331,6 +342,17 @@ def simulate(
     progress : bool, optional
         A progress bar: ``True``/``False`` as asked; ``None`` (default) only on an interactive
         terminal and for a call expected to take over 2 seconds (:mod:`isoinit._progress`).
+    metrics : list of str, optional
+        The metrics to compute, names from :data:`isoinit.metrics.METRICS` (default: all).
+        What each costs per recorded ``n x n`` Gram: ``potential``, ``mean_abs_corr`` and
+        ``max_abs_corr`` need only its entries (``O(n^2)``); ``isometry`` and ``gap`` its
+        Cholesky factorization (``n^3 / 3`` flops, which the Gram sampler computes anyway);
+        ``effective_rank``, ``stable_rank`` and ``condition`` its eigenvalues (an
+        eigendecomposition without vectors, ``~ 4 n^3 / 3`` flops and more: at ``n >= 256``
+        the largest single cost of a layer). The others are NaN in the result, and reading
+        them through :class:`Trajectory`'s typed properties raises :class:`ValueError`
+        (``Trajectory.computed`` names the computed ones). The computed values equal those of
+        a call with every metric.
 
     Returns
     -------
@@ -360,9 +382,10 @@ def simulate(
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     nthreads = _threads(threads)
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
+    computed = None if metrics is None else check.names("metrics", metrics, METRICS)
     n, d0 = x.shape
     chosen = _resolve_sampler(sampler, mlp, n, d0)
-    cfg = _core_config(mlp, chosen, stages, grams)
+    cfg = _core_config(mlp, chosen, stages, grams, computed)
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
     workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
@@ -375,7 +398,9 @@ def simulate(
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
     if not show:
-        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov)
+        return _trajectory(
+            mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov, computed=computed
+        )
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
     with _progress.bar(runs, "isoinit.simulate", "run", show=True) as bar:
@@ -383,7 +408,7 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
-    return _trajectory(mlp, seed, chosen, stages, parts, prov)
+    return _trajectory(mlp, seed, chosen, stages, parts, prov, computed=computed)
 
 
 def network_weights(
