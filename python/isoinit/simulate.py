@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core, _progress
+from . import _core, _cost, _progress
 from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import CollapseWarning, DivergenceWarning
@@ -208,7 +208,7 @@ def _preactivation_std(mlp: MLP) -> float:
     return top
 
 
-def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
+def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int, metrics: Sequence[str] | None = None) -> str:
     check.choice("sampler", sampler, get_args(Sampler))
     dims = [d0, *mlp.widths()]
     gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in pairwise(dims))
@@ -221,15 +221,10 @@ def _resolve_sampler(sampler: object, mlp: MLP, n: int, d0: int) -> str:
         return str(sampler)
     if not gram_ok:
         return "weights"
-    # flop counts per block; a normal draw costs about as much as 4 multiply-adds
-    rng = 4.0
+    # the measured cost model (isoinit._cost): products, factorizations and normals
     ortho = mlp.weights == "orthogonal"
-    gram_cost = sum(
-        3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0) for a, b in pairwise(dims)
-    )
-    weights_cost = sum(
-        n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0) for a, b in pairwise(dims)
-    )
+    gram_cost = _cost.network_seconds("gram", n, dims, orthogonal=ortho, metrics=metrics)
+    weights_cost = _cost.network_seconds("weights", n, dims, orthogonal=ortho, metrics=metrics)
     return "gram" if gram_cost <= weights_cost else "weights"
 
 
@@ -327,9 +322,10 @@ def simulate(
         Non-negative seed.
     sampler : {"auto", "gram", "weights"}
         ``"gram"`` draws each block's pre-activations from the ``n x n`` Gram of its input
-        (exact in distribution, Theory §3 of the documentation; ``O(n^2 d)`` per block);
-        ``"weights"`` draws explicit ``d_in x d_out`` weights (``O(n d^2)``; needed when
-        ``n`` is large). ``"auto"`` picks the cheaper.
+        (exact in distribution, Theory §3 of the documentation; ``O(n^2 d + n^3)`` per
+        block: a product and a Cholesky factorization); ``"weights"`` draws explicit
+        ``d_in x d_out`` weights (``O(n d^2)``; cheaper when ``n`` is about ``d`` or larger).
+        ``"auto"`` picks the one a measured cost model says is faster.
     stages : bool
         Also record the Gram after the linear map and after each of activation and
         normalization (adds an axis of length 3, :data:`STAGES`).
@@ -384,16 +380,14 @@ def simulate(
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     computed = None if metrics is None else check.names("metrics", metrics, METRICS)
     n, d0 = x.shape
-    chosen = _resolve_sampler(sampler, mlp, n, d0)
+    chosen = _resolve_sampler(sampler, mlp, n, d0, computed)
     cfg = _core_config(mlp, chosen, stages, grams, computed)
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
     workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
-    # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
-    dims = [d0, *mlp.widths()]
-    per_run = (
-        sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in pairwise(dims))
-        / 2e9
+    # cost in seconds (products, factorizations, normals), to decide on a progress bar and chunking
+    per_run = _cost.network_seconds(
+        chosen, n, [d0, *mlp.widths()], orthogonal=mlp.weights == "orthogonal", metrics=computed, stages=stages
     )
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen)
