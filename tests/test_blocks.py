@@ -400,7 +400,9 @@ def test_divergence_and_collapse_of_block_networks_are_reported(sampler: str) ->
         traj = isoinit.simulate(net, x, runs=4, sampler=sampler)
     assert (traj.diverged_at >= 1).all()
     for r, l in enumerate(traj.diverged_at):
-        assert np.isnan(traj.gap[r, l:]).all() and np.isfinite(traj.gap[r, :l]).all()
+        # before the breakdown the metrics are defined (the gap may be +inf: a Gram singular at
+        # float64 resolution as exp's outputs run away)
+        assert np.isnan(traj.gap[r, l:]).all() and not np.isnan(traj.gap[r, :l]).any()
     # an MLP-only stack of width 2 with relu maps every token to 0 now and then, and stays there
     x2 = _batch(2, 2, seed=2)
     only = Network(2, [Feedforward(residual=False, position="none", one_layer=True)] * 4)

@@ -12,7 +12,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 5
+#define ISOINIT_CORE_API 6
 
 namespace isoinit::bind {
 
@@ -64,6 +64,9 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = ISOINIT_VERSION;
   m.attr("API") = ISOINIT_CORE_API;
   using namespace isoinit::bind;
+  // OpenBLAS runs on the calling thread: one network per OpenMP thread, and results that do
+  // not depend on the thread count
+  isoinit::blas_single_threaded();
   // MemoryLimitError -> MemoryError with its message; a bare std::bad_alloc (pybind11 already
   // maps it to MemoryError) is given a message that says what ran out
   py::register_exception_translator([](std::exception_ptr p) {
@@ -94,6 +97,11 @@ PYBIND11_MODULE(_core, m) {
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);
     d["simd"] = std::string(Eigen::SimdInstructionSetsInUse());  // Eigen's, fixed at compile time
+#ifdef ISOINIT_HAVE_LAPACK
+    d["lapack"] = isoinit::blas::describe();  // factorizations and large products; CPU kernel picked at load time
+#else
+    d["lapack"] = py::none();  // Eigen's factorizations and the hand-written loops only
+#endif
 #ifdef ISOINIT_X86_DISPATCH
     // the hand-written loops (Gram, products) pick AVX2 at run time when the CPU has it; the
     // normals AVX-512 (F + DQ), else AVX2

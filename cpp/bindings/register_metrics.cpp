@@ -15,9 +15,10 @@ void register_metrics(py::module_& m) {
           throw std::invalid_argument("grams must have shape (k, n, n)");
         const py::ssize_t k = grams.shape(0), n = grams.shape(1);
         if (n < 2) throw std::invalid_argument("grams must be n x n with n >= 2; got n=" + std::to_string(n));
-        // working set: a symmetrized copy, the eigen solver's workspace and values, per thread
+        // working set per thread: a symmetrized copy, its Cholesky factor, one workspace, the
+        // eigensolver's storage
         const int nt = resolve_threads(0, k);
-        const double per = 4.0 * static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
+        const double per = 5.0 * static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
         require_memory(nt * per + static_cast<double>(k) * n_metrics * sizeof(double),
                        "gram_metrics on " + std::to_string(k) + " matrices of size " + std::to_string(n) + " x " +
                            std::to_string(n) + " (" + format_bytes(per) + " of workspace per matrix, on " +
@@ -44,9 +45,9 @@ void register_metrics(py::module_& m) {
                   // symmetrize: callers pass Grams computed in floating point
                   MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
                   g = 0.5 * (g + g.transpose()).eval();
-                  GramEigen e;
-                  e.compute(g, false);
-                  gram_metrics(g, e, res.data() + i * n_metrics);
+                  GramFactor f;
+                  f.reset(g);
+                  gram_metrics(g, f, all_metrics, res.data() + i * n_metrics);
                 } catch (...) {
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp critical(isoinit_metrics_error)

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "bindings.hpp"
 
 namespace isoinit::bind {
@@ -18,7 +20,8 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::string& weights, const std::string& sampler, double gain, double bias, double eps,
                    const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
                    const std::vector<double>& mf_scale, bool stages, bool grams, const std::vector<BlockSpec>& blocks,
-                   const std::string& init, const std::string& dtype) {
+                   const std::string& init, const std::string& dtype,
+                   const std::optional<std::vector<std::string>>& metrics) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
   c.center =
@@ -41,6 +44,19 @@ Config make_config(const std::string& activation, double act_param, const std::v
   c.blocks = blocks;
   c.init = parse<Init>("init", init, {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}});
   c.precision = parse<Precision>("dtype", dtype, {{"float64", Precision::f64}, {"float32", Precision::f32}});
+  if (metrics) {
+    c.metrics = 0;
+    std::string allowed;
+    for (int k = 0; k < n_metrics; ++k) allowed += std::string(k ? ", " : "") + metric_names()[k];
+    for (const auto& name : *metrics) {
+      const auto* names = metric_names();
+      const auto* hit = std::find_if(names, names + n_metrics, [&](const char* m) { return name == m; });
+      if (hit == names + n_metrics)
+        throw std::invalid_argument("metrics must be names among " + allowed + "; got '" + name + "'");
+      c.metrics |= metric_bit(static_cast<Metric>(hit - names));
+    }
+    if (!c.metrics) throw std::invalid_argument("metrics must name at least one metric (or be None for all)");
+  }
   return c;
 }
 
@@ -90,7 +106,7 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
   } else if (working >= extra) {
     if (m.per_run_gram >= m.per_run_weights)
       what = "X with n=" + N + " rows needs " + format_bytes(m.per_run_gram) + per +
-             " for its n x n Gram matrices and their eigendecomposition; use a smaller batch";
+             " for its n x n Gram matrices and their factorizations; use a smaller batch";
     else
       what = "width (sampler='weights', or orthogonal weights) needs " + format_bytes(m.per_run_weights) + per +
              " for the weight matrix of the widest block; use narrower layers";
@@ -133,7 +149,7 @@ py::dict pack(Result&& res) {
       py::arg("sampler") = "gram", py::arg("gain") = 1.0, py::arg("bias") = 0.0, py::arg("eps") = 0.0,              \
       py::arg("widths"), py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
       py::arg("stages") = false, py::arg("grams") = false, py::arg("blocks") = std::vector<BlockSpec>{},            \
-      py::arg("init") = "gaussian", py::arg("dtype") = "float64"
+      py::arg("init") = "gaussian", py::arg("dtype") = "float64", py::arg("metrics") = py::none()
 
 }  // namespace
 
@@ -171,7 +187,13 @@ void register_simulate(py::module_& m) {
           },
           py::arg("d0"), "(d_in, d_out) of every linear map, in program order.")
       .def_readonly("stages", &Config::stages)
-      .def_readonly("grams", &Config::grams);
+      .def_readonly("grams", &Config::grams)
+      .def_property_readonly("metrics", [](const Config& c) {
+        std::vector<std::string> names;
+        for (int k = 0; k < n_metrics; ++k)
+          if (c.metrics & metric_bit(static_cast<Metric>(k))) names.emplace_back(metric_names()[k]);
+        return names;
+      });
 
   m.def(
       "simulate",

@@ -137,6 +137,52 @@ static void test_exp_near() {
 }
 #endif
 
+/// The factorizations behind the metrics and the sampler (factor.hpp): the Cholesky-based
+/// metrics agree with the eigenvalue-based ones, a selection computes only what it asks for,
+/// the square root reproduces a singular Gram, and (with LAPACK) the eigenvalues agree with
+/// Eigen's solver.
+static void test_factorizations() {
+  for (Eigen::Index n : {4, 24, 40, 130}) {
+    const RowMatrixXd x = batch(n, 3 * n);
+    MatrixXd g;
+    kernels::gram(x, g);
+    GramFactor f;
+    f.reset(g);
+    double full[n_metrics], sel[n_metrics], ref[n_metrics];
+    gram_metrics(g, f, full);
+    GramEigen e;
+    e.compute(g, false);
+    gram_metrics(g, e, ref);
+    for (int k = 0; k < n_metrics; ++k) CHECK(std::fabs(full[k] - ref[k]) <= 1e-10 * std::fabs(ref[k]) + 1e-13);
+    // a selection: the asked metrics are the full computation's, the others NaN, no eigenvalues
+    GramFactor h;
+    h.reset(g);
+    gram_metrics(g, h, metric_bit(m_gap) | metric_bit(m_potential), sel);
+    CHECK(!h.has_eigenvalues());
+    for (int k = 0; k < n_metrics; ++k) CHECK(k == m_gap || k == m_potential ? sel[k] == full[k] : std::isnan(sel[k]));
+    // eigenvalues (LAPACK's dsyevd with it, Eigen's solver without) vs Eigen's solver
+    CHECK((f.eigenvalues(g) - e.values).cwiseAbs().maxCoeff() <= 1e-10 * e.values.cwiseAbs().maxCoeff());
+    // the sampler's square root
+    f.square_root(g);
+    CHECK((f.lower() * f.lower().transpose() - g).cwiseAbs().maxCoeff() <= 1e-12 * g.cwiseAbs().maxCoeff());
+  }
+  // a centered batch: rank n - 1, the Cholesky fails or meets a rounding-level pivot; the
+  // semidefinite factor still reproduces G, and the Gram is singular
+  for (Eigen::Index n : {5, 40, 100}) {
+    RowMatrixXd x = batch(n, 2 * n);
+    x.rowwise() -= x.colwise().mean();
+    MatrixXd g;
+    kernels::gram(x, g);
+    GramFactor f;
+    f.reset(g);
+    f.square_root(g);
+    CHECK((f.lower() * f.lower().transpose() - g).cwiseAbs().maxCoeff() <= 1e-12 * g.cwiseAbs().maxCoeff());
+    double out[n_metrics];
+    gram_metrics(g, f, out);
+    CHECK(out[m_isometry] == 0.0 && std::isinf(out[m_gap]) && std::isinf(out[m_condition]));
+  }
+}
+
 static void test_metrics() {
   MatrixXd eye = MatrixXd::Identity(4, 4);
   GramEigen e;
@@ -397,6 +443,7 @@ int main() {
   test_exp_near();
 #endif
   test_metrics();
+  test_factorizations();
   test_new_activations();
   test_activation_table();
   test_table_activation();

@@ -21,15 +21,44 @@ except _metadata.PackageNotFoundError:  # not installed (a bare source tree on s
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
-_CORE_API = 5
+_CORE_API = 6
 _REINSTALL = (
     "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
     "`pip install --no-build-isolation -e . -Cbuild-dir=build`"
 )
 
 
+def _preload_blas() -> None:
+    """Load the OpenBLAS of scipy-openblas32 (the core's BLAS/LAPACK) by its path.
+
+    The core's RUNPATH finds it in the site-packages isoinit is installed in; this also finds
+    it on the rest of ``sys.path`` (an editable install, a venv over system packages). It is
+    loaded ``RTLD_LOCAL``, so its symbols serve the core only; importing the
+    ``scipy_openblas32`` package instead would load them globally, for every later extension.
+    """
+    import ctypes
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("scipy_openblas32")
+    except (ImportError, ValueError):
+        return
+    if spec is None or not spec.submodule_search_locations:
+        return
+    for where in spec.submodule_search_locations:
+        for lib in sorted((Path(where) / "lib").glob("libscipy_openblas*.*")):
+            if lib.suffix in (".so", ".dylib"):
+                try:
+                    ctypes.CDLL(str(lib), mode=getattr(os, "RTLD_LOCAL", 0))
+                except OSError:
+                    pass  # then the core's RUNPATH decides
+                return
+
+
 def _load_core() -> None:
     """Import the compiled core, or fail with an error that says how to repair the install."""
+    _preload_blas()
     try:
         from . import _core
     except ImportError as err:
@@ -100,7 +129,9 @@ def build_info() -> dict[str, Any]:
     -------
     dict
         Version, OpenMP (and its default thread count), Eigen version, SIMD instruction
-        sets, compiler.
+        sets, ``lapack`` (the BLAS/LAPACK of the factorizations and large products, e.g.
+        ``"OpenBLAS (SkylakeX)"`` with the CPU kernel it picked at load time, or ``None`` for
+        Eigen's), compiler.
     """
     from . import _core
 

@@ -59,6 +59,7 @@ class Config:
         blocks: list[BlockSpec] = ...,
         init: str = ...,
         dtype: str = ...,
+        metrics: list[str] | None = ...,
     ) -> None: ...
     @property
     def depth(self) -> int: ...
@@ -73,6 +74,8 @@ class Config:
     def stages(self) -> bool: ...
     @property
     def grams(self) -> bool: ...
+    @property
+    def metrics(self) -> list[str]: ...
 
 def simulate(
     x: NDArray[np.float64], seed: int, run_offset: int, runs: int, threads: int, config: Config

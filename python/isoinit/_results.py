@@ -231,6 +231,9 @@ class MetricsView:
     :class:`~isoinit.MLP`) and ``metrics`` (a dict from every name of
     :data:`isoinit.metrics.METRICS` to its array) and implements :meth:`_outputs`.
 
+    A result that holds only some metrics (a simulation with ``metrics=[...]``) has a field
+    ``computed`` naming them; the other arrays are NaN and the typed properties refuse them.
+
     The metric arrays have shape ``(runs, depth + 1)`` in a simulated
     :class:`~isoinit.Trajectory` (``(runs, depth + 1, 3)`` with stages) and
     ``(depth + 1,)`` in a :class:`~isoinit.meanfield.MeanFieldTrajectory`; layer 0 is the
@@ -259,53 +262,69 @@ class MetricsView:
     def isometry(self) -> _F:
         """Isometry ``I(G) = det(G)^(1/n) / (tr G / n)`` in ``[0, 1]`` (Joudaki et al. 2023,
         eq. 1); 0 for a singular Gram. Shape: see :class:`MetricsView`."""
-        return self.metrics["isometry"]
+        return self._metric("isometry")
 
     @property
     def gap(self) -> _F:
         """Isometry gap ``-log I(G) = log mean(lambda) - mean(log lambda) >= 0``; ``+inf``
         for a singular Gram. Shape: see :class:`MetricsView`."""
-        return self.metrics["gap"]
+        return self._metric("gap")
 
     @property
     def potential(self) -> _F:
         """Potential ``max_{i != j} |rho_ij| / (1 - |rho_ij|)`` (Joudaki et al. 2023,
         section 4); ``+inf`` when two rows are parallel. Shape: see :class:`MetricsView`."""
-        return self.metrics["potential"]
+        return self._metric("potential")
 
     @property
     def effective_rank(self) -> _F:
         """Effective rank ``exp(entropy(lambda / sum lambda))`` in ``[1, n]``.
         Shape: see :class:`MetricsView`."""
-        return self.metrics["effective_rank"]
+        return self._metric("effective_rank")
 
     @property
     def stable_rank(self) -> _F:
         """Stable rank ``tr G / lambda_max`` in ``[1, n]``. Shape: see :class:`MetricsView`."""
-        return self.metrics["stable_rank"]
+        return self._metric("stable_rank")
 
     @property
     def mean_abs_corr(self) -> _F:
         """Mean of ``|rho_ij|`` over the off-diagonal correlations ``i != j``, in ``[0, 1]``.
         Shape: see :class:`MetricsView`."""
-        return self.metrics["mean_abs_corr"]
+        return self._metric("mean_abs_corr")
 
     @property
     def max_abs_corr(self) -> _F:
         """Maximum of ``|rho_ij|`` over ``i != j``, in ``[0, 1]``.
         Shape: see :class:`MetricsView`."""
-        return self.metrics["max_abs_corr"]
+        return self._metric("max_abs_corr")
 
     @property
     def condition(self) -> _F:
         """Condition number ``lambda_max / lambda_min >= 1``; ``+inf`` for a singular Gram.
         Shape: see :class:`MetricsView`."""
-        return self.metrics["condition"]
+        return self._metric("condition")
 
     @property
     def depth(self) -> int:
         """Number of blocks ``L``."""
         return self.mlp.depth
+
+    def _metric(self, name: str) -> _F:
+        """The array of metric ``name``; :class:`ValueError` if the result did not compute it.
+
+        A simulation run with ``metrics=[...]`` computes only those (see
+        :func:`isoinit.simulate`); the others' arrays hold NaN, and reading them by name
+        through the typed properties, :meth:`summary` or :meth:`plot` is refused.
+        """
+        computed = getattr(self, "computed", None)
+        if computed is not None and name not in computed:
+            asked = ", ".join(repr(m) for m in computed)
+            raise ValueError(
+                f"{name} was not computed: this result was simulated with metrics=[{asked}]; "
+                f"pass metrics=[{asked}, {name!r}] (or metrics=None, every metric) to isoinit.simulate"
+            )
+        return self.metrics[name]
 
     # --- summaries ---------------------------------------------------------------------
 

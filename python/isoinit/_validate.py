@@ -119,6 +119,28 @@ def choice(name: str, value: object, allowed: Iterable[str]) -> str:
     return value
 
 
+def names(name: str, value: object, allowed: Sequence[str]) -> tuple[str, ...]:
+    """A non-empty selection from ``allowed``: a list or tuple of its strings (or one string),
+    returned without repeats in the order of ``allowed``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a string or a list or tuple of strings.
+    ValueError
+        If it is empty or names something not in ``allowed``.
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise TypeError(f"{name} must be a list of names among {', '.join(allowed)}; got {_got(value)}")
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        raise ValueError(f"{name} must be names among {', '.join(allowed)}; got {bad[0]!r}")
+    if not items:
+        raise ValueError(f"{name} must name at least one of {', '.join(allowed)} (or be None for all)")
+    return tuple(a for a in allowed if a in items)
+
+
 def boolean(name: str, value: object) -> bool:
     """``True`` or ``False`` (Python or NumPy); a string or a number is not a boolean.
 

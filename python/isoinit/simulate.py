@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core, _progress
+from . import _core, _cost, _progress
 from . import _validate as check
 from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import CollapseWarning, DivergenceWarning
@@ -95,6 +95,10 @@ class Trajectory(MetricsView):
     block_stages : tuple of tuple of int or None
         A block network with stages: per block, the indices into ``stages`` it records, in
         order (the last is its output).
+    computed : tuple of str or None
+        The metrics computed (``simulate(..., metrics=[...])``); ``None``: every metric. The
+        others' arrays are NaN, and reading one through its typed property (``traj.stable_rank``),
+        :meth:`output`, ``summary`` or ``plot`` raises :class:`ValueError`.
     provenance : Provenance or None
         The input (shape and SHA-256 of the batch), seed, runs, sampler, precision and
         package version (:class:`~isoinit.Provenance`).
@@ -118,6 +122,7 @@ class Trajectory(MetricsView):
     collapsed_at: NDArray[np.int64] = field(repr=False)
     stages: tuple[str, ...] | None = None
     provenance: Provenance | None = field(default=None, repr=False)
+    computed: tuple[str, ...] | None = None
     block_stages: tuple[tuple[int, ...], ...] | None = field(default=None, repr=False)
 
     @property
@@ -132,7 +137,7 @@ class Trajectory(MetricsView):
 
     def output(self, metric: str = "gap") -> NDArray[np.float64]:
         """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
-        a = self.metrics[metric]
+        a = self._metric(metric)
         if self.stages is None:
             return a
         if self.block_stages is not None:  # a block network: each block's last recorded stage
@@ -181,13 +186,20 @@ class Trajectory(MetricsView):
         if self.stages is None:
             raise ValueError(f"stage must be None for a Trajectory simulated without stages; got {stage!r}")
         check.choice("stage", stage, self.stages)
-        return self.metrics[metric][:, :, self.stages.index(stage)]
+        return self._metric(metric)[:, :, self.stages.index(stage)]
 
 
-def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool, dtype: str = "float64") -> _core.Config:
+def _core_config(
+    mlp: Model,
+    sampler: str,
+    stages: bool,
+    grams: bool,
+    dtype: str = "float64",
+    metrics: Sequence[str] | None = None,
+) -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
     if isinstance(mlp, BlockNetwork):
-        return _core_network_config(mlp, sampler, stages, grams, dtype)
+        return _core_network_config(mlp, sampler, stages, grams, dtype, metrics)
     act = mlp.act
     engine, coeffs = act.engine, list(act.hermite or ())
     if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
@@ -211,10 +223,13 @@ def _core_config(mlp: Model, sampler: str, stages: bool, grams: bool, dtype: str
         stages=stages,
         grams=grams,
         dtype=dtype,
+        metrics=None if metrics is None else list(metrics),
     )
 
 
-def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: bool, dtype: str) -> _core.Config:
+def _core_network_config(
+    net: BlockNetwork, sampler: str, stages: bool, grams: bool, dtype: str, metrics: Sequence[str] | None
+) -> _core.Config:
     act = net.act
     engine, coeffs = act.engine, list(act.hermite or ())
     if engine is None:  # a user callable, tabulated over the pre-activations' range
@@ -237,6 +252,7 @@ def _core_network_config(net: BlockNetwork, sampler: str, stages: bool, grams: b
         blocks=[_core.BlockSpec(**kw) for kw in net._core_blocks()],
         init=net.init,
         dtype=dtype,
+        metrics=None if metrics is None else list(metrics),
     )
 
 
@@ -271,7 +287,7 @@ def _map_shapes(mlp: Model, d0: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in _core_config(mlp, "weights", False, False).map_shapes(d0)]
 
 
-def _resolve_sampler(sampler: object, mlp: Model, n: int, d0: int) -> str:
+def _resolve_sampler(sampler: object, mlp: Model, n: int, d0: int, metrics: Sequence[str] | None = None) -> str:
     check.choice("sampler", sampler, get_args(Sampler))
     shapes = _map_shapes(mlp, d0)
     gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in shapes)
@@ -284,11 +300,12 @@ def _resolve_sampler(sampler: object, mlp: Model, n: int, d0: int) -> str:
         return str(sampler)
     if not gram_ok:
         return "weights"
-    # flop counts per block; a normal draw costs about as much as 4 multiply-adds
-    rng = 4.0
+    # the measured cost model (isoinit._cost): products, factorizations and normals
     ortho = mlp.weights == "orthogonal"
-    gram_cost = sum(3 * n * n * b + n**3 + rng * n * b + (2 * max(a, b) * n * n if ortho else 0) for a, b in shapes)
-    weights_cost = sum(n * a * b + n * n * b + rng * a * b + (2 * a * b * min(a, b) if ortho else 0) for a, b in shapes)
+    maps = None if isinstance(mlp, MLP) else shapes
+    dims = [d0, *mlp.widths()]
+    gram_cost = _cost.network_seconds("gram", n, dims, orthogonal=ortho, metrics=metrics, maps=maps)
+    weights_cost = _cost.network_seconds("weights", n, dims, orthogonal=ortho, metrics=metrics, maps=maps)
     return "gram" if gram_cost <= weights_cost else "weights"
 
 
@@ -305,6 +322,7 @@ def _trajectory(
     stages: bool,
     parts: Sequence[dict[str, Any]],
     provenance: Provenance | None = None,
+    computed: tuple[str, ...] | None = None,
 ) -> Trajectory:
     def joined(key: str) -> Any:
         """The chunks' arrays of ``key`` as one array over runs (no copy for one chunk)."""
@@ -355,6 +373,7 @@ def _trajectory(
         stages=names if stages else None,
         provenance=provenance,
         block_stages=block_stages,
+        computed=computed,
     )
 
 
@@ -370,6 +389,7 @@ def simulate(
     threads: int | None = None,
     progress: bool | None = None,
     dtype: Dtype = "float64",
+    metrics: Sequence[str] | None = None,
 ) -> Trajectory:
     """Simulate ``runs`` independent random networks on the batch ``X``.
 
@@ -392,9 +412,10 @@ def simulate(
         Non-negative seed.
     sampler : {"auto", "gram", "weights"}
         ``"gram"`` draws each block's pre-activations from the ``n x n`` Gram of its input
-        (exact in distribution, Theory §3 of the documentation; ``O(n^2 d)`` per block);
-        ``"weights"`` draws explicit ``d_in x d_out`` weights (``O(n d^2)``; needed when
-        ``n`` is large). ``"auto"`` picks the cheaper.
+        (exact in distribution, Theory §3 of the documentation; ``O(n^2 d + n^3)`` per
+        block: a product and a Cholesky factorization); ``"weights"`` draws explicit
+        ``d_in x d_out`` weights (``O(n d^2)``; cheaper when ``n`` is about ``d`` or larger).
+        ``"auto"`` picks the one a measured cost model says is faster.
     stages : bool
         Also record the Gram after the linear map and after each of activation and
         normalization (adds an axis of length 3, :data:`STAGES`).
@@ -413,6 +434,17 @@ def simulate(
         a seed draws the same network in both), while the Grams are accumulated and the
         metrics computed in float64. It shows the breakdowns float32 training would see
         (a Gram that becomes singular at float32 resolution has gap ``+inf``).
+    metrics : list of str, optional
+        The metrics to compute, names from :data:`isoinit.metrics.METRICS` (default: all).
+        What each costs per recorded ``n x n`` Gram: ``potential``, ``mean_abs_corr`` and
+        ``max_abs_corr`` need only its entries (``O(n^2)``); ``isometry`` and ``gap`` its
+        Cholesky factorization (``n^3 / 3`` flops, which the Gram sampler computes anyway);
+        ``effective_rank``, ``stable_rank`` and ``condition`` its eigenvalues (an
+        eigendecomposition without vectors, ``~ 4 n^3 / 3`` flops and more: at ``n >= 256``
+        the largest single cost of a layer). The others are NaN in the result, and reading
+        them through :class:`Trajectory`'s typed properties raises :class:`ValueError`
+        (``Trajectory.computed`` names the computed ones). The computed values equal those of
+        a call with every metric.
 
     Returns
     -------
@@ -443,19 +475,29 @@ def simulate(
     nthreads = _threads(threads)
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     precision = check.choice("dtype", dtype, get_args(Dtype))
+    computed = None if metrics is None else check.names("metrics", metrics, METRICS)
     n, d0 = x.shape
-    chosen = _resolve_sampler(sampler, mlp, n, d0)
-    cfg = _core_config(mlp, chosen, stages, grams, precision)
+    chosen = _resolve_sampler(sampler, mlp, n, d0, computed)
+    cfg = _core_config(mlp, chosen, stages, grams, precision, computed)
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
     workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
-    # rough cost in seconds at ~2 GFlop/s, to decide on a progress bar and chunking
-    shapes = _map_shapes(mlp, d0)
-    per_run = sum((3 * n * n * b + 4 * n * b) if chosen == "gram" else (n * a * b + 4 * a * b) for a, b in shapes) / 2e9
+    # cost in seconds (products, factorizations, normals), to decide on a progress bar and chunking
+    per_run = _cost.network_seconds(
+        chosen,
+        n,
+        [d0, *mlp.widths()],
+        orthogonal=mlp.weights == "orthogonal",
+        metrics=computed,
+        stages=stages,
+        maps=None if isinstance(mlp, MLP) else _map_shapes(mlp, d0),
+    )
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision)
     if not show:
-        return _trajectory(mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov)
+        return _trajectory(
+            mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov, computed=computed
+        )
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
     with _progress.bar(runs, "isoinit.simulate", "run", show=True) as bar:
@@ -463,7 +505,7 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
-    return _trajectory(mlp, seed, chosen, stages, parts, prov)
+    return _trajectory(mlp, seed, chosen, stages, parts, prov, computed=computed)
 
 
 def network_weights(

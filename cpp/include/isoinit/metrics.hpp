@@ -1,11 +1,15 @@
-// Gram-matrix metrics (theory.md section 1), computed in float64 from the eigenvalues.
+// Gram-matrix metrics (theory.md section 1), computed in float64 from the Gram matrix and
+// the factorizations each one needs (factor.hpp): the Cholesky log-determinant for the
+// isometry and gap, the eigenvalues for the ranks and the condition number.
 #pragma once
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
+#include "factor.hpp"
 #include "types.hpp"
 
 namespace isoinit {
@@ -37,14 +41,27 @@ inline const char* const* metric_names() {
   return names;
 }
 
-/// Eigenvalues (ascending) and eigenvectors of a symmetric Gram matrix. One decomposition
-/// serves both the metrics and the Gram sampler's square root.
+/// A set of metrics, bit (1 << m) for Metric m: what a simulation computes (Config::metrics);
+/// the others are NaN in its results.
+using MetricMask = std::uint32_t;
+constexpr MetricMask metric_bit(Metric m) { return MetricMask{1} << static_cast<unsigned>(m); }
+constexpr MetricMask all_metrics = (MetricMask{1} << static_cast<unsigned>(n_metrics)) - 1;
+/// The metrics that need the eigenvalues of the Gram (an eigendecomposition without vectors).
+constexpr MetricMask spectral_metrics =
+    metric_bit(m_effective_rank) | metric_bit(m_stable_rank) | metric_bit(m_condition);
+/// The metrics that need the log-determinant (a Cholesky factorization).
+constexpr MetricMask determinant_metrics = metric_bit(m_isometry) | metric_bit(m_gap);
+
+/// Eigenvalues (ascending) and, optionally, eigenvectors of a symmetric Gram matrix (Eigen's
+/// solver). The simulator itself uses GramFactor (factor.hpp), which computes only what the
+/// wanted metrics and the sampler need; this remains for callers of the values-based
+/// gram_metrics() below.
 struct GramEigen {
   VectorXd values;
   MatrixXd vectors;
   bool finite = true;
   /// The Gram these describe is root_scale^2 times the decomposed one (1 unless
-  /// kernels::gram_safe had to prescale; the Gram sampler scales its square root by it).
+  /// kernels::gram_safe had to prescale).
   double root_scale = 1.0;
 
   void compute(const MatrixXd& g, bool with_vectors) {
@@ -56,40 +73,16 @@ struct GramEigen {
   }
 };
 
-/// A Gram matrix counts as singular when its smallest eigenvalue is at most
-/// n * machine epsilon * its largest: below the eigensolver's backward error, so that
-/// eigenvalue's sign and size carry no information.
-inline bool is_singular(const VectorXd& ascending) {
-  const double n = static_cast<double>(ascending.size());
-  const double lmax = ascending(ascending.size() - 1);
-  return !(lmax > 0) || ascending(0) <= n * std::numeric_limits<double>::epsilon() * lmax;
-}
+namespace detail {
 
-/// Write the n_metrics metrics of Gram matrix g (with eigenvalues e) to out[0..n_metrics).
-inline void gram_metrics(const MatrixXd& g, const GramEigen& e, double* out) {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
+/// Effective rank, stable rank and condition number from the ascending eigenvalues lam of a
+/// Gram of trace `trace` that is (`singular`) or is not singular.
+inline void spectral_values(const VectorXd& lam, double trace, bool singular, MetricMask wanted, double* out) {
   const double inf = std::numeric_limits<double>::infinity();
-  if (!e.finite) {
-    std::fill(out, out + n_metrics, nan);
-    return;
-  }
-  const Eigen::Index n = g.rows();
-  const VectorXd& lam = e.values;
-  const double trace = g.trace();
+  const Eigen::Index n = lam.size();
   const double lmax = lam(n - 1);
-  const bool singular = is_singular(lam) || !(trace > 0);
-  if (singular) {
-    out[m_isometry] = 0.0;
-    out[m_gap] = inf;
-    out[m_condition] = inf;
-  } else {
-    double sum_log = 0.0;
-    for (Eigen::Index i = 0; i < n; ++i) sum_log += std::log(lam(i));
-    const double gap = std::log(trace / static_cast<double>(n)) - sum_log / static_cast<double>(n);
-    out[m_gap] = std::max(gap, 0.0);  // >= 0 by AM-GM; clip rounding below zero
-    out[m_isometry] = std::exp(-out[m_gap]);
-    out[m_condition] = lmax / lam(0);
-  }
+  if (wanted & metric_bit(m_condition)) out[m_condition] = singular || !(lam(0) > 0) ? inf : lmax / lam(0);
+  if (!(wanted & (metric_bit(m_effective_rank) | metric_bit(m_stable_rank)))) return;
   // entropy of the normalized spectrum (negative rounding noise clipped to 0)
   double pos_sum = 0.0;
   for (Eigen::Index i = 0; i < n; ++i) pos_sum += std::max(lam(i), 0.0);
@@ -99,15 +92,34 @@ inline void gram_metrics(const MatrixXd& g, const GramEigen& e, double* out) {
       const double p = std::max(lam(i), 0.0) / pos_sum;
       if (p > 0) entropy -= p * std::log(p);
     }
-    out[m_effective_rank] = std::exp(entropy);
-    out[m_stable_rank] = trace / lmax;
+    if (wanted & metric_bit(m_effective_rank)) out[m_effective_rank] = std::exp(entropy);
+    if (wanted & metric_bit(m_stable_rank)) out[m_stable_rank] = trace / lmax;
   } else {
     // the zero Gram (a collapsed representation, every sample at 0) has rank 0: both ranks are
     // 0, the limit of a spectrum shrinking to nothing, never NaN
-    out[m_effective_rank] = 0.0;
-    out[m_stable_rank] = 0.0;
+    if (wanted & metric_bit(m_effective_rank)) out[m_effective_rank] = 0.0;
+    if (wanted & metric_bit(m_stable_rank)) out[m_stable_rank] = 0.0;
   }
-  // correlations; a zero row is parallel to everything (collapse): |rho| = 1
+}
+
+/// Isometry and gap from mean(log lambda) = log det / n of a regular Gram (or of a singular
+/// one: isometry 0, gap +inf).
+inline void determinant_values(double mean_log, double trace, double n, bool singular, double* out) {
+  if (singular) {
+    out[m_isometry] = 0.0;
+    out[m_gap] = std::numeric_limits<double>::infinity();
+    return;
+  }
+  const double gap = std::log(trace / n) - mean_log;
+  out[m_gap] = std::max(gap, 0.0);  // >= 0 by AM-GM; clip rounding below zero
+  out[m_isometry] = std::exp(-out[m_gap]);
+}
+
+/// Potential and absolute correlations from the entries of g; a zero row is parallel to
+/// everything (collapse): |rho| = 1.
+inline void correlation_values(const MatrixXd& g, double* out) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const Eigen::Index n = g.rows();
   double max_abs = 0.0, sum_abs = 0.0;
   for (Eigen::Index j = 0; j < n; ++j) {
     for (Eigen::Index i = j + 1; i < n; ++i) {
@@ -121,6 +133,63 @@ inline void gram_metrics(const MatrixXd& g, const GramEigen& e, double* out) {
   out[m_max_abs_corr] = max_abs;
   out[m_mean_abs_corr] = sum_abs / (0.5 * static_cast<double>(n) * static_cast<double>(n - 1));
   out[m_potential] = max_abs >= 1.0 ? inf : max_abs / (1.0 - max_abs);
+}
+
+inline double sum_log(const VectorXd& lam) {
+  double s = 0.0;
+  for (Eigen::Index i = 0; i < lam.size(); ++i) s += std::log(lam(i));
+  return s;
+}
+
+}  // namespace detail
+
+/// Write the wanted metrics of the Gram matrix g to out[0..n_metrics) (the others are NaN),
+/// computing through f (reset on g) only the factorizations they need, at most once each:
+/// the eigenvalues for the effective rank, stable rank and condition number; the Cholesky
+/// factor for the isometry and gap, whose log-determinant is the sum of the logs of its
+/// squared diagonal (from the eigenvalues when the Cholesky fails); nothing for the
+/// potential and the correlations. A Gram is singular per GramFactor::singular (the rule of
+/// is_singular).
+inline void gram_metrics(const MatrixXd& g, GramFactor& f, MetricMask wanted, double* out) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::fill(out, out + n_metrics, nan);
+  if (!f.finite) return;
+  const Eigen::Index n = g.rows();
+  const double trace = g.trace();
+  if (wanted & spectral_metrics) f.eigenvalues(g);  // first: then they also decide singularity
+  bool singular = false;
+  if (wanted & (determinant_metrics | metric_bit(m_condition))) singular = f.singular(g, trace);
+  if (wanted & determinant_metrics) {
+    double mean_log = 0.0;
+    if (!singular)
+      mean_log = (f.cholesky(g) ? f.log_det() : detail::sum_log(f.eigenvalues(g))) / static_cast<double>(n);
+    detail::determinant_values(mean_log, trace, static_cast<double>(n), singular, out);
+  }
+  if (wanted & spectral_metrics) detail::spectral_values(f.eigenvalues(g), trace, singular, wanted, out);
+  if (wanted & (metric_bit(m_potential) | metric_bit(m_mean_abs_corr) | metric_bit(m_max_abs_corr)))
+    detail::correlation_values(g, out);
+  for (int k = 0; k < n_metrics; ++k)
+    if (!(wanted & metric_bit(static_cast<Metric>(k)))) out[k] = nan;  // computed alongside, not asked for
+}
+
+/// Every metric of the Gram matrix g (gram_metrics above with all_metrics).
+inline void gram_metrics(const MatrixXd& g, GramFactor& f, double* out) { gram_metrics(g, f, all_metrics, out); }
+
+/// Every metric of the Gram matrix g from its eigenvalues alone (the rule of is_singular;
+/// the log-determinant from the eigenvalues).
+inline void gram_metrics(const MatrixXd& g, const GramEigen& e, double* out) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!e.finite) {
+    std::fill(out, out + n_metrics, nan);
+    return;
+  }
+  const Eigen::Index n = g.rows();
+  const double trace = g.trace();
+  const bool singular = is_singular(e.values) || !(trace > 0);
+  detail::determinant_values(singular ? 0.0 : detail::sum_log(e.values) / static_cast<double>(n), trace,
+                             static_cast<double>(n), singular, out);
+  detail::spectral_values(e.values, trace, singular, all_metrics, out);
+  detail::correlation_values(g, out);
 }
 
 }  // namespace isoinit

@@ -69,6 +69,7 @@ struct Config {
   std::vector<double> mf_scale;      // per block, used when scale == mf
   bool stages = false;
   bool grams = false;
+  MetricMask metrics = all_metrics;  // the metrics to compute (metric_bit(m_...) | ...); the others are NaN
   /// The blocks (program.hpp); empty for the plain MLP (one `mlp` block per width).
   std::vector<BlockSpec> blocks;
   Init init = Init::gaussian;
@@ -250,29 +251,31 @@ struct RunState {
   RowMatrix<T> x, h;
   std::vector<T> buffer;  // one column block of normals
   MatrixXd g;
-  GramEigen eig;
+  GramFactor factor;  // g's factorizations, each computed once, when needed (factor.hpp)
 
-  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) {}
+  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) { blas_single_threaded(); }
 
-  /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and its
-  /// eigendecomposition (vectors if needed later); false if m holds a non-finite value or,
-  /// for a block output (`output`), if its Gram overflows: the second moments that the next
-  /// block's pre-activations scale with have left float64's range, and the run has diverged.
-  /// An intermediate stage's overflowing Gram is recomputed on the prescaled values instead.
-  bool gram_of(const RowMatrix<T>& m, bool vectors, bool output = true) {
+  /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and the square root the
+  /// Gram sampler draws the next map from if `need_factor` (the metrics then reuse its
+  /// Cholesky); false if m holds a non-finite value or, for a block output (`output`), if its
+  /// Gram overflows: the second moments that the next block's pre-activations scale with have
+  /// left float64's range, and the run has diverged. An intermediate stage's overflowing
+  /// Gram is recomputed on the prescaled values instead.
+  bool gram_of(const RowMatrix<T>& m, bool need_factor, bool output = true) {
     double root_scale = 1.0;
     if (!kernels::gram_safe(m, g, root_scale, !output)) return false;
-    eig.compute(g, vectors);
-    eig.root_scale = root_scale;
-    return eig.finite;
+    factor.reset(g, root_scale);
+    if (!factor.finite) return false;
+    if (need_factor) factor.square_root(g);
+    return true;
   }
 
   void record(Eigen::Index l, int s) {
-    gram_metrics(g, eig, res.metric_ptr(r, l, s));
+    gram_metrics(g, factor, cfg.metrics, res.metric_ptr(r, l, s));
     if (cfg.grams) {
       Eigen::Map<MatrixXd> out(res.gram_ptr(r, l, s), g.rows(), g.cols());
       out = g;
-      if (eig.root_scale != 1.0) out = (out * eig.root_scale) * eig.root_scale;  // may leave float64's range
+      if (factor.root_scale != 1.0) out = (out * factor.root_scale) * factor.root_scale;  // may leave float64's range
     }
   }
 
@@ -340,7 +343,7 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
   const int S = cfg.recorded_stages();
   const bool sample_gram = cfg.sampler == Sampler::gram && !fixed_w;
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  bool factored = false;  // st.eig holds the factorization of the current x
+  bool factored = false;  // st.factor holds the square root of the current x's Gram
   RowMatrix<T> skip, qm, km, vm;
 
   detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
@@ -379,7 +382,7 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
         if (!st.gram_of(st.x, true, false)) return false;
         factored = true;
       }
-      linear_gram(st.eig, d_in, d_out, cfg.weights, gain, b, sw, st.buffer, out);
+      linear_gram(st.factor, d_in, d_out, cfg.weights, gain, b, sw, st.buffer, out);
     }
     return true;
   };
@@ -497,7 +500,7 @@ inline int resolve_threads(int requested, std::int64_t tasks = std::numeric_limi
 
 /// What a simulate() call will allocate, in bytes (estimates, as doubles so that no product
 /// overflows): the result arrays, the recorded Gram matrices, and the working set of one run
-/// (its representation and pre-activations, Gram and eigendecomposition, and the weights or
+/// (its representation and pre-activations, Gram and its factorizations, and the weights or
 /// frame of its largest block), of which `threads` are live at once.
 struct MemoryNeed {
   double results = 0, grams = 0, per_run = 0, per_run_gram = 0, per_run_weights = 0, total = 0;
@@ -521,7 +524,10 @@ inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0
       need = 3 * std::max(d_in, d_out) * N;
     wmax = std::max(wmax, need);
   }
-  m.per_run_gram = 6 * N * N * b;  // Gram, eigenvectors, the solver's workspace, the square root
+  // the Gram, its Cholesky (or semidefinite Cholesky) factor, one n x n workspace (eigenvalues, the
+  // triangular inverse), the scaled square root of the sampler, and Eigen's eigensolver
+  // storage (used without LAPACK)
+  m.per_run_gram = 5 * N * N * b;
   m.per_run_weights = wmax * b;
   // x, h, the residual stream, attention's Q, K, V and scores, a block of normals
   m.per_run = m.per_run_gram + m.per_run_weights +

@@ -1,0 +1,200 @@
+// The factorizations of a Gram matrix, each computed at most once and only when needed:
+//
+//   need                                    factorization                     cost (n x n)
+//   the Gram sampler's square root R R^T = G Cholesky (semidefinite if G is singular) n^3 / 3
+//   isometry, gap (log det G, and whether   the same Cholesky, plus a triangular  n^3 / 3
+//     G counts as singular)                 inverse when a cheap bound does not settle it
+//   effective rank, stable rank, condition  eigenvalues, without vectors      ~ 4 n^3 / 3 + more
+//   potential, correlations                 none (the entries of G)
+//
+// With ISOINIT_HAVE_LAPACK the factorizations are LAPACK's (dpotrf, dsyevd, dtrtri);
+// otherwise Eigen's (LLT, SelfAdjointEigenSolver). The semidefinite Cholesky is written here
+// (its trailing updates by BLAS dsyrk, or Eigen's rank update).
+#pragma once
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "lapack.hpp"
+#include "types.hpp"
+
+namespace isoinit {
+
+/// Keep the BLAS back end, if the kernel has one, on the calling thread (see lapack.hpp).
+inline void blas_single_threaded() {
+#ifdef ISOINIT_HAVE_LAPACK
+  blas::single_threaded();
+#endif
+}
+
+/// A Gram matrix counts as singular when its smallest eigenvalue is at most
+/// n * machine epsilon * its largest: below the eigensolver's backward error, so that
+/// eigenvalue's sign and size carry no information.
+inline bool is_singular(const VectorXd& ascending) {
+  const double n = static_cast<double>(ascending.size());
+  const double lmax = ascending(ascending.size() - 1);
+  return !(lmax > 0) || ascending(0) <= n * std::numeric_limits<double>::epsilon() * lmax;
+}
+
+/// The factorizations of one Gram matrix g (symmetric positive semi-definite up to
+/// rounding; the Gram the sampler and the metrics describe is root_scale^2 * g), computed
+/// lazily: reset() starts a new Gram, and each accessor computes its factorization at most
+/// once for it.
+///
+/// Singularity keeps the rule of is_singular (smallest eigenvalue <= n eps largest) without
+/// the eigenvalues where the Cholesky factor settles it with a wide margin: G is regular if
+/// a lower bound of lambda_min exceeds REGULAR_MARGIN * n * eps * an upper bound of
+/// lambda_max. The bounds are lambda_min >= det G / (tr G / (n - 1))^(n - 1) (the other n - 1
+/// eigenvalues are at most tr G / (n - 1) on average), free from the Cholesky diagonal, and
+/// lambda_min >= 1 / ||L^-1||_F^2 (a triangular inverse); lambda_max <= min(tr G, max row
+/// sum of |G|). Where neither settles it, or the Cholesky fails, the eigenvalues decide, as
+/// they do whenever they are computed anyway.
+class GramFactor {
+ public:
+  /// Safety factor of the Cholesky-based regularity test over the rule's n * eps: it covers
+  /// the rounding of the Cholesky factorization and of the eigensolver, so the test never
+  /// calls regular a Gram whose computed eigenvalues the rule would call singular.
+  static constexpr double REGULAR_MARGIN = 64.0;
+
+  /// The Gram is root_scale^2 times the factored one (kernels::gram_safe's prescaling).
+  double root_scale = 1.0;
+  /// false if the Gram has a non-finite entry (nothing is computed then).
+  bool finite = true;
+
+  /// Start on a new Gram g, forgetting every factorization of the previous one.
+  void reset(const MatrixXd& g, double scale = 1.0) {
+    root_scale = scale;
+    finite = g.allFinite();
+    chol_ = State::not_done;
+    root_ = false;
+    semidefinite_ = false;
+    values_done_ = false;
+  }
+
+  /// The plain Cholesky g = L L^T (once per Gram); true if it succeeded (every pivot
+  /// positive: g is positive definite to working precision).
+  bool cholesky(const MatrixXd& g) {
+    if (chol_ == State::not_done) {
+      l_ = g;
+#ifdef ISOINIT_HAVE_LAPACK
+      const bool ok = blas::potrf_lower(l_);
+#else
+      Eigen::LLT<Eigen::Ref<MatrixXd> > llt(l_);
+      const bool ok = llt.info() == Eigen::Success;
+#endif
+      chol_ = ok ? State::ok : State::failed;
+      if (ok) {
+        l_.triangularView<Eigen::StrictlyUpper>().setZero();
+        log_det_ = 2.0 * l_.diagonal().array().log().sum();
+      }
+    }
+    return chol_ == State::ok;
+  }
+
+  /// A square root R = L of g (L L^T = g up to rounding; lower triangular) for the Gram
+  /// sampler: the Cholesky factor if every pivot exceeds tol = REGULAR_MARGIN * n * eps *
+  /// max g_ii, else (a singular or nearly singular g) the semidefinite Cholesky in the same
+  /// order, which gives the column of every pivot <= tol the value 0 (the pivots there are
+  /// rounding noise of either sign: for a positive semi-definite G a zero pivot has a zero
+  /// column below it). Any square root is exact in distribution for the sampler (theory.md §3);
+  /// this one is continuous in g where the Cholesky is, so a rescaled input gives the same
+  /// samples up to rounding.
+  void square_root(const MatrixXd& g) {
+    if (root_) return;
+    root_ = true;
+    const double tol = REGULAR_MARGIN * static_cast<double>(g.rows()) * std::numeric_limits<double>::epsilon() *
+                       g.diagonal().maxCoeff();
+    if (cholesky(g) && l_.diagonal().minCoeff() > std::sqrt(tol)) return;
+    semidefinite(g, tol);
+  }
+
+  /// The lower-triangular factor L of square_root() (or of a successful cholesky()).
+  const MatrixXd& lower() const { return l_; }
+  /// log det g from a successful cholesky().
+  double log_det() const { return log_det_; }
+
+  /// Eigenvalues of g, ascending (once per Gram).
+  const VectorXd& eigenvalues(const MatrixXd& g) {
+    if (!values_done_) {
+      values_done_ = true;
+#ifdef ISOINIT_HAVE_LAPACK
+      work_ = g;
+      if (blas::syevd_values(work_, values_, dwork_, iwork_)) return values_;
+#endif
+      solver_.compute(g, Eigen::EigenvaluesOnly);  // (with LAPACK: only if dsyevd did not converge)
+      values_ = solver_.eigenvalues();
+    }
+    return values_;
+  }
+  bool has_eigenvalues() const { return values_done_; }
+
+  /// Whether g counts as singular (see the class comment); `trace` is g's trace. A Gram of
+  /// non-positive trace (the zero Gram) is singular.
+  bool singular(const MatrixXd& g, double trace) {
+    if (!(trace > 0)) return true;
+    if (!values_done_ && cholesky(g) && !semidefinite_ && certified_regular(g, trace)) return false;
+    return is_singular(eigenvalues(g));
+  }
+
+ private:
+  enum class State { not_done, ok, failed };
+  State chol_ = State::not_done;
+  bool root_ = false, semidefinite_ = false, values_done_ = false;
+  double log_det_ = 0.0;
+  MatrixXd l_, work_;
+  VectorXd values_;
+  Eigen::SelfAdjointEigenSolver<MatrixXd> solver_;
+#ifdef ISOINIT_HAVE_LAPACK
+  std::vector<double> dwork_;
+  std::vector<int> iwork_;
+#endif
+
+  bool certified_regular(const MatrixXd& g, double trace) {
+    const double n = static_cast<double>(g.rows());
+    const double margin = REGULAR_MARGIN * n * std::numeric_limits<double>::epsilon();
+    if (log_det_ - (n - 1) * std::log(trace / (n - 1)) > std::log(margin * trace)) return true;
+    const double lmax_bound = std::min(trace, g.cwiseAbs().colwise().sum().maxCoeff());
+#ifdef ISOINIT_HAVE_LAPACK
+    work_ = l_;
+    if (!blas::trtri_lower(work_)) return false;
+#else
+    work_.setIdentity(l_.rows(), l_.cols());
+    l_.triangularView<Eigen::Lower>().solveInPlace(work_);
+#endif
+    const double inv_norm2 = work_.squaredNorm();  // ||L^-1||_F^2 (its strict upper triangle is 0)
+    return inv_norm2 * margin * lmax_bound < 1.0;  // false for inf or NaN
+  }
+
+  /// The semidefinite Cholesky of g into l_ (see square_root): blocked, each block of
+  /// columns left-looking, then a rank-b update of the trailing matrix.
+  void semidefinite(const MatrixXd& g, double tol) {
+    semidefinite_ = true;
+    const Eigen::Index n = g.rows(), nb = 32;
+    l_ = g;
+    for (Eigen::Index k0 = 0; k0 < n; k0 += nb) {
+      const Eigen::Index b = std::min(nb, n - k0), m = n - k0 - b;
+      for (Eigen::Index j = k0; j < k0 + b; ++j) {
+        auto col = l_.col(j).tail(n - j);
+        if (j > k0) col.noalias() -= l_.block(j, k0, n - j, j - k0) * l_.row(j).segment(k0, j - k0).transpose();
+        const double pivot = l_(j, j);
+        if (pivot > tol)
+          col /= std::sqrt(pivot);
+        else
+          col.setZero();
+      }
+      if (m > 0) {
+#ifdef ISOINIT_HAVE_LAPACK
+        blas::syrk_lower_update(m, b, &l_(k0 + b, k0), n, &l_(k0 + b, k0 + b), n);
+#else
+        l_.bottomRightCorner(m, m).selfadjointView<Eigen::Lower>().rankUpdate(l_.block(k0 + b, k0, m, b), -1.0);
+#endif
+      }
+    }
+    l_.triangularView<Eigen::StrictlyUpper>().setZero();
+  }
+};
+
+}  // namespace isoinit
