@@ -113,8 +113,22 @@ inline void gram_blas(const RowMatrixXd& x, MatrixXd& g) {
 template <class T>
 inline void gram(const RowMatrix<T>& x, MatrixXd& g) {
 #ifdef ISOINIT_HAVE_LAPACK
-  if constexpr (std::is_same_v<T, double>)
-    if (use_blas(x.rows())) return gram_blas(x, g);
+  if (use_blas(x.rows())) {
+    if constexpr (std::is_same_v<T, double>) {
+      return gram_blas(x, g);
+    } else {  // float32 products per column block (ssyrk), accumulated in float64
+      const Eigen::Index n = x.rows(), d = x.cols();
+      Matrix<float> part;
+      g.setZero(n, n);
+      for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
+        blas::syrk_rows_block(x, j0, std::min(BLOCK, d - j0), part);
+        g.template triangularView<Eigen::Lower>() += part.template cast<double>();
+      }
+      g *= 1.0 / static_cast<double>(d);
+      g.template triangularView<Eigen::StrictlyUpper>() = g.transpose();
+      return;
+    }
+  }
 #endif
   gram_loops(x, g);
 }
@@ -187,13 +201,14 @@ inline void lower_multiply_normals_loops(const Matrix<T>& l, Eigen::Index d, Str
 
 #ifdef ISOINIT_HAVE_LAPACK
 /// lower_multiply_normals_loops() by BLAS: Z is drawn into h, block by block in the same
-/// order (the same numbers), and multiplied in place (dtrmm).
-inline void lower_multiply_normals_blas(const MatrixXd& l, Eigen::Index d, Stream& s, RowMatrixXd& h) {
+/// order (the same numbers), and multiplied in place (dtrmm; strmm in float32).
+template <class T>
+inline void lower_multiply_normals_blas(const Matrix<T>& l, Eigen::Index d, Stream& s, RowMatrix<T>& h) {
   const Eigen::Index n = l.rows();
   h.resize(n, d);
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
-    for (Eigen::Index i = 0; i < n; ++i) s.fill_normal(h.row(i).data() + j0, w);
+    for (Eigen::Index i = 0; i < n; ++i) fill_normals(s, h.row(i).data() + j0, w);
   }
   blas::trmm_lower_left(l, h);
 }
@@ -204,8 +219,7 @@ template <class T>
 inline void lower_multiply_normals(const Matrix<T>& l, Eigen::Index d, Stream& s, std::vector<T>& buffer,
                                    RowMatrix<T>& h) {
 #ifdef ISOINIT_HAVE_LAPACK
-  if constexpr (std::is_same_v<T, double>)
-    if (use_blas(l.rows())) return lower_multiply_normals_blas(l, d, s, h);
+  if (use_blas(l.rows())) return lower_multiply_normals_blas(l, d, s, h);
 #endif
   lower_multiply_normals_loops(l, d, s, buffer, h);
 }

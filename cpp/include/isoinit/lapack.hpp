@@ -50,6 +50,16 @@ void ISOINIT_BLAS(dtrmm)(const char* side, const char* uplo, const char* transa,
 void ISOINIT_BLAS(dgemm)(const char* transa, const char* transb, const int* m, const int* n, const int* k,
                          const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
                          const double* beta, double* c, const int* ldc, std::size_t, std::size_t);
+// float32 (the float32 mode's products)
+void ISOINIT_BLAS(ssyrk)(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+                         const float* a, const int* lda, const float* beta, float* c, const int* ldc, std::size_t,
+                         std::size_t);
+void ISOINIT_BLAS(strmm)(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
+                         const int* n, const float* alpha, const float* a, const int* lda, float* b, const int* ldb,
+                         std::size_t, std::size_t, std::size_t, std::size_t);
+void ISOINIT_BLAS(sgemm)(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                         const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+                         const float* beta, float* c, const int* ldc, std::size_t, std::size_t);
 #ifdef ISOINIT_OPENBLAS
 void ISOINIT_BLAS_CAT(ISOINIT_BLAS_PREFIX, openblas_set_num_threads)(int);
 char* ISOINIT_BLAS_CAT(ISOINIT_BLAS_PREFIX, openblas_get_corename)(void);
@@ -150,6 +160,30 @@ inline void gemm_rows(const RowMatrixXd& x, const RowMatrixXd& w, RowMatrixXd& h
   const double one = 1.0, zero = 0.0;
   // (X W)^T = W^T X^T, with the row-major matrices read as their column-major transposes
   ISOINIT_BLAS(dgemm)("N", "N", &m, &n, &k, &one, w.data(), &m, x.data(), &k, &zero, h.data(), &m, 1, 1);
+}
+
+/// The lower triangle of g = X_b X_b^T for the columns [j0, j0 + w) of a row-major float32
+/// n x d x (ssyrk; g is n x n, its strict upper triangle is not written).
+inline void syrk_rows_block(const RowMatrix<float>& x, Eigen::Index j0, Eigen::Index w, Matrix<float>& g) {
+  const int n = dim(x.rows()), k = dim(w), lda = dim(x.cols());
+  g.resize(x.rows(), x.rows());
+  const float one = 1.0f, zero = 0.0f;
+  ISOINIT_BLAS(ssyrk)("L", "T", &n, &k, &one, x.data() + j0, &lda, &zero, g.data(), &n, 1, 1);
+}
+
+/// h := L h in float32 (strmm; see trmm_lower_left).
+inline void trmm_lower_left(const Matrix<float>& l, RowMatrix<float>& h) {
+  const int n = dim(h.rows()), d = dim(h.cols());
+  const float one = 1.0f;
+  ISOINIT_BLAS(strmm)("R", "L", "T", "N", &d, &n, &one, l.data(), &n, h.data(), &d, 1, 1, 1, 1);
+}
+
+/// h = x w in float32 (sgemm; see gemm_rows).
+inline void gemm_rows(const RowMatrix<float>& x, const RowMatrix<float>& w, RowMatrix<float>& h) {
+  const int n = dim(x.rows()), k = dim(x.cols()), m = dim(w.cols());
+  h.resize(x.rows(), w.cols());
+  const float one = 1.0f, zero = 0.0f;
+  ISOINIT_BLAS(sgemm)("N", "N", &m, &n, &k, &one, w.data(), &m, x.data(), &k, &zero, h.data(), &m, 1, 1);
 }
 
 }  // namespace isoinit::blas
