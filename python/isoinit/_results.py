@@ -64,21 +64,6 @@ def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:
     ``order`` its norm position (``"pre-norm"``, ``"post-norm"``, ``"no-norm"``) and
     ``architecture`` says which network it is (``"mlp"`` for an :class:`~isoinit.MLP`).
     """
-    if isinstance(mlp, BlockNetwork):
-        return {
-            "activation": mlp.act.name,
-            "norm": mlp.norm,
-            "center": mlp.centering,
-            "scale": mlp.scaling,
-            "order": mlp.order,
-            "depth": mlp.depth,
-            "width": mlp.width,
-            "gain": mlp.gain,
-            "bias": mlp.bias,
-            "weights": mlp.weights,
-            "eps": mlp.eps,
-            "architecture": mlp.architecture,
-        }
     width: int | str = mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
     return {
         "activation": mlp.act.name,
@@ -92,7 +77,7 @@ def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:
         "bias": mlp.bias,
         "weights": mlp.weights,
         "eps": mlp.eps,
-        "architecture": "mlp",
+        "architecture": mlp.architecture if isinstance(mlp, BlockNetwork) else "mlp",
     }
 
 

@@ -198,61 +198,43 @@ def _core_config(
     metrics: Sequence[str] | None = None,
 ) -> _core.Config:
     """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
-    if isinstance(mlp, BlockNetwork):
-        return _core_network_config(mlp, sampler, stages, grams, dtype, metrics)
     act = mlp.act
     engine, coeffs = act.engine, list(act.hermite or ())
+    if isinstance(mlp, BlockNetwork):
+        # the blocks carry the norms; a user callable is tabulated over the pre-activations'
+        # range (a layer norm's output times the largest gain)
+        std = max(1.0, mlp.gain, 0.02 * math.sqrt(mlp.width)) * 4.0
+        center = scale = "none"
+        mf_c: list[float] = []
+        mf_s: list[float] = []
+        network: dict[str, Any] = {"blocks": [_core.BlockSpec(**kw) for kw in mlp._core_blocks()], "init": mlp.init}
+    else:
+        std = _preactivation_std(mlp) if engine is None else 1.0
+        center, scale = mlp.centering, mlp.scaling
+        mf_c, mf_s = mf_constants(mlp)
+        mf_c, mf_s = (mf_c if center == "mf" else []), (mf_s if scale == "mf" else [])
+        network = {"order": mlp.order}
     if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
-        engine, coeffs = "table", _engine_table(act, _preactivation_std(mlp)).packed.tolist()
-    mf_c, mf_s = mf_constants(mlp)
+        engine, coeffs = "table", _engine_table(act, std).packed.tolist()
     return _core.Config(
         activation=engine,
         act_param=act.engine_param,
         coeffs=coeffs,
-        center=mlp.centering,
-        scale=mlp.scaling,
-        order=mlp.order,
+        center=center,
+        scale=scale,
         weights=mlp.weights,
         sampler=sampler,
         gain=mlp.gain,
         bias=mlp.bias,
         eps=mlp.eps,
         widths=list(mlp.widths()),
-        mf_center=mf_c if mlp.centering == "mf" else [],
-        mf_scale=mf_s if mlp.scaling == "mf" else [],
+        mf_center=mf_c,
+        mf_scale=mf_s,
         stages=stages,
         grams=grams,
         dtype=dtype,
         metrics=None if metrics is None else list(metrics),
-    )
-
-
-def _core_network_config(
-    net: BlockNetwork, sampler: str, stages: bool, grams: bool, dtype: str, metrics: Sequence[str] | None
-) -> _core.Config:
-    act = net.act
-    engine, coeffs = act.engine, list(act.hermite or ())
-    if engine is None:  # a user callable, tabulated over the pre-activations' range
-        std = max(1.0, net.gain, 0.02 * math.sqrt(net.width)) * 4.0
-        engine, coeffs = "table", _engine_table(act, std).packed.tolist()
-    return _core.Config(
-        activation=engine,
-        act_param=act.engine_param,
-        coeffs=coeffs,
-        center="none",
-        scale="none",
-        weights=net.weights,
-        sampler=sampler,
-        gain=net.gain,
-        bias=net.bias,
-        eps=net.eps,
-        widths=list(net.widths()),
-        stages=stages,
-        grams=grams,
-        blocks=[_core.BlockSpec(**kw) for kw in net._core_blocks()],
-        init=net.init,
-        dtype=dtype,
-        metrics=None if metrics is None else list(metrics),
+        **network,
     )
 
 
