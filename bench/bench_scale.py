@@ -544,11 +544,12 @@ def main() -> None:
                 cell = run_cell(n, d, depth, budget, threads, prim, torch_w)
                 cell["ratios"] = ratios(cell)
                 cell["marks"] = marks(cell["ratios"])
+                cell["load_1min"] = os.getloadavg()[0]
                 cells.append(cell)
                 peer = cell["peer"]["ms"] if cell["peer"] else None
                 print(
                     f"  n={n:5d} d={d:5d}: iso64 {cell['iso64']['ms']:.2f} ms, peer {fmt(peer, '.2f')} ms, "
-                    f"prim {cell['prim_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)",
+                    f"prim {cell['prim_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s, load {cell['load_1min']:.1f})",
                     flush=True,
                 )
     finally:
