@@ -56,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -193,7 +194,19 @@ class Worker:
 
 
 def serve(handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Child-process loop: a JSON request per line on stdin, a JSON answer per line on stdout."""
+    """Child-process loop: a JSON request per line on stdin, a JSON answer per line on stdout.
+
+    The worker exits as soon as its parent is gone (killed mid-measurement), not at the end
+    of a long request.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
     for line in sys.stdin:
         print(json.dumps(handler(json.loads(line))), flush=True)
 
