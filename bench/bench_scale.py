@@ -488,6 +488,44 @@ def plot(cells: list[dict[str, Any]], path: Path, title: str, overwrite: bool) -
     plt.close(fig)
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The tables of a results file in Markdown (for docs/performance.md)."""
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else (f"{v:.3g}" if v < 100 else f"{v:.0f}")
+
+    def ratio(v: float | None, mark: str) -> str:
+        return "-" if v is None else f"{v:.2f} {mark}"
+
+    lines = [
+        "| n | d | sampler | isoinit float64 | isoinit float32 | PyTorch peer (B) | authors | primitives "
+        "| peer / iso64 | peer / iso32 | iso64 / primitives | largest primitive |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|---|",
+    ]
+    for c in result["cells"]:
+        r, m, shares = c["ratios"], c["marks"], c["primitives"]["ms"]
+        dom = max(shares, key=lambda k: shares[k])
+        authors = c["authors"]
+        a = "-" if authors is None else ("skipped" if authors["ms"] is None else ms(authors["ms"]))
+        peer = "-" if c["peer"] is None else f"{ms(c['peer']['ms'])} ({c['peer']['batch']})"
+        lines.append(
+            f"| {c['n']} | {c['d']} | {c['sampler']} | {ms(c['iso64']['ms'])} "
+            f"| {'n/a (no dtype)' if c['iso32'] is None else ms(c['iso32']['ms'])} | {peer} | {a} "
+            f"| {ms(c['prim_ms'])} | {ratio(r['peer/iso64'], m['peer64'])} | {ratio(r['peer/iso32'], m['peer32'])} "
+            f"| {ratio(r['iso64/prim'], m['prim'])} | {dom} ({100 * shares[dom] / c['prim_ms']:.0f}%) |"
+        )
+    lines += [
+        "",
+        "| n | d | sampler | normals | product | Gram | eigvalsh | Cholesky | eigh (vectors) | isoinit's eigvalsh |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in result["cells"]:
+        p = c["primitives"]["per_layer_one_core_ms"]
+        keys = ("normals", "product", "gram", "eigvalsh", "cholesky", "eigh", "isoinit_eigvalsh")
+        lines.append(f"| {c['n']} | {c['d']} | {c['sampler']} | " + " | ".join(f"{p[k]:.3g}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
@@ -514,12 +552,18 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, help="PNG plot (default bench/results/scale.png; smoke: a temp dir)")
     ap.add_argument("--force", action="store_true", help="replace existing output files")
     ap.add_argument("--budget", type=float, help="seconds of repeats per measurement (default 3; smoke 0.2)")
+    ap.add_argument("--markdown", type=Path, metavar="JSON", help="print the tables of a results file in Markdown")
     ap.add_argument("--worker", choices=("torch", "prim"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return None
     if args.worker == "torch":
-        return torch_worker()
+        torch_worker()
+        return None
     if args.worker == "prim":
-        return serve(primitives)
+        serve(primitives)
+        return None
 
     ns, ds, depth = SMOKE_GRID if args.smoke else GRID
     budget = args.budget if args.budget is not None else (0.2 if args.smoke else 3.0)
