@@ -324,12 +324,17 @@ def torch_worker() -> None:
         torch.set_num_threads(default_threads)
         n, d, depth, budget = req["n"], req["d"], req["depth"], req["budget"]
         x = isoinit.inputs.gaussian(n, d, seed=0)
+
+        def one() -> None:
+            with np.errstate(invalid="ignore", divide="ignore"):  # its final gap: log of a singular Gram's spectrum
+                torch_protocol(torch, x, depth)
+
         t0 = time.perf_counter()
-        torch_protocol(torch, x, depth)
+        one()
         t_first = time.perf_counter() - t0
         if t_first > AUTHORS_LIMIT:
             return {"ms": None, "first_ms": t_first * 1e3}
-        t, k = measure(lambda: torch_protocol(torch, x, depth), budget, first=t_first)
+        t, k = measure(one, budget, first=t_first)
         return {"ms": t * 1e3, "repeats": k, "first_ms": t_first * 1e3, "threads": torch.get_num_threads()}
 
     serve(lambda req: peer(req) if req["task"] == "peer" else authors(req))
