@@ -598,6 +598,11 @@ def main() -> None:
         f"load average before: {load_before[0]:.2f} (1 min), {load_before[1]:.2f} (5 min); "
         "other work on the machine slows every column"
     )
+    # warm up (the OpenMP and BLAS thread pools, the first-call costs) so the first cell is
+    # timed like the others
+    time_isoinit(
+        isoinit.MLP(depth, ds[0], "relu", "layer"), isoinit.inputs.gaussian(ns[0], ds[0], seed=0), 0.5, threads
+    )
     start = time.perf_counter()
     try:
         for d in ds:
