@@ -21,6 +21,7 @@
 
 #include "lapack.hpp"
 #include "random.hpp"
+#include "simd.hpp"
 #include "types.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -63,6 +64,17 @@ ISOINIT_CLONES inline float dot(const float* a, const float* b, std::size_t len)
   return reduce<float>(len, [a, b](std::size_t k) { return a[k] * b[k]; });
 }
 
+/// The dot products of a with the four rows b[0..3]: out[m] = dot(a, b[m], len) bit for bit.
+/// The AVX2 version (simd.hpp) runs the four at once, which keeps the adders busy where one
+/// dot product waits on its own additions.
+template <class T>
+inline void dot4(const T* a, const T* const* b, std::size_t len, T* out) {
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::dot4(a, b, len, out);
+#endif
+  for (int m = 0; m < 4; ++m) out[m] = dot(a, b[m], len);
+}
+
 /// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
 constexpr Eigen::Index BLOCK = 256;
 
@@ -90,9 +102,18 @@ inline void gram_loops(const RowMatrix<T>& x, MatrixXd& g) {
   g.setZero(n, n);
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
-    for (Eigen::Index i = 0; i < n; ++i)
-      for (Eigen::Index j = 0; j <= i; ++j)
-        g(i, j) += static_cast<double>(dot(x.row(i).data() + j0, x.row(j).data() + j0, w));
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const T* a = x.row(i).data() + j0;
+      Eigen::Index j = 0;
+      for (; j + 4 <= i + 1; j += 4) {
+        const T* b[4] = {x.row(j).data() + j0, x.row(j + 1).data() + j0, x.row(j + 2).data() + j0,
+                         x.row(j + 3).data() + j0};
+        T part[4];
+        dot4(a, b, w, part);
+        for (Eigen::Index m = 0; m < 4; ++m) g(i, j + m) += static_cast<double>(part[m]);
+      }
+      for (; j <= i; ++j) g(i, j) += static_cast<double>(dot(a, x.row(j).data() + j0, w));
+    }
   }
   const double inv = 1.0 / static_cast<double>(d);
   for (Eigen::Index i = 0; i < n; ++i)
@@ -156,17 +177,34 @@ ISOINIT_ALWAYS_INLINE void axpy_impl(T c, const T* a, T* out, std::size_t len) {
 ISOINIT_CLONES inline void axpy(double c, const double* a, double* out, std::size_t len) { axpy_impl(c, a, out, len); }
 ISOINIT_CLONES inline void axpy(float c, const float* a, float* out, std::size_t len) { axpy_impl(c, a, out, len); }
 
-/// out (w entries) = sum_{k < cols} r(i, k) z_k for the rows z_k (length w, stride `stride`) of a block.
+namespace generic {
+/// simd::combine's sum by the generic loops: out = 0, then out += each group of four terms
+/// (axpy4), then each single term (axpy); c_j = c[j * cstride].
+template <class T>
+inline void combine(const T* c, std::size_t cstride, std::size_t cols, const T* z, std::size_t stride, std::size_t w,
+                    T* out) {
+  std::fill(out, out + w, T(0));
+  std::size_t k = 0;
+  for (; k + 4 <= cols; k += 4) {
+    const T ck[4] = {c[k * cstride], c[(k + 1) * cstride], c[(k + 2) * cstride], c[(k + 3) * cstride]};
+    axpy4(ck, z + k * stride, z + (k + 1) * stride, z + (k + 2) * stride, z + (k + 3) * stride, out, w);
+  }
+  for (; k < cols; ++k) axpy(c[k * cstride], z + k * stride, out, w);
+}
+}  // namespace generic
+
+/// out (w entries) = sum_{k < cols} r(i, k) z_k for the rows z_k (length w, stride `stride`) of a block:
+/// 0 plus the groups of four terms ((c0 z0 + c1 z1) + (c2 z2 + c3 z3)), then the single terms, in
+/// this order (the AVX2 version, simd::combine, keeps the sum in registers).
 template <class T>
 inline void combine_rows(const Matrix<T>& r, Eigen::Index i, Eigen::Index cols, const T* z, std::size_t stride,
                          std::size_t w, T* out) {
-  std::fill(out, out + w, T(0));
-  Eigen::Index k = 0;
-  for (; k + 4 <= cols; k += 4) {
-    const T c[4] = {r(i, k), r(i, k + 1), r(i, k + 2), r(i, k + 3)};
-    axpy4(c, z + k * stride, z + (k + 1) * stride, z + (k + 2) * stride, z + (k + 3) * stride, out, w);
-  }
-  for (; k < cols; ++k) axpy(r(i, k), z + k * stride, out, w);
+  const T* c = r.data() + i;
+  const auto cstride = static_cast<std::size_t>(r.rows());
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::combine(c, cstride, static_cast<std::size_t>(cols), z, stride, w, out);
+#endif
+  generic::combine(c, cstride, static_cast<std::size_t>(cols), z, stride, w, out);
 }
 
 /// Standard normals from a stream into out[0..count): float64, or rounded to float32 (the
@@ -256,6 +294,48 @@ ISOINIT_CLONES inline double shift_sumsq(float* a, std::size_t len, double shift
 ISOINIT_CLONES inline void shift_scale(float* a, std::size_t len, double shift, double factor) {
   const auto sh = static_cast<float>(shift), f = static_cast<float>(factor);
   for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - sh) * f;
+}
+
+/// sum() of the four rows r[0..3] into out[0..3] (the AVX2 version sums the four at once).
+template <class T>
+inline void sum4(const T* const* r, std::size_t len, double* out) {
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::sum4(r, len, out);
+#endif
+  for (int m = 0; m < 4; ++m) out[m] = sum(r[m], len);
+}
+
+/// shift_sumsq() of the four rows r[0..3] with their shifts, into out[0..3].
+template <class T>
+inline void shift_sumsq4(T* const* r, std::size_t len, const double* shift, double* out) {
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::shift_sumsq4(r, len, shift, out);
+#endif
+  for (int m = 0; m < 4; ++m) out[m] = shift_sumsq(r[m], len, shift[m]);
+}
+
+namespace generic {
+/// relu in place, d[k] = d[k] > 0 ? d[k] : 0 (so NaN and -0 give 0); false if an input was
+/// not finite.
+template <class T>
+inline bool relu(T* d, std::size_t len) {
+  bool finite = true;
+  for (std::size_t k = 0; k < len; ++k) {
+    const T x = d[k];
+    finite = finite && x * T(0) == T(0);
+    d[k] = x > 0 ? x : T(0);
+  }
+  return finite;
+}
+}  // namespace generic
+
+/// Activation::apply's relu: generic::relu, or its AVX2 version.
+template <class T>
+inline bool relu(T* d, std::size_t len) {
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::relu(d, len);
+#endif
+  return generic::relu(d, len);
 }
 
 /// True if every a[k] is finite: a[k] * 0 is 0 for a finite a[k] and NaN for inf or NaN, so

@@ -99,25 +99,53 @@ inline double normalize(RowMatrix<T>& m, Center c, Scale s, double mf_center, do
   if (row_center || s != Scale::batch) {
     const auto d = static_cast<std::size_t>(m.cols());
     const double inv_d = 1.0 / static_cast<double>(d);
-    for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    // row i's shift, then its sum of squares after the shift (shift 0 leaves the row as is),
+    // four rows at a time (kernels::sum4, shift_sumsq4: each row's numbers as one at a time)
+    const auto shifts = [&](T* const* rows, int count, double* shift) {
+      if (c == Center::layer) {
+        if (count == 4)
+          kernels::sum4(rows, d, shift);
+        else
+          for (int k = 0; k < count; ++k) shift[k] = kernels::sum(rows[k], d);
+      }
+      for (int k = 0; k < count; ++k) {
+        shift[k] = c == Center::layer ? shift[k] * inv_d : (c == Center::mf ? mf_center : 0.0);
+        if (!std::isfinite(shift[k])) shift[k] = detail::rescue_mean(rows[k], d);  // (NaN again: a non-finite entry)
+      }
+    };
+    // the rest of row i, whose shifted sum of squares is sq: false if its scale is not finite
+    const auto finish = [&](Eigen::Index i, double sq) {
       T* row = m.row(i).data();
-      double shift = c == Center::layer ? kernels::sum(row, d) * inv_d : (c == Center::mf ? mf_center : 0.0);
-      if (!std::isfinite(shift)) shift = detail::rescue_mean(row, d);  // (NaN again: a non-finite entry)
-      const double ms = kernels::shift_sumsq(row, d, shift) * inv_d;   // shift 0 leaves the row as is
+      const double ms = sq * inv_d;
       if (!kernels::sumsq_in_range(ms) && !(ms == 0 && kernels::max_abs(row, d) == 0)) {
         rms(i) = detail::rescue_rms(row, d, 1, s == Scale::layer, eps);
-        if (!std::isfinite(rms(i))) {
-          finite = false;
-          return std::numeric_limits<double>::quiet_NaN();
-        }
+        if (!std::isfinite(rms(i))) return false;
         if (s == Scale::mf) kernels::shift_scale(row, d, 0.0, 1.0 / mf_scale);
-        continue;
+        return true;
       }
       rms(i) = std::sqrt(ms);
       if (s == Scale::layer)
         kernels::shift_scale(row, d, 0.0, inverse_root(ms + eps));
       else if (s == Scale::mf)
         kernels::shift_scale(row, d, 0.0, 1.0 / mf_scale);
+      return true;
+    };
+    for (Eigen::Index i = 0; i < m.rows();) {
+      const int count = m.rows() - i >= 4 ? 4 : 1;
+      T* rows[4] = {m.row(i).data(), nullptr, nullptr, nullptr};
+      for (int k = 1; k < count; ++k) rows[k] = m.row(i + k).data();
+      double shift[4], sq[4];
+      shifts(rows, count, shift);
+      if (count == 4)
+        kernels::shift_sumsq4(rows, d, shift, sq);
+      else
+        sq[0] = kernels::shift_sumsq(rows[0], d, shift[0]);
+      for (int k = 0; k < count; ++k)
+        if (!finish(i + k, sq[k])) {
+          finite = false;
+          return std::numeric_limits<double>::quiet_NaN();
+        }
+      i += count;
     }
     // unscaled (or constant-scaled) output can overflow where its input did not
     if (s == Scale::none || s == Scale::mf) finite = kernels::all_finite(m.data(), static_cast<std::size_t>(m.size()));
