@@ -464,10 +464,13 @@ static void test_simd_kernels_agree() {
     }
     for (std::size_t len = 0; len < maxlen; ++len) {
       const T* b[4] = {&data[maxlen], &data[2 * maxlen], &data[3 * maxlen], &data[4 * maxlen]};
+      const T* a[4] = {data.data(), &data[7 * maxlen], &data[3 * maxlen], &data[8 * maxlen]};
       std::vector<T> d1(4), d2(4);
-      kernels::simd::dot4(data.data(), b, len, d1.data());
-      for (int m = 0; m < 4; ++m) d2[static_cast<std::size_t>(m)] = kernels::dot(data.data(), b[m], len);
-      CHECK(same(d1, d2));
+      for (const bool shared : {true, false}) {
+        kernels::simd::dot4(a, shared, b, len, d1.data());
+        for (int m = 0; m < 4; ++m) d2[static_cast<std::size_t>(m)] = kernels::dot(a[shared ? 0 : m], b[m], len);
+        CHECK(same(d1, d2));
+      }
       std::vector<double> s1(4), s2(4);
       kernels::simd::sum4(b, len, s1.data());
       for (int m = 0; m < 4; ++m) s2[static_cast<std::size_t>(m)] = kernels::sum(b[m], len);

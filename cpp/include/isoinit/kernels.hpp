@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lapack.hpp"
@@ -64,15 +65,15 @@ ISOINIT_CLONES inline float dot(const float* a, const float* b, std::size_t len)
   return reduce<float>(len, [a, b](std::size_t k) { return a[k] * b[k]; });
 }
 
-/// The dot products of a with the four rows b[0..3]: out[m] = dot(a, b[m], len) bit for bit.
-/// The AVX2 version (simd.hpp) runs the four at once, which keeps the adders busy where one
-/// dot product waits on its own additions.
+/// Four dot products, out[m] = dot(a_m, b[m], len) bit for bit, with a_m = a[0] for all m if
+/// `shared` (one row against four) and a[m] otherwise. The AVX2 version (simd.hpp) runs the
+/// four at once, which keeps the adders busy where one dot product waits on its own additions.
 template <class T>
-inline void dot4(const T* a, const T* const* b, std::size_t len, T* out) {
+inline void dot4(const T* const* a, bool shared, const T* const* b, std::size_t len, T* out) {
 #ifdef ISOINIT_X86_DISPATCH
-  if (simd::available()) return simd::dot4(a, b, len, out);
+  if (simd::available()) return simd::dot4(a, shared, b, len, out);
 #endif
-  for (int m = 0; m < 4; ++m) out[m] = dot(a, b[m], len);
+  for (int m = 0; m < 4; ++m) out[m] = dot(a[shared ? 0 : m], b[m], len);
 }
 
 /// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
@@ -100,19 +101,35 @@ template <class T>
 inline void gram_loops(const RowMatrix<T>& x, MatrixXd& g) {
   const Eigen::Index n = x.rows(), d = x.cols();
   g.setZero(n, n);
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> rest;
+  T part[4];
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
+    // row i against rows j..j+3 (one row read once), then the (i, j) left over from all rows,
+    // four pairs at a time (the last group padded with its first pair)
+    rest.clear();
     for (Eigen::Index i = 0; i < n; ++i) {
-      const T* a = x.row(i).data() + j0;
+      const T* a[1] = {x.row(i).data() + j0};
       Eigen::Index j = 0;
       for (; j + 4 <= i + 1; j += 4) {
         const T* b[4] = {x.row(j).data() + j0, x.row(j + 1).data() + j0, x.row(j + 2).data() + j0,
                          x.row(j + 3).data() + j0};
-        T part[4];
-        dot4(a, b, w, part);
+        dot4(a, true, b, w, part);
         for (Eigen::Index m = 0; m < 4; ++m) g(i, j + m) += static_cast<double>(part[m]);
       }
-      for (; j <= i; ++j) g(i, j) += static_cast<double>(dot(a, x.row(j).data() + j0, w));
+      for (; j <= i; ++j) rest.emplace_back(i, j);
+    }
+    for (std::size_t p = 0; p < rest.size(); p += 4) {
+      const T* a[4];
+      const T* b[4];
+      for (std::size_t m = 0; m < 4; ++m) {
+        const auto [i, j] = rest[p + m < rest.size() ? p + m : p];
+        a[m] = x.row(i).data() + j0;
+        b[m] = x.row(j).data() + j0;
+      }
+      dot4(a, false, b, w, part);
+      for (std::size_t m = 0; m < 4 && p + m < rest.size(); ++m)
+        g(rest[p + m].first, rest[p + m].second) += static_cast<double>(part[m]);
     }
   }
   const double inv = 1.0 / static_cast<double>(d);

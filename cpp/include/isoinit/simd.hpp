@@ -28,38 +28,49 @@ inline bool available() {
 
 #define ISOINIT_AVX2 __attribute__((target("avx2")))
 
-/// kernels::dot4: out[m] = sum_k a[k] b_m[k] in reduce()'s lanes.
-ISOINIT_AVX2 inline void dot4(const double* a, const double* const* b, std::size_t len, double* out) {
+/// kernels::dot4: out[m] = sum_k a_m[k] b_m[k] in reduce()'s lanes, for four pairs of rows
+/// (a_m = a[shared ? 0 : m]: one row against four, read once, or four pairs).
+ISOINIT_AVX2 inline void dot4(const double* const* a, bool shared, const double* const* b, std::size_t len,
+                              double* out) {
+  const double* as[4] = {a[0], a[shared ? 0 : 1], a[shared ? 0 : 2], a[shared ? 0 : 3]};
   __m256d lo[4], hi[4];
   for (int m = 0; m < 4; ++m) lo[m] = hi[m] = _mm256_setzero_pd();
   std::size_t k = 0;
-  for (; k + 8 <= len; k += 8) {
-    const __m256d al = _mm256_loadu_pd(a + k), ah = _mm256_loadu_pd(a + k + 4);
-    for (int m = 0; m < 4; ++m) {
-      lo[m] = _mm256_add_pd(lo[m], _mm256_mul_pd(al, _mm256_loadu_pd(b[m] + k)));
-      hi[m] = _mm256_add_pd(hi[m], _mm256_mul_pd(ah, _mm256_loadu_pd(b[m] + k + 4)));
+  if (shared) {
+    for (; k + 8 <= len; k += 8) {
+      const __m256d al = _mm256_loadu_pd(as[0] + k), ah = _mm256_loadu_pd(as[0] + k + 4);
+      for (int m = 0; m < 4; ++m) {
+        lo[m] = _mm256_add_pd(lo[m], _mm256_mul_pd(al, _mm256_loadu_pd(b[m] + k)));
+        hi[m] = _mm256_add_pd(hi[m], _mm256_mul_pd(ah, _mm256_loadu_pd(b[m] + k + 4)));
+      }
     }
+  } else {
+    for (; k + 8 <= len; k += 8)
+      for (int m = 0; m < 4; ++m) {
+        lo[m] = _mm256_add_pd(lo[m], _mm256_mul_pd(_mm256_loadu_pd(as[m] + k), _mm256_loadu_pd(b[m] + k)));
+        hi[m] = _mm256_add_pd(hi[m], _mm256_mul_pd(_mm256_loadu_pd(as[m] + k + 4), _mm256_loadu_pd(b[m] + k + 4)));
+      }
   }
   for (int m = 0; m < 4; ++m) {
     alignas(32) double c[8];
     _mm256_store_pd(c, lo[m]);
     _mm256_store_pd(c + 4, hi[m]);
-    for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += a[j] * b[m][j];
+    for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += as[m][j] * b[m][j];
     out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
   }
 }
-ISOINIT_AVX2 inline void dot4(const float* a, const float* const* b, std::size_t len, float* out) {
+ISOINIT_AVX2 inline void dot4(const float* const* a, bool shared, const float* const* b, std::size_t len, float* out) {
+  const float* as[4] = {a[0], a[shared ? 0 : 1], a[shared ? 0 : 2], a[shared ? 0 : 3]};
   __m256 acc[4];
   for (int m = 0; m < 4; ++m) acc[m] = _mm256_setzero_ps();
   std::size_t k = 0;
-  for (; k + 8 <= len; k += 8) {
-    const __m256 av = _mm256_loadu_ps(a + k);
-    for (int m = 0; m < 4; ++m) acc[m] = _mm256_add_ps(acc[m], _mm256_mul_ps(av, _mm256_loadu_ps(b[m] + k)));
-  }
+  for (; k + 8 <= len; k += 8)
+    for (int m = 0; m < 4; ++m)
+      acc[m] = _mm256_add_ps(acc[m], _mm256_mul_ps(_mm256_loadu_ps(as[m] + k), _mm256_loadu_ps(b[m] + k)));
   for (int m = 0; m < 4; ++m) {
     alignas(32) float c[8];
     _mm256_store_ps(c, acc[m]);
-    for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += a[j] * b[m][j];
+    for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += as[m][j] * b[m][j];
     out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
   }
 }
