@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,11 +57,23 @@ std::string format_bytes(double bytes);
 /// `total` bytes exceed the available memory. `what` names the parameter responsible.
 void require_memory(double total, const std::string& what);
 
+/// A thread that outlives the call it runs a job for: a worker left idle by an earlier call is
+/// reused, so that its OpenMP team (and OpenBLAS's per-thread state) is made once, not once per
+/// call (a new thread costs a new team: 1 to 10 ms per call on 2 threads, measured).
+/// Concurrent calls get a worker each; after a fork the child starts a pool of its own.
+struct Worker;
+/// An idle worker, or a new one. Call with the GIL held (the GIL guards the pool).
+Worker* acquire_worker();
+/// Run job() on w (w runs one job at a time; the job must not throw).
+void post(Worker* w, std::function<void()> job);
+/// Give w back to the pool once its job has finished. Call with the GIL held.
+void release_worker(Worker* w);
+
 /// Run f(cancel) with the GIL released and Ctrl-C honoured: the computation runs on a worker
-/// thread (it may start an OpenMP team of its own) while the calling thread waits, waking
-/// every 50 ms to take the GIL and call PyErr_CheckSignals(). On a pending signal (or an
-/// exception raised by a Python signal handler) it sets `cancel` -- the kernel checks it
-/// between layers, runs and matrices and throws isoinit::Cancelled -- joins the worker and
+/// thread (acquire_worker; it may start an OpenMP team of its own) while the calling thread
+/// waits, waking every 50 ms to take the GIL and call PyErr_CheckSignals(). On a pending signal
+/// (or an exception raised by a Python signal handler) it sets `cancel` -- the kernel checks it
+/// between layers, runs and matrices and throws isoinit::Cancelled -- waits for the worker and
 /// raises the Python exception (KeyboardInterrupt). An exception thrown by f is rethrown on
 /// the calling thread as it was. Python objects are never touched by f. With `background`
 /// false (work too small to be worth a thread) f runs on the calling thread without the GIL.
@@ -77,18 +90,17 @@ auto interruptible(F&& f, bool background = true) {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false, interrupted = false;
+  Worker* worker = acquire_worker();
   {
     py::gil_scoped_release release;
-    std::thread worker([&] {
+    post(worker, [&] {
       try {
         out.emplace(f(cancel));
       } catch (...) {
         error = std::current_exception();
       }
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        done = true;
-      }
+      std::lock_guard<std::mutex> lock(mu);  // held while notifying: the waiter may return and free cv
+      done = true;
       cv.notify_one();
     });
     for (;;) {
@@ -103,8 +115,10 @@ auto interruptible(F&& f, bool background = true) {
         break;
       }
     }
-    worker.join();
+    std::unique_lock<std::mutex> lock(mu);  // after an interrupt: the job stops at its next check
+    cv.wait(lock, [&] { return done; });
   }
+  release_worker(worker);
   if (interrupted) throw py::error_already_set();
   if (error) std::rethrow_exception(error);
   return std::move(*out);
