@@ -75,16 +75,14 @@ void release_worker(Worker* w);
 /// (or an exception raised by a Python signal handler) it sets `cancel` -- the kernel checks it
 /// between layers, runs and matrices and throws isoinit::Cancelled -- waits for the worker and
 /// raises the Python exception (KeyboardInterrupt). An exception thrown by f is rethrown on
-/// the calling thread as it was. Python objects are never touched by f. With `background`
-/// false (work too small to be worth a thread) f runs on the calling thread without the GIL.
+/// the calling thread as it was. Python objects are never touched by f. Short calls take the
+/// worker too (a hand-over of about 10 us): the calling thread never starts an OpenMP team, so
+/// a process forked after a call can call again (a forked thread's team would wait forever on
+/// threads the child does not have).
 template <class F>
-auto interruptible(F&& f, bool background = true) {
+auto interruptible(F&& f) {
   using R = std::invoke_result_t<F&, const std::atomic<bool>&>;
   std::atomic<bool> cancel{false};
-  if (!background) {
-    py::gil_scoped_release release;
-    return f(cancel);
-  }
   std::optional<R> out;
   std::exception_ptr error;
   std::mutex mu;
