@@ -75,14 +75,21 @@ void release_worker(Worker* w);
 /// (or an exception raised by a Python signal handler) it sets `cancel` -- the kernel checks it
 /// between layers, runs and matrices and throws isoinit::Cancelled -- waits for the worker and
 /// raises the Python exception (KeyboardInterrupt). An exception thrown by f is rethrown on
-/// the calling thread as it was. Python objects are never touched by f. Short calls take the
-/// worker too (a hand-over of about 10 us): the calling thread never starts an OpenMP team, so
-/// a process forked after a call can call again (a forked thread's team would wait forever on
-/// threads the child does not have).
+/// the calling thread as it was. Python objects are never touched by f.
+///
+/// With `small` (work of about a millisecond or less, where the hand-over to the worker, 20 to
+/// 40 us, would dominate) f runs on the calling thread without the GIL; it must then not start
+/// an OpenMP team of more than one thread (callers pass one thread): the calling thread never
+/// owns a team, so a process forked after a call can call again (a forked thread's team would
+/// wait forever on threads the child does not have).
 template <class F>
-auto interruptible(F&& f) {
+auto interruptible(F&& f, bool small = false) {
   using R = std::invoke_result_t<F&, const std::atomic<bool>&>;
   std::atomic<bool> cancel{false};
+  if (small) {
+    py::gil_scoped_release release;
+    return f(cancel);
+  }
   std::optional<R> out;
   std::exception_ptr error;
   std::mutex mu;

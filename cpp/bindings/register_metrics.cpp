@@ -24,40 +24,45 @@ void register_metrics(py::module_& m) {
                            std::to_string(n) + " (" + format_bytes(per) + " of workspace per matrix, on " +
                            std::to_string(nt) + " threads)");
         const double* src = grams.data();
-        std::vector<double> out = interruptible([&](const std::atomic<bool>& cancel) {
-          std::vector<double> res(static_cast<std::size_t>(k * n_metrics));
-          // independent matrices: parallel over the stack for large ones; an exception
-          // (out of memory, cancellation) is caught inside the region and rethrown after it
-          const bool parallel = k > 1 && n >= 32;
-          (void)parallel;
-          std::exception_ptr error;
-          std::atomic<bool> failed{false};
+        // small stacks run on the calling thread, on one thread (bind::interruptible)
+        const bool small =
+            static_cast<double>(k) * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) <= 1e6;
+        std::vector<double> out = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              std::vector<double> res(static_cast<std::size_t>(k * n_metrics));
+              // independent matrices: parallel over the stack for large ones; an exception
+              // (out of memory, cancellation) is caught inside the region and rethrown after it
+              const bool parallel = !small && k > 1 && n >= 32;
+              (void)parallel;
+              std::exception_ptr error;
+              std::atomic<bool> failed{false};
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (parallel) num_threads(nt)
 #endif
-          for (py::ssize_t i = 0; i < k; ++i) {
-            if (failed.load(std::memory_order_relaxed)) continue;
-            try {
-              detail::check_cancel(&cancel);
-              // symmetrize: callers pass Grams computed in floating point
-              MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
-              g = 0.5 * (g + g.transpose()).eval();
-              GramFactor f;
-              f.reset(g);
-              gram_metrics(g, f, all_metrics, res.data() + i * n_metrics);
-            } catch (...) {
+              for (py::ssize_t i = 0; i < k; ++i) {
+                if (failed.load(std::memory_order_relaxed)) continue;
+                try {
+                  detail::check_cancel(&cancel);
+                  // symmetrize: callers pass Grams computed in floating point
+                  MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
+                  g = 0.5 * (g + g.transpose()).eval();
+                  GramFactor f;
+                  f.reset(g);
+                  gram_metrics(g, f, all_metrics, res.data() + i * n_metrics);
+                } catch (...) {
 #ifdef ISOINIT_HAVE_OPENMP
 #pragma omp critical(isoinit_metrics_error)
 #endif
-              {
-                if (!error) error = std::current_exception();
+                  {
+                    if (!error) error = std::current_exception();
+                  }
+                  failed.store(true, std::memory_order_relaxed);
+                }
               }
-              failed.store(true, std::memory_order_relaxed);
-            }
-          }
-          if (error) std::rethrow_exception(error);
-          return res;
-        });
+              if (error) std::rethrow_exception(error);
+              return res;
+            },
+            small);
         return to_array(std::move(out), {k, static_cast<py::ssize_t>(n_metrics)});
       },
       py::arg("grams"), "Metrics of a stack of Gram matrices (k, n, n) -> (k, n_metrics).");

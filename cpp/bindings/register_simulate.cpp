@@ -116,6 +116,18 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
   require_memory(total, what);
 }
 
+/// Whether a call is small enough to run on the calling thread, on one thread
+/// (bind::interruptible's `small`): about a millisecond of work or less.
+bool small_call(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs) {
+  double flops = 0;
+  const double N = static_cast<double>(n);
+  for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+    const double d_in = static_cast<double>(m.d_in), d_out = static_cast<double>(m.d_out);
+    flops += cfg.sampler == Sampler::gram ? N * N * (N + d_in + d_out) : N * d_in * d_out;
+  }
+  return flops * static_cast<double>(runs) <= 1e6;
+}
+
 py::dict pack(Result&& res) {
   py::dict d;
   const py::ssize_t R = res.runs, L = res.layers, S = res.stages, n = res.n;
@@ -192,9 +204,12 @@ void register_simulate(py::module_& m) {
         if (run_offset < 0) throw std::invalid_argument("run_offset must be >= 0; got " + std::to_string(run_offset));
         if (runs < 1) throw std::invalid_argument("runs must be >= 1; got " + std::to_string(runs));
         check_memory(cfg, x0.rows(), x0.cols(), runs, threads);
-        Result res = interruptible([&](const std::atomic<bool>& cancel) {
-          return isoinit::simulate(cfg, x0, seed, run_offset, runs, threads, &cancel);
-        });
+        const bool small = small_call(cfg, x0.rows(), x0.cols(), runs);
+        Result res = interruptible(
+            [&](const std::atomic<bool>& cancel) {
+              return isoinit::simulate(cfg, x0, seed, run_offset, runs, small ? 1 : threads, &cancel);
+            },
+            small);
         return pack(std::move(res));
       },
       py::arg("x"), py::arg("seed"), py::arg("run_offset"), py::arg("runs"), py::arg("threads"), py::arg("config"),
@@ -246,11 +261,13 @@ void register_simulate(py::module_& m) {
           bs.push_back(bv);
         }
         check_memory(cfg, x0.rows(), x0.cols(), 1, 1);
-        Result res = interruptible([&](const std::atomic<bool>& cancel) {
-          Result r(cfg, 1, x0.rows());
-          simulate_run(cfg, prog, x0, 0, 0, r, 0, &ws, &bs, &cancel);
-          return r;
-        });
+        Result res = interruptible(
+            [&](const std::atomic<bool>& cancel) {  // one run: no OpenMP team
+              Result r(cfg, 1, x0.rows());
+              simulate_run(cfg, prog, x0, 0, 0, r, 0, &ws, &bs, &cancel);
+              return r;
+            },
+            small_call(cfg, x0.rows(), x0.cols(), 1));
         return pack(std::move(res));
       },
       py::arg("x"), py::arg("w_list"), py::arg("b_list"), py::arg("config"),
@@ -272,11 +289,13 @@ void register_simulate(py::module_& m) {
                                                          format_bytes(doubles * sizeof(double)) +
                                                          " for the weight matrices, held twice while copied");
         using Weights = std::pair<std::vector<RowMatrixXd>, std::vector<Eigen::RowVectorXd>>;
-        Weights drawn = interruptible([&](const std::atomic<bool>& cancel) {
-          Weights out;
-          network_weights(cfg, d0, seed, run, out.first, out.second, &cancel);
-          return out;
-        });
+        Weights drawn = interruptible(
+            [&](const std::atomic<bool>& cancel) {  // one network: no OpenMP team
+              Weights out;
+              network_weights(cfg, d0, seed, run, out.first, out.second, &cancel);
+              return out;
+            },
+            doubles <= 1e6);
         std::vector<RowMatrixXd>& ws = drawn.first;
         std::vector<Eigen::RowVectorXd>& bs = drawn.second;
         py::list out;
