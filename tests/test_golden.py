@@ -5,7 +5,8 @@ as its hexadecimal representation (``float.hex``), so the comparison is bit-for-
 matrices are held by the SHA-256 of their raw bytes. The configurations cover both
 samplers, every norm preset, both orders, orthogonal weights, a Hermite-defined
 activation, a parametrized activation, non-uniform widths, bias, eps, stages, recorded
-Grams, a fixed network run by ``forward``, and divergence.
+Grams, a fixed network run by ``forward``, divergence, the paper's block at its size (n = 10,
+d = 1000: the small-n loops and their SIMD versions), odd sizes and float32.
 
 Regenerate (only when a change of numbers is intended, and say so in the commit)::
 
@@ -78,6 +79,29 @@ def _cases(threads: int | None = None) -> dict[str, Any]:
         "exp-divergence": lambda: sim(isoinit.MLP(6, 8, "exp", "none", gain=3.0), x, runs=3, seed=11),
         "exp-divergence-stages": lambda: sim(
             isoinit.MLP(6, 8, "exp", "none", gain=3.0), x, runs=3, seed=11, stages=True
+        ),
+        # the paper's block at its batch size (the small-n loops, every SIMD path), odd sizes
+        # (the loops' tails), and float32
+        "relu-layer-gram-n10-d1000": lambda: sim(
+            isoinit.MLP(4, 1000, "relu", "layer"), isoinit.inputs.degenerate(10, 1000, 100.0, seed=0), runs=2, seed=12
+        ),
+        "tanh-layer-gram-n13-d301": lambda: sim(
+            isoinit.MLP(3, 301, "tanh", "layer"), isoinit.inputs.gaussian(13, 301, seed=1), runs=2, seed=13
+        ),
+        "relu-layer-gram-float32": lambda: sim(
+            isoinit.MLP(4, 300, "relu", "layer"),
+            isoinit.inputs.gaussian(10, 300, seed=2),
+            runs=2,
+            seed=14,
+            dtype="float32",
+        ),
+        "gelu-layer-weights-float32": lambda: sim(
+            isoinit.MLP(3, 77, "gelu", "layer"),
+            isoinit.inputs.gaussian(11, 77, seed=3),
+            runs=2,
+            seed=15,
+            sampler="weights",
+            dtype="float32",
         ),
         "forward-fixed-network": lambda: isoinit.forward(
             isoinit.MLP(3, 7, "gelu_tanh", "layer", bias=0.1),
