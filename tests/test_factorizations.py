@@ -7,7 +7,8 @@ runs, on regular Grams (hand-written loops below 16 rows, BLAS above) and on sin
 (Var (H H^T / d)_ij = gain^4 (G_ii G_jj + G_ij^2) / d for Gaussian weights; false-failure
 rate ~2e-9 per entry). A KS test against the weights sampler covers a collapsed batch. The
 metric selection: asked metrics are the full computation's values, the others NaN and refused
-by name.
+by name. The spectrum of a Gram of rank d < n (d <= 0.85 n) comes from the d x d dual X^T X:
+checked against the n x n Gram's own eigenvalues (metrics.gram_metrics on the recorded Grams).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from scipy import stats
 
 import isoinit
 from isoinit.metrics import METRICS
-from tolerances import KS_ALPHA
+from tolerances import DUAL_SPECTRUM_REL, FLOAT32_GAP_REL, KS_ALPHA
 
 
 def _input_gram(x: np.ndarray) -> np.ndarray:
@@ -138,3 +139,35 @@ def test_build_info_names_the_lapack() -> None:
     info = isoinit.build_info()
     assert "lapack" in info
     assert info["lapack"] is None or info["lapack"].startswith("OpenBLAS")
+
+
+@pytest.mark.parametrize(("n", "d", "stages"), [(40, 20, False), (64, 50, True), (12, 10, False)])
+def test_rank_deficient_spectrum_from_the_dual(n: int, d: int, stages: bool) -> None:
+    # n > d: the Gram X X^T / d has rank <= d; its eigenvalues come from the d x d X^T X / d
+    # (plus n - d zeros) and must be the n x n Gram's
+    mlp = isoinit.MLP(depth=3, width=d, activation="relu", norm="layer")
+    x = isoinit.inputs.gaussian(n, d, seed=0)
+    traj = isoinit.simulate(mlp, x, runs=2, seed=3, grams=True, stages=stages)
+    direct = isoinit.metrics.gram_metrics(np.asarray(traj.grams).reshape(-1, n, n))
+    for name in METRICS:
+        got = np.asarray(traj.metrics[name]).reshape(-1)
+        want = np.asarray(direct[name])
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg=name)
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=DUAL_SPECTRUM_REL, atol=0, err_msg=name)
+    assert np.isinf(traj.gap).all() and (traj.isometry == 0).all()  # rank <= d < n: singular
+    assert (traj.effective_rank <= d + 1e-9).all()
+
+
+def test_rank_deficient_spectrum_in_float32() -> None:
+    # float32: the n x n Gram's null space carries float32 rounding (eigenvalues ~1e-7 of the
+    # largest, of either sign); the dual's zeros are exact, so the Gram is singular at every
+    # layer and the ranks are float64's within float32 accuracy
+    n, d = 48, 30
+    mlp = isoinit.MLP(depth=3, width=d, activation="relu", norm="layer")
+    x = isoinit.inputs.gaussian(n, d, seed=0)
+    t32 = isoinit.simulate(mlp, x, runs=2, seed=3, dtype="float32")
+    t64 = isoinit.simulate(mlp, x, runs=2, seed=3)
+    assert np.isinf(t32.gap).all() and np.isinf(t32.condition).all()
+    np.testing.assert_allclose(t32.effective_rank, t64.effective_rank, rtol=FLOAT32_GAP_REL, atol=0)
+    np.testing.assert_allclose(t32.stable_rank, t64.stable_rank, rtol=FLOAT32_GAP_REL, atol=0)

@@ -90,6 +90,12 @@ MEANFIELD_NUMPY = 0.05
 BOUND_REL = 1e-9
 #: Exact identities (isometry ratio, fixed point values) in float64.
 IDENTITY_REL = 1e-10
+#: The spectrum of an n x n Gram of rank d < n from its d x d dual X^T X against the direct
+#: eigenvalues: two backward-stable eigensolvers on the same matrix differ by O(n eps) of the
+#: largest eigenvalue, and the n - d rounding-noise eigenvalues of the direct route (~eps
+#: lambda_max each, exact zeros in the dual) change the entropy of the spectrum by ~n eps log
+#: eps; measured <= 5.3e-15 relative for n <= 64.
+DUAL_SPECTRUM_REL = 1e-12
 
 # --- training (PyTorch) -------------------------------------------------------------------
 

@@ -136,6 +136,16 @@ inline void syrk_rows(const RowMatrixXd& x, double alpha, MatrixXd& g) {
   ISOINIT_BLAS(dsyrk)("L", "T", &n, &d, &alpha, x.data(), &d, &beta, g.data(), &n, 1, 1);
 }
 
+/// The lower triangle of g = alpha X^T X (d x d) for the row-major n x d x (dsyrk; g is
+/// resized, its strict upper triangle is not written).
+inline void syrk_cols(const RowMatrixXd& x, double alpha, MatrixXd& g) {
+  const int n = dim(x.rows()), d = dim(x.cols());
+  g.resize(x.cols(), x.cols());
+  const double beta = 0.0;
+  // x row-major is the column-major d x n matrix A = X^T, and X^T X = A A^T
+  ISOINIT_BLAS(dsyrk)("L", "N", &d, &n, &alpha, x.data(), &d, &beta, g.data(), &d, 1, 1);
+}
+
 /// c := c - a a^T on the lower triangle of the m x m block c (leading dimension ldc) for the
 /// m x k block a (leading dimension lda), both column-major (dsyrk).
 inline void syrk_lower_update(Eigen::Index m, Eigen::Index k, const double* a, Eigen::Index lda, double* c,

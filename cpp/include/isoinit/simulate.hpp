@@ -251,7 +251,8 @@ struct RunState {
   RowMatrix<T> x, h;
   std::vector<T> buffer;  // one column block of normals
   MatrixXd g;
-  GramFactor factor;  // g's factorizations, each computed once, when needed (factor.hpp)
+  GramFactor factor;                  // g's factorizations, each computed once, when needed (factor.hpp)
+  const RowMatrix<T>* src = nullptr;  // the matrix whose Gram g is (gram_of)
 
   RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) { blas_single_threaded(); }
 
@@ -263,6 +264,7 @@ struct RunState {
   /// Gram is recomputed on the prescaled values instead.
   bool gram_of(const RowMatrix<T>& m, bool need_factor, bool output = true) {
     double root_scale = 1.0;
+    src = &m;
     if (!kernels::gram_safe(m, g, root_scale, !output)) return false;
     factor.reset(g, root_scale);
     if (!factor.finite) return false;
@@ -271,6 +273,11 @@ struct RunState {
   }
 
   void record(Eigen::Index l, int s) {
+    // the spectrum of a Gram of rank <= d < n (which also makes it singular) from the d x d
+    // dual, where that is cheaper than the n x n Gram's
+    if ((cfg.metrics & (spectral_metrics | determinant_metrics)) && factor.finite && src &&
+        GramFactor::dual_pays(src->rows(), src->cols()))
+      factor.dual_eigenvalues(*src);
     gram_metrics(g, factor, cfg.metrics, res.metric_ptr(r, l, s));
     if (cfg.grams) {
       Eigen::Map<MatrixXd> out(res.gram_ptr(r, l, s), g.rows(), g.cols());
