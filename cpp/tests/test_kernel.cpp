@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "isoinit/simulate.hpp"
@@ -182,6 +183,31 @@ static void test_factorizations() {
     gram_metrics(g, f, out);
     CHECK(out[m_isometry] == 0.0 && std::isinf(out[m_gap]) && std::isinf(out[m_condition]));
   }
+  // n > d: the spectrum from the d x d dual X^T X (n - d exact zeros), in float64 and from
+  // float32 rows, against the n x n Gram's own eigenvalues
+  for (const auto& [n, d] : {std::pair<Eigen::Index, Eigen::Index>{20, 8}, {64, 40}, {130, 100}}) {
+    const RowMatrixXd x = batch(n, d);
+    MatrixXd g;
+    kernels::gram(x, g);
+    CHECK(GramFactor::dual_pays(n, d));
+    GramEigen e;
+    e.compute(g, false);
+    const double top = e.values.cwiseAbs().maxCoeff();
+    GramFactor f;
+    f.reset(g);
+    f.dual_eigenvalues(x);
+    const VectorXd& w = f.eigenvalues(g);  // the dual's, computed once
+    CHECK(w.size() == n && (w.head(n - d).array() == 0.0).all());
+    CHECK((w - e.values).cwiseAbs().maxCoeff() <= 1e-12 * top);
+    double out[n_metrics];
+    gram_metrics(g, f, out);
+    CHECK(out[m_isometry] == 0.0 && std::isinf(out[m_gap]) && out[m_effective_rank] <= static_cast<double>(d));
+    GramFactor f32;
+    f32.reset(g);
+    f32.dual_eigenvalues(RowMatrix<float>(x.cast<float>()));
+    CHECK((f32.eigenvalues(g) - e.values).cwiseAbs().maxCoeff() <= 1e-5 * top);
+  }
+  CHECK(!GramFactor::dual_pays(100, 90) && !GramFactor::dual_pays(10, 10) && !GramFactor::dual_pays(10, 20));
 }
 
 static void test_metrics() {
