@@ -208,7 +208,9 @@ def serve(handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
 
     threading.Thread(target=watch, daemon=True).start()
     for line in sys.stdin:
-        print(json.dumps(handler(json.loads(line))), flush=True)
+        request = json.loads(line)
+        answer = {"ready": True} if request.get("task") == "ping" else handler(request)
+        print(json.dumps(answer), flush=True)
 
 
 def standard_normals(count: int) -> None:
@@ -598,8 +600,13 @@ def main() -> None:
         f"load average before: {load_before[0]:.2f} (1 min), {load_before[1]:.2f} (5 min); "
         "other work on the machine slows every column"
     )
-    # warm up (the OpenMP and BLAS thread pools, the first-call costs) so the first cell is
-    # timed like the others
+    # the workers' start (importing PyTorch takes seconds of CPU) must not overlap the first
+    # cell's timing: wait until both answer; then warm up (the OpenMP and BLAS thread pools,
+    # the first-call costs) so the first cell is timed like the others
+    for w in (prim, torch_w):
+        if w is not None:
+            w.ask(task="ping")
+    settle()
     time_isoinit(
         isoinit.MLP(depth, ds[0], "relu", "layer"), isoinit.inputs.gaussian(ns[0], ds[0], seed=0), 0.5, threads
     )
