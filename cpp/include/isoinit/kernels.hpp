@@ -53,7 +53,7 @@ ISOINIT_ALWAYS_INLINE Acc reduce(std::size_t len, Term term) {
   for (; k + LANES <= len; k += LANES)
     for (std::size_t l = 0; l < LANES; ++l) acc[l] += term(k + l);
   for (std::size_t l = 0; k < len; ++k, ++l) acc[l] += term(k);
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  return fold_lanes(acc);
 }
 
 /// sum_k a[k] * b[k]

@@ -13,6 +13,18 @@
 
 #include "random.hpp"  // ISOINIT_X86_DISPATCH, <immintrin.h>, detail::have_avx2
 
+namespace isoinit::kernels {
+
+/// The one order in which the eight partial sums c[0..7] of a reduction are combined (term k
+/// in c[k % 8]): kernels::reduce and every loop here use it, which is what makes them agree
+/// bit for bit.
+template <class T>
+inline T fold_lanes(const T* c) {
+  return ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+}
+
+}  // namespace isoinit::kernels
+
 namespace isoinit::kernels::simd {
 
 /// Whether this CPU runs the AVX2 loops (and this build has them).
@@ -27,6 +39,12 @@ inline bool available() {
 #ifdef ISOINIT_X86_DISPATCH
 
 #define ISOINIT_AVX2 __attribute__((target("avx2")))
+
+/// The partial sums of lanes 0..3 (lo) and 4..7 (hi) into c[0..7].
+ISOINIT_AVX2 inline void store_lanes(double* c, __m256d lo, __m256d hi) {
+  _mm256_storeu_pd(c, lo);
+  _mm256_storeu_pd(c + 4, hi);
+}
 
 /// kernels::dot4: out[m] = sum_k a_m[k] b_m[k] in reduce()'s lanes, for four pairs of rows
 /// (a_m = a[shared ? 0 : m]: one row against four, read once, or four pairs).
@@ -52,11 +70,10 @@ ISOINIT_AVX2 inline void dot4(const double* const* a, bool shared, const double*
       }
   }
   for (int m = 0; m < 4; ++m) {
-    alignas(32) double c[8];
-    _mm256_store_pd(c, lo[m]);
-    _mm256_store_pd(c + 4, hi[m]);
+    double c[8];
+    store_lanes(c, lo[m], hi[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += as[m][j] * b[m][j];
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 ISOINIT_AVX2 inline void dot4(const float* const* a, bool shared, const float* const* b, std::size_t len, float* out) {
@@ -68,10 +85,10 @@ ISOINIT_AVX2 inline void dot4(const float* const* a, bool shared, const float* c
     for (int m = 0; m < 4; ++m)
       acc[m] = _mm256_add_ps(acc[m], _mm256_mul_ps(_mm256_loadu_ps(as[m] + k), _mm256_loadu_ps(b[m] + k)));
   for (int m = 0; m < 4; ++m) {
-    alignas(32) float c[8];
-    _mm256_store_ps(c, acc[m]);
+    float c[8];
+    _mm256_storeu_ps(c, acc[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += as[m][j] * b[m][j];
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 
@@ -86,11 +103,10 @@ ISOINIT_AVX2 inline void sum4(const double* const* r, std::size_t len, double* o
       hi[m] = _mm256_add_pd(hi[m], _mm256_loadu_pd(r[m] + k + 4));
     }
   for (int m = 0; m < 4; ++m) {
-    alignas(32) double c[8];
-    _mm256_store_pd(c, lo[m]);
-    _mm256_store_pd(c + 4, hi[m]);
+    double c[8];
+    store_lanes(c, lo[m], hi[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += r[m][j];
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 ISOINIT_AVX2 inline void sum4(const float* const* r, std::size_t len, double* out) {
@@ -103,11 +119,10 @@ ISOINIT_AVX2 inline void sum4(const float* const* r, std::size_t len, double* ou
       hi[m] = _mm256_add_pd(hi[m], _mm256_cvtps_pd(_mm_loadu_ps(r[m] + k + 4)));
     }
   for (int m = 0; m < 4; ++m) {
-    alignas(32) double c[8];
-    _mm256_store_pd(c, lo[m]);
-    _mm256_store_pd(c + 4, hi[m]);
+    double c[8];
+    store_lanes(c, lo[m], hi[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) c[l] += static_cast<double>(r[m][j]);
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 
@@ -130,14 +145,13 @@ ISOINIT_AVX2 inline void shift_sumsq4(double* const* r, std::size_t len, const d
       hi[m] = _mm256_add_pd(hi[m], _mm256_mul_pd(vh, vh));
     }
   for (int m = 0; m < 4; ++m) {
-    alignas(32) double c[8];
-    _mm256_store_pd(c, lo[m]);
-    _mm256_store_pd(c + 4, hi[m]);
+    double c[8];
+    store_lanes(c, lo[m], hi[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) {
       r[m][j] -= shift[m];
       c[l] += r[m][j] * r[m][j];
     }
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 ISOINIT_AVX2 inline void shift_sumsq4(float* const* r, std::size_t len, const double* shift, double* out) {
@@ -157,15 +171,14 @@ ISOINIT_AVX2 inline void shift_sumsq4(float* const* r, std::size_t len, const do
       hi[m] = _mm256_add_pd(hi[m], _mm256_mul_pd(vh, vh));
     }
   for (int m = 0; m < 4; ++m) {
-    alignas(32) double c[8];
-    _mm256_store_pd(c, lo[m]);
-    _mm256_store_pd(c + 4, hi[m]);
+    double c[8];
+    store_lanes(c, lo[m], hi[m]);
     const auto s = static_cast<float>(shift[m]);
     for (std::size_t j = k, l = 0; j < len; ++j, ++l) {
       r[m][j] -= s;
       c[l] += static_cast<double>(r[m][j]) * static_cast<double>(r[m][j]);
     }
-    out[m] = ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+    out[m] = fold_lanes(c);
   }
 }
 
