@@ -121,12 +121,7 @@ class GramFactor {
   const VectorXd& eigenvalues(const MatrixXd& g) {
     if (!values_done_) {
       values_done_ = true;
-#ifdef ISOINIT_HAVE_LAPACK
-      work_ = g;
-      if (blas::syevd_values(work_, values_, dwork_, iwork_)) return values_;
-#endif
-      solver_.compute(g, Eigen::EigenvaluesOnly);  // (with LAPACK: only if dsyevd did not converge)
-      values_ = solver_.eigenvalues();
+      spectrum(g, values_);
     }
     return values_;
   }
@@ -154,19 +149,13 @@ class GramFactor {
       if (root_scale != 1.0) copy /= root_scale;  // the prescaled rows whose Gram g is
       xd = &copy;
     }
-    VectorXd w;
 #ifdef ISOINIT_HAVE_LAPACK
-    blas::syrk_cols(*xd, 1.0 / static_cast<double>(d), work_);
-    if (!blas::syevd_values(work_, w, dwork_, iwork_)) {
-      work_.triangularView<Eigen::StrictlyUpper>() = work_.transpose();
-      solver_.compute(work_, Eigen::EigenvaluesOnly);
-      w = solver_.eigenvalues();
-    }
+    blas::syrk_cols(*xd, 1.0 / static_cast<double>(d), dual_);  // lower triangle: all spectrum() reads
 #else
-    work_.noalias() = xd->transpose() * *xd / static_cast<double>(d);
-    solver_.compute(work_, Eigen::EigenvaluesOnly);
-    w = solver_.eigenvalues();
+    dual_.noalias() = xd->transpose() * *xd / static_cast<double>(d);
 #endif
+    VectorXd w;
+    spectrum(dual_, w);
     values_.resize(n);
     values_.head(n - d).setZero();
     values_.tail(d) = w;
@@ -186,13 +175,24 @@ class GramFactor {
   State chol_ = State::not_done;
   bool root_ = false, semidefinite_ = false, values_done_ = false;
   double log_det_ = 0.0;
-  MatrixXd l_, work_;
+  MatrixXd l_, work_, dual_;
   VectorXd values_;
   Eigen::SelfAdjointEigenSolver<MatrixXd> solver_;
 #ifdef ISOINIT_HAVE_LAPACK
   std::vector<double> dwork_;
   std::vector<int> iwork_;
 #endif
+
+  /// The eigenvalues of the symmetric a (its lower triangle), ascending: LAPACK's dsyevd on a
+  /// copy, or Eigen's solver (without LAPACK, or if dsyevd did not converge).
+  void spectrum(const MatrixXd& a, VectorXd& w) {
+#ifdef ISOINIT_HAVE_LAPACK
+    work_ = a;
+    if (blas::syevd_values(work_, w, dwork_, iwork_)) return;
+#endif
+    solver_.compute(a, Eigen::EigenvaluesOnly);
+    w = solver_.eigenvalues();
+  }
 
   bool certified_regular(const MatrixXd& g, double trace) {
     const double n = static_cast<double>(g.rows());
