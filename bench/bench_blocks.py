@@ -30,17 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 import isoinit
+from bench_simulate import median_time
 from isoinit import blocks, inputs
 
 
@@ -82,16 +80,6 @@ def cases(smoke: bool) -> list[Case]:
         Case("transformer GPT-2 small, n = 128", "transformer", 128, 768, 12, 12, 4, 2, 4, 0.0),
         Case("residual MLP, n = 10, d = 1000, L = 30", "residual-mlp", 10, 1000, 30, 1, 20, 2, 4, 100.0),
     ]
-
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # --------------------------------------------------------------------------------------

@@ -15,24 +15,18 @@ chosen so that a float64 call lasts about 0.3 s.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any
 
 import isoinit
+from bench_simulate import median_time
 
 TARGET = 1.7
 
 
 def per_network(mlp: isoinit.MLP, x: Any, runs: int, repeat: int, **kw: Any) -> float:
-    """Median milliseconds per network of ``repeat`` calls of ``runs`` networks (after one warm-up call)."""
-    isoinit.simulate(mlp, x, runs=1, seed=0, threads=1, **kw)
-    times = []
-    for r in range(repeat):
-        t0 = time.perf_counter()
-        isoinit.simulate(mlp, x, runs=runs, seed=r, threads=1, **kw)
-        times.append((time.perf_counter() - t0) / runs * 1e3)
-    return statistics.median(times)
+    """Median milliseconds per network of ``repeat`` calls of ``runs`` networks (after a warm-up call)."""
+    return median_time(lambda: isoinit.simulate(mlp, x, runs=runs, seed=0, threads=1, **kw), repeat) / runs * 1e3
 
 
 def main() -> None:
