@@ -107,11 +107,26 @@ inline bool potrf_lower(MatrixXd& a) {
 
 /// Eigenvalues (ascending) of the symmetric a (lower triangle; destroyed), LAPACK dsyevd
 /// without vectors; false if it did not converge.
+///
+/// The workspace is the size dsyevd asks for (a query with lwork = -1, once per size and
+/// thread), not the documented minimum 2 n + 1: with the minimum, dsytrd cannot hold its
+/// n x 32 panel and falls back to the unblocked reduction (dsytd2, rank-2 updates a column at
+/// a time), 1.5x slower at n = 512 on the machine measured (bench/bench_factor.py). Up to
+/// n = 32 dsytrd is unblocked either way, so small Grams get the same numbers.
 inline bool syevd_values(MatrixXd& a, VectorXd& w, std::vector<double>& work, std::vector<int>& iwork) {
   const int n = dim(a.rows());
   w.resize(a.rows());
   int info = 0;
-  const int lwork = 2 * n + 1, liwork = 1;  // the documented minimum without vectors
+  thread_local int queried_n = -1, queried_lwork = 0;
+  if (queried_n != n) {
+    double best = 0.0;
+    int lwork = -1, liwork = -1, best_i = 0;
+    ISOINIT_BLAS(dsyevd)("N", "L", &n, a.data(), &n, w.data(), &best, &lwork, &best_i, &liwork, &info, 1, 1);
+    queried_lwork = std::max(2 * n + 1, info == 0 ? static_cast<int>(best) : 0);
+    queried_n = n;
+    info = 0;
+  }
+  const int lwork = queried_lwork, liwork = 1;  // liwork: the documented value without vectors
   work.resize(static_cast<std::size_t>(lwork));
   iwork.resize(static_cast<std::size_t>(liwork));
   ISOINIT_BLAS(dsyevd)("N", "L", &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1);
