@@ -83,6 +83,31 @@ static void test_normal_paths_agree() {
               static_cast<int>(detail::best_normal_path()));
 }
 
+/// The float32 normals of every path are the float64 scalar normals rounded to nearest, on
+/// 10^6 draws with their slow-path draws, and across a split at an odd count.
+static void test_float_normals_are_rounded_doubles() {
+  const detail::NormalPath paths[] = {detail::NormalPath::scalar, detail::NormalPath::avx2, detail::NormalPath::avx512};
+  const std::size_t count = 1000003, cut = 4099;
+  const std::uint64_t key = Stream::derive(11, 3, 2, Purpose::linear).next_u64();
+  std::vector<double> reference(count);
+  detail::fill_normal_by(detail::NormalPath::scalar, key, 5, reference.data(), count);
+  std::vector<float> rounded(count), got(count);
+  for (std::size_t k = 0; k < count; ++k) rounded[k] = static_cast<float>(reference[k]);
+  int ran = 0;
+  for (const detail::NormalPath path : paths) {
+    if (!detail::normal_path_supported(path)) continue;
+    std::fill(got.begin(), got.end(), 0.0f);
+    detail::fill_normal_by(path, key, 5, got.data(), cut);
+    detail::fill_normal_by(path, key, 5 + cut, got.data() + cut, count - cut);
+    CHECK(std::memcmp(got.data(), rounded.data(), count * sizeof(float)) == 0);
+    ++ran;
+  }
+  Stream s(key, 5);
+  s.fill_normal(got.data(), count);
+  CHECK(std::memcmp(got.data(), rounded.data(), count * sizeof(float)) == 0);
+  std::printf("float32 normal paths compared with the rounded float64 ones: %d\n", ran);
+}
+
 /// Any split of the draws into calls gives the same numbers, across the SIMD paths' vector
 /// width (8) and slow-path block (1024) boundaries, on every path.
 static void test_normal_splits() {
@@ -535,6 +560,7 @@ int main() {
   test_normals();
   test_normal_paths_agree();
   test_normal_splits();
+  test_float_normals_are_rounded_doubles();
   test_simd_kernels_agree();
 #ifdef ISOINIT_X86_DISPATCH
   test_exp_near();

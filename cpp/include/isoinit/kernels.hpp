@@ -227,15 +227,7 @@ inline void combine_rows(const Matrix<T>& r, Eigen::Index i, Eigen::Index cols, 
 /// Standard normals from a stream into out[0..count): float64, or rounded to float32 (the
 /// same numbers: normal i of a stream is the same draw in both precisions).
 inline void fill_normals(Stream& s, double* out, std::size_t count) { s.fill_normal(out, count); }
-inline void fill_normals(Stream& s, float* out, std::size_t count) {
-  constexpr std::size_t CHUNK = 512;
-  double tmp[CHUNK];
-  for (std::size_t k = 0; k < count; k += CHUNK) {
-    const std::size_t m = std::min(CHUNK, count - k);
-    s.fill_normal(tmp, m);
-    for (std::size_t j = 0; j < m; ++j) out[k + j] = static_cast<float>(tmp[j]);
-  }
-}
+inline void fill_normals(Stream& s, float* out, std::size_t count) { s.fill_normal(out, count); }
 
 /// h = L Z for a lower-triangular n x n L and an n x d matrix Z of standard normals drawn
 /// from s in column blocks of BLOCK columns (each block row-major n x w, the stream's

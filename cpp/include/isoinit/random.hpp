@@ -77,8 +77,10 @@ class Stream {
   std::uint64_t key() const { return key_; }
   std::uint64_t counter() const { return counter_; }
 
-  /// Fill out[0..count) with standard normals (normals counter+1 .. counter+count).
+  /// Fill out[0..count) with standard normals (normals counter+1 .. counter+count); the
+  /// float overload writes the same normals rounded to float32 (no float64 pass in between).
   inline void fill_normal(double* out, std::size_t count);
+  inline void fill_normal(float* out, std::size_t count);
 
  private:
   std::uint64_t key_;
@@ -162,15 +164,17 @@ ISOINIT_NOINLINE inline double normal_slow(std::uint64_t key, std::uint64_t inde
 
 namespace detail {
 
-/// Normals index+1 .. index+count of the stream `key`, one at a time.
-inline void fill_normal_scalar(std::uint64_t key, std::uint64_t index, double* out, std::size_t count) {
+/// Normals index+1 .. index+count of the stream `key`, one at a time (T = double, or float:
+/// the same normals rounded to nearest, as every path below writes them).
+template <class T>
+inline void fill_normal_scalar(std::uint64_t key, std::uint64_t index, T* out, std::size_t count) {
   const double* xs = ziggurat().x;
   for (std::size_t k = 0; k < count; ++k) {
     const std::uint64_t idx = index + 1 + k;
     const std::uint64_t u = mix64(key + idx * GAMMA);
     const int i = static_cast<int>(u & 0xff);
     const double x = uniform52(u) * xs[i];
-    out[k] = ISOINIT_LIKELY(x < xs[i + 1]) ? signed_by(x, u) : normal_slow(key, idx, u);
+    out[k] = static_cast<T>(ISOINIT_LIKELY(x < xs[i + 1]) ? signed_by(x, u) : normal_slow(key, idx, u));
   }
 }
 
@@ -191,10 +195,16 @@ __attribute__((target("avx2"))) inline __m256i mix64x4(__m256i z) {
   return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
 }
 
+/// Four doubles stored as they are, or rounded to float32 (cvtpd2ps rounds to nearest, as
+/// static_cast<float> does).
+__attribute__((target("avx2"))) inline void store4(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+__attribute__((target("avx2"))) inline void store4(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+
 /// The same numbers as fill_normal_scalar, four draws at a time (the mixer and the
 /// arithmetic in AVX2 registers; the table lookups as scalar loads, which are faster than
 /// gathers on the CPUs measured).
-__attribute__((target("avx2"))) inline void fill_normal_avx2(std::uint64_t key, std::uint64_t index, double* out,
+template <class T>
+__attribute__((target("avx2"))) inline void fill_normal_avx2(std::uint64_t key, std::uint64_t index, T* out,
                                                              std::size_t count) {
   const double* xs = ziggurat().x;
   std::size_t k = 0;
@@ -221,11 +231,11 @@ __attribute__((target("avx2"))) inline void fill_normal_avx2(std::uint64_t key, 
           _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(u, 12), exponent)), two52);
       const __m256d x = _mm256_mul_pd(_mm256_mul_pd(top, scale), xi);
       const __m256d sign = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_and_si256(u, sign_bit), 55));
-      _mm256_storeu_pd(out + k, _mm256_or_pd(x, sign));
+      store4(out + k, _mm256_or_pd(x, sign));
       const int inside = _mm256_movemask_pd(_mm256_cmp_pd(x, xnext, _CMP_LT_OQ));
       if (ISOINIT_LIKELY(inside == 0xf)) continue;
       for (int l = 0; l < 4; ++l)
-        if (!(inside & (1 << l))) out[k + l] = normal_slow(key, index + 1 + k + l, lanes[l]);
+        if (!(inside & (1 << l))) out[k + l] = static_cast<T>(normal_slow(key, index + 1 + k + l, lanes[l]));
     }
   }
   fill_normal_scalar(key, index + k, out + k, count - k);
@@ -290,9 +300,9 @@ constexpr double wedge_margin = 0x1.0p-40;  // about 1e-12
 /// layer's rectangle in fill_normal_avx512: eight at a time, normal_slow's first wedge
 /// test and, after a rejection, its second draw's rectangle test; the rest (tail draws, the
 /// second draw missing too, or a wedge test too close to call) by normal_slow itself.
-ISOINIT_TARGET_AVX512 ISOINIT_NOINLINE inline void finish_slow_avx512(std::uint64_t key, std::uint64_t index,
-                                                                      double* out, const std::uint64_t* slow,
-                                                                      std::size_t n) {
+template <class T>
+ISOINIT_TARGET_AVX512 ISOINIT_NOINLINE inline void finish_slow_avx512(std::uint64_t key, std::uint64_t index, T* out,
+                                                                      const std::uint64_t* slow, std::size_t n) {
   const Ziggurat& zt = ziggurat();
   const __m512i side_key = splat(mix64(key ^ SIDE));
   const __m512i gamma = splat(GAMMA);
@@ -330,7 +340,7 @@ ISOINIT_TARGET_AVX512 ISOINIT_NOINLINE inline void finish_slow_avx512(std::uint6
     _mm512_store_si512(draw, u);
     for (std::size_t l = 0; l < lanes; ++l) {
       const std::uint64_t j = slow[s + l];
-      out[j] = ISOINIT_LIKELY(done >> l & 1u) ? value[l] : normal_slow(key, index + 1 + j, draw[l]);
+      out[j] = static_cast<T>(ISOINIT_LIKELY(done >> l & 1u) ? value[l] : normal_slow(key, index + 1 + j, draw[l]));
     }
   }
 }
@@ -340,7 +350,11 @@ ISOINIT_TARGET_AVX512 ISOINIT_NOINLINE inline void finish_slow_avx512(std::uint6
 /// general-purpose register to one 16-byte load of Ziggurat::pair (faster than gathers on the
 /// CPUs measured). The offsets of the other draws are compressed into a list and finished,
 /// a block at a time, by finish_slow_avx512 (no mispredicted branch per draw).
-ISOINIT_TARGET_AVX512 inline void fill_normal_avx512(std::uint64_t key, std::uint64_t index, double* out,
+ISOINIT_TARGET_AVX512 inline void store8(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+ISOINIT_TARGET_AVX512 inline void store8(float* p, __m512d v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+
+template <class T>
+ISOINIT_TARGET_AVX512 inline void fill_normal_avx512(std::uint64_t key, std::uint64_t index, T* out,
                                                      std::size_t count) {
   const double* pair = ziggurat().pair;
   constexpr std::size_t block = 1024;
@@ -371,7 +385,7 @@ ISOINIT_TARGET_AVX512 inline void fill_normal_avx512(std::uint64_t key, std::uin
             _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_insertf128_pd(_mm256_castpd128_pd256(at(1)), at(3), 1)),
                                _mm256_insertf128_pd(_mm256_castpd128_pd256(at(5)), at(7), 1), 1);
         const __m512d x = _mm512_mul_pd(top52(u), _mm512_unpacklo_pd(a, c));
-        _mm512_storeu_pd(out + k, signed_by8(x, u));
+        store8(out + k, signed_by8(x, u));
         const __mmask8 outside = _mm512_cmp_pd_mask(x, _mm512_unpackhi_pd(a, c), _CMP_NLT_UQ);
         _mm512_storeu_si512(slow + n_slow, _mm512_maskz_compress_epi64(outside, offset));
         n_slow += static_cast<std::size_t>(__builtin_popcount(outside));
@@ -429,8 +443,9 @@ inline NormalPath best_normal_path() {
 }
 
 /// Normals index+1 .. index+count of the stream `key` by `path`, which the CPU must support
-/// (normal_path_supported).
-inline void fill_normal_by(NormalPath path, std::uint64_t key, std::uint64_t index, double* out, std::size_t count) {
+/// (normal_path_supported); T = double, or float (the same normals, rounded).
+template <class T>
+inline void fill_normal_by(NormalPath path, std::uint64_t key, std::uint64_t index, T* out, std::size_t count) {
 #ifdef ISOINIT_X86_DISPATCH
   if (path == NormalPath::avx512) return fill_normal_avx512(key, index, out, count);
   if (path == NormalPath::avx2) return fill_normal_avx2(key, index, out, count);
@@ -442,6 +457,12 @@ inline void fill_normal_by(NormalPath path, std::uint64_t key, std::uint64_t ind
 }  // namespace detail
 
 inline void Stream::fill_normal(double* out, std::size_t count) {
+  static const detail::NormalPath path = detail::best_normal_path();
+  detail::fill_normal_by(path, key_, counter_, out, count);
+  counter_ += count;
+}
+
+inline void Stream::fill_normal(float* out, std::size_t count) {
   static const detail::NormalPath path = detail::best_normal_path();
   detail::fill_normal_by(path, key_, counter_, out, count);
   counter_ += count;
