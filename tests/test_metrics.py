@@ -7,7 +7,7 @@ import pytest
 
 import isoinit
 import tolerances as tol
-from isoinit import metrics
+from isoinit import _core, metrics
 
 
 def _numpy_metrics(g: np.ndarray) -> dict[str, float]:
@@ -217,3 +217,24 @@ def test_zero_gram_and_empty_inputs() -> None:
             metrics.gram_metrics(np.ones(shape))
     empty = metrics.gram_metrics(np.zeros((0, 3, 3)))
     assert all(v.shape == (0,) for v in empty.values())
+
+
+def test_psd_check_uses_the_metrics_eigenvalues() -> None:
+    """A caller's Gram is checked with the eigenvalues its metrics come from: the extremes the
+    kernel returns are NumPy's (an independent LAPACK) to EIGENSOLVER_REL of the largest, and
+    one bad Gram in a stack is found and named."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 40, 30))
+    g = x @ np.swapaxes(x, 1, 2) / 30  # rank 30 of 40: eigenvalues at rounding level, both signs
+    g[1] += np.eye(40)  # full rank
+    metrics_, extremes = _core.gram_metrics_extremes(np.ascontiguousarray(g))
+    assert np.array_equal(metrics_, _core.gram_metrics(np.ascontiguousarray(g)), equal_nan=True)
+    ev = np.linalg.eigvalsh(g)
+    top = np.max(np.abs(ev), axis=1)
+    assert np.allclose(extremes[:, 0], ev[:, 0], rtol=0, atol=tol.EIGENSOLVER_REL * top.max())
+    assert np.allclose(extremes[:, 1], top, rtol=tol.EIGENSOLVER_REL, atol=0)
+    assert np.all(metrics.isometry_gap(g)[[0, 2, 3]] == np.inf) and np.isfinite(metrics.isometry_gap(g)[1])
+    bad = g.copy()
+    bad[2] -= 0.01 * np.eye(40)  # smallest eigenvalue about -0.01
+    with pytest.raises(ValueError, match=r"positive semi-definite.*smallest eigenvalue is -0\.01.* at x\[2\]"):
+        metrics.gram_metrics(bad)

@@ -96,6 +96,9 @@ IDENTITY_REL = 1e-10
 #: lambda_max each, exact zeros in the dual) change the entropy of the spectrum by ~n eps log
 #: eps; measured <= 5.3e-15 relative for n <= 64.
 DUAL_SPECTRUM_REL = 1e-12
+#: Two backward-stable eigensolvers (the kernel's LAPACK and NumPy's) on the same symmetric
+#: matrix: every eigenvalue within O(n eps) of the largest |eigenvalue| (n = 40 in the test).
+EIGENSOLVER_REL = 1e-12
 
 # --- training (PyTorch) -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 6
+#define ISOINIT_CORE_API 7
 
 namespace isoinit::bind {
 

@@ -21,7 +21,7 @@ except _metadata.PackageNotFoundError:  # not installed (a bare source tree on s
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
-_CORE_API = 6
+_CORE_API = 7
 _REINSTALL = (
     "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
     "`pip install --no-build-isolation -e . -Cbuild-dir=build`"

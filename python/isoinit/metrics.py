@@ -84,42 +84,56 @@ def _where(lead: tuple[int, ...], flat_index: int) -> str:
     return f" at x[{', '.join(str(int(i)) for i in np.unravel_index(flat_index, lead))}]"
 
 
-def _check_gram(g: NDArray[np.float64], auto: bool) -> None:
-    """Symmetric within :data:`SYMMETRY_RTOL` and PSD within :data:`PSD_RTOL`, or ValueError."""
-    lead, n = g.shape[:-2], g.shape[-1]
-    flat = g.reshape(-1, n, n)
+def _asymmetry(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``|a - a^T|`` over the last two axes (one pass over the transpose, which is the slow part)."""
+    d = np.subtract(a, np.swapaxes(a, -1, -2))
+    return np.abs(d, out=d)
+
+
+def _check_symmetric(absg: NDArray[np.float64], asym: NDArray[np.float64]) -> None:
+    """Symmetric within :data:`SYMMETRY_RTOL` (``absg``: ``|g|``; ``asym``: :func:`_asymmetry` of g), or ValueError."""
+    lead, n = absg.shape[:-2], absg.shape[-1]
+    flat = absg.reshape(-1, n, n)
     if flat.shape[0] == 0:
         return
-    hint = " (pass gram=False if x is a representation)" if auto else ""
-    scale = np.max(np.abs(flat), axis=(1, 2))
-    asym = np.max(np.abs(flat - np.swapaxes(flat, 1, 2)), axis=(1, 2))
-    bad = np.flatnonzero(asym > SYMMETRY_RTOL * scale)
+    scale = np.max(flat, axis=(1, 2))
+    worst = np.max(asym.reshape(-1, n, n), axis=(1, 2))
+    bad = np.flatnonzero(worst > SYMMETRY_RTOL * scale)
     if bad.size:
         k = int(bad[0])
         raise ValueError(
             f"x must be a symmetric Gram matrix (|x - x^T| <= {SYMMETRY_RTOL:g} max|x|); "
-            f"its largest asymmetry is {asym[k]:.3g} (largest entry {scale[k]:.3g}){_where(lead, k)}"
+            f"its largest asymmetry is {worst[k]:.3g} (largest entry {scale[k]:.3g}){_where(lead, k)}"
         )
-    ev = np.linalg.eigvalsh(flat)
-    low, high = ev[:, 0], np.max(np.abs(ev), axis=1)
+
+
+def _check_psd(extremes: NDArray[np.float64], lead: tuple[int, ...], n: int, auto: bool) -> None:
+    """PSD within :data:`PSD_RTOL`, from each Gram's (smallest, largest |.|) eigenvalue, or ValueError."""
+    low, high = extremes[:, 0], extremes[:, 1]
     bad = np.flatnonzero(low < -n * PSD_RTOL * high)
     if bad.size:
         k = int(bad[0])
+        hint = " (pass gram=False if x is a representation)" if auto else ""
         raise ValueError(
             f"x must be positive semi-definite (smallest eigenvalue >= -n * {PSD_RTOL:g} * largest){hint}; "
             f"its smallest eigenvalue is {low[k]:.6g} (largest {high[k]:.6g}){_where(lead, k)}"
         )
 
 
-def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
+def _as_gram(x: ArrayLike, gram_flag: bool | None) -> tuple[NDArray[np.float64], bool, bool]:
+    """The Gram of x, whether x was one (its PSD check is then the caller's), and whether that was guessed."""
     a = check.array("x", x)  # complex -> TypeError; NaN, inf -> ValueError naming the entry
     if gram_flag is not None:
         gram_flag = check.boolean("gram", gram_flag)
     if a.ndim < 2:
         raise ValueError(f"x must be a Gram matrix (n, n) or a representation (n, d); got shape {a.shape}")
     auto = gram_flag is None
+    square = a.shape[-1] == a.shape[-2] and gram_flag is not False
+    asym, absa = (_asymmetry(a), np.abs(a)) if square else (None, None)
     if gram_flag is None:
-        gram_flag = a.shape[-1] == a.shape[-2] and bool(np.allclose(a, np.swapaxes(a, -1, -2), rtol=1e-12, atol=0))
+        # a Gram if symmetric to 1e-12 relative, entry by entry: |a_ij - a_ji| <= 1e-12 |a_ji|
+        # for all i, j, which is the same set of conditions as <= 1e-12 |a_ij|
+        gram_flag = asym is not None and absa is not None and bool(np.all(asym <= 1e-12 * absa))
     if not gram_flag:
         a = gram(a)
     elif a.shape[-1] != a.shape[-2]:
@@ -127,8 +141,9 @@ def _as_gram(x: ArrayLike, gram_flag: bool | None) -> NDArray[np.float64]:
     if a.shape[-1] < 2:
         raise ValueError(f"x must describe n >= 2 samples; got n={a.shape[-1]}")
     if gram_flag:
-        _check_gram(a, auto)
-    return a
+        assert asym is not None and absa is not None  # square: checked above
+        _check_symmetric(absa, asym)
+    return a, gram_flag, auto
 
 
 def gram_metrics(x: ArrayLike, *, gram: bool | None = None) -> dict[str, NDArray[np.float64]]:
@@ -152,19 +167,28 @@ def gram_metrics(x: ArrayLike, *, gram: bool | None = None) -> dict[str, NDArray
         For NaN or inf entries, the wrong shape, ``n < 2``, ``d = 0``, or a Gram that is not
         symmetric or not positive semi-definite.
     """
-    return _measure(_as_gram(x, gram))
+    g, given, auto = _as_gram(x, gram)
+    # a Gram given by the caller is checked to be PSD with the eigenvalues its metrics come
+    # from (one eigendecomposition, not two); one computed here from a representation is PSD
+    return _measure(g, psd_check=auto if given else None)
 
 
-def _measure(g: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
-    """The metrics of a stack of Grams ``(..., n, n)`` as the simulator computes them, unchecked.
+def _measure(g: NDArray[np.float64], psd_check: bool | None = None) -> dict[str, NDArray[np.float64]]:
+    """The metrics of a stack of Grams ``(..., n, n)`` as the simulator computes them.
 
-    For the package's own Grams (the mean field's, which are NaN after a breakdown); only the
-    all-zero Gram is given its documented ranks (0) instead of the kernel's 0/0.
+    Unchecked for the package's own Grams (the mean field's, which are NaN after a
+    breakdown); with ``psd_check`` (whether the input was guessed to be a Gram, for the
+    error's hint), a Gram that is not PSD within :data:`PSD_RTOL` raises ValueError. Only
+    the all-zero Gram is given its documented ranks (0) instead of the kernel's 0/0.
     """
     lead = g.shape[:-2]
     n = g.shape[-1]
     flat = np.ascontiguousarray(g.reshape(-1, n, n))
-    out = _core.gram_metrics(flat)
+    if psd_check is None:
+        out = _core.gram_metrics(flat)
+    else:
+        out, extremes = _core.gram_metrics_extremes(flat)
+        _check_psd(extremes, lead, n, psd_check)
     zero = ~np.any(flat != 0, axis=(1, 2))
     if zero.any():
         out = np.array(out)
