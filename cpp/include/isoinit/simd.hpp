@@ -268,53 +268,43 @@ ISOINIT_AVX2 inline void combine(const double* cm, std::size_t cstride, std::siz
     out[k] = v;
   }
 }
+/// combine's float32 columns [0, 8 V) of z and out (both offset to the first column): V
+/// independent sums of eight columns in flight.
+template <int V>
+ISOINIT_AVX2 inline void combine_columns(const float* cm, std::size_t cstride, std::size_t cols, const float* z,
+                                         std::size_t stride, float* out) {
+  const auto c = [cm, cstride](std::size_t j) { return cm[j * cstride]; };
+  __m256 v[V];
+  for (int s = 0; s < V; ++s) v[s] = _mm256_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const float* z0 = z + j * stride;
+    const __m256 c0 = _mm256_set1_ps(c(j)), c1 = _mm256_set1_ps(c(j + 1));
+    const __m256 c2 = _mm256_set1_ps(c(j + 2)), c3 = _mm256_set1_ps(c(j + 3));
+    for (int s = 0; s < V; ++s) {
+      const float* zs = z0 + 8 * s;
+      v[s] = _mm256_add_ps(v[s], _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(c0, _mm256_loadu_ps(zs)),
+                                                             _mm256_mul_ps(c1, _mm256_loadu_ps(zs + stride))),
+                                               _mm256_add_ps(_mm256_mul_ps(c2, _mm256_loadu_ps(zs + 2 * stride)),
+                                                             _mm256_mul_ps(c3, _mm256_loadu_ps(zs + 3 * stride)))));
+    }
+  }
+  for (; j < cols; ++j) {
+    const __m256 cj = _mm256_set1_ps(c(j));
+    for (int s = 0; s < V; ++s) v[s] = _mm256_add_ps(v[s], _mm256_mul_ps(cj, _mm256_loadu_ps(z + j * stride + 8 * s)));
+  }
+  for (int s = 0; s < V; ++s) _mm256_storeu_ps(out + 8 * s, v[s]);
+}
+
 ISOINIT_AVX2 inline void combine(const float* cm, std::size_t cstride, std::size_t cols, const float* z,
                                  std::size_t stride, std::size_t w, float* out) {
   const auto c = [cm, cstride](std::size_t j) { return cm[j * cstride]; };
   const std::size_t groups = cols / 4 * 4;
   std::size_t k = 0;
   // sixteen columns at a time: two independent sums in flight (one would wait on its own
-  // additions); each column's terms are added in the same order as below
-  for (; k + 16 <= w; k += 16) {
-    __m256 v = _mm256_setzero_ps(), u = _mm256_setzero_ps();
-    std::size_t j = 0;
-    for (; j < groups; j += 4) {
-      const float* z0 = z + j * stride + k;
-      const __m256 c0 = _mm256_set1_ps(c(j)), c1 = _mm256_set1_ps(c(j + 1));
-      const __m256 c2 = _mm256_set1_ps(c(j + 2)), c3 = _mm256_set1_ps(c(j + 3));
-      v = _mm256_add_ps(v, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(c0, _mm256_loadu_ps(z0)),
-                                                       _mm256_mul_ps(c1, _mm256_loadu_ps(z0 + stride))),
-                                         _mm256_add_ps(_mm256_mul_ps(c2, _mm256_loadu_ps(z0 + 2 * stride)),
-                                                       _mm256_mul_ps(c3, _mm256_loadu_ps(z0 + 3 * stride)))));
-      u = _mm256_add_ps(u, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(c0, _mm256_loadu_ps(z0 + 8)),
-                                                       _mm256_mul_ps(c1, _mm256_loadu_ps(z0 + stride + 8))),
-                                         _mm256_add_ps(_mm256_mul_ps(c2, _mm256_loadu_ps(z0 + 2 * stride + 8)),
-                                                       _mm256_mul_ps(c3, _mm256_loadu_ps(z0 + 3 * stride + 8)))));
-    }
-    for (; j < cols; ++j) {
-      const __m256 cj = _mm256_set1_ps(c(j));
-      v = _mm256_add_ps(v, _mm256_mul_ps(cj, _mm256_loadu_ps(z + j * stride + k)));
-      u = _mm256_add_ps(u, _mm256_mul_ps(cj, _mm256_loadu_ps(z + j * stride + k + 8)));
-    }
-    _mm256_storeu_ps(out + k, v);
-    _mm256_storeu_ps(out + k + 8, u);
-  }
-  for (; k + 8 <= w; k += 8) {
-    __m256 v = _mm256_setzero_ps();
-    std::size_t j = 0;
-    for (; j < groups; j += 4) {
-      const float* z0 = z + j * stride + k;
-      const __m256 c0 = _mm256_set1_ps(c(j)), c1 = _mm256_set1_ps(c(j + 1));
-      const __m256 c2 = _mm256_set1_ps(c(j + 2)), c3 = _mm256_set1_ps(c(j + 3));
-      v = _mm256_add_ps(v, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(c0, _mm256_loadu_ps(z0)),
-                                                       _mm256_mul_ps(c1, _mm256_loadu_ps(z0 + stride))),
-                                         _mm256_add_ps(_mm256_mul_ps(c2, _mm256_loadu_ps(z0 + 2 * stride)),
-                                                       _mm256_mul_ps(c3, _mm256_loadu_ps(z0 + 3 * stride)))));
-    }
-    for (; j < cols; ++j)
-      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(c(j)), _mm256_loadu_ps(z + j * stride + k)));
-    _mm256_storeu_ps(out + k, v);
-  }
+  // additions); each column's terms are added in the same order in every branch
+  for (; k + 16 <= w; k += 16) combine_columns<2>(cm, cstride, cols, z + k, stride, out + k);
+  for (; k + 8 <= w; k += 8) combine_columns<1>(cm, cstride, cols, z + k, stride, out + k);
   for (; k < w; ++k) {
     float v = 0.0f;
     std::size_t j = 0;
