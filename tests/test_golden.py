@@ -8,6 +8,12 @@ activation, a parametrized activation, non-uniform widths, bias, eps, stages, re
 Grams, a fixed network run by ``forward``, divergence, the paper's block at its size (n = 10,
 d = 1000: the small-n loops and their SIMD versions), odd sizes and float32.
 
+The BLAS/LAPACK path (n >= 16: OpenBLAS's products; n > 32: its blocked tridiagonal
+reduction; n > d: the spectrum from the dual) has its own file, ``golden_blas.json``: its
+last bits depend on the OpenBLAS kernel the CPU selects and on the OpenBLAS release, so it is
+compared only where both match the ones it was recorded with, and skipped (saying why)
+elsewhere.
+
 Regenerate (only when a change of numbers is intended, and say so in the commit)::
 
     python tests/test_golden.py --regenerate
@@ -29,6 +35,7 @@ import isoinit
 from isoinit.activations import from_hermite
 
 GOLDEN = Path(__file__).with_name("golden") / "golden.json"
+GOLDEN_BLAS = Path(__file__).with_name("golden") / "golden_blas.json"
 
 
 def _x(n: int = 4, d: int = 6) -> np.ndarray:
@@ -112,6 +119,35 @@ def _cases(threads: int | None = None) -> dict[str, Any]:
     }
 
 
+def _blas_cases(threads: int | None = None) -> dict[str, Any]:
+    """The BLAS-path configurations (see the module docstring), name -> callable."""
+
+    def sim(*args: Any, **kwargs: Any) -> Any:
+        return isoinit.simulate(*args, threads=threads, **kwargs)
+
+    x40 = isoinit.inputs.degenerate(40, 120, degeneracy=10.0, seed=6)
+    return {
+        "relu-layer-gram-n40": lambda: sim(isoinit.MLP(3, 120, "relu", "layer"), x40, runs=2, seed=16),
+        "tanh-layer-weights-n40": lambda: sim(
+            isoinit.MLP(3, 120, "tanh", "layer"), x40, runs=2, seed=17, sampler="weights"
+        ),
+        "relu-layer-gram-n40-float32": lambda: sim(
+            isoinit.MLP(3, 120, "relu", "layer"), x40, runs=2, seed=18, dtype="float32"
+        ),
+        # n = 64 > d = 40: the spectrum from the 40 x 40 dual
+        "gelu-layer-dual-n64-d40": lambda: sim(
+            isoinit.MLP(3, 40, "gelu", "layer"), isoinit.inputs.gaussian(64, 40, seed=7), runs=2, seed=19
+        ),
+    }
+
+
+def _blas_build() -> dict[str, str]:
+    """What the BLAS path's last bits depend on: the OpenBLAS kernel and release."""
+    from importlib.metadata import version
+
+    return {"lapack": str(isoinit.build_info()["lapack"]), "scipy-openblas32": version("scipy-openblas32")}
+
+
 def _hex(a: np.ndarray) -> list[Any]:
     return np.vectorize(lambda v: float(v).hex(), otypes=[object])(a).tolist()
 
@@ -128,10 +164,10 @@ def _record(traj: Any) -> dict[str, Any]:
     return out
 
 
-def _run(name: str, threads: int | None = None) -> dict[str, Any]:
+def _run(name: str, threads: int | None = None, cases: Any = _cases) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", isoinit.DivergenceWarning)
-        return _record(_cases(threads)[name]())
+        return _record(cases(threads)[name]())
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +189,29 @@ def test_golden_numbers(golden: dict[str, Any], name: str, threads: int) -> None
         assert got[key] == want[key], f"{name}: {key} changed"
 
 
+@pytest.fixture(scope="module")
+def golden_blas() -> dict[str, Any]:
+    return json.loads(GOLDEN_BLAS.read_text())
+
+
+def test_golden_blas_covers_every_case(golden_blas: dict[str, Any]) -> None:
+    assert sorted(golden_blas["cases"]) == sorted(_blas_cases())
+    assert golden_blas["build"].keys() == _blas_build().keys()
+
+
+@pytest.mark.parametrize("name", sorted(_blas_cases()))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_golden_blas_numbers(golden_blas: dict[str, Any], name: str, threads: int) -> None:
+    here = _blas_build()
+    if here != golden_blas["build"]:
+        pytest.skip(f"BLAS-path golden numbers were recorded with {golden_blas['build']}; this build has {here}")
+    got = _run(name, threads, _blas_cases)
+    want = golden_blas["cases"][name]
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key] == want[key], f"{name}: {key} changed"
+
+
 def test_golden_divergence_is_recorded(golden: dict[str, Any]) -> None:
     # the golden file itself must hold a diverging case, or the test above proves nothing about it
     assert any(d >= 0 for d in golden["exp-divergence"]["diverged_at"])
@@ -164,4 +223,6 @@ if __name__ == "__main__":
         sys.exit("usage: python tests/test_golden.py --regenerate")
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps({name: _run(name) for name in sorted(_cases())}, indent=1) + "\n")
-    print(f"wrote {GOLDEN}")
+    blas = {name: _run(name, cases=_blas_cases) for name in sorted(_blas_cases())}
+    GOLDEN_BLAS.write_text(json.dumps({"build": _blas_build(), "cases": blas}, indent=1) + "\n")
+    print(f"wrote {GOLDEN} and {GOLDEN_BLAS}")
