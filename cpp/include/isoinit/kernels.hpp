@@ -224,11 +224,6 @@ inline void combine_rows(const Matrix<T>& r, Eigen::Index i, Eigen::Index cols, 
   generic::combine(c, cstride, static_cast<std::size_t>(cols), z, stride, w, out);
 }
 
-/// Standard normals from a stream into out[0..count): float64, or rounded to float32 (the
-/// same numbers: normal i of a stream is the same draw in both precisions).
-inline void fill_normals(Stream& s, double* out, std::size_t count) { s.fill_normal(out, count); }
-inline void fill_normals(Stream& s, float* out, std::size_t count) { s.fill_normal(out, count); }
-
 /// h = L Z for a lower-triangular n x n L and an n x d matrix Z of standard normals drawn
 /// from s in column blocks of BLOCK columns (each block row-major n x w, the stream's
 /// order), by the hand-written loop: each block is drawn into an L1-sized buffer and used at
@@ -241,7 +236,7 @@ inline void lower_multiply_normals_loops(const Matrix<T>& l, Eigen::Index d, Str
   buffer.resize(static_cast<std::size_t>(n * BLOCK));
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
-    fill_normals(s, buffer.data(), static_cast<std::size_t>(n) * w);
+    s.fill_normal(buffer.data(), static_cast<std::size_t>(n) * w);
     for (Eigen::Index i = 0; i < n; ++i) combine_rows(l, i, i + 1, buffer.data(), w, w, h.row(i).data() + j0);
   }
 }
@@ -255,7 +250,7 @@ inline void lower_multiply_normals_blas(const Matrix<T>& l, Eigen::Index d, Stre
   h.resize(n, d);
   for (Eigen::Index j0 = 0; j0 < d; j0 += BLOCK) {
     const auto w = static_cast<std::size_t>(std::min(BLOCK, d - j0));
-    for (Eigen::Index i = 0; i < n; ++i) fill_normals(s, h.row(i).data() + j0, w);
+    for (Eigen::Index i = 0; i < n; ++i) s.fill_normal(h.row(i).data() + j0, w);
   }
   blas::trmm_lower_left(l, h);
 }

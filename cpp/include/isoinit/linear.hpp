@@ -68,7 +68,7 @@ template <class T>
 inline RowMatrix<T> draw_weights_as(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s) {
   if (kind != WeightKind::gaussian) return draw_weights(d_in, d_out, kind, s).template cast<T>();
   RowMatrix<T> w(d_in, d_out);
-  kernels::fill_normals(s, w.data(), static_cast<std::size_t>(w.size()));
+  s.fill_normal(w.data(), static_cast<std::size_t>(w.size()));
   w *= static_cast<T>(1.0 / std::sqrt(static_cast<double>(d_in)));
   return w;
 }

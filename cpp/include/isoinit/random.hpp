@@ -79,10 +79,13 @@ class Stream {
 
   /// Fill out[0..count) with standard normals (normals counter+1 .. counter+count); the
   /// float overload writes the same normals rounded to float32 (no float64 pass in between).
-  inline void fill_normal(double* out, std::size_t count);
-  inline void fill_normal(float* out, std::size_t count);
+  inline void fill_normal(double* out, std::size_t count) { fill(out, count); }
+  inline void fill_normal(float* out, std::size_t count) { fill(out, count); }
 
  private:
+  template <class T>
+  inline void fill(T* out, std::size_t count);
+
   std::uint64_t key_;
   std::uint64_t counter_;
 };
@@ -456,13 +459,8 @@ inline void fill_normal_by(NormalPath path, std::uint64_t key, std::uint64_t ind
 
 }  // namespace detail
 
-inline void Stream::fill_normal(double* out, std::size_t count) {
-  static const detail::NormalPath path = detail::best_normal_path();
-  detail::fill_normal_by(path, key_, counter_, out, count);
-  counter_ += count;
-}
-
-inline void Stream::fill_normal(float* out, std::size_t count) {
+template <class T>
+inline void Stream::fill(T* out, std::size_t count) {
   static const detail::NormalPath path = detail::best_normal_path();
   detail::fill_normal_by(path, key_, counter_, out, count);
   counter_ += count;
