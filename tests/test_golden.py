@@ -42,14 +42,20 @@ def _x(n: int = 4, d: int = 6) -> np.ndarray:
     return isoinit.inputs.degenerate(n, d, degeneracy=3, seed=5)
 
 
-def _cases(threads: int | None = None) -> dict[str, Any]:
-    """name -> zero-argument callable returning a Trajectory (simulations on ``threads`` threads)."""
-    herm = from_hermite([0.1, 0.8, 0.5, 0.2, -0.1])
-    x = _x()
+def _simulator(threads: int | None) -> Any:
+    """isoinit.simulate on ``threads`` threads."""
 
     def sim(*args: Any, **kwargs: Any) -> Any:
         return isoinit.simulate(*args, threads=threads, **kwargs)
 
+    return sim
+
+
+def _cases(threads: int | None = None) -> dict[str, Any]:
+    """name -> zero-argument callable returning a Trajectory (simulations on ``threads`` threads)."""
+    herm = from_hermite([0.1, 0.8, 0.5, 0.2, -0.1])
+    x = _x()
+    sim = _simulator(threads)
     return {
         "relu-layer-gram": lambda: sim(isoinit.MLP(4, 8, "relu", "layer"), x, runs=3, seed=1, sampler="gram"),
         "relu-layer-weights": lambda: sim(isoinit.MLP(4, 8, "relu", "layer"), x, runs=3, seed=1, sampler="weights"),
@@ -121,10 +127,7 @@ def _cases(threads: int | None = None) -> dict[str, Any]:
 
 def _blas_cases(threads: int | None = None) -> dict[str, Any]:
     """The BLAS-path configurations (see the module docstring), name -> callable."""
-
-    def sim(*args: Any, **kwargs: Any) -> Any:
-        return isoinit.simulate(*args, threads=threads, **kwargs)
-
+    sim = _simulator(threads)
     x40 = isoinit.inputs.degenerate(40, 120, degeneracy=10.0, seed=6)
     return {
         "relu-layer-gram-n40": lambda: sim(isoinit.MLP(3, 120, "relu", "layer"), x40, runs=2, seed=16),
@@ -170,6 +173,12 @@ def _run(name: str, threads: int | None = None, cases: Any = _cases) -> dict[str
         return _record(cases(threads)[name]())
 
 
+def _assert_same(name: str, got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key] == want[key], f"{name}: {key} changed"
+
+
 @pytest.fixture(scope="module")
 def golden() -> dict[str, Any]:
     return json.loads(GOLDEN.read_text())
@@ -182,11 +191,7 @@ def test_golden_covers_every_case(golden: dict[str, Any]) -> None:
 @pytest.mark.parametrize("name", sorted(_cases()))
 @pytest.mark.parametrize("threads", [1, 2])
 def test_golden_numbers(golden: dict[str, Any], name: str, threads: int) -> None:
-    got = _run(name, threads)  # the same numbers on any thread count
-    want = golden[name]
-    assert got.keys() == want.keys()
-    for key in want:
-        assert got[key] == want[key], f"{name}: {key} changed"
+    _assert_same(name, _run(name, threads), golden[name])  # the same numbers on any thread count
 
 
 @pytest.fixture(scope="module")
@@ -205,11 +210,7 @@ def test_golden_blas_numbers(golden_blas: dict[str, Any], name: str, threads: in
     here = _blas_build()
     if here != golden_blas["build"]:
         pytest.skip(f"BLAS-path golden numbers were recorded with {golden_blas['build']}; this build has {here}")
-    got = _run(name, threads, _blas_cases)
-    want = golden_blas["cases"][name]
-    assert got.keys() == want.keys()
-    for key in want:
-        assert got[key] == want[key], f"{name}: {key} changed"
+    _assert_same(name, _run(name, threads, _blas_cases), golden_blas["cases"][name])
 
 
 def test_golden_divergence_is_recorded(golden: dict[str, Any]) -> None:

@@ -128,22 +128,22 @@ def _as_gram(x: ArrayLike, gram_flag: bool | None) -> tuple[NDArray[np.float64],
     if a.ndim < 2:
         raise ValueError(f"x must be a Gram matrix (n, n) or a representation (n, d); got shape {a.shape}")
     auto = gram_flag is None
-    square = a.shape[-1] == a.shape[-2] and gram_flag is not False
-    asym, absa = (_asymmetry(a), np.abs(a)) if square else (None, None)
-    if gram_flag is None:
-        # a Gram if symmetric to 1e-12 relative, entry by entry: |a_ij - a_ji| <= 1e-12 |a_ji|
-        # for all i, j, which is the same set of conditions as <= 1e-12 |a_ij|
-        gram_flag = asym is not None and absa is not None and bool(np.all(asym <= 1e-12 * absa))
+    symmetry = None  # (|a|, |a - a^T|) of a square x that may be a Gram
+    if gram_flag is not False and a.shape[-1] == a.shape[-2]:
+        symmetry = np.abs(a), _asymmetry(a)
+        if gram_flag is None:
+            # a Gram if symmetric to 1e-12 relative, entry by entry: |a_ij - a_ji| <= 1e-12
+            # |a_ji| for all i, j, which is the same set of conditions as <= 1e-12 |a_ij|
+            gram_flag = bool(np.all(symmetry[1] <= 1e-12 * symmetry[0]))
     if not gram_flag:
         a = gram(a)
-    elif a.shape[-1] != a.shape[-2]:
+    elif symmetry is None:
         raise ValueError(f"x must be square when gram=True; got shape {a.shape}")
     if a.shape[-1] < 2:
         raise ValueError(f"x must describe n >= 2 samples; got n={a.shape[-1]}")
-    if gram_flag:
-        assert asym is not None and absa is not None  # square: checked above
-        _check_symmetric(absa, asym)
-    return a, gram_flag, auto
+    if gram_flag and symmetry is not None:
+        _check_symmetric(*symmetry)
+    return a, bool(gram_flag), auto
 
 
 def gram_metrics(x: ArrayLike, *, gram: bool | None = None) -> dict[str, NDArray[np.float64]]:
