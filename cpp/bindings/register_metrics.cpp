@@ -30,41 +30,20 @@ std::vector<double> stack_metrics(const DoubleArray& grams, std::vector<double>*
   return interruptible(
       [&](const std::atomic<bool>& cancel) {
         std::vector<double> res(static_cast<std::size_t>(k * n_metrics));
-        // independent matrices: parallel over the stack for large ones; an exception
-        // (out of memory, cancellation) is caught inside the region and rethrown after it
-        const bool parallel = !small && k > 1 && n >= 32;
-        (void)parallel;
-        std::exception_ptr error;
-        std::atomic<bool> failed{false};
-#ifdef ISOINIT_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (parallel) num_threads(nt)
-#endif
-        for (py::ssize_t i = 0; i < k; ++i) {
-          if (failed.load(std::memory_order_relaxed)) continue;
-          try {
-            detail::check_cancel(&cancel);
-            // symmetrize: callers pass Grams computed in floating point
-            MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
-            g = 0.5 * (g + g.transpose()).eval();
-            GramFactor f;
-            f.reset(g);
-            gram_metrics(g, f, all_metrics, res.data() + i * n_metrics);
-            if (ext) {
-              const VectorXd& lam = f.eigenvalues(g);  // ascending; computed for the ranks above
-              ext[2 * i] = lam(0);
-              ext[2 * i + 1] = std::max(std::abs(lam(0)), std::abs(lam(n - 1)));
-            }
-          } catch (...) {
-#ifdef ISOINIT_HAVE_OPENMP
-#pragma omp critical(isoinit_metrics_error)
-#endif
-            {
-              if (!error) error = std::current_exception();
-            }
-            failed.store(true, std::memory_order_relaxed);
+        // independent matrices: parallel over the stack for large ones
+        detail::parallel_for(k, nt, !small && k > 1 && n >= 32, &cancel, [&](std::int64_t i) {
+          // symmetrize: callers pass Grams computed in floating point
+          MatrixXd g = Eigen::Map<const RowMatrixXd>(src + i * n * n, n, n);
+          g = 0.5 * (g + g.transpose()).eval();
+          GramFactor f;
+          f.reset(g);
+          gram_metrics(g, f, all_metrics, res.data() + i * n_metrics);
+          if (ext) {
+            const VectorXd& lam = f.eigenvalues(g);  // ascending; computed for the ranks above
+            ext[2 * i] = lam(0);
+            ext[2 * i + 1] = std::max(std::abs(lam(0)), std::abs(lam(n - 1)));
           }
-        }
-        if (error) std::rethrow_exception(error);
+        });
         return res;
       },
       small);

@@ -213,6 +213,37 @@ namespace detail {
 inline void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
 }
+
+/// body(i) for i in [0, count), on `threads` OpenMP threads when `parallel` (dynamic, one
+/// index at a time), after a cancellation check each. An exception of a body (or the
+/// cancellation) is caught inside the parallel region, the remaining indices are skipped, and
+/// the first exception is rethrown, as it was, after the region.
+template <class F>
+inline void parallel_for(std::int64_t count, int threads, bool parallel, const std::atomic<bool>* cancel, F&& body) {
+  (void)threads;
+  (void)parallel;
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+#ifdef ISOINIT_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (parallel) num_threads(threads)
+#endif
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      check_cancel(cancel);
+      body(i);
+    } catch (...) {
+#ifdef ISOINIT_HAVE_OPENMP
+#pragma omp critical(isoinit_error)
+#endif
+      {
+        if (!error) error = std::current_exception();
+      }
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
 }  // namespace detail
 
 /// Results for runs [0, runs): arrays in C order.
@@ -555,30 +586,10 @@ inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t s
   if (!x0.allFinite()) throw std::invalid_argument("X must be finite");
   Result res(cfg, runs, x0.rows());
   const Program prog = cfg.program();
-  std::exception_ptr error;
-  std::atomic<bool> failed{false};
-  const int nt = resolve_threads(threads, runs);
-  (void)nt;
   const auto offset = static_cast<std::uint64_t>(run_offset);  // unsigned: wraps, never overflows
-#ifdef ISOINIT_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-#endif
-  for (std::int64_t r = 0; r < runs; ++r) {
-    if (failed.load(std::memory_order_relaxed)) continue;
-    try {
-      detail::check_cancel(cancel);
-      simulate_run(cfg, prog, x0, seed, offset + static_cast<std::uint64_t>(r), res, r, nullptr, nullptr, cancel);
-    } catch (...) {
-#ifdef ISOINIT_HAVE_OPENMP
-#pragma omp critical(isoinit_error)
-#endif
-      {
-        if (!error) error = std::current_exception();
-      }
-      failed.store(true, std::memory_order_relaxed);
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  detail::parallel_for(runs, resolve_threads(threads, runs), true, cancel, [&](std::int64_t r) {
+    simulate_run(cfg, prog, x0, seed, offset + static_cast<std::uint64_t>(r), res, r, nullptr, nullptr, cancel);
+  });
   return res;
 }
 
