@@ -139,3 +139,18 @@ BLOCK_KS_FAMILY = 1e-3
 BLOCK_KS_TESTS_ENGINE = 46
 BLOCK_KS_TESTS_TORCH = 8
 BLOCK_KS_ALPHA = BLOCK_KS_FAMILY / (BLOCK_KS_TESTS_ENGINE + BLOCK_KS_TESTS_TORCH)
+#: Golden numbers on another CPU kernel (tests/test_golden.py), relative per value where both
+#: are finite. Batches of n >= 16 rows go through OpenBLAS, whose kernels sum in another order
+#: on another CPU, and the C library's transcendental functions may differ by an ulp. Measured
+#: with `python tests/test_golden.py --cross-kernel`: float64 metrics and Grams at most 7.7e-14
+#: (potential; 6e-15 for the others), so this bound leaves 13x of room.
+GOLDEN_CROSS_CPU_REL = 1e-12
+#: `condition` divides the largest eigenvalue by the smallest, which carries the
+#: eigensolver's absolute error (about n eps lambda_max): it moves by about kappa n eps
+#: relatively. Measured 2.0e-13 in float64.
+GOLDEN_CROSS_CPU_REL_CONDITION = 1e-9
+#: float32 cases: the products round to float32 (eps 6e-8) in another order; a few ulp of
+#: float32 per layer over the 3-4 layers of the golden cases. Measured at most 5.7e-6.
+GOLDEN_CROSS_CPU_REL_FLOAT32 = 1e-4
+#: float32 `condition`: kappa n eps32, about 2e-3 at kappa = 1e3 and n = 40. Measured 2.1e-5.
+GOLDEN_CROSS_CPU_REL_FLOAT32_CONDITION = 1e-2

@@ -133,5 +133,6 @@ void register_simulate(py::module_& m);
 void register_metrics(py::module_& m);
 void register_random(py::module_& m);
 void register_activations(py::module_& m);
+void register_inputs(py::module_& m);
 
 }  // namespace isoinit::bind

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "bindings.hpp"
@@ -12,7 +14,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 7
+#define ISOINIT_CORE_API 8
 
 namespace isoinit::bind {
 
@@ -126,9 +128,13 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = ISOINIT_VERSION;
   m.attr("API") = ISOINIT_CORE_API;
   using namespace isoinit::bind;
-  // OpenBLAS runs on the calling thread: one network per OpenMP thread, and results that do
-  // not depend on the thread count
-  isoinit::blas_single_threaded();
+  // OpenBLAS runs on the calling thread (one network per OpenMP thread, results that do not
+  // depend on the thread count) and Eigen's blocking is fixed (results that do not depend on
+  // the CPU's caches)
+  isoinit::pin_backends();
+  if (const char* simd = std::getenv("ISOINIT_SIMD");
+      simd && *simd && std::strcmp(simd, "auto") != 0 && std::strcmp(simd, "off") != 0)
+    throw py::value_error(std::string("environment variable ISOINIT_SIMD must be 'auto' or 'off'; got '") + simd + "'");
   // MemoryLimitError -> MemoryError with its message; a bare std::bad_alloc (pybind11 already
   // maps it to MemoryError) is given a message that says what ran out
   py::register_exception_translator([](std::exception_ptr p) {
@@ -146,6 +152,7 @@ PYBIND11_MODULE(_core, m) {
   register_metrics(m);
   register_random(m);
   register_activations(m);
+  register_inputs(m);
   m.def("build_info", [] {
     py::dict d;
     d["version"] = ISOINIT_VERSION;

@@ -9,6 +9,15 @@ void register_activations(py::module_& m) {
     return names;
   });
   m.def(
+      "exact_activations",
+      [] {
+        std::vector<std::string> names;
+        for (const auto& e : activation_table())
+          if (e.exact) names.emplace_back(e.name);
+        return names;
+      },
+      "The activations whose values are the same bits on every CPU (IEEE-754 basic operations only).");
+  m.def(
       "activation_apply",
       [](const std::string& name, double param, const std::vector<double>& coeffs, const DoubleArray& x) {
         const Activation act = Activation::from_name(name, param, coeffs);

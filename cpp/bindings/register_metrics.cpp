@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "bindings.hpp"
 
 namespace isoinit::bind {
@@ -52,6 +54,30 @@ std::vector<double> stack_metrics(const DoubleArray& grams, std::vector<double>*
 }  // namespace
 
 void register_metrics(py::module_& m) {
+  m.def(
+      "gram",
+      [](const DoubleArray& x) {
+        if (x.ndim() != 3) throw std::invalid_argument("x must have shape (k, n, d)");
+        const py::ssize_t k = x.shape(0), n = x.shape(1), d = x.shape(2);
+        if (n < 1 || d < 1) throw std::invalid_argument("x must have n >= 1 rows and d >= 1 columns");
+        require_memory(static_cast<double>(k) * static_cast<double>(n) * static_cast<double>(n) * sizeof(double),
+                       "the Grams of " + std::to_string(k) + " matrices of " + std::to_string(n) + " rows");
+        std::vector<double> out(static_cast<std::size_t>(k * n * n));
+        {
+          py::gil_scoped_release release;
+          pin_backends();
+          RowMatrixXd a(n, d);
+          MatrixXd g;
+          for (py::ssize_t i = 0; i < k; ++i) {
+            std::copy(x.data() + i * n * d, x.data() + (i + 1) * n * d, a.data());
+            kernels::gram(a, g);  // symmetric: g = g^T exactly
+            std::copy(g.data(), g.data() + n * n, out.begin() + i * n * n);
+          }
+        }
+        return to_array(std::move(out), {k, n, n});
+      },
+      py::arg("x"),
+      "The Grams X X^T / d of a stack of representations (k, n, d) -> (k, n, n), as the kernel computes them.");
   m.def("metric_names", [] {
     std::vector<std::string> names;
     for (int k = 0; k < n_metrics; ++k) names.emplace_back(metric_names()[k]);

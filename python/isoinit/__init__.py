@@ -21,7 +21,7 @@ except _metadata.PackageNotFoundError:  # not installed (a bare source tree on s
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
-_CORE_API = 7
+_CORE_API = 8
 _REINSTALL = (
     "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
     "`pip install --no-build-isolation -e . -Cbuild-dir=build`"
@@ -58,6 +58,9 @@ def _preload_blas() -> None:
 
 def _load_core() -> None:
     """Import the compiled core, or fail with an error that says how to repair the install."""
+    simd = os.environ.get("ISOINIT_SIMD", "")
+    if simd not in ("", "auto", "off"):
+        raise ValueError(f"environment variable ISOINIT_SIMD must be 'auto' or 'off'; got {simd!r}")
     _preload_blas()
     try:
         from . import _core

@@ -74,7 +74,11 @@ def gram(x: ArrayLike) -> NDArray[np.float64]:
         raise ValueError(f"x must have at least 2 dimensions (n, d); got shape {a.shape}")
     if a.shape[-1] < 1:
         raise ValueError(f"x must have d >= 1 features (columns); got shape {a.shape}")
-    return np.asarray(a @ np.swapaxes(a, -1, -2) / a.shape[-1])
+    if 0 in a.shape[:-2]:
+        return np.zeros((*a.shape[:-1], a.shape[-2]))
+    # the kernel's Gram: symmetric, and the same bits on every CPU for n < 16 rows
+    flat = _core.gram(a.reshape(-1, *a.shape[-2:]))
+    return np.asarray(flat.reshape(*a.shape[:-1], a.shape[-2]))
 
 
 def _where(lead: tuple[int, ...], flat_index: int) -> str:

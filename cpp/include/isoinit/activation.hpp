@@ -23,11 +23,16 @@ constexpr int HE_MAX = 30;
 constexpr std::size_t TABLE_HEADER = 8;
 constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme is written for 5
 
-// The one activation list. Each entry is X(name, requirement, formula):
+// The one activation list. Each entry is X(name, requirement, exactness, formula):
 //   name         the engine name and the ActKind enumerator;
 //   requirement  ISOINIT_ANY, or ISOINIT_REQUIRES(condition, "what is allowed", shown value):
 //                a condition on the scalar parameter `a` (and, for hermite, the coefficients
 //                `c`) that Activation::validate() checks;
+//   exactness    ISOINIT_EXACT if the formula uses only IEEE-754's correctly rounded
+//                operations (+ - * /, sqrt, comparisons, floor), so its values are the same
+//                bits on every CPU; ISOINIT_LIBM if it calls the C library's transcendental
+//                functions, whose last bits can depend on the CPU (glibc picks FMA or
+//                non-FMA versions at load time);
 //   formula      the value at the input `x` (double), an expression of x, a and c.
 // The enum, the name table, the validation and the dispatch of Activation::apply are all
 // generated from it: adding an activation on the C++ side is adding one entry here (the
@@ -35,34 +40,35 @@ constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme i
 // he0..he30 (a = K), `hermite` for the series sum_k c_k He_k(x) / sqrt(k!), `table` for a
 // piecewise polynomial on a uniform grid with linear tails (a Python callable tabulated by
 // python/isoinit/activations.py; layout at TABLE_HEADER).
-#define ISOINIT_ACTIVATIONS(X)                                                                               \
-  X(identity, ISOINIT_ANY, x)                                                                                \
-  X(relu, ISOINIT_ANY, x > 0 ? x : 0.0)                                                                      \
-  X(leaky_relu, ISOINIT_ANY, x >= 0 ? x : a * x)                                                             \
-  X(tanh, ISOINIT_ANY, std::tanh(x))                                                                         \
-  X(sigmoid, ISOINIT_ANY, detail::sigmoid(x))                                                                \
-  X(sin, ISOINIT_ANY, std::sin(x))                                                                           \
-  X(cos, ISOINIT_ANY, std::cos(x))                                                                           \
-  X(exp, ISOINIT_ANY, std::exp(x))                                                                           \
-  X(erf, ISOINIT_ANY, std::erf(x))                                                                           \
-  X(gelu, ISOINIT_ANY, 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)))                                            \
-  X(gelu_tanh, ISOINIT_ANY, 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)))) \
-  X(silu, ISOINIT_ANY, (x * detail::sigmoid(x)))                                                             \
-  X(selu, ISOINIT_ANY, (SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x))))                             \
-  X(elu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), x > 0 ? x : a * std::expm1(x))                             \
-  X(celu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), x > 0 ? x : a * std::expm1(x / a))                        \
-  X(softplus, ISOINIT_ANY, detail::softplus(x))                                                              \
-  X(step, ISOINIT_ANY, x > 0 ? 1.0 : 0.0)                                                                    \
-  X(sign, ISOINIT_ANY, x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))                                                   \
-  X(abs, ISOINIT_ANY, std::fabs(x))                                                                          \
-  X(softsign, ISOINIT_ANY, x / (1.0 + std::fabs(x)))                                                         \
-  X(hardtanh, ISOINIT_ANY, x < -1.0 ? -1.0 : (x > 1.0 ? 1.0 : x))                                            \
-  X(mish, ISOINIT_ANY, (x * std::tanh(detail::softplus(x))))                                                 \
-  X(he, ISOINIT_REQUIRES(a >= 0 && a <= HE_MAX && a == std::floor(a), "an integer 0 <= K <= 30", a),         \
-    detail::hermite_he(static_cast<int>(a), x))                                                              \
-  X(hermite, ISOINIT_REQUIRES(!c.empty() && c.size() <= HE_MAX + 1, "1 to 31 coefficients", c.size()),       \
-    detail::hermite_series(c, x))                                                                            \
-  X(table, ISOINIT_REQUIRES(detail::table_ok(c), "a packed table (see TABLE_HEADER)", c.size()),             \
+#define ISOINIT_ACTIVATIONS(X)                                                                                        \
+  X(identity, ISOINIT_ANY, ISOINIT_EXACT, x)                                                                          \
+  X(relu, ISOINIT_ANY, ISOINIT_EXACT, x > 0 ? x : 0.0)                                                                \
+  X(leaky_relu, ISOINIT_ANY, ISOINIT_EXACT, x >= 0 ? x : a * x)                                                       \
+  X(tanh, ISOINIT_ANY, ISOINIT_LIBM, std::tanh(x))                                                                    \
+  X(sigmoid, ISOINIT_ANY, ISOINIT_LIBM, detail::sigmoid(x))                                                           \
+  X(sin, ISOINIT_ANY, ISOINIT_LIBM, std::sin(x))                                                                      \
+  X(cos, ISOINIT_ANY, ISOINIT_LIBM, std::cos(x))                                                                      \
+  X(exp, ISOINIT_ANY, ISOINIT_LIBM, std::exp(x))                                                                      \
+  X(erf, ISOINIT_ANY, ISOINIT_LIBM, std::erf(x))                                                                      \
+  X(gelu, ISOINIT_ANY, ISOINIT_LIBM, 0.5 * x * (1.0 + std::erf(x * M_SQRT1_2)))                                       \
+  X(gelu_tanh, ISOINIT_ANY, ISOINIT_LIBM,                                                                             \
+    0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))))                                  \
+  X(silu, ISOINIT_ANY, ISOINIT_LIBM, (x * detail::sigmoid(x)))                                                        \
+  X(selu, ISOINIT_ANY, ISOINIT_LIBM, (SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x))))                        \
+  X(elu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), ISOINIT_LIBM, x > 0 ? x : a * std::expm1(x))                        \
+  X(celu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), ISOINIT_LIBM, x > 0 ? x : a * std::expm1(x / a))                   \
+  X(softplus, ISOINIT_ANY, ISOINIT_LIBM, detail::softplus(x))                                                         \
+  X(step, ISOINIT_ANY, ISOINIT_EXACT, x > 0 ? 1.0 : 0.0)                                                              \
+  X(sign, ISOINIT_ANY, ISOINIT_EXACT, x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))                                             \
+  X(abs, ISOINIT_ANY, ISOINIT_EXACT, std::fabs(x))                                                                    \
+  X(softsign, ISOINIT_ANY, ISOINIT_EXACT, x / (1.0 + std::fabs(x)))                                                   \
+  X(hardtanh, ISOINIT_ANY, ISOINIT_EXACT, x < -1.0 ? -1.0 : (x > 1.0 ? 1.0 : x))                                      \
+  X(mish, ISOINIT_ANY, ISOINIT_LIBM, (x * std::tanh(detail::softplus(x))))                                            \
+  X(he, ISOINIT_REQUIRES(a >= 0 && a <= HE_MAX && a == std::floor(a), "an integer 0 <= K <= 30", a), ISOINIT_EXACT,   \
+    detail::hermite_he(static_cast<int>(a), x))                                                                       \
+  X(hermite, ISOINIT_REQUIRES(!c.empty() && c.size() <= HE_MAX + 1, "1 to 31 coefficients", c.size()), ISOINIT_EXACT, \
+    detail::hermite_series(c, x))                                                                                     \
+  X(table, ISOINIT_REQUIRES(detail::table_ok(c), "a packed table (see TABLE_HEADER)", c.size()), ISOINIT_EXACT,       \
     detail::table_eval(c, x))
 
 namespace detail {
@@ -153,7 +159,7 @@ inline bool map(T* d, std::size_t count, F f) {
 }  // namespace detail
 
 enum class ActKind {
-#define ISOINIT_ACT_ENUM(name, requirement, formula) name,
+#define ISOINIT_ACT_ENUM(name, requirement, exactness, formula) name,
   ISOINIT_ACTIVATIONS(ISOINIT_ACT_ENUM)
 #undef ISOINIT_ACT_ENUM
 };
@@ -161,13 +167,18 @@ enum class ActKind {
 struct ActName {
   const char* name;
   ActKind kind;
+  bool exact;  // the entry's exactness: the same bits on every CPU
 };
 
 /// Every named activation, in the order of ISOINIT_ACTIVATIONS.
 inline const std::vector<ActName>& activation_table() {
   static const std::vector<ActName> table = {
-#define ISOINIT_ACT_NAME(name, requirement, formula) {#name, ActKind::name},
+#define ISOINIT_ACT_NAME(name, requirement, exactness, formula) {#name, ActKind::name, exactness},
+#define ISOINIT_EXACT true
+#define ISOINIT_LIBM false
       ISOINIT_ACTIVATIONS(ISOINIT_ACT_NAME)
+#undef ISOINIT_LIBM
+#undef ISOINIT_EXACT
 #undef ISOINIT_ACT_NAME
   };
   return table;
@@ -208,11 +219,11 @@ struct Activation {
 #define ISOINIT_ANY
 #define ISOINIT_REQUIRES(condition, allowed, got) \
   if (!(condition)) throw std::invalid_argument(detail::requirement_error(act_name, allowed, got));
-#define ISOINIT_ACT_CHECK(name, requirement, formula) \
-  case ActKind::name: {                               \
-    const char* act_name = #name;                     \
-    (void)act_name;                                   \
-    requirement break;                                \
+#define ISOINIT_ACT_CHECK(name, requirement, exactness, formula) \
+  case ActKind::name: {                                          \
+    const char* act_name = #name;                                \
+    (void)act_name;                                              \
+    requirement break;                                           \
   }
       ISOINIT_ACTIVATIONS(ISOINIT_ACT_CHECK)
 #undef ISOINIT_ACT_CHECK
@@ -248,12 +259,12 @@ inline bool Activation::apply(T* d, std::size_t count) const {
   const double a = param;
   const std::vector<double>& c = coeffs;
   switch (kind) {
-#define ISOINIT_ACT_APPLY(name, requirement, formula) \
-  case ActKind::name:                                 \
-    return detail::map(d, count, [&](double x) {      \
-      (void)a;                                        \
-      (void)c;                                        \
-      return formula;                                 \
+#define ISOINIT_ACT_APPLY(name, requirement, exactness, formula) \
+  case ActKind::name:                                            \
+    return detail::map(d, count, [&](double x) {                 \
+      (void)a;                                                   \
+      (void)c;                                                   \
+      return formula;                                            \
     });
     ISOINIT_ACTIVATIONS(ISOINIT_ACT_APPLY)
 #undef ISOINIT_ACT_APPLY

@@ -7,9 +7,12 @@
 //   effective rank, stable rank, condition  eigenvalues, without vectors      ~ 4 n^3 / 3 + more
 //   potential, correlations                 none (the entries of G)
 //
-// With ISOINIT_HAVE_LAPACK the factorizations are LAPACK's (dpotrf, dsyevd, dtrtri);
-// otherwise Eigen's (LLT, SelfAdjointEigenSolver). The semidefinite Cholesky is written here
-// (its trailing updates by BLAS dsyrk, or Eigen's rank update).
+// With ISOINIT_HAVE_LAPACK the factorizations of matrices of kernels::BLAS_MIN_ROWS rows or
+// more are LAPACK's (dpotrf, dsyevd, dtrtri); smaller ones, and all without LAPACK, Eigen's
+// (LLT, SelfAdjointEigenSolver), compiled for the baseline instruction set with the blocking
+// pin_backends() fixes: the same bits on every x86-64 CPU, where OpenBLAS's kernels depend
+// on the CPU. The semidefinite Cholesky is written here (its trailing updates by BLAS dsyrk,
+// or Eigen's rank update).
 #pragma once
 
 #include <Eigen/Dense>
@@ -19,16 +22,25 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels.hpp"
 #include "lapack.hpp"
 #include "types.hpp"
 
 namespace isoinit {
 
-/// Keep the BLAS back end, if the kernel has one, on the calling thread (see lapack.hpp).
-inline void blas_single_threaded() {
+/// Make the back ends' results independent of the thread count and the CPU's caches: the BLAS
+/// back end, if the kernel has one, stays on the calling thread (see lapack.hpp), and Eigen's
+/// product blocking, which it otherwise derives from the cache sizes the CPU reports, uses
+/// fixed sizes (once per process; thread-safe).
+inline void pin_backends() {
 #ifdef ISOINIT_HAVE_LAPACK
   blas::single_threaded();
 #endif
+  static const bool pinned = [] {
+    Eigen::setCpuCacheSizes(32 * 1024, 1024 * 1024, 8 * 1024 * 1024);
+    return true;
+  }();
+  (void)pinned;
 }
 
 /// A Gram matrix counts as singular when its smallest eigenvalue is at most
@@ -80,12 +92,16 @@ class GramFactor {
   bool cholesky(const MatrixXd& g) {
     if (chol_ == State::not_done) {
       l_ = g;
+      bool ok;
 #ifdef ISOINIT_HAVE_LAPACK
-      const bool ok = blas::potrf_lower(l_);
-#else
-      Eigen::LLT<Eigen::Ref<MatrixXd> > llt(l_);
-      const bool ok = llt.info() == Eigen::Success;
+      if (kernels::use_blas(l_.rows()))
+        ok = blas::potrf_lower(l_);
+      else
 #endif
+      {
+        Eigen::LLT<Eigen::Ref<MatrixXd> > llt(l_);
+        ok = llt.info() == Eigen::Success;
+      }
       chol_ = ok ? State::ok : State::failed;
       if (ok) {
         l_.triangularView<Eigen::StrictlyUpper>().setZero();
@@ -150,10 +166,11 @@ class GramFactor {
       xd = &copy;
     }
 #ifdef ISOINIT_HAVE_LAPACK
-    blas::syrk_cols(*xd, 1.0 / static_cast<double>(d), dual_);  // lower triangle: all spectrum() reads
-#else
-    dual_.noalias() = xd->transpose() * *xd / static_cast<double>(d);
+    if (kernels::use_blas(d))
+      blas::syrk_cols(*xd, 1.0 / static_cast<double>(d), dual_);  // lower triangle: all spectrum() reads
+    else
 #endif
+      dual_.noalias() = xd->transpose() * *xd / static_cast<double>(d);
     VectorXd w;
     spectrum(dual_, w);
     values_.resize(n);
@@ -184,11 +201,14 @@ class GramFactor {
 #endif
 
   /// The eigenvalues of the symmetric a (its lower triangle), ascending: LAPACK's dsyevd on a
-  /// copy, or Eigen's solver (without LAPACK, or if dsyevd did not converge).
+  /// copy, or Eigen's solver (without LAPACK, below kernels::BLAS_MIN_ROWS rows, or if dsyevd
+  /// did not converge).
   void spectrum(const MatrixXd& a, VectorXd& w) {
 #ifdef ISOINIT_HAVE_LAPACK
-    work_ = a;
-    if (blas::syevd_values(work_, w, dwork_, iwork_)) return;
+    if (kernels::use_blas(a.rows())) {
+      work_ = a;
+      if (blas::syevd_values(work_, w, dwork_, iwork_)) return;
+    }
 #endif
     solver_.compute(a, Eigen::EigenvaluesOnly);
     w = solver_.eigenvalues();
@@ -200,12 +220,15 @@ class GramFactor {
     if (log_det_ - (n - 1) * std::log(trace / (n - 1)) > std::log(margin * trace)) return true;
     const double lmax_bound = std::min(trace, g.cwiseAbs().colwise().sum().maxCoeff());
 #ifdef ISOINIT_HAVE_LAPACK
-    work_ = l_;
-    if (!blas::trtri_lower(work_)) return false;
-#else
-    work_.setIdentity(l_.rows(), l_.cols());
-    l_.triangularView<Eigen::Lower>().solveInPlace(work_);
+    if (kernels::use_blas(l_.rows())) {
+      work_ = l_;
+      if (!blas::trtri_lower(work_)) return false;
+    } else
 #endif
+    {
+      work_.setIdentity(l_.rows(), l_.cols());
+      l_.triangularView<Eigen::Lower>().solveInPlace(work_);
+    }
     const double inv_norm2 = work_.squaredNorm();  // ||L^-1||_F^2 (its strict upper triangle is 0)
     return inv_norm2 * margin * lmax_bound < 1.0;  // false for inf or NaN
   }
@@ -229,10 +252,11 @@ class GramFactor {
       }
       if (m > 0) {
 #ifdef ISOINIT_HAVE_LAPACK
-        blas::syrk_lower_update(m, b, &l_(k0 + b, k0), n, &l_(k0 + b, k0 + b), n);
-#else
-        l_.bottomRightCorner(m, m).selfadjointView<Eigen::Lower>().rankUpdate(l_.block(k0 + b, k0, m, b), -1.0);
+        if (kernels::use_blas(n))
+          blas::syrk_lower_update(m, b, &l_(k0 + b, k0), n, &l_(k0 + b, k0 + b), n);
+        else
 #endif
+          l_.bottomRightCorner(m, m).selfadjointView<Eigen::Lower>().rankUpdate(l_.block(k0 + b, k0, m, b), -1.0);
       }
     }
     l_.triangularView<Eigen::StrictlyUpper>().setZero();

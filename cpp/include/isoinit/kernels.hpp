@@ -1,15 +1,17 @@
-// Hand-written hot loops of the Gram sampler on short-and-wide (n x d, n << d) matrices.
+// Hand-written hot loops on short-and-wide (n x d, n << d) matrices: the Gram, the sampler's
+// L Z, and the product X W of a small batch.
 //
 // Eigen's general products pay packing overhead on these shapes; these loops are written
 // so that the compiler vectorizes them: reductions (one helper, reduce()) keep eight
-// independent partial sums whose final order is fixed in the source, so the result does not depend on the vector
-// width chosen at run time. On x86-64 with GCC, each loop is compiled twice (AVX2 and
-// baseline) and the CPU picks one at load time; no -march flag is needed.
+// independent partial sums whose final order is fixed in the source, so the result does not
+// depend on the vector width. Each loop is compiled twice on x86-64 (AVX2 and baseline) and
+// picked at run time (ISOINIT_SIMD=off forces the baseline); both give the same bits.
 //
-// With ISOINIT_HAVE_LAPACK (lapack.hpp) the two products of the sampler go to BLAS from
-// BLAS_MIN_ROWS rows on. BLAS kernels are picked per CPU by OpenBLAS at load time, so those
-// products (and the LAPACK factorizations) can differ in the last bits between machines
-// with different instruction sets; on one machine they are fixed, whatever the thread count.
+// With ISOINIT_HAVE_LAPACK (lapack.hpp) the products go to BLAS from BLAS_MIN_ROWS rows on.
+// OpenBLAS picks its kernels per CPU at load time, so those products (and the LAPACK
+// factorizations, factor.hpp) can differ in the last bits between CPUs; below BLAS_MIN_ROWS
+// every step is the same on every x86-64 CPU. On one machine both are fixed, whatever the
+// thread count.
 #pragma once
 
 #include <algorithm>
@@ -25,12 +27,6 @@
 #include "simd.hpp"
 #include "types.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ISOINIT_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define ISOINIT_CLONES
-#endif
-
 namespace isoinit::kernels {
 
 constexpr std::size_t LANES = 8;
@@ -39,6 +35,18 @@ constexpr std::size_t LANES = 8;
 #define ISOINIT_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define ISOINIT_ALWAYS_INLINE inline
+#endif
+
+// ISOINIT_TWICE(ret, name, params, args): the function `name` over the always-inlined body
+// name##_generic, compiled twice (AVX2 and baseline) and picked at each call by
+// simd::available() (the CPU, or ISOINIT_SIMD=off for the baseline); both give the same bits.
+#ifdef ISOINIT_X86_DISPATCH
+#define ISOINIT_TWICE(ret, name, params, args)                               \
+  ISOINIT_AVX2 inline ret name##_avx2 params { return name##_generic args; } \
+  inline ret name params { return simd::available() ? name##_avx2 args : name##_generic args; }
+#else
+#define ISOINIT_TWICE(ret, name, params, args) \
+  inline ret name params { return name##_generic args; }
 #endif
 
 /// The one reduction of the hot loops: sum_k term(k) for k < len, accumulated in LANES
@@ -56,14 +64,13 @@ ISOINIT_ALWAYS_INLINE Acc reduce(std::size_t len, Term term) {
   return fold_lanes(acc);
 }
 
-/// sum_k a[k] * b[k]
-ISOINIT_CLONES inline double dot(const double* a, const double* b, std::size_t len) {
-  return reduce(len, [a, b](std::size_t k) { return a[k] * b[k]; });
+/// sum_k a[k] * b[k]; in float32 for float32 rows (the float32 mode's Gram, over one column block)
+template <class T>
+ISOINIT_ALWAYS_INLINE T dot_generic(const T* a, const T* b, std::size_t len) {
+  return reduce<T>(len, [a, b](std::size_t k) { return a[k] * b[k]; });
 }
-/// sum_k a[k] * b[k] in float32 (the float32 mode's Gram, over one column block)
-ISOINIT_CLONES inline float dot(const float* a, const float* b, std::size_t len) {
-  return reduce<float>(len, [a, b](std::size_t k) { return a[k] * b[k]; });
-}
+ISOINIT_TWICE(double, dot, (const double* a, const double* b, std::size_t len), (a, b, len))
+ISOINIT_TWICE(float, dot, (const float* a, const float* b, std::size_t len), (a, b, len))
 
 /// Four dot products, out[m] = dot(a_m, b[m], len) bit for bit, with a_m = a[0] for all m if
 /// `shared` (one row against four) and a[m] otherwise. The AVX2 version (simd.hpp) runs the
@@ -79,11 +86,10 @@ inline void dot4(const T* const* a, bool shared, const T* const* b, std::size_t 
 /// Columns per block in the blocked loops: a block of an n x d matrix (n <= 32) stays in L1.
 constexpr Eigen::Index BLOCK = 256;
 
-/// Batches of at least this many rows take the BLAS products (when ISOINIT_HAVE_LAPACK):
-/// the Gram X X^T (dsyrk) and the sampler's L Z (dtrmm). Below it the hand-written loops are
-/// as fast (L Z, dominated by drawing Z) or faster (X X^T: 1.1-1.3x at n = 8..12); from 16
-/// rows on BLAS is faster, 2-2.5x at n = 64 and ~5x at n = 512 for the Gram (measured for
-/// d = 100 .. 10000 on an AVX-512 machine, OpenBLAS's SkylakeX kernels).
+/// Batches of at least this many rows take BLAS and LAPACK (when ISOINIT_HAVE_LAPACK): the
+/// Gram X X^T (dsyrk), the sampler's L Z (dtrmm), X W (dgemm) and the factorizations of n x n
+/// matrices. Below it the hand-written loops and Eigen keep the results the same on every CPU
+/// (docs/errors.md, "Reproducibility"); docs/performance.md has what each side costs.
 constexpr Eigen::Index BLAS_MIN_ROWS = 16;
 
 /// Whether the BLAS products are used for a batch of n rows.
@@ -173,26 +179,26 @@ inline void gram(const RowMatrix<T>& x, MatrixXd& g) {
 
 /// out[k] += c0 a0[k] + c1 a1[k] + c2 a2[k] + c3 a3[k]
 template <class T>
-ISOINIT_ALWAYS_INLINE void axpy4_impl(const T* c, const T* a0, const T* a1, const T* a2, const T* a3, T* out,
-                                      std::size_t len) {
+ISOINIT_ALWAYS_INLINE void axpy4_generic(const T* c, const T* a0, const T* a1, const T* a2, const T* a3, T* out,
+                                         std::size_t len) {
   for (std::size_t k = 0; k < len; ++k) out[k] += ((c[0] * a0[k] + c[1] * a1[k]) + (c[2] * a2[k] + c[3] * a3[k]));
 }
-ISOINIT_CLONES inline void axpy4(const double* c, const double* a0, const double* a1, const double* a2,
-                                 const double* a3, double* out, std::size_t len) {
-  axpy4_impl(c, a0, a1, a2, a3, out, len);
-}
-ISOINIT_CLONES inline void axpy4(const float* c, const float* a0, const float* a1, const float* a2, const float* a3,
-                                 float* out, std::size_t len) {
-  axpy4_impl(c, a0, a1, a2, a3, out, len);
-}
+ISOINIT_TWICE(void, axpy4,
+              (const double* c, const double* a0, const double* a1, const double* a2, const double* a3, double* out,
+               std::size_t len),
+              (c, a0, a1, a2, a3, out, len))
+ISOINIT_TWICE(void, axpy4,
+              (const float* c, const float* a0, const float* a1, const float* a2, const float* a3, float* out,
+               std::size_t len),
+              (c, a0, a1, a2, a3, out, len))
 
 /// out[k] += c * a[k]
 template <class T>
-ISOINIT_ALWAYS_INLINE void axpy_impl(T c, const T* a, T* out, std::size_t len) {
+ISOINIT_ALWAYS_INLINE void axpy_generic(T c, const T* a, T* out, std::size_t len) {
   for (std::size_t k = 0; k < len; ++k) out[k] += c * a[k];
 }
-ISOINIT_CLONES inline void axpy(double c, const double* a, double* out, std::size_t len) { axpy_impl(c, a, out, len); }
-ISOINIT_CLONES inline void axpy(float c, const float* a, float* out, std::size_t len) { axpy_impl(c, a, out, len); }
+ISOINIT_TWICE(void, axpy, (double c, const double* a, double* out, std::size_t len), (c, a, out, len))
+ISOINIT_TWICE(void, axpy, (float c, const float* a, float* out, std::size_t len), (c, a, out, len))
 
 namespace generic {
 /// simd::combine's sum by the generic loops: out = 0, then out += each group of four terms
@@ -210,18 +216,48 @@ inline void combine(const T* c, std::size_t cstride, std::size_t cols, const T* 
 }
 }  // namespace generic
 
-/// out (w entries) = sum_{k < cols} r(i, k) z_k for the rows z_k (length w, stride `stride`) of a block:
-/// 0 plus the groups of four terms ((c0 z0 + c1 z1) + (c2 z2 + c3 z3)), then the single terms, in
-/// this order (the AVX2 version, simd::combine, keeps the sum in registers).
+/// out (w entries) = sum_{j < cols} c_j z_j for the coefficients c_j = c[j * cstride] and the
+/// rows z_j (length w, stride `stride`) of a block: 0 plus the groups of four terms
+/// ((c0 z0 + c1 z1) + (c2 z2 + c3 z3)), then the single terms, in this order (the AVX2
+/// version, simd::combine, keeps the sum in registers).
+template <class T>
+inline void combine(const T* c, std::size_t cstride, std::size_t cols, const T* z, std::size_t stride, std::size_t w,
+                    T* out) {
+#ifdef ISOINIT_X86_DISPATCH
+  if (simd::available()) return simd::combine(c, cstride, cols, z, stride, w, out);
+#endif
+  generic::combine(c, cstride, cols, z, stride, w, out);
+}
+
+/// combine() with the coefficients r(i, 0..cols) of a column-major r.
 template <class T>
 inline void combine_rows(const Matrix<T>& r, Eigen::Index i, Eigen::Index cols, const T* z, std::size_t stride,
                          std::size_t w, T* out) {
-  const T* c = r.data() + i;
-  const auto cstride = static_cast<std::size_t>(r.rows());
-#ifdef ISOINIT_X86_DISPATCH
-  if (simd::available()) return simd::combine(c, cstride, static_cast<std::size_t>(cols), z, stride, w, out);
-#endif
-  generic::combine(c, cstride, static_cast<std::size_t>(cols), z, stride, w, out);
+  combine(r.data() + i, static_cast<std::size_t>(r.rows()), static_cast<std::size_t>(cols), z, stride, w, out);
+}
+
+/// Rows of w per block of product_loops (a BLOCK-column block of KB rows stays in L2).
+constexpr Eigen::Index PRODUCT_ROWS = 64;
+
+/// h = x w for row-major x (n x k) and w (k x m) by the hand-written loops (the same bits on
+/// every CPU): per block of BLOCK columns and PRODUCT_ROWS rows of w, each row of h adds the
+/// block's combine(), blocks of rows in ascending order.
+template <class T>
+inline void product_loops(const RowMatrix<T>& x, const RowMatrix<T>& w, RowMatrix<T>& h) {
+  const Eigen::Index n = x.rows(), k = x.cols(), m = w.cols();
+  h.setZero(n, m);
+  std::vector<T> part(static_cast<std::size_t>(std::min(BLOCK, m)));
+  for (Eigen::Index j0 = 0; j0 < m; j0 += BLOCK) {
+    const auto cols = static_cast<std::size_t>(std::min(BLOCK, m - j0));
+    for (Eigen::Index k0 = 0; k0 < k; k0 += PRODUCT_ROWS) {
+      const auto rows = static_cast<std::size_t>(std::min(PRODUCT_ROWS, k - k0));
+      for (Eigen::Index i = 0; i < n; ++i) {
+        combine(x.row(i).data() + k0, 1, rows, w.row(k0).data() + j0, static_cast<std::size_t>(m), cols, part.data());
+        T* out = h.row(i).data() + j0;
+        for (std::size_t t = 0; t < cols; ++t) out[t] += part[t];
+      }
+    }
+  }
 }
 
 /// h = L Z for a lower-triangular n x n L and an n x d matrix Z of standard normals drawn
@@ -266,39 +302,34 @@ inline void lower_multiply_normals(const Matrix<T>& l, Eigen::Index d, Stream& s
   lower_multiply_normals_loops(l, d, s, buffer, h);
 }
 
-/// sum_k a[k]
-ISOINIT_CLONES inline double sum(const double* a, std::size_t len) {
-  return reduce(len, [a](std::size_t k) { return a[k]; });
-}
-
-/// a[k] -= shift, returning sum_k a[k]^2 of the result.
-ISOINIT_CLONES inline double shift_sumsq(double* a, std::size_t len, double shift) {
-  return reduce(len, [a, shift](std::size_t k) {
-    a[k] -= shift;
-    return a[k] * a[k];
-  });
-}
-
-/// a[k] = (a[k] - shift) * factor
-ISOINIT_CLONES inline void shift_scale(double* a, std::size_t len, double shift, double factor) {
-  for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - shift) * factor;
-}
-
-/// The same in float32 (the float32 mode): row sums and sums of squares accumulated in float64.
-ISOINIT_CLONES inline double sum(const float* a, std::size_t len) {
+/// sum_k a[k], accumulated in float64 (float32 rows too)
+template <class T>
+ISOINIT_ALWAYS_INLINE double sum_generic(const T* a, std::size_t len) {
   return reduce(len, [a](std::size_t k) { return static_cast<double>(a[k]); });
 }
-ISOINIT_CLONES inline double shift_sumsq(float* a, std::size_t len, double shift) {
-  const auto sh = static_cast<float>(shift);
+ISOINIT_TWICE(double, sum, (const double* a, std::size_t len), (a, len))
+ISOINIT_TWICE(double, sum, (const float* a, std::size_t len), (a, len))
+
+/// a[k] -= shift (in the rows' precision), returning sum_k a[k]^2 of the result in float64.
+template <class T>
+ISOINIT_ALWAYS_INLINE double shift_sumsq_generic(T* a, std::size_t len, double shift) {
+  const auto sh = static_cast<T>(shift);
   return reduce(len, [a, sh](std::size_t k) {
     a[k] -= sh;
     return static_cast<double>(a[k]) * static_cast<double>(a[k]);
   });
 }
-ISOINIT_CLONES inline void shift_scale(float* a, std::size_t len, double shift, double factor) {
-  const auto sh = static_cast<float>(shift), f = static_cast<float>(factor);
+ISOINIT_TWICE(double, shift_sumsq, (double* a, std::size_t len, double shift), (a, len, shift))
+ISOINIT_TWICE(double, shift_sumsq, (float* a, std::size_t len, double shift), (a, len, shift))
+
+/// a[k] = (a[k] - shift) * factor (in the rows' precision)
+template <class T>
+ISOINIT_ALWAYS_INLINE void shift_scale_generic(T* a, std::size_t len, double shift, double factor) {
+  const auto sh = static_cast<T>(shift), f = static_cast<T>(factor);
   for (std::size_t k = 0; k < len; ++k) a[k] = (a[k] - sh) * f;
 }
+ISOINIT_TWICE(void, shift_scale, (double* a, std::size_t len, double shift, double factor), (a, len, shift, factor))
+ISOINIT_TWICE(void, shift_scale, (float* a, std::size_t len, double shift, double factor), (a, len, shift, factor))
 
 /// sum() of the four rows r[0..3] into out[0..3] (the AVX2 version sums the four at once).
 template <class T>
@@ -344,12 +375,12 @@ inline bool relu(T* d, std::size_t len) {
 
 /// True if every a[k] is finite: a[k] * 0 is 0 for a finite a[k] and NaN for inf or NaN, so
 /// the (vectorized) sum is 0 exactly when all are finite.
-ISOINIT_CLONES inline bool all_finite(const double* a, std::size_t len) {
-  return reduce(len, [a](std::size_t k) { return a[k] * 0.0; }) == 0.0;
+template <class T>
+ISOINIT_ALWAYS_INLINE bool all_finite_generic(const T* a, std::size_t len) {
+  return reduce<T>(len, [a](std::size_t k) { return a[k] * T(0); }) == T(0);
 }
-ISOINIT_CLONES inline bool all_finite(const float* a, std::size_t len) {
-  return reduce<float>(len, [a](std::size_t k) { return a[k] * 0.0f; }) == 0.0f;
-}
+ISOINIT_TWICE(bool, all_finite, (const double* a, std::size_t len), (a, len))
+ISOINIT_TWICE(bool, all_finite, (const float* a, std::size_t len), (a, len))
 
 /// max_k |a[k]| with stride `stride`, or +inf if some a[k] is not finite (the scale-safe
 /// fallbacks' prescaling factor; not on the hot path).

@@ -84,28 +84,27 @@ inline Eigen::RowVectorXd draw_bias(Eigen::Index d_out, double bias, Stream& s) 
   return b;
 }
 
-/// H = gain * X W (+ b), explicit weights. With ISOINIT_HAVE_LAPACK the product is BLAS's
-/// (dgemm: 1.2x Eigen's at n x d x d = 4 x 16 x 16, 2-6x from 4 x 64 x 64 on, measured).
-/// A float32 product (the float32 mode) is sgemm's (Eigen's without LAPACK).
+/// H = gain * X W (+ b), explicit weights. The product is the hand-written loop for a batch of
+/// fewer than kernels::BLAS_MIN_ROWS rows (the same bits on every CPU), else BLAS's (dgemm,
+/// sgemm in float32) with ISOINIT_HAVE_LAPACK and Eigen's without.
 template <class T>
 inline void linear_weights(const RowMatrix<T>& x, const RowMatrix<T>& w, double gain, const Eigen::RowVectorXd& b,
                            RowMatrix<T>& h) {
-  if constexpr (std::is_same_v<T, double>) {
-#ifdef ISOINIT_HAVE_LAPACK
-    blas::gemm_rows(x, w, h);
-#else
-    h.noalias() = x * w;
-#endif
-    if (gain != 1.0) h *= gain;
-    if (b.size()) h.rowwise() += b;
+  if (x.rows() < kernels::BLAS_MIN_ROWS) {
+    kernels::product_loops(x, w, h);
   } else {
 #ifdef ISOINIT_HAVE_LAPACK
     blas::gemm_rows(x, w, h);
 #else
     h.noalias() = x * w;
 #endif
-    if (gain != 1.0) h *= static_cast<T>(gain);
-    if (b.size()) h.rowwise() += b.cast<T>();
+  }
+  if (gain != 1.0) h *= static_cast<T>(gain);
+  if (b.size()) {
+    if constexpr (std::is_same_v<T, double>)
+      h.rowwise() += b;
+    else
+      h.rowwise() += b.cast<T>();
   }
 }
 

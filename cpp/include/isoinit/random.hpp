@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -404,13 +405,23 @@ ISOINIT_TARGET_AVX512 inline void fill_normal_avx512(std::uint64_t key, std::uin
 #pragma GCC diagnostic pop
 #endif
 
+/// Whether the environment variable ISOINIT_SIMD asks for the baseline (scalar) loops only:
+/// "off" does; unset, empty or "auto" lets the CPU decide (read once per process).
+inline bool simd_disabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("ISOINIT_SIMD");
+    return v != nullptr && std::strcmp(v, "off") == 0;
+  }();
+  return off;
+}
+
 inline bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
+  static const bool yes = !simd_disabled() && __builtin_cpu_supports("avx2");
   return yes;
 }
 
 inline bool have_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  static const bool yes = !simd_disabled() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
   return yes;
 }
 #endif

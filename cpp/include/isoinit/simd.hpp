@@ -317,8 +317,6 @@ ISOINIT_AVX2 inline void combine(const float* cm, std::size_t cstride, std::size
   }
 }
 
-#undef ISOINIT_AVX2
-
 #endif  // ISOINIT_X86_DISPATCH
 
 }  // namespace isoinit::kernels::simd

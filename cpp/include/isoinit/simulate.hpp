@@ -285,7 +285,7 @@ struct RunState {
   GramFactor factor;                  // g's factorizations, each computed once, when needed (factor.hpp)
   const RowMatrix<T>* src = nullptr;  // the matrix whose Gram g is (gram_of)
 
-  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) { blas_single_threaded(); }
+  RunState(const Config& c, Result& rs, Eigen::Index row) : cfg(c), res(rs), r(row) { pin_backends(); }
 
   /// Gram X X^T / d of m into g (scale-safe, kernels::gram_safe), and the square root the
   /// Gram sampler draws the next map from if `need_factor` (the metrics then reuse its
