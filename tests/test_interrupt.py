@@ -1,11 +1,13 @@
 """Ctrl-C is honoured (issue 10, cause 3): a long compiled call started from Python stops with
-KeyboardInterrupt soon after SIGINT.
+KeyboardInterrupt on SIGINT.
 
-Each case runs in a subprocess that starts a call taking tens of seconds, gets SIGINT about a
-second in, and must exit with KeyboardInterrupt well before the call could have finished.
-The bound (3 s from the signal to the exit) is generous for a loaded 2-core machine: the
-bindings poll for signals every 50 ms and the kernel stops before its next layer, run or
-matrix (tens of milliseconds here); before the fix these calls went on for 3 to 23 s.
+Each case runs in a subprocess that starts a call taking seconds to minutes and gets SIGINT
+about a second after the call reaches the compiled core. It must exit with KeyboardInterrupt
+raised by the compiled call itself: the child records the core's call events
+(``sys.setprofile``: c_call, c_return, c_exception), so a call that ignores the signal, runs
+to its end and only then lets Python raise fails here however fast the machine. How soon the
+process exits is benchmarked, not tested: bench/bench_interrupt.py (target under 1 s) runs
+the same cases; keep the two in step.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import time
 
 import pytest
 
-#: Seconds from SIGINT to the process's exit (see the module docstring).
-EXIT_WITHIN = 3.0
+#: Seconds from SIGINT to the process's exit: a guard against a hang, not a latency target
+#: (the bindings poll for signals every 50 ms; a loaded machine stays far below this).
+EXIT_WITHIN = 20.0
 
 CASES = {
     # one long run: n = 200, depth 800 (about 20 s uninterrupted)
@@ -46,8 +49,8 @@ CASES = {
         x = isoinit.inputs.gaussian(300, 128, seed=0)
         isoinit.forward(mlp, x, [w] * 1500)
     """,
-    # metrics of a large stack of Gram matrices (about 6 s on 2 threads uninterrupted; gram=True
-    # skips metrics.py's symmetry test, a NumPy call of seconds that no signal interrupts)
+    # metrics of a large stack of Gram matrices (about 3 s on 2 threads uninterrupted, after 4 s of
+    # metrics.py's NumPy checks of the input, which no signal interrupts and "go" comes after)
     "gram_metrics": """
         rng = np.random.default_rng(0)
         a = rng.standard_normal((500, 600))
@@ -56,35 +59,62 @@ CASES = {
     """,
 }
 
+#: The child's harness around a case: the setup, then the long call (the case's last line)
+#: under a profiler that keeps the core's call events, prints "go" when the call first reaches
+#: the core, and the last event at the end.
+HARNESS = """
+import sys, numpy as np, isoinit
+events = []
+def watch(frame, event, arg):
+    if event.startswith("c_") and getattr(arg, "__module__", None) == "isoinit._core":
+        if not events:
+            print("go", flush=True)
+        events.append(f"{{event}} {{arg.__name__}}")
+{setup}
+sys.setprofile(watch)
+try:
+    {call}
+finally:
+    sys.setprofile(None)
+    print(events[-1] if events else "no core call", flush=True)
+print("finished", flush=True)
+"""
+
+
+def child_script(case: str) -> str:
+    *setup, call = textwrap.dedent(CASES[case]).strip().splitlines()
+    return HARNESS.format(setup="\n".join(setup), call=call)
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_ctrl_c_interrupts_within_seconds(case: str) -> None:
-    *setup, call = textwrap.dedent(CASES[case]).strip().splitlines()  # the last line is the long call
-    script = "\n".join(["import numpy as np, isoinit", *setup, "print('go', flush=True)", call, "print('finished')"])
+def test_ctrl_c_interrupts_the_compiled_call(case: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", child_script(case)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # the durations above are on 2 threads: more would end gram_metrics before the signal
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"},
     )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "go"
-        time.sleep(1.0)
+        time.sleep(1.0)  # into the long call
         assert proc.poll() is None, "the call finished before the signal: the case proves nothing"
-        sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=30)
+            out, err = proc.communicate(timeout=EXIT_WITHIN)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{case}: still running 30 s after SIGINT")
-        elapsed = time.monotonic() - sent
+            pytest.fail(f"{case}: still running {EXIT_WITHIN:.0f} s after SIGINT")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert "KeyboardInterrupt" in err, err[-2000:]
-    assert proc.returncode != 0
-    assert elapsed < EXIT_WITHIN, f"{case}: exited {elapsed:.2f} s after SIGINT"
+    # uncaught KeyboardInterrupt: Python ends by SIGINT, as Ctrl-C's default does
+    assert proc.returncode == -signal.SIGINT, (proc.returncode, err[-2000:])
+    lines = out.splitlines()
+    assert "finished" not in lines
+    # raised by the compiled call, not by Python after the call returned
+    assert lines[-1].startswith("c_exception "), f"{case}: the core's last event is {lines[-1]!r}"

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -57,12 +56,16 @@ def test_any_thread_request_works_and_gives_the_same_numbers(threads: int, runs:
         ),
     ],
 )
-def test_too_much_memory_is_refused_up_front(call: object, match: str) -> None:
-    start = time.perf_counter()
+def test_too_much_memory_is_refused_up_front(call: object, match: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def work(*args: object) -> None:
+        raise AssertionError("the computation was entered before the memory check")
+
+    # before any work: simulate's compiled computation is never entered; network_weights
+    # checks inside its compiled call, before drawing, and the message is its estimate's
+    monkeypatch.setattr(_core, "simulate", work)
     with pytest.raises(MemoryError, match=match) as err:
         call()  # type: ignore[operator]
     assert "this machine has" in str(err.value)
-    assert time.perf_counter() - start < 2.0  # before any work
 
 
 @pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""), reason="ASan reserves terabytes of address space")
