@@ -21,8 +21,9 @@ import time
 import numpy as np
 
 from bench_simulate import median_time
-from isoinit import MLP, hermite, meanfield
+from isoinit import MLP
 from isoinit.inputs import degenerate
+from isoinit.theory import hermite, meanfield
 
 
 def gauss_hermite_trajectory(g0: np.ndarray, depth: int, nodes: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def simulated_and_reference(mlp, x, seed, run):
     ``(got, ref)``, each ``(L + 1, 3, n, n)``. Also checks that ``isoinit.forward`` of the
     same weights gives exactly the simulator's numbers."""
     import isoinit
-    from isoinit.meanfield import mf_constants
+    from isoinit.theory.meanfield import mf_constants
 
     traj = isoinit.simulate(mlp, x, runs=run + 1, seed=seed, sampler="weights", stages=True, grams=True)
     weights = isoinit.network_weights(mlp, x.shape[1], seed=seed, run=run)

@@ -21,7 +21,7 @@ from scipy import stats
 
 import isoinit
 from isoinit import _core
-from isoinit.blocks import (
+from isoinit.networks.blocks import (
     Attention,
     Block,
     BlockNetwork,
@@ -31,7 +31,7 @@ from isoinit.blocks import (
     Transformer,
     TransformerBlock,
 )
-from isoinit.config import NORM_PRESETS
+from isoinit.networks.mlp import NORM_PRESETS
 from reference import gram, normalize
 from tolerances import BLOCK_KS_ALPHA, BLOCK_KS_TESTS_ENGINE, FORWARD_REL
 

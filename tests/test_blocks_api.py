@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import isoinit
-from isoinit.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 from isoinit.cli import main
+from isoinit.networks.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 
 X = isoinit.inputs.gaussian(6, 32, seed=1)
 NETWORKS = [

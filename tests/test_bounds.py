@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import isoinit
-from isoinit import MLP, activations, bounds, hermite, meanfield
+from isoinit import MLP, activations
 from isoinit.inputs import degenerate
 from isoinit.metrics import isometry
+from isoinit.theory import bounds, hermite, meanfield
 from tolerances import BOUND_REL, IDENTITY_REL
 
 X = degenerate(10, 64, 10.0, seed=2)

@@ -66,9 +66,9 @@ def test_option_choices_come_from_the_library() -> None:
     """The choices of the network options are the configuration's Literal types."""
     from typing import get_args
 
-    from isoinit.blocks import Architecture, Init, Position
     from isoinit.cli import build_parser
-    from isoinit.config import Centering, Norm, Order, Scaling, Weights
+    from isoinit.networks.blocks import Architecture, Init, Position
+    from isoinit.networks.mlp import Centering, Norm, Order, Scaling, Weights
     from isoinit.simulate import Dtype, Sampler
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")

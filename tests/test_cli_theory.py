@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import isoinit
-from isoinit import hermite, meanfield
 from isoinit.cli import main
+from isoinit.theory import hermite, meanfield
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

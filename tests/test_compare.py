@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import isoinit
-from isoinit import MLP, bounds, meanfield
+from isoinit import MLP
+from isoinit.theory import bounds, meanfield
 
 X = isoinit.inputs.degenerate(6, 60, 20, seed=0)
 DEPTH = 6

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from isoinit import figures
-from isoinit.bounds import potential_bound
 from isoinit.cli import main
-from isoinit.hermite import beta0
+from isoinit.theory.bounds import potential_bound
+from isoinit.theory.hermite import beta0
 
 RUNS = 5  # networks per configuration in these tests
 SIZE = 0.5  # widths x 0.5 (d = 500 instead of 1000); depth and batch as in the paper
@@ -373,8 +373,9 @@ def test_cli_lists_every_registered_figure(capsys: pytest.CaptureFixture[str]) -
 
 def _residual_meanfield() -> bool:
     """Whether isoinit.meanfield.trajectory covers residual MLPs (it raises ValueError until then)."""
-    from isoinit import ResidualMLP, meanfield
+    from isoinit import ResidualMLP
     from isoinit.inputs import degenerate
+    from isoinit.theory import meanfield
 
     try:
         meanfield.trajectory(ResidualMLP(2, 20), degenerate(4, 20, 5.0))
@@ -432,9 +433,9 @@ def test_residual(made: dict[str, figures.FigureResult]) -> None:
 def test_residual_draws_the_mean_field_when_it_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The residual figure draws the mean field dashed when isoinit.meanfield.trajectory
     covers residual MLPs, and leaves it out while that raises ValueError."""
-    from isoinit import meanfield
-    from isoinit.meanfield import MeanFieldTrajectory
     from isoinit.metrics import METRICS
+    from isoinit.theory import meanfield
+    from isoinit.theory.meanfield import MeanFieldTrajectory
 
     def unavailable(mlp: object, x: object) -> MeanFieldTrajectory:
         raise ValueError("the mean field of a residual-mlp is not implemented")

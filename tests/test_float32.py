@@ -9,7 +9,7 @@ import pytest
 
 import isoinit
 import tolerances as tol
-from isoinit.blocks import Attention, Network
+from isoinit.networks.blocks import Attention, Network
 
 X = isoinit.inputs.gaussian(16, 256, seed=3)  # a well-conditioned batch (gap ~ 0.06)
 NETWORKS = [

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import isoinit
 from isoinit.activations import BUILTIN
-from isoinit.config import NORM_PRESETS, Centering, Order, Scaling, Weights
+from isoinit.networks.mlp import NORM_PRESETS, Centering, Order, Scaling, Weights
 
 #: |gap + log(isometry)| where both are finite: the kernel computes them from the same
 #: eigenvalues, so only rounding of log/exp remains (relative to max(1, gap)).

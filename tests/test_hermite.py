@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import isoinit
-from isoinit import activations, hermite
+from isoinit import activations
+from isoinit.theory import hermite
 from reference import user_copy
 from tolerances import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from isoinit import activations, hermite
+from isoinit import activations
+from isoinit.theory import hermite
 from reference import user_copy
 from tolerances import (
     KERNEL_ABS,

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 import isoinit
-from isoinit import MLP, hermite, meanfield
-from isoinit._results import CONFIG_FIELDS
+from isoinit import MLP
 from isoinit._warnings import DivergenceWarning
-from isoinit.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 from isoinit.inputs import degenerate
 from isoinit.metrics import METRICS
+from isoinit.networks.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
+from isoinit.results import CONFIG_FIELDS
+from isoinit.theory import hermite, meanfield
 from tolerances import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
 
 N, WIDTH, DEPTH, RUNS = 6, 4000, 10, 8

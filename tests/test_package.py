@@ -16,7 +16,13 @@ PUBLIC = [
     *(f"isoinit.{m}" for m in isoinit.__all__ if isinstance(getattr(isoinit, m), type(isoinit))),
     "isoinit.cli",
     "isoinit.config",
+    "isoinit.networks.blocks",
+    "isoinit.networks.mlp",
+    "isoinit.results",
     "isoinit.simulate",
+    "isoinit.theory.bounds",
+    "isoinit.theory.hermite",
+    "isoinit.theory.meanfield",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The result classes' shared view (isoinit._results): typed metric properties, summaries
+"""The result classes' shared view (isoinit.results): typed metric properties, summaries
 with explicit infinite and NaN values, array-aware equality, pickling."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 import isoinit
-from isoinit import meanfield
-from isoinit._results import MetricsView, summarize
 from isoinit.activations import Activation, from_hermite, resolve
-from isoinit.meanfield import MeanFieldTrajectory
 from isoinit.metrics import METRICS
+from isoinit.results import MetricsView, summarize
+from isoinit.theory import meanfield
+from isoinit.theory.meanfield import MeanFieldTrajectory
 
 X = isoinit.inputs.gaussian(4, 8, seed=0)
 COLUMNS = ["layer", "mean", "std", "median", "q10", "q90", "runs", "inf_runs"]

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 import isoinit
-from isoinit import MLP, DivergenceWarning, Provenance, meanfield, sweeps
-from isoinit._results import CONFIG_FIELDS
+from isoinit import MLP, DivergenceWarning, Provenance, sweeps
 from isoinit.activations import from_hermite
+from isoinit.results import CONFIG_FIELDS
+from isoinit.theory import meanfield
 
 X = isoinit.inputs.degenerate(6, 30, 10, seed=0)
 

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib import metadata as _metadata
 from typing import Any
 
-try:
-    __version__ = _metadata.version("isoinit")
-except _metadata.PackageNotFoundError:  # not installed (a bare source tree on sys.path)
-    __version__ = "0+unknown"
+from ._version import __version__
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
@@ -78,12 +74,17 @@ def _load_core() -> None:
 
 _load_core()
 
-from . import activations, blocks, inputs, metrics  # noqa: E402  (after the core is known to be sound)
+from . import (  # noqa: E402  (after the core is known to be sound)
+    activations,
+    blocks,
+    inputs,
+    metrics,
+    networks,
+)
 from ._paths import get_cmake_dir, get_include  # noqa: E402
-from ._results import Provenance  # noqa: E402
 from ._warnings import CollapseWarning, DivergenceWarning, IsoinitWarning  # noqa: E402
-from .blocks import Network, ResidualMLP, Transformer  # noqa: E402
-from .config import MLP  # noqa: E402
+from .networks import MLP, Network, ResidualMLP, Transformer  # noqa: E402
+from .results import Provenance, load  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
 
 __all__ = [
@@ -116,13 +117,15 @@ __all__ = [
     "meanfield",
     "metrics",
     "network_weights",
+    "networks",
     "simulate",
     "sweep",
     "sweeps",
+    "theory",
     "training",
 ]
 
-_LAZY = {"comparison", "hermite", "meanfield", "bounds", "figures", "sweeps", "hooks", "training"}
+_LAZY = {"comparison", "hermite", "meanfield", "bounds", "theory", "figures", "sweeps", "hooks", "training"}
 
 
 def build_info() -> dict[str, Any]:
@@ -139,32 +142,6 @@ def build_info() -> dict[str, Any]:
     from . import _core
 
     return dict(_core.build_info())
-
-
-def load(path: str | os.PathLike[str]) -> Any:
-    """Read a result written by :meth:`Trajectory.save` or :meth:`MeanFieldTrajectory.save`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A ``.npz`` file, or ``.nc`` (needs ``pip install 'isoinit[xarray]'``).
-
-    Returns
-    -------
-    Trajectory or isoinit.meanfield.MeanFieldTrajectory
-        Equal (``==``) to the result that was saved: every array, the configuration and
-        the provenance.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If it is not an isoinit result file (another file, a damaged one, or a newer format).
-    """
-    from ._store import load as _load
-
-    return _load(path)
 
 
 def __dir__() -> list[str]:

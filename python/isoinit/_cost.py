@@ -28,6 +28,8 @@ import functools
 from collections.abc import Sequence
 from itertools import pairwise
 
+from . import _core
+
 #: Seconds per standard normal (isoinit's ziggurat, AVX2), and per normal of a weight matrix
 #: too large for the caches (over BIG_MATRIX entries: written to fresh memory).
 NORMAL = 2e-9
@@ -62,8 +64,6 @@ BLAS_MIN_ROWS = 16
 @functools.cache
 def have_lapack() -> bool:
     """Whether the compiled core has LAPACK/BLAS (``isoinit.build_info()["lapack"]``)."""
-    from . import _core
-
     return _core.build_info().get("lapack") is not None
 
 

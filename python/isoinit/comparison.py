@@ -19,13 +19,13 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _validate as check
-from ._results import config_columns, summarize
-from .bounds import Prediction, predict, trajectory_potential_bound
-from .config import MLP
-from .meanfield import MeanFieldTrajectory
-from .meanfield import trajectory as meanfield_trajectory
 from .metrics import METRICS
+from .networks.mlp import MLP
+from .results import config_columns, summarize
 from .simulate import Sampler, Trajectory, simulate
+from .theory.bounds import Prediction, predict, trajectory_potential_bound
+from .theory.meanfield import MeanFieldTrajectory
+from .theory.meanfield import trajectory as meanfield_trajectory
 
 __all__ = ["SOURCES", "Comparison", "compare"]
 
@@ -85,7 +85,7 @@ class Comparison:
         bound, ``mean_abs_corr`` for the predicted correlation), ``statement`` (what the row
         is, in words), ``layer``, ``mean`` (the value for theory), ``std``, ``q10``, ``q90``
         (over runs; NaN for theory), ``runs`` (finite runs; 0 for theory), then the
-        configuration (:data:`isoinit._results.CONFIG_FIELDS`).
+        configuration (:data:`isoinit.results.CONFIG_FIELDS`).
         """
         runs = self.simulation.runs
         parts = []

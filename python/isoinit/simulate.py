@@ -15,16 +15,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _cost, _progress
 from . import _validate as check
-from ._results import MetricsView, Provenance, config_columns, describe_input
 from ._warnings import CollapseWarning, DivergenceWarning
 from .activations import _engine_table
-from .blocks import BlockNetwork
-from .config import MLP
-from .meanfield import mf_constants
 from .metrics import METRICS
+from .networks.blocks import BlockNetwork
+from .networks.mlp import MLP
+from .results import MetricsView, Provenance, config_columns, describe_input
+from .theory.meanfield import mf_constants
 
-# mf_constants is theory (isoinit.meanfield.mf_constants); the name stays importable from
-# here, as the same function, for code written before it moved.
 __all__ = ["STAGES", "Dtype", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
 
@@ -73,7 +71,7 @@ class Trajectory(MetricsView):
         The sampler that ran (``"auto"`` resolved).
     metrics : dict of str to ndarray
         Every metric array, by name (also available as typed attributes: ``traj.gap``,
-        ``traj.stable_rank``, ...; see :class:`~isoinit._results.MetricsView`).
+        ``traj.stable_rank``, ...; see :class:`~isoinit.results.MetricsView`).
     norm_bias : ndarray, shape (runs, depth + 1)
         ``Var(a) / mean(a)^2`` with the *population* variance of the norms ``a`` that the
         block's scaling step divides by (per-sample RMS after centering for layer/none/mf
@@ -107,9 +105,9 @@ class Trajectory(MetricsView):
     -----
     ``summary(metric)`` gives per-layer statistics over runs at the block outputs (finite
     values only; infinite ones counted in ``inf_runs``; see
-    :func:`isoinit._results.summarize`). ``==`` compares the configuration, seed, sampler
+    :func:`isoinit.results.summarize`). ``==`` compares the configuration, seed, sampler
     and every array element-wise (NaN equal to NaN); results pickle (see
-    :class:`~isoinit._results.MetricsView`).
+    :class:`~isoinit.results.MetricsView`).
     """
 
     mlp: Model
@@ -149,7 +147,7 @@ class Trajectory(MetricsView):
         """Tidy table: one row per (run, layer[, stage]) with every metric as a column.
 
         Columns ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``, then the
-        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields).
+        configuration (:data:`isoinit.results.CONFIG_FIELDS`, named as the ``MLP`` fields).
         ``df.attrs["isoinit"]`` holds the provenance, as for sweep tables (so
         :func:`isoinit.sweeps.save` writes it into a Parquet file's metadata).
         """

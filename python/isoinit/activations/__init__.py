@@ -32,8 +32,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from .. import _core
+from .._warnings import IsoinitWarning
 from ._closed_forms import ClosedForm, Erf, Exponential, Gelu, HermiteSeries, Homogeneous, StepLike
-from ._warnings import IsoinitWarning
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -180,7 +181,7 @@ class Builtin:
     param : Param or None
         Its parameter and the parameter's domain, if it has one.
     closed : ClosedForm or None
-        The family of :mod:`isoinit._closed_forms` that gives its Hermite coefficients,
+        The family of :mod:`isoinit.activations._closed_forms` that gives its Hermite coefficients,
         moments and kernel in closed form; ``None``: quadrature (:mod:`isoinit.hermite`).
     torch : callable
         ``(tensor, a) -> tensor``: the same formula with PyTorch tensor operations
@@ -313,7 +314,7 @@ class Activation:
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
     closed : ClosedForm or None
-        The family giving its Gaussian integrals in closed form (:mod:`isoinit._closed_forms`),
+        The family giving its Gaussian integrals in closed form (:mod:`isoinit.activations._closed_forms`),
         ``None`` for quadrature.
     torch : callable or None
         The same function on PyTorch tensors, ``tensor -> tensor`` (differentiable), for
@@ -629,7 +630,7 @@ def markdown_table() -> str:
 
     One row per entry of :data:`BUILTIN` (then the ``heK`` family): name, parameter and its
     domain, formula, kinks, and where the Gaussian integrals come from (a closed-form
-    family of :mod:`isoinit._closed_forms`, or quadrature).
+    family of :mod:`isoinit.activations._closed_forms`, or quadrature).
     """
     rows = ["| name | parameter | formula | kinks | Hermite coefficients, moments, kernel |", "|---|---|---|---|---|"]
     for name, b in BUILTIN.items():
@@ -737,8 +738,6 @@ class Tabulation:
         ndarray of float64
             Same shape as ``x``.
         """
-        from . import _core
-
         x = np.asarray(x, dtype=np.float64)
         out: NDArray[np.float64] = _core.activation_apply("table", 0.0, self.packed.tolist(), x)
         return out

@@ -7,9 +7,9 @@ from typing import Any, get_args
 
 import numpy as np
 
-from .._results import CONFIG_FIELDS
-from ..blocks import Architecture, BlockNetwork, Init, Position
-from ..config import MLP, Centering, Norm, Order, Scaling, Weights
+from ..networks.blocks import Architecture, BlockNetwork, Init, Position
+from ..networks.mlp import MLP, Centering, Norm, Order, Scaling, Weights
+from ..results import CONFIG_FIELDS
 
 __all__ = [
     "NETWORK_OPTIONS",
@@ -134,7 +134,7 @@ def mlp_from_args(args: argparse.Namespace) -> MLP | BlockNetwork:
     """
     from .. import _validate as check
     from ..activations import resolve
-    from ..config import MAX_DEPTH, MAX_WIDTH
+    from ..networks.mlp import MAX_DEPTH, MAX_WIDTH
 
     depth = check.integer("--depth", args.depth, 1, MAX_DEPTH)
     width = check.integer("--width", args.width, 1, MAX_WIDTH)
@@ -167,7 +167,7 @@ def _network_from_args(
     args: argparse.Namespace, architecture: str, depth: int, width: int, gain: float, bias: float, eps: float
 ) -> BlockNetwork:
     """The block network of ``--architecture residual-mlp`` or ``transformer``."""
-    from ..blocks import ResidualMLP, Transformer
+    from ..networks.blocks import ResidualMLP, Transformer
 
     if args.norm == "mf":
         raise ValueError("--norm mf is only defined for --architecture mlp")

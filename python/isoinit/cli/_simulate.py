@@ -16,9 +16,9 @@ import pandas as pd
 
 from .. import _validate as check
 from .._io import check_output, write_atomic
-from ..blocks import BlockNetwork
-from ..config import MLP
-from ..simulate import Dtype, Sampler, Trajectory
+from ..networks.blocks import BlockNetwork
+from ..networks.mlp import MLP
+from ..simulate import Dtype, Sampler, Trajectory, simulate
 from ._common import add_network_options, configurations_from_args, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["cmd_info", "cmd_simulate", "register"]
@@ -37,8 +37,6 @@ EPILOG_SIMULATE = """examples:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .. import simulate
-
     configs = configurations_from_args(args)
     mlps = [mlp_from_args(a) for a in configs]  # every option checked before any work
     xs = [inputs_from_args(a) for a in configs]
@@ -112,9 +110,9 @@ def _print_table(args: argparse.Namespace, mlp: MLP | BlockNetwork, traj: Trajec
 
 def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], runs: int) -> None:
     """Every configuration's gap on one log-scale plot, with its mean field dashed where it exists."""
-    from .. import meanfield
     from .._warnings import DivergenceWarning
     from ..figures._draw import new_figure, save
+    from ..theory import meanfield
 
     fig, (ax,) = new_figure(width=5.0, height=3.6)
     theory = False
@@ -143,9 +141,9 @@ def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], run
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .. import build_info
+    from .. import _core
 
-    for k, v in build_info().items():
+    for k, v in _core.build_info().items():
         print(f"{k}: {v}")
     return 0
 

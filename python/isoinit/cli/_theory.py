@@ -79,8 +79,8 @@ def _rho_list(text: str) -> list[float]:
 
 def cmd_hermite(args: argparse.Namespace) -> int:
     """Print the Hermite coefficients, beta0, the contraction factor and kernels."""
-    from .. import hermite
     from ..activations import resolve
+    from ..theory import hermite
 
     act = resolve(args.activation)
     check.integer("--k", args.k, 0, 1000)
@@ -114,7 +114,7 @@ def cmd_hermite(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name:<40} {_num(value, dg):>{w}}")
     if not constant:
-        from ..bounds import fixed_point
+        from ..theory.bounds import fixed_point
 
         rms_fp = fixed_point(act, kernel="rms", gain=g)
         print("# the contraction factor is for layer (or mf) normalization after the activation:")
@@ -139,7 +139,7 @@ def cmd_hermite(args: argparse.Namespace) -> int:
 
 def cmd_meanfield(args: argparse.Namespace) -> int:
     """Print the infinite-width trajectory, optionally beside a simulation."""
-    from ..meanfield import trajectory
+    from ..theory.meanfield import trajectory
 
     if args.compare_runs < 0:
         raise ValueError(f"--compare-runs must be >= 0 (0 = no simulation); got {args.compare_runs}")

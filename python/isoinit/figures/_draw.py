@@ -2,7 +2,7 @@
 legends, header and palette PNGs, and the quick plots of ``isoinit simulate --plot``.
 
 Nothing here measures: the figures draw what :mod:`isoinit.figures._measure` returned.
-Means and bands over runs come from :func:`isoinit._results.band`.
+Means and bands over runs come from :func:`isoinit.results.band`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._results import band
+from ..networks.mlp import MLP
+from ..results import band, new_figure, plot_runs
 from ._measure import BATCH, Context, Measured, Trajectories
 
 __all__ = [
@@ -42,36 +43,6 @@ _F = NDArray[np.float64]
 # --------------------------------------------------------------------------------------
 
 
-def new_figure(ncols: int = 1, *, width: float = 4.2, height: float = 3.3) -> tuple[Any, Any]:
-    """A figure with ``ncols`` axes side by side, on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False, layout="constrained")
-    return fig, axes[0]
-
-
-def plot_runs(
-    ax: Any,
-    values: _F,
-    *,
-    label: str,
-    color: Any = None,
-    layers: Any = None,
-    linestyle: str = "-",
-    marker: str | None = None,
-) -> Any:
-    """Plot the mean over runs (``values`` is ``runs x layers``) with a 10-90% band."""
-    mean, lo, hi = band(np.atleast_2d(values))
-    x = np.arange(mean.size) if layers is None else np.asarray(layers)
-    (line,) = ax.plot(x, mean, label=label, color=color, linestyle=linestyle, marker=marker, markersize=3)
-    if np.atleast_2d(values).shape[0] > 1:
-        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-    return line
-
-
 def save(fig: Any, path: str) -> None:
     """Write the figure (PNG at 110 dpi unless the suffix says otherwise) and close it."""
     import matplotlib.pyplot as plt
@@ -86,7 +57,7 @@ def save(fig: Any, path: str) -> None:
 
 
 def nan_band(values: _F) -> tuple[_F, _F, _F]:
-    """:func:`isoinit._results.band` with every non-finite entry (and every column whose
+    """:func:`isoinit.results.band` with every non-finite entry (and every column whose
     mean is not finite) set to NaN, so that lines and bands stop there."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -258,8 +229,6 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
     )
     if spec.caption:
         info += "\n" + spec.caption
-    from ..config import MLP
-
     blocks = all(not isinstance(m.curve.mlp, MLP) for m in all_m)
     if blocks:  # plain tick labels: block networks' gaps move within a decade or two
         from matplotlib.ticker import FuncFormatter

@@ -19,11 +19,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .._warnings import CollapseWarning, DivergenceWarning
-from ..blocks import BlockNetwork
-from ..config import MLP
 from ..inputs import degenerate
 from ..metrics import _measure
+from ..networks.blocks import BlockNetwork
+from ..networks.mlp import MLP
 from ..simulate import STAGES, simulate
+from ..theory import meanfield as mean_field
+from ..theory.bounds import potential_bound
+from ..theory.hermite import beta0
 
 __all__ = [
     "BATCH",
@@ -235,15 +238,13 @@ def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> t
     A block network has one only where :func:`isoinit.meanfield.trajectory` covers it
     (``None`` when that raises :class:`ValueError`: not implemented for this network).
     """
-    from ..meanfield import block_map, input_gram, trajectory
-
     if isinstance(mlp, BlockNetwork):
         if quantity not in ("gap", "potential"):
             return None, None
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
-                mf = trajectory(mlp, x)
+                mf = mean_field.trajectory(mlp, x)
             except ValueError:
                 return None, None
         values = np.asarray(mf.metrics[quantity], dtype=np.float64)
@@ -254,19 +255,19 @@ def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> t
     authors = protocol == "authors" and quantity != "potential"
     out = np.full(mlp.depth + 1, np.nan)
     note = None
-    g = input_gram(x)
+    g = mean_field.input_gram(x)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         out[0] = _gram_value(quantity, g)
         for layer in range(1, mlp.depth + 1):
             try:
-                g_next = block_map(mlp, g, layer)
+                g_next = mean_field.block_map(mlp, g, layer)
                 if not np.all(np.isfinite(g_next)):
                     raise FloatingPointError("non-finite Gram")
                 value = _gram_value(quantity, g_next)
                 if authors:
                     if mlp.order == "act-norm":
-                        mid = block_map(_no_norm(mlp), g, 1)
+                        mid = mean_field.block_map(_no_norm(mlp), g, 1)
                     else:
                         mid = mlp.gain**2 * g + mlp.bias**2
                     value = 0.5 * (value + _gram_value(quantity, mid))
@@ -280,9 +281,6 @@ def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> t
 
 def measure(ctx: Context, curve: Curve) -> Measured:
     """Simulate ``curve`` under the context's protocol, with its mean field and bound."""
-    from ..bounds import potential_bound
-    from ..hermite import beta0
-
     mlp = curve.mlp
     d = mlp.widths()[0]
     x = ctx.x(d, curve.degeneracy)

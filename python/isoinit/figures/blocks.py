@@ -33,8 +33,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .._warnings import CollapseWarning, DivergenceWarning
-from ..blocks import Attention, BlockNetwork, Network, ResidualMLP, Transformer
 from ..inputs import gaussian, repeated_tokens
+from ..networks.blocks import Attention, BlockNetwork, Network, ResidualMLP, Transformer
 from ..simulate import Trajectory, simulate
 from ._draw import layout, nan_band, new_axes, save_png, style_legend
 from ._measure import CSV_COLUMNS, Context, Curve, Measurement, Panel, Spec

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..config import MLP
+from ..networks.mlp import MLP
 from ._measure import Context, Curve, Panel, Spec
 from ._registry import register_layers
 

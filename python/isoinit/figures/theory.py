@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..config import MLP
+from ..networks.mlp import MLP
 from ..simulate import simulate
+from ..theory.hermite import beta0, centered_kernel
 from ._draw import layout, nan_band, new_axes, save_png
 from ._measure import Context, Measurement, theory_frame
 from ._registry import register
@@ -119,8 +120,6 @@ def dual_kernel(ctx: Context) -> DualKernel:
     block (width 1000, 10 runs by default) on pairs of inputs with correlations 0, 0.2, 0.4,
     0.6, 0.8 and 0.95.
     """
-    from ..hermite import beta0, centered_kernel
-
     rho = np.linspace(0.0, 1.0, 101)
     pts = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 0.95])
     d, runs = ctx.width(1000), ctx.nruns(10)
@@ -214,8 +213,6 @@ def beta_vs_gain(ctx: Context) -> BetaVsGain:
     Theory (Hermite coefficients) for sigmoid, tanh, sin, exp and SELU at 61 gains
     log-spaced in ``[0.1, 10]``.
     """
-    from ..hermite import beta0
-
     alpha = np.geomspace(0.1, 10.0, 61)
     frames = []
     curves = {}

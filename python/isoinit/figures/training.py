@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..training import train, trainability
 from ._draw import layout, nan_band, new_axes, save_png
 from ._measure import CSV_COLUMNS, Context, Measurement
 from ._registry import register
@@ -37,8 +38,6 @@ def shared_run(ctx: Context) -> Any:
     -------
     isoinit.training.TrainingResult
     """
-    from ..training import train
-
     key = (ctx.nruns(RERUNS), ctx.seed, ctx.protocol, ctx.width(WIDTH))
     if key not in _CACHE:
         _CACHE.clear()  # keep one run: the figures of one call share it
@@ -106,8 +105,6 @@ def _rows(ctx: Context, result: Any, sel: pd.DataFrame, panel: str, x_name: str,
 
 def from_result(ctx: Context, result: Any) -> TrainingFigure:
     """The measurement of figure ``ctx.name`` from a training run (``isoinit train`` uses it)."""
-    from ..training import trainability
-
     df = result.frame
     tr = trainability(result)
     if ctx.name == "training-loss":

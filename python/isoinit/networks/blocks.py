@@ -32,9 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from . import _validate as check
-from .activations import Activation, ActivationSpec, resolve
-from .config import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS
+from .. import _validate as check
+from ..activations import Activation, ActivationSpec, resolve
+from .mlp import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS
 
 __all__ = [
     "Architecture",

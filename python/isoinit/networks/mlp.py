@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from . import _validate as check
-from .activations import Activation, ActivationSpec, resolve
+from .. import _validate as check
+from ..activations import Activation, ActivationSpec, resolve
 
 __all__ = ["MLP", "NORM_PRESETS", "Centering", "Norm", "Order", "Scaling", "Weights"]
 

@@ -28,13 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from . import _io
-from . import _validate as check
-from ._results import MetricsView, Provenance
-from .blocks import Attention, BlockNetwork, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
-from .config import MLP
+from .. import _io
+from .. import _validate as check
+from ..activations import _hermite_named, registered, resolve
+from ..networks import MLP, Attention, BlockNetwork, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
+from ._provenance import Provenance
 
-__all__ = ["load", "save", "to_xarray"]
+#: A result: an instance of a subclass of :class:`~isoinit.results.MetricsView` (which
+#: registers itself here; the store does not import the view that imports it).
+Result = Any
+
+__all__ = ["load", "register_result", "save", "to_xarray"]
 
 FORMAT = "isoinit-result"
 FORMAT_VERSION = 1
@@ -72,8 +76,6 @@ def mlp_to_dict(mlp: MLP | BlockNetwork) -> dict[str, Any]:
     else:
         # a Python callable: a file holds its registered name, and loading needs the same
         # registration (isoinit.activations.register) in the loading session
-        from .activations import registered
-
         if registered(act.name) is not act:
             raise ValueError(
                 f"activation {act.name!r} is a Python callable that is not registered under its name, "
@@ -94,8 +96,6 @@ _BLOCKS: dict[str, Any] = {c.__name__: c for c in (Feedforward, Attention, Trans
 
 def mlp_from_dict(data: dict[str, Any]) -> MLP | BlockNetwork:
     """The ``MLP`` (or block network) of :func:`mlp_to_dict`."""
-    from .activations import _hermite_named, registered, resolve
-
     kw = dict(data)
     cls: Any = _NETWORKS[kw.pop("architecture")] if "architecture" in kw else MLP
     if "blocks" in kw:
@@ -129,11 +129,17 @@ def mlp_from_dict(data: dict[str, Any]) -> MLP | BlockNetwork:
     return cls(**kw)  # type: ignore[no-any-return]
 
 
-def _classes() -> dict[str, type[MetricsView]]:
-    from .meanfield import MeanFieldTrajectory
-    from .simulate import Trajectory
+#: The result classes a file can name, by class name (every subclass of MetricsView).
+_RESULT_CLASSES: dict[str, type[Result]] = {}
 
-    return {"Trajectory": Trajectory, "MeanFieldTrajectory": MeanFieldTrajectory}
+
+def register_result(cls: type[Result]) -> None:
+    """Let files hold results of ``cls`` (MetricsView registers each subclass)."""
+    _RESULT_CLASSES[cls.__name__] = cls
+
+
+def _classes() -> dict[str, type[Result]]:
+    return dict(_RESULT_CLASSES)
 
 
 def _json_value(v: Any) -> Any:
@@ -150,7 +156,7 @@ def _from_json(v: Any) -> Any:
     return v
 
 
-def _split(result: MetricsView) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _split(result: Result) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and the named arrays of a result."""
     if type(result).__name__ not in _classes():
         raise TypeError(f"result must be an isoinit.Trajectory or MeanFieldTrajectory; got {type(result).__name__}")
@@ -162,7 +168,7 @@ def _split(result: MetricsView) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "arrays": [],
     }
     arrays: dict[str, np.ndarray] = {}
-    for f in dataclasses.fields(result):  # type: ignore[arg-type]
+    for f in dataclasses.fields(result):
         v = getattr(result, f.name)
         if f.name == "mlp":
             header["mlp"] = mlp_to_dict(v)
@@ -180,7 +186,7 @@ def _split(result: MetricsView) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return header, arrays
 
 
-def _join(header: Any, arrays: dict[str, np.ndarray], where: str) -> MetricsView:
+def _join(header: Any, arrays: dict[str, np.ndarray], where: str) -> Result:
     """The result of a header and its arrays (``where`` names the file in errors)."""
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{where} is not an isoinit result file (no isoinit header)")
@@ -204,7 +210,7 @@ def _join(header: Any, arrays: dict[str, np.ndarray], where: str) -> MetricsView
                 kw[name] = {k: arrays[f"{name}.{k}"] for k in v["dict"]}
             else:
                 kw[name] = _from_json(v)
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(kw) - known)
         if unknown:
             raise ValueError(f"fields {unknown} that this version of isoinit's {cls.__name__} does not have")
@@ -226,7 +232,7 @@ def _need_xarray() -> Any:
     return xarray
 
 
-def _dims(result: MetricsView, name: str, shape: tuple[int, ...]) -> tuple[str, ...]:
+def _dims(result: Result, name: str, shape: tuple[int, ...]) -> tuple[str, ...]:
     """Dimension names of an array: ``run``, ``layer``, ``stage``, then ``row``/``col``."""
     runs = getattr(result, "runs", None)
     lead = ["layer"] if runs is None else ["run", "layer"]
@@ -241,7 +247,7 @@ def _dims(result: MetricsView, name: str, shape: tuple[int, ...]) -> tuple[str, 
     return tuple(f"{name}_{k}" for k in range(len(shape)))
 
 
-def to_xarray(result: MetricsView) -> Any:
+def to_xarray(result: Result) -> Any:
     """The result as an :class:`xarray.Dataset` (see :meth:`MetricsView.to_xarray`)."""
     xr = _need_xarray()
     header, arrays = _split(result)
@@ -277,7 +283,7 @@ def _kind(path: Path, name: str = "path") -> str:
     raise ValueError(f"{name} must end in {', '.join(SUFFIXES)}; got {str(path)!r}")
 
 
-def save(result: MetricsView, path: object, *, overwrite: bool = False) -> Path:
+def save(result: Result, path: object, *, overwrite: bool = False) -> Path:
     """Write ``result`` to ``path`` (``.npz``, or ``.nc`` with xarray); returns the path."""
     overwrite = check.boolean("overwrite", overwrite)
     p = _io.check_output("path", path, overwrite=overwrite, suffixes=SUFFIXES)
@@ -299,7 +305,7 @@ def save(result: MetricsView, path: object, *, overwrite: bool = False) -> Path:
     return p
 
 
-def load(path: object) -> MetricsView:
+def load(path: object) -> Result:
     """Read a result written by ``save`` (format from the suffix)."""
     p = _io.as_path("path", path)
     kind = _kind(p)

@@ -1,211 +1,33 @@
-"""What every result of isoinit shares: the metric view, summaries over runs, equality, pickling.
+"""The base of every result: typed metric access, summaries, files, plots, equality, pickling.
 
-The simulator's :class:`~isoinit.Trajectory`, the mean field's
-:class:`~isoinit.meanfield.MeanFieldTrajectory`, the figures and the command line all
-read and summarize metric arrays the same way, through this module:
-
-- :class:`MetricsView`, the base of both result classes: one typed property per metric of
-  :data:`isoinit.metrics.METRICS`, ``summary()`` (through :func:`summarize`), an
-  array-aware ``==`` and pickling that survives the activation's Python function;
-- :func:`summarize`: per-layer statistics over runs, with an explicit rule for infinite
-  values (a singular Gram) and NaN (a diverged run);
-- :func:`band`: the mean and a 10%-90% band over runs, for plots;
-- :class:`Provenance`: what produced a result (input, seed, runs, sampler, precision,
-  package version), and :func:`config_columns`, the configuration columns of every table.
+The simulator's :class:`~isoinit.Trajectory` and the mean field's
+:class:`~isoinit.meanfield.MeanFieldTrajectory` derive from :class:`MetricsView`: one typed
+property per metric of :data:`isoinit.metrics.METRICS`, ``summary()``
+(:func:`~isoinit.results.summarize`), ``save`` and ``to_xarray`` (the store), ``plot``, an
+array-aware ``==`` and pickling that survives the activation's Python function.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from .blocks import BlockNetwork
-from .config import MLP
+from .. import _validate as check
+from ..networks import MLP, BlockNetwork
+from . import _store
+from ._plot import new_figure, plot_runs
+from ._summary import summarize
 
-__all__ = ["CONFIG_FIELDS", "MetricsView", "Provenance", "band", "config_columns", "describe_input", "summarize"]
+__all__ = ["MetricsView"]
 
 _F = NDArray[np.float64]
-
-
-#: The configuration columns of every table (``to_frame``, sweeps, the command line's CSV),
-#: named as the :class:`~isoinit.MLP` fields; ``center``/``scale`` are the steps in effect.
-CONFIG_FIELDS: tuple[str, ...] = (
-    "activation",
-    "norm",
-    "center",
-    "scale",
-    "order",
-    "depth",
-    "width",
-    "gain",
-    "bias",
-    "weights",
-    "eps",
-    "architecture",
-)
-
-
-def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:
-    """The configuration of ``mlp`` as table columns (:data:`CONFIG_FIELDS`, in that order).
-
-    ``activation`` is the canonical spec (:attr:`isoinit.activations.Activation.name`),
-    ``center``/``scale`` the steps in effect (:attr:`MLP.centering`, :attr:`MLP.scaling`),
-    ``width`` an int, or ``"d1,d2,..."`` for per-block widths. For a block network
-    (:mod:`isoinit.blocks`) ``norm``, ``center`` and ``scale`` are its first block's,
-    ``order`` its norm position (``"pre-norm"``, ``"post-norm"``, ``"no-norm"``) and
-    ``architecture`` says which network it is (``"mlp"`` for an :class:`~isoinit.MLP`).
-    """
-    width: int | str = mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
-    return {
-        "activation": mlp.act.name,
-        "norm": mlp.norm,
-        "center": mlp.centering,
-        "scale": mlp.scaling,
-        "order": mlp.order,
-        "depth": mlp.depth,
-        "width": width,
-        "gain": mlp.gain,
-        "bias": mlp.bias,
-        "weights": mlp.weights,
-        "eps": mlp.eps,
-        "architecture": mlp.architecture if isinstance(mlp, BlockNetwork) else "mlp",
-    }
-
-
-def describe_input(x: NDArray[np.float64]) -> dict[str, Any]:
-    """Provenance of a batch given as an array: its shape and the SHA-256 of its float64 bytes.
-
-    ``{"kind": "array", "n": n, "d": d, "sha256": "..."}``: two batches with the same
-    description are the same numbers (C order, native float64).
-    """
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    return {
-        "kind": "array",
-        "n": int(a.shape[0]),
-        "d": int(a.shape[1]),
-        "sha256": hashlib.sha256(a.tobytes()).hexdigest(),
-    }
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-@dataclasses.dataclass(frozen=True)
-class Provenance:
-    """What produced a result, beyond its configuration: enough to reproduce it.
-
-    Attributes
-    ----------
-    input : dict
-        The batch: ``{"kind": "array", "n", "d", "sha256"}`` for an array (see
-        :func:`describe_input`), or the input specification of a sweep such as
-        ``{"kind": "degenerate", "n": 10, "d": 1000, "degeneracy": 100, "seed": 0}``.
-    seed : int or None
-        The seed of the networks (``None``: no random network, e.g. the mean field or
-        :func:`isoinit.forward`'s explicit weights).
-    runs : int or None
-        Independent networks (``None`` for the mean field).
-    sampler : str or None
-        ``"gram"`` or ``"weights"`` (the resolved sampler), ``"meanfield"`` for the
-        infinite-width recursion, ``"explicit"`` for :func:`isoinit.forward`.
-    precision : str
-        Floating-point precision of the representations (``"float64"``, or ``"float32"``
-        for ``simulate(..., dtype="float32")``; Grams and metrics are float64 either way).
-    version : str
-        ``isoinit.__version__`` of the package that computed the result.
-
-    Notes
-    -----
-    No timestamp: two results computed alike have equal provenance, so ``==`` of results
-    keeps meaning "same numbers from the same recipe".
-    """
-
-    input: dict[str, Any]
-    seed: int | None = None
-    runs: int | None = None
-    sampler: str | None = None
-    precision: str = "float64"
-    version: str = dataclasses.field(default_factory=_version)
-
-    __hash__ = None  # type: ignore[assignment]  # holds a dict
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict of the fields (the form files store)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Provenance:
-        """The record of :meth:`to_dict`'s output (unknown keys are refused)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(data) - names)
-        if bad or "input" not in data:
-            raise ValueError(f"provenance must have the keys {', '.join(sorted(names))}; got {sorted(data)}")
-        return cls(**dict(data))
-
-
-def band(values: _F) -> tuple[_F, _F, _F]:
-    """Mean and a 10%-90% quantile band over runs (axis 0), ignoring NaN (diverged runs)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values, axis=0)
-        lo = np.nanquantile(values, 0.1, axis=0)
-        hi = np.nanquantile(values, 0.9, axis=0)
-    return mean, lo, hi
-
-
-def summarize(values: ArrayLike) -> pd.DataFrame:
-    """Per-layer statistics over runs of a metric array of shape ``(runs, layers)``.
-
-    Each run's value at a layer is one of three kinds, and the rule is:
-
-    - **finite**: enters every statistic; ``runs`` counts these values;
-    - **infinite** (``+inf``: the gap and the condition number of a singular Gram, the
-      potential of two parallel rows): counted in ``inf_runs`` and left out of every
-      statistic, so the mean and standard deviation never become ``inf`` silently;
-    - **NaN** (a run that diverged at or before that layer): left out and not counted.
-
-    So ``runs + inf_runs`` plus the diverged runs is the number of runs at every layer.
-    A layer without a finite value has NaN statistics (and ``runs == 0``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per layer; columns ``layer``, ``mean``, ``std`` (population, ``ddof=0``),
-        ``median``, ``q10``, ``q90`` (10% and 90% quantiles, linear interpolation),
-        ``runs`` and ``inf_runs``.
-    """
-    a = np.asarray(values, dtype=np.float64)
-    if a.ndim != 2:
-        raise ValueError(f"values must be 2-D (runs, layers); got shape {a.shape}")
-    finite = np.isfinite(a)
-    kept = np.where(finite, a, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # layers without a finite value
-        df: pd.DataFrame = pd.DataFrame(
-            {
-                "layer": np.arange(a.shape[1]),
-                "mean": np.nanmean(kept, axis=0),
-                "std": np.nanstd(kept, axis=0),
-                "median": np.nanmedian(kept, axis=0),
-                "q10": np.nanquantile(kept, 0.1, axis=0),
-                "q90": np.nanquantile(kept, 0.9, axis=0),
-                "runs": np.sum(finite, axis=0),
-                "inf_runs": np.sum(np.isinf(a), axis=0),
-            }
-        )
-        return df
 
 
 class MetricsView:
@@ -240,6 +62,10 @@ class MetricsView:
 
     mlp: MLP | BlockNetwork
     metrics: dict[str, _F]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _store.register_result(cls)  # files name the result class; load() rebuilds it
 
     # --- the metrics of isoinit.metrics.METRICS, one typed property each ---------------
 
@@ -355,9 +181,7 @@ class MetricsView:
             For another suffix, or an activation defined by a Python callable (a file holds
             activations by spec or Hermite coefficients).
         """
-        from ._store import save
-
-        return save(self, path, overwrite=overwrite)
+        return _store.save(self, path, overwrite=overwrite)
 
     def to_xarray(self) -> Any:
         """The result as an :class:`xarray.Dataset` (needs ``pip install 'isoinit[xarray]'``).
@@ -368,9 +192,7 @@ class MetricsView:
         the configuration, provenance and other fields, as :meth:`save` stores them) and
         ``configuration`` (:meth:`isoinit.MLP.label`).
         """
-        from ._store import to_xarray
-
-        return to_xarray(self)
+        return _store.to_xarray(self)
 
     # --- plots -------------------------------------------------------------------------
 
@@ -411,9 +233,6 @@ class MetricsView:
         label : str, optional
             Legend label (default: the configuration's :meth:`isoinit.MLP.label`).
         """
-        from . import _validate as check
-        from .figures._draw import new_figure, plot_runs
-
         check.choice("metric", metric, tuple(self.metrics))
         band = check.boolean("band", band)
         values = np.atleast_2d(self._values(metric, stage))

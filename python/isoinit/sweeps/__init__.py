@@ -94,15 +94,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import _io, _progress
-from . import _validate as check
-from ._results import CONFIG_FIELDS, Provenance, config_columns, describe_input
-from ._warnings import DivergenceWarning
-from .blocks import BlockNetwork
-from .config import MLP
-from .inputs import degenerate, gaussian
-from .metrics import METRICS
-from .simulate import simulate
+from .. import _io, _progress
+from .. import _validate as check
+from .._warnings import DivergenceWarning
+from ..activations import Activation
+from ..inputs import degenerate, gaussian
+from ..metrics import METRICS
+from ..networks.blocks import BlockNetwork
+from ..networks.mlp import MLP
+from ..results import CONFIG_FIELDS, Provenance, config_columns, describe_input
+from ..simulate import simulate
 
 __all__ = [
     "CONFIG_COLUMNS",
@@ -123,7 +124,7 @@ def __dir__() -> list[str]:
 #: The :class:`~isoinit.MLP` fields a grid or configuration may set.
 MLP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MLP) if f.init)
 #: Configuration columns every sweep table has: ``config`` (the index into :func:`expand`'s
-#: list), then :data:`isoinit._results.CONFIG_FIELDS`, named as the :class:`~isoinit.MLP`
+#: list), then :data:`isoinit.results.CONFIG_FIELDS`, named as the :class:`~isoinit.MLP`
 #: fields (``center`` and ``scale`` are the steps in effect, ``activation`` the canonical
 #: spec), as in every result's ``to_frame()``.
 CONFIG_COLUMNS: tuple[str, ...] = ("config", *CONFIG_FIELDS)
@@ -162,8 +163,6 @@ def _is_width(v: object) -> bool:
 
 
 def _is_activation(v: object) -> bool:
-    from .activations import Activation
-
     return isinstance(v, (str, Activation))
 
 
@@ -370,7 +369,7 @@ def _run_config(
 
 
 def _config_columns(configs: Sequence[MLP | BlockNetwork]) -> pd.DataFrame:
-    """One row per configuration: ``config`` and :func:`isoinit._results.config_columns`."""
+    """One row per configuration: ``config`` and :func:`isoinit.results.config_columns`."""
     per_block = any(not isinstance(m.width, int) for m in configs)
     rows = [{"config": i, **config_columns(m)} for i, m in enumerate(configs)]
     df: pd.DataFrame = pd.DataFrame(rows, columns=list(CONFIG_COLUMNS))

@@ -20,7 +20,7 @@ Every function takes an activation spec (see :func:`isoinit.activations.resolve`
 pre-activation ``gain``: the activation is then ``x -> sigma(gain * x)``.
 
 Numerical methods. Closed forms are used for the built-ins whose record in
-:data:`isoinit.activations.BUILTIN` names a family of :mod:`isoinit._closed_forms`
+:data:`isoinit.activations.BUILTIN` names a family of :mod:`isoinit.activations._closed_forms`
 (:data:`CLOSED_FORM`)
 and the Hermite-defined activations (``heK``, ``from_hermite``): coefficients, moments and
 kernels (gelu: coefficients and moments). Everything else uses quadrature that is split at
@@ -44,16 +44,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft as _fft
 
-from . import _validate as check
-from ._closed_forms import HermiteSeries
-from .activations import BUILTIN, Activation, ActivationSpec, resolve
+from .. import _validate as check
+from ..activations import BUILTIN, Activation, ActivationSpec, resolve
+from ..activations._closed_forms import HermiteSeries
+from ._fixed_points import FixedPoint, kernel_fixed_point
 
 __all__ = [
     "CLOSED_FORM",
@@ -65,6 +66,7 @@ __all__ = [
     "contraction_factor",
     "dual_kernel",
     "dual_kernel_derivative",
+    "fixed_point",
     "moments",
     "nngp_kernel",
     "rms_kernel",
@@ -80,7 +82,7 @@ _F = NDArray[np.float64]
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 #: Built-in activations (by ``Activation.base``) whose coefficients, moments and kernels have
-#: closed forms (their record names a family of :mod:`isoinit._closed_forms`); ``heK`` and
+#: closed forms (their record names a family of :mod:`isoinit.activations._closed_forms`); ``heK`` and
 #: Hermite-defined activations are exact too.
 CLOSED_FORM: frozenset[str] = frozenset(name for name, b in BUILTIN.items() if b.closed is not None)
 
@@ -469,8 +471,6 @@ def contraction_factor(activation: ActivationSpec, gain: float = 1.0, *, norm: s
     """
     check.choice("norm", norm, ("layer", "mf", "rms", "batch", "center", "none"))
     if norm == "rms":
-        from .bounds import fixed_point
-
         return fixed_point(activation, kernel="rms", gain=gain).rate
     if norm not in ("layer", "mf"):
         raise ValueError(
@@ -858,3 +858,26 @@ def nngp_kernel(activation: ActivationSpec, q_i: ArrayLike, q_j: ArrayLike, rho:
             vals[sel] = _polar_kernel(act, float(sa), float(sb), np.arccos(rr[sel]))
     out[~zero] = vals
     return out
+
+
+Kernel = Literal["centered", "rms"]
+
+
+def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: float = 1.0) -> FixedPoint:
+    """Fixed point and rate of the normalized kernel of an activation.
+
+    ``kernel="rms"``: ``kappa / E sigma^2`` (RMS normalization after the activation, the
+    uncentered case of Joudaki and Hofmann 2025); ``"centered"``: ``kbar`` (layer
+    normalization), whose fixed point is always ``rho* = 0`` at rate ``1 / (2 - beta_0)``.
+    """
+    if kernel == "rms":
+        return kernel_fixed_point(
+            lambda r: rms_kernel(activation, r, gain=gain),
+            lambda r: rms_kernel_derivative(activation, r, gain=gain),
+        )
+    if kernel == "centered":
+        return kernel_fixed_point(
+            lambda r: centered_kernel(activation, r, gain=gain),
+            lambda r: centered_kernel_derivative(activation, r, gain=gain),
+        )
+    raise ValueError(f"kernel must be one of centered, rms; got {kernel!r}")

@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _validate as check
-from ._results import MetricsView, Provenance, config_columns, describe_input
-from ._warnings import DivergenceWarning
-from .activations import Activation
-from .blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
-from .config import MLP, NORM_PRESETS
+from .. import _validate as check
+from .._warnings import DivergenceWarning
+from ..activations import Activation
+from ..metrics import METRICS, _measure
+from ..networks.blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
+from ..networks.mlp import MLP, NORM_PRESETS
+from ..results import MetricsView, Provenance, config_columns, describe_input
 from .hermite import Moments, dual_kernel, moments, nngp_kernel
-from .metrics import METRICS, _measure
 
 __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
@@ -86,7 +86,7 @@ class MeanFieldTrajectory(MetricsView):
     ``mean == median == q10 == q90`` the value, ``std`` 0, ``runs`` 1 (0 where the value is
     infinite, ``inf_runs`` 1, or NaN after a breakdown). ``==`` compares the configuration,
     ``diverged_at`` and every array element-wise (NaN equal to NaN); results pickle (see
-    :class:`~isoinit._results.MetricsView`).
+    :class:`~isoinit.results.MetricsView`).
     """
 
     mlp: MLP | BlockNetwork
@@ -105,7 +105,7 @@ class MeanFieldTrajectory(MetricsView):
         """Tidy table: one row per layer.
 
         Columns ``layer``, every metric, ``source`` (``"meanfield"``), then the
-        configuration (:data:`isoinit._results.CONFIG_FIELDS`, named as the ``MLP`` fields);
+        configuration (:data:`isoinit.results.CONFIG_FIELDS`, named as the ``MLP`` fields);
         ``df.attrs["isoinit"]`` holds the provenance.
         """
         layers = self.grams.shape[0]

@@ -67,9 +67,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import _progress
-from . import _validate as check
-from .activations import Activation, ActivationSpec, resolve
+from .. import _progress
+from .. import _validate as check
+from ..activations import Activation, ActivationSpec, resolve
+from ..hooks import GramRecorder
+from ..metrics import gram_metrics
+from ..networks.mlp import MLP
+from ..sweeps import load as _load
+from ..sweeps import save as _save
+from ..theory.hermite import beta0
+from ..theory.meanfield import trajectory
 
 if TYPE_CHECKING:
     import torch
@@ -268,7 +275,7 @@ def load_data(data: object = "digits", *, seed: int = 0, test_size: float = 0.25
     if torch is not None:
         from torch.utils.data import DataLoader
 
-        from . import _torchnet
+        from .. import _torchnet
 
         if isinstance(data, DataLoader):
             xt, yt = _torchnet.materialize(data)
@@ -349,7 +356,7 @@ def build_mlp(
         ``readout``, and ``logit_act`` under the authors' protocol.
     """
     torch = _torch()
-    from . import _torchnet
+    from .. import _torchnet
 
     act = _activation(activation)
     d_in = check.integer("d_in", d_in, 1)
@@ -392,10 +399,6 @@ def meanfield_gaps(activation: ActivationSpec, X: object, depth: int, *, eps: fl
     ndarray, shape (depth,)
         Entry ``l - 1``: the gap after layer norm ``l``.
     """
-    from .config import MLP
-    from .meanfield import trajectory
-    from .metrics import gram_metrics
-
     x = check.batch("X", X)
     depth = check.integer("depth", depth, 1)
     centered = x - x.mean(axis=1, keepdims=True)
@@ -445,16 +448,12 @@ def save(frame: pd.DataFrame | TrainingResult, path: str | Path, *, overwrite: b
 
     Written atomically; an existing file is replaced only with ``overwrite=True``.
     """
-    from .sweeps import save as _save
-
     df = frame.frame if isinstance(frame, TrainingResult) else frame
     return _save(df, path, overwrite=overwrite)
 
 
 def load(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`save` (as :func:`isoinit.sweeps.load`)."""
-    from .sweeps import load as _load
-
     return _load(path)
 
 
@@ -496,8 +495,6 @@ def _evaluate(model: Any, x: Any, y: Any, chunk: int = 1024) -> tuple[float, flo
 
 
 def _gaps(model: Any, x_eval: Any, depth: int) -> list[tuple[str, int, float]]:
-    from .hooks import GramRecorder
-
     torch = _torch()
     names = [f"block{l}.{part}" for l in range(1, depth + 1) for part in ("norm", "act")]
     with GramRecorder(model, modules=names) as rec, torch.no_grad():
@@ -600,8 +597,6 @@ def train(
     show = _progress.wanted(progress)
     ds = load_data(data, seed=seed)
     eval_batch = check.integer("eval_batch", eval_batch, 2, ds.X_train.shape[0])
-    from .hermite import beta0
-
     betas = {a.name: float(beta0(a)) for a in acts}
     dt = torch.float64 if dtype == "float64" else torch.float32
     x_tr, x_te = torch.as_tensor(ds.X_train, dtype=dt), torch.as_tensor(ds.X_test, dtype=dt)
