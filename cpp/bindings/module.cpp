@@ -1,115 +1,18 @@
+// The module isoinit._core: its attributes, the translation of the kernel's exceptions, and
+// every register_*.cpp's functions.
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
+#include <string>
 
 #include "bindings.hpp"
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <sys/resource.h>
-#include <unistd.h>
-#endif
 
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 8
+#define ISOINIT_CORE_API 9
 
 namespace isoinit::bind {
-
-double available_memory() {
-  double bytes = std::numeric_limits<double>::infinity();
-#if defined(__unix__) || defined(__APPLE__)
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0) bytes = static_cast<double>(pages) * static_cast<double>(page);
-  rlimit lim{};
-  if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
-    bytes = std::min(bytes, static_cast<double>(lim.rlim_cur));
-#endif
-  return bytes;
-}
-
-std::string format_bytes(double bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  int u = 0;
-  while (bytes >= 1000 && u < 6) {
-    bytes /= 1000;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-  return buf;
-}
-
-void require_memory(double total, const std::string& what) {
-  const double have = available_memory();
-  if (total <= have) return;
-  throw MemoryLimitError(what + " (about " + format_bytes(total) + " in all); this machine has " + format_bytes(have) +
-                         " of memory");
-}
-
-struct Worker {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::function<void()> job;
-
-  // runs forever (detached): a worker is never destroyed, so no job can outlive its thread
-  [[noreturn]] void loop() {
-    for (;;) {
-      std::function<void()> next;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return static_cast<bool>(job); });
-        next = std::move(job);
-        job = nullptr;
-      }
-      next();
-    }
-  }
-};
-
-namespace {
-
-/// The idle workers of this process (guarded by the GIL).
-struct WorkerPool {
-  std::vector<Worker*> idle;
-#if defined(__unix__) || defined(__APPLE__)
-  pid_t pid = getpid();
-#endif
-};
-
-WorkerPool& worker_pool() {
-  static auto* pool = new WorkerPool;  // never freed: workers outlive the interpreter's teardown
-#if defined(__unix__) || defined(__APPLE__)
-  if (pool->pid != getpid()) pool = new WorkerPool;  // a forked child: the parent's threads are not here
-#endif
-  return *pool;
-}
-
-}  // namespace
-
-Worker* acquire_worker() {
-  WorkerPool& pool = worker_pool();
-  if (!pool.idle.empty()) {
-    Worker* w = pool.idle.back();
-    pool.idle.pop_back();
-    return w;
-  }
-  auto* w = new Worker;
-  std::thread([w] { w->loop(); }).detach();
-  return w;
-}
-
-void post(Worker* w, std::function<void()> job) {
-  {
-    std::lock_guard<std::mutex> lock(w->mu);
-    w->job = std::move(job);
-  }
-  w->cv.notify_one();
-}
-
-void release_worker(Worker* w) { worker_pool().idle.push_back(w); }
 
 RowMatrixXd to_matrix(const DoubleArray& a, const char* name) {
   if (a.ndim() != 2)
@@ -153,6 +56,10 @@ PYBIND11_MODULE(_core, m) {
   register_random(m);
   register_activations(m);
   register_inputs(m);
+  register_constants(m);
+  m.def(
+      "max_threads", [] { return isoinit::resolve_threads(0); },
+      "The number of threads threads=0 runs on: the OpenMP default, at most the processors.");
   m.def("build_info", [] {
     py::dict d;
     d["version"] = ISOINIT_VERSION;
@@ -161,7 +68,7 @@ PYBIND11_MODULE(_core, m) {
 #else
     d["openmp"] = false;
 #endif
-    d["max_threads"] = isoinit::resolve_threads(0);  // capped at the processors (omp_get_num_procs)
+    d["max_threads"] = isoinit::resolve_threads(0);  // as max_threads()
     d["memory"] = available_memory();
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);

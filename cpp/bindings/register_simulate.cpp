@@ -1,19 +1,11 @@
 #include <algorithm>
+#include <optional>
 
 #include "bindings.hpp"
+#include "options.hpp"
 
 namespace isoinit::bind {
 namespace {
-
-template <class E>
-E parse(const std::string& param, const std::string& value, std::initializer_list<std::pair<const char*, E>> options) {
-  std::string allowed;
-  for (const auto& [name, e] : options) {
-    if (value == name) return e;
-    allowed += std::string(allowed.empty() ? "" : ", ") + name;
-  }
-  throw std::invalid_argument(param + " must be one of " + allowed + "; got '" + value + "'");
-}
 
 Config make_config(const std::string& activation, double act_param, const std::vector<double>& coeffs,
                    const std::string& center, const std::string& scale, const std::string& order,
@@ -24,15 +16,11 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::optional<std::vector<std::string>>& metrics) {
   Config c;
   c.act = Activation::from_name(activation, act_param, coeffs);
-  c.center =
-      parse<Center>("center", center,
-                    {{"none", Center::none}, {"layer", Center::layer}, {"batch", Center::batch}, {"mf", Center::mf}});
-  c.scale = parse<Scale>("scale", scale,
-                         {{"none", Scale::none}, {"layer", Scale::layer}, {"batch", Scale::batch}, {"mf", Scale::mf}});
-  c.order = parse<Order>("order", order, {{"act-norm", Order::act_norm}, {"norm-act", Order::norm_act}});
-  c.weights = parse<WeightKind>("weights", weights,
-                                {{"gaussian", WeightKind::gaussian}, {"orthogonal", WeightKind::orthogonal}});
-  c.sampler = parse<Sampler>("sampler", sampler, {{"gram", Sampler::gram}, {"weights", Sampler::weights}});
+  c.center = center_options.parse(center);
+  c.scale = scale_options.parse(scale);
+  c.order = order_options.parse(order);
+  c.weights = weight_options.parse(weights);
+  c.sampler = sampler_options.parse(sampler);
   c.gain = gain;
   c.bias = bias;
   c.eps = eps;
@@ -42,8 +30,8 @@ Config make_config(const std::string& activation, double act_param, const std::v
   c.stages = stages;
   c.grams = grams;
   c.blocks = blocks;
-  c.init = parse<Init>("init", init, {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}});
-  c.precision = parse<Precision>("dtype", dtype, {{"float64", Precision::f64}, {"float32", Precision::f32}});
+  c.init = init_options.parse(init);
+  c.precision = dtype_options.parse(dtype);
   if (metrics) {
     c.metrics = 0;
     std::string allowed;
@@ -64,18 +52,10 @@ BlockSpec make_block(const std::string& kind, const std::string& position, const
                      const std::string& scale, double eps, bool residual, double alpha, double ratio, bool one_layer,
                      int heads, bool causal, bool final_norm) {
   BlockSpec b;
-  b.kind = parse<BlockKind>("kind", kind,
-                            {{"mlp", BlockKind::mlp},
-                             {"feedforward", BlockKind::feedforward},
-                             {"attention", BlockKind::attention},
-                             {"transformer", BlockKind::transformer}});
-  b.position = parse<Position>("position", position,
-                               {{"pre", Position::pre}, {"post", Position::post}, {"none", Position::none}});
-  b.norm.center =
-      parse<Center>("center", center,
-                    {{"none", Center::none}, {"layer", Center::layer}, {"batch", Center::batch}, {"mf", Center::mf}});
-  b.norm.scale = parse<Scale>(
-      "scale", scale, {{"none", Scale::none}, {"layer", Scale::layer}, {"batch", Scale::batch}, {"mf", Scale::mf}});
+  b.kind = kind_options.parse(kind);
+  b.position = position_options.parse(position);
+  b.norm.center = center_options.parse(center);
+  b.norm.scale = scale_options.parse(scale);
   b.norm.eps = eps;
   b.residual = residual;
   b.alpha = alpha;
@@ -117,7 +97,9 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
 }
 
 /// Whether a call is small enough to run on the calling thread, on one thread
-/// (bind::interruptible's `small`): about a millisecond of work or less.
+/// (bind::interruptible's `small`): an estimated 10^6 floating-point operations or fewer, work
+/// short enough that the hand-over to a worker is a noticeable part of the call
+/// (docs/performance.md).
 bool small_call(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs) {
   double flops = 0;
   const double N = static_cast<double>(n);
@@ -154,8 +136,9 @@ py::dict pack(Result&& res) {
 }  // namespace
 
 void register_simulate(py::module_& m) {
-  // The configuration crosses the boundary once: built (and checked) as one Config object,
-  // then passed to every entry point.
+  // The configuration crosses the boundary once: built as one Config object (its option names
+  // parsed), then passed to every entry point; simulate and forward validate it against their
+  // batch (Config::validate), once per call.
   py::class_<BlockSpec>(m, "BlockSpec", "One block of a network (private: see isoinit.blocks).")
       .def(py::init(&make_block), py::arg("kind"), py::arg("position") = "pre", py::arg("center") = "layer",
            py::arg("scale") = "layer", py::arg("eps") = 0.0, py::arg("residual") = true, py::arg("alpha") = 1.0,
@@ -200,14 +183,15 @@ void register_simulate(py::module_& m) {
       [](const DoubleArray& x, std::uint64_t seed, std::int64_t run_offset, std::int64_t runs, int threads,
          const Config& cfg) {
         const RowMatrixXd x0 = to_matrix(x, "X");
+        // the one validation of the call: before the memory check, which reads the configuration
         cfg.validate(x0.rows(), x0.cols());
         if (run_offset < 0) throw std::invalid_argument("run_offset must be >= 0; got " + std::to_string(run_offset));
-        if (runs < 1) throw std::invalid_argument("runs must be >= 1; got " + std::to_string(runs));
+        detail::check_runs(runs);
         check_memory(cfg, x0.rows(), x0.cols(), runs, threads);
         const bool small = small_call(cfg, x0.rows(), x0.cols(), runs);
         Result res = interruptible(
             [&](const std::atomic<bool>& cancel) {
-              return isoinit::simulate(cfg, x0, seed, run_offset, runs, small ? 1 : threads, &cancel);
+              return simulate_validated(cfg, x0, seed, run_offset, runs, small ? 1 : threads, &cancel);
             },
             small);
         return pack(std::move(res));

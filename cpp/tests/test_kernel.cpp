@@ -252,9 +252,9 @@ static void test_metrics() {
   CHECK(std::isinf(out[m_potential]));
 }
 
-/// The activations added by one entry each of ISOINIT_ACTIVATIONS, against reference values:
+/// Activations of ISOINIT_ACTIVATIONS against reference values:
 /// softsign and hardtanh exact fractions, mish to 20 digits (mpmath, 30-digit arithmetic).
-static void test_new_activations() {
+static void test_activation_reference_values() {
   const double xs[5] = {-3.0, -0.5, 0.0, 0.7, 2.5};
   const struct {
     const char* name;
@@ -423,6 +423,10 @@ static void test_errors_are_exceptions() {
     thrown = true;
   }
   CHECK(thrown);
+  // a validated configuration: simulate_validated is simulate without the validation
+  const Result checked = simulate(c, x, 4, 2, 3, 1);
+  const Result trusted = simulate_validated(c, x, 4, 2, 3, 1);
+  CHECK(checked.metrics == trusted.metrics && checked.norm_bias == trusted.norm_bias);
   c.scale = Scale::mf;  // without its constants
   thrown = false;
   try {
@@ -433,8 +437,8 @@ static void test_errors_are_exceptions() {
   CHECK(thrown);
 }
 
-// issue 10: run offsets near the end of int64 (UBSan caught run_offset + r overflowing), threads
-// capped, cancellation, collapse and scale safety, from C++ alone
+// Run offsets near the end of int64 (run_offset + r must not overflow), threads capped,
+// cancellation, collapse and scale safety, from C++ alone
 static void test_reliability() {
   const RowMatrixXd x = batch(4, 12);
   Config c = relu_layer_norm(Sampler::weights, 3, 12);
@@ -567,7 +571,7 @@ int main() {
 #endif
   test_metrics();
   test_factorizations();
-  test_new_activations();
+  test_activation_reference_values();
   test_activation_table();
   test_table_activation();
   test_determinism_across_threads();

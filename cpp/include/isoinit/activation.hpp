@@ -1,7 +1,9 @@
-// Elementwise activations: the compiled half of the one activation table.
+// Elementwise activations: the kernel's half of the one activation table.
 //
-// The names here are the `engine` names of python/isoinit/activations.py; a test checks
-// that both sides list the same ones and agree to 1e-12 on every value.
+// The names here are those the kernel knows the activations of
+// python/isoinit/activations/__init__.py by; a test checks that both sides list the same
+// ones and agree to 1e-12 on every value. The constants below reach Python through
+// _core.constants().
 #pragma once
 
 #include <cmath>
@@ -24,7 +26,7 @@ constexpr std::size_t TABLE_HEADER = 8;
 constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme is written for 5
 
 // The one activation list. Each entry is X(name, requirement, exactness, formula):
-//   name         the engine name and the ActKind enumerator;
+//   name         the kernel's name and the ActKind enumerator;
 //   requirement  ISOINIT_ANY, or ISOINIT_REQUIRES(condition, "what is allowed", shown value):
 //                a condition on the scalar parameter `a` (and, for hermite, the coefficients
 //                `c`) that Activation::validate() checks;
@@ -36,10 +38,10 @@ constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme i
 //   formula      the value at the input `x` (double), an expression of x, a and c.
 // The enum, the name table, the validation and the dispatch of Activation::apply are all
 // generated from it: adding an activation on the C++ side is adding one entry here (the
-// Python side adds its record in python/isoinit/activations.py). `he` stands for the family
+// Python side adds its record in python/isoinit/activations/__init__.py). `he` stands for the family
 // he0..he30 (a = K), `hermite` for the series sum_k c_k He_k(x) / sqrt(k!), `table` for a
 // piecewise polynomial on a uniform grid with linear tails (a Python callable tabulated by
-// python/isoinit/activations.py; layout at TABLE_HEADER).
+// python/isoinit/activations/__init__.py; layout at TABLE_HEADER).
 #define ISOINIT_ACTIVATIONS(X)                                                                                        \
   X(identity, ISOINIT_ANY, ISOINIT_EXACT, x)                                                                          \
   X(relu, ISOINIT_ANY, ISOINIT_EXACT, x > 0 ? x : 0.0)                                                                \

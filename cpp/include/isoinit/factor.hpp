@@ -144,8 +144,8 @@ class GramFactor {
   bool has_eigenvalues() const { return values_done_; }
 
   /// Whether the eigenvalues of the Gram of an n x d matrix are cheaper from its d x d dual
-  /// (dual_eigenvalues): measured 1.1x at d = 0.85 n and 1.5x at d = 0.75 n (one core, n = 64
-  /// to 1024; the dual's product X^T X included), slower from d = 0.95 n.
+  /// (dual_eigenvalues, product X^T X included): for d <= 0.85 n (measurements in
+  /// docs/performance.md).
   static bool dual_pays(Eigen::Index n, Eigen::Index d) { return 20 * d <= 17 * n; }
 
   /// The eigenvalues of g = X X^T / (d root_scale^2), for the row-major n x d matrix x whose

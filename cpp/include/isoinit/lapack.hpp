@@ -110,10 +110,9 @@ inline bool potrf_lower(MatrixXd& a) {
 ///
 /// The workspace is the size dsyevd asks for (a query with lwork = -1, once per size and
 /// thread), not the documented minimum 2 n + 1: with the minimum, dsytrd cannot hold its
-/// n x 32 panel and falls back to the unblocked reduction (dsytd2, rank-2 updates a column at
-/// a time): gram_metrics took 1.3x as long at n = 512 and 1.4x at n = 1024 on the machine
-/// measured (the "isoinit eig" column of bench/bench_scale.py). Up to n = 32 dsytrd is
-/// unblocked either way, so small Grams get the same numbers.
+/// n x 32 panel and falls back to the slower unblocked reduction (dsytd2, rank-2 updates a
+/// column at a time; docs/performance.md). Up to n = 32 dsytrd is unblocked either way, so
+/// small Grams get the same numbers.
 inline bool syevd_values(MatrixXd& a, VectorXd& w, std::vector<double>& work, std::vector<int>& iwork) {
   const int n = dim(a.rows());
   w.resize(a.rows());

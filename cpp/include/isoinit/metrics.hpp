@@ -16,7 +16,8 @@ namespace isoinit {
 
 // The one metric list, in the order of every result array (metric k is column k). The enum
 // (m_isometry, ...) and the name table are generated from it; gram_metrics() below computes
-// each entry, and the Python side reads the names through _core.metric_names().
+// each entry, and the Python side reads the names through _core.metric_names() (and the
+// groups below through _core.constants()).
 #define ISOINIT_METRICS(X) \
   X(isometry)              \
   X(gap)                   \
@@ -51,11 +52,13 @@ constexpr MetricMask spectral_metrics =
     metric_bit(m_effective_rank) | metric_bit(m_stable_rank) | metric_bit(m_condition);
 /// The metrics that need the log-determinant (a Cholesky factorization).
 constexpr MetricMask determinant_metrics = metric_bit(m_isometry) | metric_bit(m_gap);
+/// The metrics that need no factorization (the entries of the Gram).
+constexpr MetricMask correlation_metrics =
+    metric_bit(m_potential) | metric_bit(m_mean_abs_corr) | metric_bit(m_max_abs_corr);
 
 /// Eigenvalues (ascending) and, optionally, eigenvectors of a symmetric Gram matrix (Eigen's
-/// solver). The simulator itself uses GramFactor (factor.hpp), which computes only what the
-/// wanted metrics and the sampler need; this remains for callers of the values-based
-/// gram_metrics() below.
+/// solver), for the values-based gram_metrics() below. The run loop uses GramFactor
+/// (factor.hpp) instead, which computes only what the wanted metrics and the sampler need.
 struct GramEigen {
   VectorXd values;
   MatrixXd vectors;
@@ -166,8 +169,7 @@ inline void gram_metrics(const MatrixXd& g, GramFactor& f, MetricMask wanted, do
     detail::determinant_values(mean_log, trace, static_cast<double>(n), singular, out);
   }
   if (wanted & spectral_metrics) detail::spectral_values(f.eigenvalues(g), trace, singular, wanted, out);
-  if (wanted & (metric_bit(m_potential) | metric_bit(m_mean_abs_corr) | metric_bit(m_max_abs_corr)))
-    detail::correlation_values(g, out);
+  if (wanted & correlation_metrics) detail::correlation_values(g, out);
   for (int k = 0; k < n_metrics; ++k)
     if (!(wanted & metric_bit(static_cast<Metric>(k)))) out[k] = nan;  // computed alongside, not asked for
 }

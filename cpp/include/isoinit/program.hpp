@@ -207,6 +207,10 @@ void residual_half(BlockBuilder& b, const BlockSpec& s, const Names& names, Bran
 
 }  // namespace detail
 
+/// The stages of the plain MLP block, in the order of Program::stages (a Result's stage axis
+/// for a plain MLP): after the linear map, after the activation, after the normalization.
+inline constexpr const char* mlp_stages[] = {"linear", "activation", "normalization"};
+
 /// The gains of one block's maps: gaussian: `gain` (W ~ N(0, 1/d_in) times gain); gpt2:
 /// multiples of 0.02 (the projections into the residual stream, `out`, by 1/sqrt(2 L)).
 struct Gains {
@@ -238,22 +242,24 @@ inline Program compile(const std::vector<BlockSpec>& specs, const std::vector<Ei
       b.linear(d, gains.out, map + 3);
     };
     switch (s.kind) {
-      case BlockKind::mlp:
-        for (const char* name : {"linear", "activation", "normalization"}) b.stage_index(name);  // STAGES' order
+      case BlockKind::mlp: {
+        const auto& [after_linear, after_activation, after_norm] = mlp_stages;
+        for (const char* name : mlp_stages) b.stage_index(name);  // mlp_stages' order, whatever `order`
         b.linear(d, gains.in, 0);
-        b.mark("linear");
+        b.mark(after_linear);
         if (order == Order::act_norm) {
           b.activation();
-          b.mark("activation");
+          b.mark(after_activation);
           b.normalize(mlp_norm, mlp_mf);
-          b.mark("normalization");
+          b.mark(after_norm);
         } else {
           b.normalize(mlp_norm, mlp_mf);
-          b.mark("normalization");
+          b.mark(after_norm);
           b.activation(false);  // its input was checked by the normalization
-          b.mark("activation");
+          b.mark(after_activation);
         }
         break;
+      }
       case BlockKind::feedforward:
         detail::residual_half(b, s, {"norm", "mlp", "residual"}, [&] { ffn(0); });
         break;
