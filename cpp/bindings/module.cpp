@@ -10,7 +10,7 @@
 #ifndef ISOINIT_VERSION
 #define ISOINIT_VERSION "0+unknown"
 #endif
-#define ISOINIT_CORE_API 9
+#define ISOINIT_CORE_API 10
 
 namespace isoinit::bind {
 

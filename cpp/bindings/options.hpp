@@ -32,6 +32,12 @@ struct Options {
     }
     throw std::invalid_argument(std::string(param) + " must be one of " + allowed + "; got '" + value + "'");
   }
+  /// The name of `value` (the inverse of parse).
+  const char* name(E value) const {
+    for (const auto& option : options)
+      if (option.value == value) return option.name;
+    return "?";
+  }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     for (const auto& option : options) out.emplace_back(option.name);

@@ -169,6 +169,17 @@ void register_simulate(py::module_& m) {
             return out;
           },
           py::arg("d0"), "(d_in, d_out) of every linear map, in program order.")
+      .def_property(
+          "sampler", [](const Config& c) { return std::string(sampler_options.name(c.sampler)); },
+          [](Config& c, const std::string& name) { c.sampler = sampler_options.parse(name); },
+          "The sampler the entry points run ('gram' or 'weights'); set once the network's shapes chose it.")
+      .def(
+          "gram_refusal",
+          [](const Config& c, std::int64_t n, std::int64_t d0) {
+            std::string why = c.gram_refusal(n, d0);
+            return why.empty() ? py::object(py::none()) : py::object(py::str(why));
+          },
+          py::arg("n"), py::arg("d0"), "Why sampler 'gram' cannot run this configuration on an n x d0 batch, or None.")
       .def_readonly("stages", &Config::stages)
       .def_readonly("grams", &Config::grams)
       .def_property_readonly("metrics", [](const Config& c) {

@@ -17,7 +17,7 @@ from ._version import __version__
 
 #: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
-_CORE_API = 9
+_CORE_API = 10
 _REINSTALL = (
     "reinstall isoinit: `pip install --force-reinstall --no-deps isoinit`, or in a source checkout "
     "`pip install --no-build-isolation -e . -Cbuild-dir=build`"

@@ -57,8 +57,9 @@ EIG_SQUARE = 2.9e-8
 QR_FMA = 300e-12
 #: Activation, normalization and checks, per entry of a block's output.
 ENTRY = 1.5e-9
-#: With LAPACK, batches of at least this many rows take the BLAS products (kernels.hpp).
-BLAS_MIN_ROWS = 16
+_CONSTANTS = _core.constants()
+#: With LAPACK, batches of at least this many rows take the BLAS products (the kernel's).
+BLAS_MIN_ROWS: int = _CONSTANTS["BLAS_MIN_ROWS"]
 
 
 @functools.cache
@@ -67,8 +68,9 @@ def have_lapack() -> bool:
     return _core.build_info().get("lapack") is not None
 
 
-_DETERMINANT = ("isometry", "gap")
-_SPECTRAL = ("effective_rank", "stable_rank", "condition")
+# the metrics that need the Cholesky log-determinant, and the eigenvalues (the kernel's groups)
+_DETERMINANT: tuple[str, ...] = _CONSTANTS["METRIC_GROUPS"]["determinant"]
+_SPECTRAL: tuple[str, ...] = _CONSTANTS["METRIC_GROUPS"]["spectral"]
 
 
 def network_seconds(

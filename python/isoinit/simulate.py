@@ -6,7 +6,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -40,7 +39,7 @@ Model = MLP | BlockNetwork
 _MODEL_TYPES = (MLP, BlockNetwork)
 _MODEL_DESC = "an isoinit.MLP or a block network (isoinit.ResidualMLP, isoinit.Transformer, isoinit.Network)"
 #: Names of the recorded stages (axis 2 of the metric arrays when ``stages=True``).
-STAGES: tuple[str, ...] = ("linear", "activation", "normalization")
+STAGES: tuple[str, ...] = tuple(_core.constants()["STAGES"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,25 +259,28 @@ def _preactivation_std(mlp: MLP) -> float:
     return top
 
 
-def _map_shapes(mlp: Model, d0: int) -> list[tuple[int, int]]:
-    """``(d_in, d_out)`` of every linear map (attention's Q, K and V are three)."""
-    if isinstance(mlp, MLP):
-        return list(pairwise([d0, *mlp.widths()]))
-    return [(int(a), int(b)) for a, b in _core_config(mlp, "weights", False, False).map_shapes(d0)]
+def _map_shapes(cfg: _core.Config, d0: int) -> list[tuple[int, int]]:
+    """``(d_in, d_out)`` of every linear map of the configuration (attention's Q, K and V are three)."""
+    return [(int(a), int(b)) for a, b in cfg.map_shapes(d0)]
 
 
-def _resolve_sampler(sampler: object, mlp: Model, n: int, d0: int, metrics: Sequence[str] | None = None) -> str:
+def _resolve_sampler(
+    sampler: object,
+    mlp: Model,
+    cfg: _core.Config,
+    n: int,
+    d0: int,
+    shapes: list[tuple[int, int]],
+    metrics: Sequence[str] | None = None,
+) -> str:
+    """The sampler to run: ``sampler``, or for ``"auto"`` the cheaper one that can run."""
     check.choice("sampler", sampler, get_args(Sampler))
-    shapes = _map_shapes(mlp, d0)
-    gram_ok = mlp.weights == "gaussian" or all(n <= max(a, b) for a, b in shapes)
-    if sampler == "gram" and not gram_ok:
-        raise ValueError(
-            "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; "
-            "got sampler='gram'; use sampler='weights'"
-        )
+    refusal = cfg.gram_refusal(n, d0)
+    if sampler == "gram" and refusal is not None:
+        raise ValueError(refusal)
     if sampler != "auto":
         return str(sampler)
-    if not gram_ok:
+    if refusal is not None:
         return "weights"
     # the measured cost model (isoinit._cost): products, factorizations and normals
     ortho = mlp.weights == "orthogonal"
@@ -297,6 +299,7 @@ def _threads(threads: object) -> int:
 
 def _trajectory(
     mlp: Model,
+    cfg: _core.Config,
     seed: int,
     sampler: str,
     stages: bool,
@@ -320,7 +323,6 @@ def _trajectory(
     by_name = {name: metrics[..., k] for k, name in enumerate(METRICS)}
     names, block_stages = STAGES, None
     if stages and isinstance(mlp, BlockNetwork):
-        cfg = _core_config(mlp, "weights", True, False)
         names = tuple(cfg.stage_names)
         block_stages = tuple(tuple(b) for b in cfg.block_stages)
     bad = diverged >= 0
@@ -413,10 +415,9 @@ def simulate(
         linear map and normal in float32 (the normals are the float64 stream's, rounded, so
         a seed draws the same network in both), while the Grams are accumulated and the
         metrics computed in float64. It shows the breakdowns float32 training would see
-        (a Gram that becomes singular at float32 resolution has gap ``+inf``). It is 1.15
-        to 1.6 times faster than float64 on one thread, not 2: the normals, the Grams'
-        factorizations and the metrics cost the same in both precisions (the figures are in
-        the documentation's Performance page).
+        (a Gram that becomes singular at float32 resolution has gap ``+inf``). It is faster
+        than float64, though not twice: the normals, the Grams' factorizations and the
+        metrics cost the same in both precisions (docs/performance.md has the ratios).
     metrics : list of str, optional
         The metrics to compute, names from :data:`isoinit.metrics.METRICS` (default: all).
         What each costs per recorded ``n x n`` Gram: ``potential``, ``mean_abs_corr`` and
@@ -460,11 +461,13 @@ def simulate(
     precision = check.choice("dtype", dtype, get_args(Dtype))
     computed = None if metrics is None else check.names("metrics", metrics, METRICS)
     n, d0 = x.shape
-    chosen = _resolve_sampler(sampler, mlp, n, d0, computed)
-    cfg = _core_config(mlp, chosen, stages, grams, precision, computed)
+    cfg = _core_config(mlp, "weights", stages, grams, precision, computed)  # the call's one configuration
+    shapes = _map_shapes(cfg, d0)
+    chosen = _resolve_sampler(sampler, mlp, cfg, n, d0, shapes, computed)
+    cfg.sampler = chosen
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
-    workers = min(nthreads or int(_core.build_info()["max_threads"]), runs)
+    workers = min(nthreads or _core.max_threads(), runs)
     # cost in seconds (products, factorizations, normals), to decide on a progress bar and chunking
     per_run = _cost.network_seconds(
         chosen,
@@ -473,13 +476,13 @@ def simulate(
         orthogonal=mlp.weights == "orthogonal",
         metrics=computed,
         stages=stages,
-        maps=None if isinstance(mlp, MLP) else _map_shapes(mlp, d0),
+        maps=None if isinstance(mlp, MLP) else shapes,
     )
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision)
     if not show:
         return _trajectory(
-            mlp, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov, computed=computed
+            mlp, cfg, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov, computed=computed
         )
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
@@ -488,7 +491,7 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
-    return _trajectory(mlp, seed, chosen, stages, parts, prov, computed=computed)
+    return _trajectory(mlp, cfg, seed, chosen, stages, parts, prov, computed=computed)
 
 
 def network_weights(
@@ -538,12 +541,12 @@ def forward(
     """
     check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
-    maps = len(_map_shapes(mlp, x.shape[1]))
-    pairs = check.pairs("weights", weights, maps, "(W, b)")  # one per linear map (per block for an MLP)
-    ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
-    bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     precision = check.choice("dtype", dtype, get_args(Dtype))
     cfg = _core_config(mlp, "weights", stages, grams, precision)
+    maps = len(_map_shapes(cfg, x.shape[1]))
+    pairs = check.pairs("weights", weights, maps, "(W, b)")  # one per linear map (per block for an MLP)
+    ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
+    bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit", precision=precision)
-    return _trajectory(mlp, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)
+    return _trajectory(mlp, cfg, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)

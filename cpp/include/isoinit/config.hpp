@@ -91,18 +91,12 @@ struct Config {
       for (double c : mf_scale)
         if (!(c > 0) || !std::isfinite(c)) throw std::invalid_argument("mf scaling constants must be finite and > 0");
     }
-    if (sampler == Sampler::gram && weights == WeightKind::orthogonal) {
-      Eigen::Index d_in = d0;
-      for (auto w : widths) {
-        if (n > std::max(d_in, w))
-          throw std::invalid_argument(
-              "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every block; use "
-              "sampler='weights'");
-        d_in = w;
-      }
-    }
     act.validate();
     if (!blocks.empty()) validate_blocks(n, d0);
+    if (sampler == Sampler::gram) {
+      const std::string why = gram_refusal(n, d0);
+      if (!why.empty()) throw std::invalid_argument(why);
+    }
     // configurations whose every run is degenerate by construction
     if (init == Init::gaussian && gain == 0 && bias == 0)
       throw std::invalid_argument(
@@ -160,24 +154,28 @@ struct Config {
       }
       d_in = widths[k];
     }
-    if (sampler == Sampler::gram && weights == WeightKind::orthogonal) {
-      const Program prog = program();
-      Eigen::Index cur = d0;
-      for (const Block& block : prog.blocks)
-        for (const Op& op : block.ops) {
-          if (op.kind == OpKind::linear) {
-            if (n > std::max(cur, op.d_out))
-              throw std::invalid_argument(
-                  "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every linear map; got n=" +
-                  std::to_string(n) + " for a map of width " + std::to_string(cur) + " -> " + std::to_string(op.d_out) +
-                  "; use sampler='weights'");
-            cur = op.d_out;
-          } else if (op.kind == OpKind::attention && n > cur) {
-            throw std::invalid_argument(
-                "sampler 'gram' with orthogonal weights needs n <= the width at attention maps; use sampler='weights'");
-          }
+  }
+
+  /// Why sampler 'gram' cannot run this configuration on a batch of n rows and d0 columns,
+  /// or "" if it can: with orthogonal weights its Haar frame needs n <= max(d_in, d_out) at
+  /// every linear map, and n <= the width at attention maps.
+  std::string gram_refusal(Eigen::Index n, Eigen::Index d0) const {
+    if (weights != WeightKind::orthogonal) return "";
+    Eigen::Index cur = d0;
+    for (const Block& block : program().blocks)
+      for (const Op& op : block.ops) {
+        if (op.kind == OpKind::linear) {
+          if (n > std::max(cur, op.d_out))
+            return "sampler 'gram' with orthogonal weights needs n <= max(d_in, d_out) at every linear map; got n=" +
+                   std::to_string(n) + " for a map of width " + std::to_string(cur) + " -> " +
+                   std::to_string(op.d_out) + "; use sampler='weights'";
+          cur = op.d_out;
+        } else if (op.kind == OpKind::attention && n > cur) {
+          return "sampler 'gram' with orthogonal weights needs n <= the width at attention maps; use "
+                 "sampler='weights'";
         }
-    }
+      }
+    return "";
   }
 };
 

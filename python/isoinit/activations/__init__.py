@@ -65,9 +65,10 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-#: SELU constants as in PyTorch (Klambauer et al. 2017).
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_LAMBDA = 1.0507009873554804934193349852946
+_CONSTANTS = _core.constants()
+#: SELU constants as in PyTorch (Klambauer et al. 2017), the kernel's (activation.hpp).
+SELU_ALPHA: float = _CONSTANTS["SELU_ALPHA"]
+SELU_LAMBDA: float = _CONSTANTS["SELU_LAMBDA"]
 
 _SQRT2 = math.sqrt(2.0)
 _GELU_TANH_C = math.sqrt(2.0 / math.pi)
@@ -288,8 +289,8 @@ BUILTIN: dict[str, Builtin] = {
 
 _HE_RE = re.compile(r"^he(\d+)$")
 _SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*([^()]*?)\s*\))?\s*$")
-#: Highest built-in Hermite polynomial order.
-HE_MAX = 30
+#: Highest built-in Hermite polynomial order (the kernel's).
+HE_MAX: int = _CONSTANTS["HE_MAX"]
 
 
 @dataclass(frozen=True)
@@ -667,8 +668,10 @@ def _rebuild(name: str, base: str, param: float | None, fn: _Fn, kinks: tuple[fl
 #: more than this (relative to ``max(1, |fn|)``), or when more than this fraction of the
 #: mean-field pre-activations falls outside the table (where the tails are linear).
 TABLE_WARN = 1e-8
-_TABLE_DEGREE = 5  # TABLE_DEGREE of cpp/include/isoinit/activation.hpp
-_TABLE_HEADER = 8  # TABLE_HEADER there: lo, hi, 1 / cell, cells, f(lo), f'(lo), f(hi), f'(hi)
+# the kernel's table layout: a header (lo, hi, 1 / cell, cells, f(lo), f'(lo), f(hi), f'(hi))
+# then the monomial coefficients of each cell's polynomial
+_TABLE_DEGREE: int = _CONSTANTS["TABLE_DEGREE"]
+_TABLE_HEADER: int = _CONSTANTS["TABLE_HEADER"]
 #: Cells are halved from 1/8 until the table is this accurate, or until this many cells.
 _TABLE_TARGET = 2e-14
 _TABLE_MAX_CELLS = 2**15

@@ -8,7 +8,8 @@ from typing import Any, get_args
 import numpy as np
 
 from ..networks.blocks import Architecture, BlockNetwork, Init, Position
-from ..networks.mlp import MLP, Centering, Norm, Order, Scaling, Weights
+from ..networks.fields import field
+from ..networks.mlp import MLP
 from ..results import CONFIG_FIELDS
 
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
 
 #: The values of ``--architecture``.
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
+
+#: The depth and width of the command line's networks (the paper's block: an MLP has no default).
+DEFAULT_DEPTH, DEFAULT_WIDTH = 30, 1000
 
 #: The destinations of the network options: the :class:`~isoinit.MLP` fields, as the
 #: configuration columns of every table name them.
@@ -44,22 +48,17 @@ def add_network_options(p: argparse.ArgumentParser, *, multi: bool = False) -> N
     :func:`configurations_from_args` expands them to one namespace per combination.
     """
     g = _Multi(p.add_argument_group("network"), multi)
-    g.add_argument("--activation", default="relu", help=activation_help() + " (default: relu)")
-    g.add_argument(
-        "--norm",
-        default="layer",
-        choices=get_args(Norm),
-        help="normalization preset (default: layer)",
-    )
-    g.add_argument("--center", choices=get_args(Centering), help="override the preset's centering")
-    g.add_argument("--scale", choices=get_args(Scaling), help="override the preset's scaling")
-    g.add_argument("--order", default="act-norm", choices=get_args(Order), help="(default: act-norm)")
-    g.add_argument("--depth", type=int, default=30, help="number of blocks L (default: 30)")
-    g.add_argument("--width", type=int, default=1000, help="width d of every block (default: 1000)")
-    g.add_argument("--gain", type=float, default=1.0, help="pre-activation gain (default: 1)")
-    g.add_argument("--bias", type=float, default=0.0, help="bias standard deviation (default: 0)")
-    g.add_argument("--weights", default="gaussian", choices=get_args(Weights), help="(default: gaussian)")
-    g.add_argument("--eps", type=float, default=0.0, help="epsilon of layer/batch scaling (default: 0)")
+    g.add_argument("--activation", default=field("activation").default, help=activation_help())
+    g.add_argument("--norm", default=field("norm").default, choices=field("norm").choices, help="normalization preset")
+    g.add_argument("--center", choices=field("center").choices, help="override the preset's centering")
+    g.add_argument("--scale", choices=field("scale").choices, help="override the preset's scaling")
+    g.add_argument("--order", default=field("order").default, choices=field("order").choices)
+    g.add_argument("--depth", type=int, default=DEFAULT_DEPTH, help="number of blocks L")
+    g.add_argument("--width", type=int, default=DEFAULT_WIDTH, help="width d of every block")
+    g.add_argument("--gain", type=float, default=field("gain").default, help="pre-activation gain")
+    g.add_argument("--bias", type=float, default=field("bias").default, help="bias standard deviation")
+    g.add_argument("--weights", default=field("weights").default, choices=field("weights").choices)
+    g.add_argument("--eps", type=float, default=field("eps").default, help="epsilon of layer/batch scaling")
     g.add_argument(
         "--architecture",
         default="mlp",
@@ -93,6 +92,10 @@ class _Multi:
         self.group, self.multi = group, multi
 
     def add_argument(self, *names: str, **kw: object) -> None:
+        default = kw.get("default")
+        if default is not None:  # the default, as the API declares it
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
+            kw["help"] = f"{kw['help']} (default: {shown})" if kw.get("help") else f"(default: {shown})"
         if self.multi:
             kw["nargs"] = "+"
             if isinstance(kw.get("help"), str):

@@ -8,7 +8,7 @@ simulator, theory and tool takes either.
 
 from __future__ import annotations
 
-from . import blocks, mlp
+from . import blocks, fields, mlp
 from .blocks import (
     Architecture,
     Attention,
@@ -44,6 +44,7 @@ __all__ = [
     "TransformerBlock",
     "Weights",
     "blocks",
+    "fields",
     "mlp",
 ]
 

@@ -34,7 +34,7 @@ from typing import Any, Literal, get_args
 
 from .. import _validate as check
 from ..activations import Activation, ActivationSpec, resolve
-from .mlp import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS
+from .mlp import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS, Weights
 
 __all__ = [
     "Architecture",
@@ -213,7 +213,7 @@ class BlockNetwork(ABC):
     init: Init
     gain: float
     bias: float
-    weights: Literal["gaussian", "orthogonal"]
+    weights: Weights
     eps: float
     _act: Activation
 
@@ -346,7 +346,7 @@ class Network(BlockNetwork):
     init: Init = "gaussian"
     gain: float = 1.0
     bias: float = 0.0
-    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    weights: Weights = "gaussian"
     eps: float = 0.0
     depth: int = field(init=False, repr=False, compare=False)  # the number of blocks
     _act: Activation = field(init=False, repr=False, compare=False)
@@ -409,7 +409,7 @@ class ResidualMLP(BlockNetwork):
     init: Init = "gaussian"
     gain: float = 1.0
     bias: float = 0.0
-    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    weights: Weights = "gaussian"
     eps: float = 0.0
     _act: Activation = field(init=False, repr=False, compare=False)
     _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)
@@ -491,7 +491,7 @@ class Transformer(BlockNetwork):
     final_norm: bool | None = None
     gain: float = 1.0
     bias: float = 0.0
-    weights: Literal["gaussian", "orthogonal"] = "gaussian"
+    weights: Weights = "gaussian"
     eps: float = 0.0
     _act: Activation = field(init=False, repr=False, compare=False)
     _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)

@@ -12,26 +12,15 @@ from numpy.typing import NDArray
 
 from .._version import __version__
 from ..networks import MLP, BlockNetwork
+from ..networks.fields import TABLE_COLUMNS
 
 __all__ = ["CONFIG_FIELDS", "Provenance", "config_columns", "describe_input"]
 
 
 #: The configuration columns of every table (``to_frame``, sweeps, the command line's CSV),
-#: named as the :class:`~isoinit.MLP` fields; ``center``/``scale`` are the steps in effect.
-CONFIG_FIELDS: tuple[str, ...] = (
-    "activation",
-    "norm",
-    "center",
-    "scale",
-    "order",
-    "depth",
-    "width",
-    "gain",
-    "bias",
-    "weights",
-    "eps",
-    "architecture",
-)
+#: named as the :class:`~isoinit.MLP` fields (:data:`isoinit.networks.fields.TABLE_COLUMNS`);
+#: ``center``/``scale`` are the steps in effect.
+CONFIG_FIELDS: tuple[str, ...] = TABLE_COLUMNS
 
 
 def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:

@@ -81,12 +81,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
-import numbers
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +95,10 @@ from numpy.typing import NDArray
 from .. import _io, _progress
 from .. import _validate as check
 from .._warnings import DivergenceWarning
-from ..activations import Activation
 from ..inputs import degenerate, gaussian
 from ..metrics import METRICS
 from ..networks.blocks import BlockNetwork
+from ..networks.fields import FIELDS, field
 from ..networks.mlp import MLP
 from ..results import CONFIG_FIELDS, Provenance, config_columns, describe_input
 from ..simulate import simulate
@@ -122,7 +120,7 @@ def __dir__() -> list[str]:
 
 
 #: The :class:`~isoinit.MLP` fields a grid or configuration may set.
-MLP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MLP) if f.init)
+MLP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 #: Configuration columns every sweep table has: ``config`` (the index into :func:`expand`'s
 #: list), then :data:`isoinit.results.CONFIG_FIELDS`, named as the :class:`~isoinit.MLP`
 #: fields (``center`` and ``scale`` are the steps in effect, ``activation`` the canonical
@@ -147,45 +145,11 @@ def _is_values(v: object) -> bool:
     return isinstance(v, (list, tuple, range, np.ndarray))
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_real(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_width(v: object) -> bool:
-    """An int, or a per-block sequence of ints."""
-    if _is_int(v):
-        return True
-    return isinstance(v, (list, tuple, range, np.ndarray)) and len(v) > 0 and all(_is_int(w) for w in v)
-
-
-def _is_activation(v: object) -> bool:
-    return isinstance(v, (str, Activation))
-
-
-#: The type of one value of each MLP field (the values themselves are checked by MLP).
-_FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "depth": (_is_int, "an integer"),
-    "width": (_is_width, "an integer or an array of integers (per-block widths)"),
-    "activation": (_is_activation, "an activation spec string"),
-    "norm": (lambda v: isinstance(v, str), "a string"),
-    "center": (lambda v: v is None or isinstance(v, str), "a string"),
-    "scale": (lambda v: v is None or isinstance(v, str), "a string"),
-    "order": (lambda v: isinstance(v, str), "a string"),
-    "gain": (_is_real, "a number"),
-    "bias": (_is_real, "a number"),
-    "weights": (lambda v: isinstance(v, str), "a string"),
-    "eps": (_is_real, "a number"),
-}
-
-
 def _check_value(key: str, value: object, where: str, src: str, index: int | None = None) -> None:
     """One value of an MLP field has that field's type, or TypeError naming key, index and file."""
-    ok, allowed = _FIELD_TYPES[key]
-    if not ok(value):
+    spec = field(key)
+    allowed = spec.describe()
+    if not spec.accepts(value):
         at = "" if index is None else f"[{index}]"
         raise TypeError(f"{where}[{key!r}]{at}{src} must be {allowed}; got {check._got(value)}")
 

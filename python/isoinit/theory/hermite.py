@@ -35,26 +35,33 @@ such as hardtanh's at +-1, splits each ray's radial rule where it crosses), tabu
 table accurate up to ``|rho| = 1``. Measured accuracy: coefficients and moments within
 1e-12 absolute of 30-digit integration for every built-in activation and ``k <= 30``;
 tabulated kernels within 1e-12 of the closed forms on all of ``[-1, 1]`` (tests).
+The quadrature rules live in ``_quadrature.py``, the Chebyshev tables in ``_chebyshev.py``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from numpy.polynomial import chebyshev as _cheb
 from numpy.typing import ArrayLike, NDArray
-from scipy import fft as _fft
 
 from .. import _validate as check
 from ..activations import BUILTIN, Activation, ActivationSpec, resolve
 from ..activations._closed_forms import HermiteSeries
+from ._chebyshev import _evaluate, _table
 from ._fixed_points import FixedPoint, kernel_fixed_point
+from ._quadrature import _BY_KEY, _Overflow, _polar_kernel, _quad_coefficients, _quad_m2, _remember
+
+# the rule's pieces, which the tests check for convergence at high orders
+from ._quadrature import _GL_W as _GL_W
+from ._quadrature import _GL_X as _GL_X
+from ._quadrature import _composite as _composite
+from ._quadrature import _half_width as _half_width
+from ._quadrature import _he_table as _he_table
+from ._quadrature import _raw_rule as _raw_rule
 
 __all__ = [
     "CLOSED_FORM",
@@ -79,7 +86,6 @@ def __dir__() -> list[str]:
 
 
 _F = NDArray[np.float64]
-_SQRT2PI = math.sqrt(2.0 * math.pi)
 
 #: Built-in activations (by ``Activation.base``) whose coefficients, moments and kernels have
 #: closed forms (their record names a family of :mod:`isoinit.activations._closed_forms`); ``heK`` and
@@ -100,47 +106,9 @@ def _rho(rho: ArrayLike, name: str = "rho") -> _F:
     return np.clip(r, -1.0, 1.0)
 
 
-def _key(act: Activation) -> tuple[Any, ...]:
-    """Cache key: builtins by name; user callables by function identity too."""
-    user_fn = act.fn if act.engine is None else None
-    return (act.name, act.base, act.param, act.kinks, act.hermite, user_fn)
-
-
-_BY_KEY: dict[tuple[Any, ...], Activation] = {}
-
-
-def _remember(act: Activation) -> tuple[Any, ...]:
-    key = _key(act)
-    _BY_KEY.setdefault(key, act)
-    return key
-
-
 # --------------------------------------------------------------------------------------
-# Hermite polynomials and closed-form coefficient pieces
+# closed forms
 # --------------------------------------------------------------------------------------
-
-
-def _he_table(k_max: int, z: _F, scale: _F | float = 1.0) -> _F:
-    """Normalized Hermite polynomials ``he_0..he_kmax`` at ``z`` times ``scale``.
-
-    Shape ``(k_max+1, *z)``. Recurrence ``he_{k+1} = (z he_k - sqrt(k) he_{k-1}) / sqrt(k+1)`` (stable; linear, so a
-    scale on the first two rows scales every row).
-    """
-    out = np.empty((k_max + 1, *z.shape))
-    out[0] = scale
-    if k_max >= 1:
-        out[1] = z * scale
-    for k in range(1, k_max):
-        out[k + 1] = (z * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
-    return out
-
-
-class _Overflow(ValueError, OverflowError):
-    """Moments beyond float64.
-
-    A :class:`ValueError` for users (a bad gain), and an :class:`OverflowError` for the mean
-    field, which reports it as a breakdown at that layer.
-    """
 
 
 def _overflow(act: Activation, g: float) -> ValueError:
@@ -178,147 +146,15 @@ def _closed_moments(act: Activation, g: float) -> tuple[float, float, float] | N
     return m
 
 
+def _closed_kernel(act: Activation, a: _F, b: _F, r: _F, deriv: bool) -> _F | None:
+    """``E[sigma(a u) sigma(b v)]`` (or its ``rho``-derivative), ``a, b >= 0``, corr ``r``."""
+    if act.closed is None:
+        return None
+    return act.closed.kernel(a, b, r, deriv, _param(act))
+
+
 def _param(act: Activation) -> float:
     return 0.0 if act.param is None else float(act.param)
-
-
-# --------------------------------------------------------------------------------------
-# one-dimensional kink-aware quadrature
-# --------------------------------------------------------------------------------------
-
-_GL_1D = 24
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(_GL_1D)
-
-
-def _composite(breaks: _F, width: float, x: _F, w: _F) -> tuple[_F, _F]:
-    """Composite Gauss rule on the intervals between ``breaks``, panels at most ``width``."""
-    nodes, weights = [], []
-    for lo, hi in itertools.pairwise(breaks):
-        if hi <= lo:
-            continue
-        m = max(1, math.ceil((hi - lo) / width - 1e-9))
-        edges = np.linspace(lo, hi, m + 1)
-        half = 0.5 * np.diff(edges)
-        mid = 0.5 * (edges[:-1] + edges[1:])
-        nodes.append((mid[:, None] + half[:, None] * x[None, :]).ravel())
-        weights.append((half[:, None] * w[None, :]).ravel())
-    return np.concatenate(nodes), np.concatenate(weights)
-
-
-@lru_cache(maxsize=256)
-def _raw_rule(kinks: tuple[float, ...], gain: float, half_width: float) -> tuple[_F, _F]:
-    """Composite Gauss-Legendre nodes and weights on ``[-half_width, half_width]``.
-
-    Split where ``gain z`` hits a kink.
-    """
-    inner = [k / gain for k in kinks if gain != 0.0 and abs(k / gain) < half_width]
-    breaks = np.unique(np.array([-half_width, *inner, half_width]))
-    width = min(1.0, 1.0 / abs(gain)) if gain != 0.0 else 1.0
-    z, w = _composite(breaks, width, _GL_X, _GL_W)
-    z.setflags(write=False)
-    w.setflags(write=False)
-    return z, w
-
-
-#: A quadrature's tail is negligible when ``|sigma(g z)|^2 phi(z)`` times the last panel's
-#: width at the edge of the rule is below this fraction of ``E sigma^2`` (1 plus it).
-_TAIL_REL = 1e-15
-#: The rule is widened (doubled) at most this many times before giving up.
-_WIDEN = 3
-
-
-def _tail(z: _F, f: _F, m2: float) -> float:
-    """``|sigma|^2 phi`` at the two outermost nodes, relative to ``1 + E sigma^2``."""
-    edge = np.array([np.argmin(z), np.argmax(z)])
-    with np.errstate(over="ignore", invalid="ignore"):
-        t = f[edge] ** 2 * np.exp(-0.5 * z[edge] ** 2) / _SQRT2PI
-    return float(np.max(t)) / (1.0 + abs(m2)) if np.all(np.isfinite(t)) else math.inf
-
-
-def _log_growth(z: _F, f: _F) -> float:
-    """Coefficient ``a`` of ``z^2`` in ``log sigma(g z)^2`` at the outermost usable nodes.
-
-    A second difference on either side (the larger), where ``sigma`` is finite and non-zero:
-    the moments are infinite when ``a >= 1/2``, since ``phi(z)`` decays like ``exp(-z^2 / 2)``.
-    """
-    growth = -math.inf
-    for side in (z > 0, z < 0):
-        ok = side & np.isfinite(f) & (f != 0)
-        if ok.sum() < 3:
-            continue
-        zs = z[ok]
-        ls = 2.0 * np.log(np.abs(f[ok]))
-        far = np.argsort(np.abs(zs))[-1]
-        picks = [int(np.argmin(np.abs(np.abs(zs) - abs(zs[far]) * t))) for t in (0.5, 0.75, 1.0)]
-        (z1, z2, z3), (l1, l2, l3) = np.abs(zs[picks]), ls[picks]
-        if not z1 < z2 < z3:
-            continue
-        slope1, slope2 = (l2 - l1) / (z2 - z1), (l3 - l2) / (z3 - z2)
-        growth = max(growth, float((slope2 - slope1) / (z3 - z1)))  # d2/dz2 of a z^2 is 2a: /2 * 2
-    return growth
-
-
-def _sampled(act: Activation, g: float, half_width: float) -> tuple[_F, _F, _F, float]:
-    """Nodes ``z``, raw weights, ``sigma(g z)`` and ``E sigma(g z)^2`` on a wide enough rule.
-
-    Wide enough: ``|sigma(g z)|^2 phi(z)`` has decayed at its edge (the rule is widened up to
-    ``2^_WIDEN`` times); otherwise ValueError with the true reason: no finite Gaussian
-    moments, or moments beyond float64.
-    """
-    for step in range(_WIDEN + 1):
-        h = half_width * 2**step
-        z, w = _raw_rule(act.kinks, g, h)
-        f = _sigma_on(act, g * z)
-        if not np.all(np.isfinite(f)):
-            break
-        with np.errstate(over="ignore", invalid="ignore"):
-            m2 = float(np.dot(f * f, w * np.exp(-0.5 * z * z) / _SQRT2PI))
-        if not math.isfinite(m2):
-            break
-        if _tail(z, f, m2) <= _TAIL_REL:
-            return z, w, f, m2
-    if _log_growth(z, f) >= 0.5 * (1.0 - 1e-3):
-        raise ValueError(
-            f"activation {act.name!r} has no finite Gaussian moments at gain {g:g}: |sigma(g z)|^2 grows "
-            "like exp(a z^2) with a >= 1/2, faster than the Gaussian density phi(z) decays"
-        )
-    raise _Overflow(
-        f"the Gaussian moments of activation {act.name!r} at gain {g:g} cannot be computed in float64: "
-        f"sigma(g z) or |sigma(g z)|^2 phi(z) overflows, or has not decayed at |z| = {h:g}; use a smaller gain"
-    )
-
-
-def _half_width(k_max: int) -> float:
-    # he_k(z)^2 phi(z) is below e^-60 beyond 2 sqrt(k) + 11.
-    return 11.0 + 2.0 * math.sqrt(k_max + 1.0)
-
-
-def _sigma_on(act: Activation, x: _F) -> _F:
-    with np.errstate(over="ignore", invalid="ignore"):
-        y = np.asarray(act.fn(x), dtype=np.float64)
-    if y.shape != x.shape:
-        raise ValueError(f"activation {act.name!r} must be elementwise; got shape {y.shape}")
-    return y
-
-
-@lru_cache(maxsize=512)
-def _quad_coefficients(key: tuple[Any, ...], k_max: int, g: float) -> _F:
-    act = _BY_KEY[key]
-    z, w, f, _ = _sampled(act, g, _half_width(k_max))
-    # he_k(z) e^{-z^2/4} is bounded by 1.09 for every k (Cramer's inequality), so the table
-    # of scaled polynomials and the scaled weights never overflow, even for k_max = 1000
-    # where he_k alone would at the edge of the rule
-    scale = np.exp(-0.25 * z * z)
-    c = _he_table(k_max, z, scale) @ (f * w * scale / _SQRT2PI)
-    if not np.all(np.isfinite(c)):  # pragma: no cover - _sampled refuses what could get here
-        raise ValueError(f"activation {act.name!r} at gain {g:g} has no finite Gaussian moments")
-    c.setflags(write=False)
-    return c
-
-
-@lru_cache(maxsize=1024)
-def _quad_m2(key: tuple[Any, ...], g: float) -> float:
-    return _sampled(_BY_KEY[key], g, _half_width(2))[3]  # finite: _sampled refuses the rest
 
 
 # --------------------------------------------------------------------------------------
@@ -438,6 +274,17 @@ def beta0(activation: ActivationSpec, gain: float = 1.0) -> float:
     centered normalized kernel. Not to be confused with ``2 - beta_0``, which the
     authors' code labels "beta"; see :func:`contraction_factor`.
 
+    Parameters
+    ----------
+    activation : str or Activation
+    gain : float
+        Pre-activation gain: ``beta_0`` of ``x -> sigma(gain x)``.
+
+    Returns
+    -------
+    float
+        ``beta_0``, in ``[0, 1]``.
+
     Raises
     ------
     ValueError
@@ -464,6 +311,18 @@ def contraction_factor(activation: ActivationSpec, gain: float = 1.0, *, norm: s
     Hofmann 2025). Batch normalization and no normalization have no such factor
     (:func:`isoinit.bounds.predict` explains, for any network).
 
+    Parameters
+    ----------
+    activation : str or Activation
+    gain : float
+        Pre-activation gain.
+    norm : {"layer", "mf", "rms"}
+        The normalization after the activation.
+
+    Returns
+    -------
+    float
+
     Raises
     ------
     ValueError
@@ -481,221 +340,13 @@ def contraction_factor(activation: ActivationSpec, gain: float = 1.0, *, norm: s
 
 
 # --------------------------------------------------------------------------------------
-# kernels: closed forms
+# kernels: closed forms or a Chebyshev table
 # --------------------------------------------------------------------------------------
-
-
-def _closed_kernel(act: Activation, a: _F, b: _F, r: _F, deriv: bool) -> _F | None:
-    """``E[sigma(a u) sigma(b v)]`` (or its ``rho``-derivative), ``a, b >= 0``, corr ``r``."""
-    if act.closed is None:
-        return None
-    return act.closed.kernel(a, b, r, deriv, _param(act))
-
-
-# --------------------------------------------------------------------------------------
-# kernels: polar quadrature and Chebyshev tables in theta
-# --------------------------------------------------------------------------------------
-
-_R_MAX = 10.0
-_RAD_X, _RAD_W = np.polynomial.legendre.leggauss(16)
-_ANG_X, _ANG_W = np.polynomial.legendre.leggauss(20)
-_ANG_X40, _ANG_W40 = np.polynomial.legendre.leggauss(40)
-_RAD_GAUSS_N = 48
-
-
-@lru_cache(maxsize=1)
-def _radial_gauss() -> tuple[_F, _F]:
-    """48-point Gauss rule for ``int_0^inf f(r) r exp(-r^2/2) dr / (2 pi)``.
-
-    Recurrence coefficients by the discretized Stieltjes procedure on a fine composite
-    Gauss-Legendre rule over ``[0, 12]``, nodes and weights by Golub-Welsch. Integrates
-    ``tanh(a r) tanh(b r)`` and similar products to 1e-15 for ``|a|, |b| <= 3``.
-    """
-    x, w = np.polynomial.legendre.leggauss(40)
-    edges = np.linspace(0.0, 12.0, 121)
-    half = 0.5 * np.diff(edges)
-    mid = 0.5 * (edges[:-1] + edges[1:])
-    r = (mid[:, None] + half[:, None] * x).ravel()
-    wr = (half[:, None] * w).ravel() * r * np.exp(-0.5 * r * r)
-    n = _RAD_GAUSS_N
-    alpha, beta = np.zeros(n), np.zeros(n)
-    p_prev, p = np.zeros_like(r), np.full_like(r, 1.0 / math.sqrt(wr.sum()))
-    for k in range(n):
-        alpha[k] = np.sum(wr * r * p * p)
-        q = (r - alpha[k]) * p - (beta[k - 1] if k else 0.0) * p_prev
-        beta[k] = math.sqrt(np.sum(wr * q * q))
-        p_prev, p = p, q / beta[k]
-    jac = np.diag(alpha) + np.diag(beta[:-1], 1) + np.diag(beta[:-1], -1)
-    nodes, vecs = np.linalg.eigh(jac)
-    return nodes, wr.sum() * vecs[0] ** 2 / (2.0 * math.pi)
-
-
-def _radial_rule(scale: float) -> tuple[_F, _F]:
-    if scale <= 3.0:
-        return _radial_gauss()
-    r, w = _composite(np.array([0.0, _R_MAX]), 1.0 / scale, _RAD_X, _RAD_W)
-    return r, w * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
-
-
-def _polar_kernel(act: Activation, a: float, b: float, theta: _F) -> _F:
-    """``E[sigma(a u) sigma(b v)]`` with ``corr(u, v) = cos theta`` by 2-D polar quadrature.
-
-    ``(u, v) = r (cos t, cos(t - theta))``; the angular range is cut into the four sectors
-    where ``u`` and ``v`` keep their signs (boundaries ``t = -pi/2, theta - pi/2, pi/2,
-    theta + pi/2``), each split into ``m`` Gauss-Legendre panels; the radial integral uses
-    composite Gauss-Legendre on ``[0, 10]`` with weight ``r exp(-r^2/2) / (2 pi)``. Kinks
-    off the origin (hardtanh) split each ray's radial rule where the ray crosses them, and
-    the angles at which that crossing leaves ``[0, 10]`` bound the angular panels too.
-    """
-    s = max(a, b, 1.0)
-    r, wr = _radial_rule(s)
-    m = max(2, math.ceil(2.0 * s))
-    bounds = np.stack(
-        [
-            -0.5 * math.pi + 0 * theta,
-            theta - 0.5 * math.pi,
-            0.5 * math.pi + 0 * theta,
-            theta + 0.5 * math.pi,
-            1.5 * math.pi + 0 * theta,
-        ],
-        axis=-1,
-    )  # (T, 5)
-    off_zero = tuple(k for k in act.kinks if k != 0.0)
-    if off_zero:
-        # a kink k off the origin crosses the ray t at r = k / (a cos t); where that radius
-        # leaves [0, R_MAX] the integrand of t is smooth but not analytic: break there too
-        extra = []
-        for k in off_zero:
-            for scale, shift in ((a, 0.0 * theta), (b, theta)):
-                c = k / (scale * _R_MAX)
-                if abs(c) < 1.0:
-                    extra += [shift + math.acos(c), shift - math.acos(c)]
-        more = (np.stack(extra, axis=-1) + 0.5 * math.pi) % (2.0 * math.pi) - 0.5 * math.pi
-        bounds = np.sort(np.concatenate([bounds, more], axis=-1), axis=-1)
-    sub = np.linspace(0.0, 1.0, m + 1)
-    lo = bounds[:, :-1, None] + (bounds[:, 1:, None] - bounds[:, :-1, None]) * sub[None, None, :-1]
-    hi = bounds[:, :-1, None] + (bounds[:, 1:, None] - bounds[:, :-1, None]) * sub[None, None, 1:]
-    half = 0.5 * (hi - lo)
-    mid = 0.5 * (hi + lo)
-    ang_x, ang_w = (_ANG_X40, _ANG_W40) if off_zero else (_ANG_X, _ANG_W)  # (measured: 20 points leave 5e-10)
-    t = (mid[..., None] + half[..., None] * ang_x).reshape(theta.size, -1)  # (T, A)
-    wt = (half[..., None] * ang_w).reshape(theta.size, -1)
-    out = np.empty(theta.size)
-    cu, cv = np.cos(t), np.cos(t - theta[:, None])
-    for i in range(theta.size):
-        if off_zero:  # kinks off the origin cross each ray at its own radius: split there
-            rr, ww = _radial_split(
-                np.concatenate([np.divide.outer(off_zero, a * cu[i]), np.divide.outer(off_zero, b * cv[i])]).T, s
-            )
-            fu = _sigma_on(act, a * cu[i][:, None] * rr)
-            fv = _sigma_on(act, b * cv[i][:, None] * rr)
-            out[i] = wt[i] @ np.sum(fu * fv * ww, axis=1)
-            continue
-        fu = _sigma_on(act, a * cu[i][:, None] * r[None, :])
-        fv = _sigma_on(act, b * cv[i][:, None] * r[None, :])
-        out[i] = wt[i] @ ((fu * fv) @ wr)
-    return out
-
-
-def _radial_split(crossings: _F, scale: float) -> tuple[_F, _F]:
-    """Radial rule per ray, split where the ray crosses a kink.
-
-    ``crossings`` is ``(A, K)``: the radii at which ray ``j`` meets the kinks (negative,
-    infinite or beyond ``_R_MAX`` ones are ignored). Each of the ``K + 1`` pieces of
-    ``[0, _R_MAX]`` gets a composite Gauss-Legendre rule with panels of width at most
-    ``1/scale``; returns nodes and weights (with ``r exp(-r^2/2) / (2 pi)``), ``(A, N)``.
-    """
-    with np.errstate(invalid="ignore"):
-        inside = np.where((crossings > 0.0) & (crossings < _R_MAX), crossings, _R_MAX)
-    zero = np.zeros((inside.shape[0], 1))
-    edges = np.sort(np.concatenate([zero, inside, zero + _R_MAX], axis=1), axis=1)  # (A, K + 2)
-    panels = max(1, math.ceil(_R_MAX * scale))
-    sub = np.linspace(0.0, 1.0, panels + 1)
-    lo = edges[:, :-1, None] + (edges[:, 1:, None] - edges[:, :-1, None]) * sub[None, None, :-1]
-    hi = edges[:, :-1, None] + (edges[:, 1:, None] - edges[:, :-1, None]) * sub[None, None, 1:]
-    half, mid = 0.5 * (hi - lo), 0.5 * (hi + lo)
-    r = (mid[..., None] + half[..., None] * _RAD_X).reshape(edges.shape[0], -1)
-    w = (half[..., None] * _RAD_W).reshape(edges.shape[0], -1)
-    return r, w * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
-
-
-@dataclass(frozen=True)
-class _Table:
-    coef: _F  # Chebyshev coefficients of kappa(cos theta), x = 2 theta / pi - 1
-    dcoef: _F  # Chebyshev coefficients of kappa'(cos theta)
-
-
-_TABLE_TOL = 1e-14
-_TABLE_MAX_DEG = 256
-
-
-def _adaptive_cheb(fun: Callable[[_F], _F], scale: float) -> _F:
-    """Chebyshev interpolant on ``[-1, 1]`` at nested Chebyshev-Lobatto points.
-
-    The degree is doubled (reusing earlier values) until the last coefficients are negligible.
-    """
-    deg = 32
-    x = np.cos(np.pi * np.arange(deg + 1) / deg)
-    vals = np.asarray(fun(x), dtype=np.float64)
-    while True:
-        c = _fft.dct(vals, type=1) / deg
-        c[0] *= 0.5
-        c[-1] *= 0.5
-        if np.max(np.abs(c[-6:])) <= _TABLE_TOL * scale or deg >= _TABLE_MAX_DEG:
-            return np.asarray(_cheb.chebtrim(c, 0.01 * _TABLE_TOL * scale))
-        deg *= 2
-        new = np.cos(np.pi * np.arange(1, deg, 2) / deg)
-        merged = np.empty(deg + 1)
-        merged[0::2] = vals
-        merged[1::2] = np.asarray(fun(new), dtype=np.float64)
-        vals = merged
-
-
-@lru_cache(maxsize=128)
-def _table(key: tuple[Any, ...], s: float) -> _Table:
-    act = _BY_KEY[key]
-    m2 = _moments_cached(key, s).m2
-    scale = max(m2, 1e-300)
-
-    def kap(x: _F) -> _F:
-        return _polar_kernel(act, s, s, 0.5 * math.pi * (np.asarray(x) + 1.0))
-
-    coef = _adaptive_cheb(kap, scale)
-    dtheta = _cheb.chebder(coef) * (2.0 / math.pi)
-
-    def dk(x: _F) -> _F:
-        th = 0.5 * math.pi * (np.asarray(x) + 1.0)
-        return np.asarray(-_cheb.chebval(x, dtheta) / np.sin(th))
-
-    # h(theta) = -kappa_theta / sin(theta) is as smooth as kappa; same degree, no endpoints
-    dcoef = np.asarray(_cheb.chebinterpolate(dk, coef.size + 7))  # type: ignore[type-var]
-    return _Table(coef, dcoef)
 
 
 def _table_eval(act: Activation, s: float, r: _F, deriv: bool) -> _F:
-    tab = _table(_remember(act), s)
-    x = np.arccos(r)
-    x *= 2.0 / math.pi
-    x -= 1.0
-    return _clenshaw(x, tab.dcoef if deriv else tab.coef)
-
-
-def _clenshaw(x: _F, coef: _F) -> _F:
-    """``sum_k coef[k] T_k(x)`` by Clenshaw's recurrence, in place (fewer temporaries)."""
-    if coef.size == 1:
-        return np.full(x.shape, coef[0])
-    x2 = 2.0 * x
-    b1 = np.full(x.shape, coef[-1])
-    b2 = np.zeros(x.shape)
-    for c in coef[-2:0:-1]:
-        b2 *= -1.0
-        b2 += c
-        b2 += x2 * b1  # b2 <- c + 2x b1 - b2 (the new b1)
-        b1, b2 = b2, b1
-    out: _F = x * b1
-    out -= b2
-    out += coef[0]
-    return out
+    key = _remember(act)
+    return _evaluate(_table(key, s, _moments_cached(key, s).m2), r, deriv)
 
 
 def _kernel(act: Activation, s: float, r: _F, deriv: bool) -> _F:
@@ -766,6 +417,13 @@ def centered_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float =
     ``kbar(0) = 0``, ``kbar(1) = 1`` and ``kbar'(0) = beta_0`` (Joudaki, Daneshmand and Bach
     2023, section 4 and the mean-field recursion of their appendix). Values are clipped to
     ``[-1, 1]``.
+
+    Arguments and result's shape as for :func:`dual_kernel`.
+
+    Raises
+    ------
+    ValueError
+        If ``sigma(gain z)`` is constant (the kernel is undefined).
     """
     act = resolve(activation)
     g = check.real("gain", gain)
@@ -787,6 +445,13 @@ def rms_kernel(activation: ActivationSpec, rho: ArrayLike, *, gain: float = 1.0)
 
     Uncentered, so ``kappa(0) > 0`` pulls correlations towards 1 (Theory §4
     and §5). Values are clipped to ``[-1, 1]``.
+
+    Arguments and result's shape as for :func:`dual_kernel`.
+
+    Raises
+    ------
+    ValueError
+        If ``E sigma(gain z)^2 = 0``.
     """
     act = resolve(activation)
     g = check.real("gain", gain)
@@ -869,6 +534,22 @@ def fixed_point(activation: ActivationSpec, *, kernel: Kernel = "rms", gain: flo
     ``kernel="rms"``: ``kappa / E sigma^2`` (RMS normalization after the activation, the
     uncentered case of Joudaki and Hofmann 2025); ``"centered"``: ``kbar`` (layer
     normalization), whose fixed point is always ``rho* = 0`` at rate ``1 / (2 - beta_0)``.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    kernel : {"rms", "centered"}
+    gain : float
+        Pre-activation gain.
+
+    Returns
+    -------
+    FixedPoint
+
+    Raises
+    ------
+    ValueError
+        For another ``kernel``.
     """
     if kernel == "rms":
         return kernel_fixed_point(

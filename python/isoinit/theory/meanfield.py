@@ -25,10 +25,8 @@ grows), nor GPT-2's width-independent initialization (its variance grows with th
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -36,12 +34,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from .. import _validate as check
 from .._warnings import DivergenceWarning
-from ..activations import Activation
 from ..metrics import METRICS, _measure
-from ..networks.blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
-from ..networks.mlp import MLP, NORM_PRESETS
+from ..networks.blocks import BlockNetwork
+from ..networks.mlp import MLP
 from ..results import MetricsView, Provenance, config_columns, describe_input
-from .hermite import Moments, dual_kernel, moments, nngp_kernel
+from ._block_recursion import _check_network, _stream_grams
+from ._breakdown import _Breakdown
+from ._mf_constants import mf_constants
+from ._mlp_recursion import _assemble, _check_supported, _mlp_grams, _step
 
 __all__ = ["MeanFieldTrajectory", "block_map", "input_gram", "mf_constants", "trajectory"]
 
@@ -122,32 +122,6 @@ class MeanFieldTrajectory(MetricsView):
         return self.metrics[metric][None, :]  # one "run": the deterministic infinite-width network
 
 
-def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
-    """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
-
-    ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
-    ``N(0, s^2)`` at infinite width with ``s^2 = gain^2 + bias^2``, so the constants are
-    ``c_0 = E sigma(s z)`` and ``sqrt(E sigma(s z)^2 - c_0^2)`` (Theory §2).
-    ``norm-act``: normalization acts on ``H`` itself, whose infinite-width mean is 0 and
-    mean square ``gain^2 q + bias^2`` with ``q = 1`` for the first block and
-    ``q = E sigma(z)^2`` after a normalized block; the constants are 0 and its root.
-    """
-    depth, act = mlp.depth, mlp.act
-    if mlp.centering != "mf" and mlp.scaling != "mf":
-        return [], []
-    if mlp.order == "act-norm":
-        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
-        var = m.m2 - m.c0**2
-        if not var > 0:
-            raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
-        return [m.c0] * depth, [math.sqrt(var)] * depth
-    q_later = moments(act, gain=1.0).m2
-    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
-    if not all(s > 0 for s in scales):
-        raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
-    return [0.0] * depth, scales
-
-
 def input_gram(X: ArrayLike) -> _F:
     """``G^0``: the Gram ``X X^T / d`` after scaling each row of ``X`` to mean square 1.
 
@@ -166,148 +140,6 @@ def input_gram(X: ArrayLike) -> _F:
     g = 0.5 * (g + g.T)
     np.fill_diagonal(g, 1.0)
     return np.asarray(g)
-
-
-def _check_supported(mlp: MLP) -> None:
-    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    if mlp.centering == "batch" or mlp.scaling == "batch":
-        raise ValueError(
-            f"batch normalization (center={mlp.centering!r}, scale={mlp.scaling!r}) has no "
-            "entrywise infinite-width map: every Gram entry depends on the whole batch Gram "
-            "(Theory §4). Use isoinit.simulate(mlp, X, runs=...) at a large "
-            "width as its infinite-width limit."
-        )
-
-
-#: A diagonal ``E (sigma - c)^2`` computed as ``E sigma^2 + c^2 - 2 c E sigma`` keeps about
-#: ``-log10(x / scale)`` fewer digits than float64 has (cancellation): below ``sqrt(eps)`` of
-#: the terms it is computed from, half the digits are gone and the correlations built on it
-#: carry absolute errors above ``sqrt(eps)``, so the diagonal counts as 0 (underflowed).
-_RESOLVED = math.sqrt(float(np.finfo(np.float64).eps))
-_TINY = float(np.finfo(np.float64).tiny)
-
-
-class _Breakdown(ArithmeticError):
-    """The recursion left floating point: the diagonal overflowed or fell to 0."""
-
-
-def _overflow(what: str, value: object = None) -> _Breakdown:
-    shown = "" if value is None else f" ({value:.3g})" if isinstance(value, float) else f" ({value})"
-    return _Breakdown(f"the variance overflowed: {what}{shown} is not a finite float64")
-
-
-def _underflow(what: str, value: float, scale: float | None = None) -> _Breakdown:
-    if scale is None or value < _TINY:
-        how = f"{what} = {value:.3g} is below the smallest normal float64"
-    else:
-        how = (
-            f"{what} = {value:.3g} is a difference of terms of size {scale:.3g} "
-            "(E sigma^2 + c^2 - 2 c E sigma) and below sqrt(eps) of them, so it is 0 to float64 "
-            "rounding"
-        )
-    return _Breakdown(f"the diagonal of the Gram underflowed to 0 ({how}), which leaves the correlations undefined")
-
-
-def _moments(act: Activation, gain: float) -> Moments:
-    try:
-        return moments(act, gain)
-    except OverflowError as err:
-        raise _overflow(f"E sigma(s z)^2 at s = {gain:.3g}") from err
-
-
-def _step(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
-    """One block on the state ``(q, rho)``.
-
-    The state is the common diagonal and the off-diagonal correlations (any shape). Returns
-    the output's ``(q', rho')``; see :func:`block_map`.
-
-    Raises :class:`_Breakdown` when the output's diagonal is not a finite positive float64
-    (overflow, or underflow to 0 which leaves the correlations undefined).
-    """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        try:
-            q_out, rho_out = _step_raw(mlp, layer, q, rho)
-        except OverflowError as err:
-            raise _overflow("a kernel value") from err
-        if not np.all(np.isfinite(rho_out)):
-            raise _overflow("a correlation")
-    return q_out, rho_out
-
-
-def _scale_denominator(mlp: MLP, layer: int, mean_square: float) -> float:
-    """Return what block ``layer``'s scaling divides the squared entries by, at infinite width.
-
-    The mean square (plus ``eps``) for layer scaling, the squared mean-field constant for
-    ``mf``, 1 for none.
-    """
-    if mlp.scaling == "layer":
-        return mean_square + mlp.eps
-    if mlp.scaling == "mf":
-        return mf_constants(mlp)[1][layer - 1] ** 2
-    return 1.0
-
-
-def _step_raw(mlp: MLP, layer: int, q: float, rho: _F) -> tuple[float, _F]:
-    gain2, bias2 = mlp.gain**2, mlp.bias**2
-    s2 = gain2 * q + bias2
-    if not math.isfinite(s2):
-        raise _overflow("the pre-activation variance gain^2 q + bias^2")
-    r = np.clip((gain2 * q * rho + bias2) / s2, -1.0, 1.0) if s2 > 0 else np.ones_like(rho)
-    act = mlp.act
-    if mlp.order == "norm-act":
-        # the row mean of H over features is 0 at infinite width: centering is a no-op
-        denom = _scale_denominator(mlp, layer, s2)
-        p = math.sqrt(s2 / denom) if denom > 0 else 0.0
-        k_diag = float(_moments(act, p).m2)
-        if not math.isfinite(k_diag):
-            raise _overflow("E sigma(p z)^2", k_diag)
-        if not k_diag >= _TINY:
-            raise _underflow("E sigma(p z)^2", k_diag)
-        k = dual_kernel(act, r, gain=p)
-        return k_diag, k / k_diag
-    s = math.sqrt(s2)
-    m = _moments(act, s)
-    m2, c0 = float(m.m2), float(m.c0)
-    if not (math.isfinite(m2) and math.isfinite(c0)):
-        raise _overflow("E sigma(s z)^2", m2)
-    if mlp.centering == "layer":
-        center = c0  # the infinite-width row mean E sigma(h_i)
-    elif mlp.centering == "mf":
-        center = mf_constants(mlp)[0][layer - 1]
-    else:
-        center = 0.0
-    shift = center * center - 2.0 * center * c0
-    c_diag = m2 + shift  # E (sigma - center)^2, by cancellation when center != 0
-    if not math.isfinite(c_diag):
-        raise _overflow("E (sigma(s z) - c)^2", c_diag)
-    scale = m2 + center * center + 2.0 * abs(center * c0)
-    if not (c_diag >= _TINY and c_diag > _RESOLVED * scale):
-        raise _underflow("E (sigma(s z) - c)^2", c_diag, scale)
-    q_out = c_diag / _scale_denominator(mlp, layer, c_diag)
-    if not math.isfinite(q_out):
-        raise _overflow("the diagonal q", q_out)
-    if not q_out >= _TINY:
-        raise _underflow("the diagonal q", q_out)
-    c = dual_kernel(act, r, gain=s) + shift
-    return q_out, np.clip(c / c_diag, -1.0, 1.0)
-
-
-def _assemble(q: float, rho: _F, n: int, out: _F | None = None) -> _F:
-    """The Gram ``q * R`` from the strict upper triangle ``rho`` of the correlations ``R``."""
-    g = np.empty((n, n)) if out is None else out
-    flat = g.reshape(-1)
-    upper, lower = _triangle(n)
-    v = q * rho
-    flat[upper] = v
-    flat[lower] = v
-    flat[:: n + 1] = q
-    return g
-
-
-@lru_cache(maxsize=8)
-def _triangle(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    i, j = np.triu_indices(n, 1)
-    return i * n + j, j * n + i
 
 
 def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
@@ -380,209 +212,15 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
 
 
 def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
-    """``G^0..G^L`` by iterating :func:`_step` on the off-diagonal correlations.
-
-    NaN from the layer where the recursion broke down, returned with that layer and the
-    reason (-1 and "" if never).
-    """
+    """``G^0..G^L`` of an MLP, NaN from a breakdown, with its layer and reason (-1, "" if none)."""
     _check_supported(mlp)
-    g0 = input_gram(X)
-    n = g0.shape[0]
-    grams = np.full((mlp.depth + 1, n, n), np.nan)
-    grams[0] = g0
-    q, rho = 1.0, g0.reshape(-1)[_triangle(n)[0]]
-    for layer in range(1, mlp.depth + 1):
-        try:
-            q, rho = _step(mlp, layer, q, rho)
-        except _Breakdown as err:
-            return grams, layer, str(err)
-        _assemble(q, rho, n, out=grams[layer])
-    return grams, -1, ""
-
-
-# ---------------------------------------------------------------------------------------
-# block networks: residual MLPs
-# ---------------------------------------------------------------------------------------
-
-#: Why an attention block has no deterministic infinite-width map (Theory §6).
-_ATTENTION_REASON = (
-    "self-attention has no deterministic infinite-width limit: with scores Q K^T / sqrt(d_h), "
-    "every score is a sum of d_h independent products scaled by 1/sqrt(d_h), so it stays "
-    "Gaussian with O(1) variance as d_h -> infinity and the attention matrix (hence the "
-    "output Gram) stays random; with 1/d_h scaling the scores tend to 0 and attention becomes "
-    "uniform averaging over the tokens, which is not the block the simulator runs"
-)
-
-
-def _check_network(net: BlockNetwork) -> None:
-    """Refuse what has no deterministic, width-independent infinite-width map."""
-    for i, b in enumerate(net.blocks_()):
-        if isinstance(b, (Attention, TransformerBlock)):
-            kind = "an attention block" if isinstance(b, Attention) else "a transformer block (attention + MLP)"
-            raise ValueError(
-                f"the mean field of a {net.architecture} is not defined: block {i} is {kind}, and "
-                f"{_ATTENTION_REASON} (Theory §6). Use isoinit.simulate(net, X, runs=...) at a large "
-                "width instead."
-            )
-    if net.init != "gaussian":
-        raise ValueError(
-            f"the mean field needs init='gaussian' (weights N(0, gain^2 / d_in)); got init={net.init!r}: "
-            "GPT-2's weights N(0, 0.02^2) do not scale with the width, so the pre-activation variance "
-            "0.02^2 d_in grows without bound as d_in -> infinity and there is no infinite-width limit. "
-            "Use isoinit.simulate(net, X, runs=...) at the width of interest."
-        )
-    for i, b in enumerate(net.blocks_()):
-        if b.norm == "batch" and b.position != "none":
-            raise ValueError(
-                f"batch normalization (block {i}) has no entrywise infinite-width map: every Gram "
-                "entry depends on the whole batch Gram (Theory §4). Use "
-                "isoinit.simulate(net, X, runs=...) at a large width as its infinite-width limit."
-            )
-
-
-def _snap(v: _F) -> _F:
-    """Variances equal to rounding (1e-12 relative) made exactly equal.
-
-    The kernels are then read from one cached table instead of integrated pair by pair
-    (the change is below the kernels' own accuracy, 1e-12).
-    """
-    mean = float(v.mean())
-    if mean > 0 and float(np.max(np.abs(v - mean))) <= 1e-12 * mean:
-        return np.full_like(v, mean)
-    return v
-
-
-def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
-    """``mu_i = E sigma(u_i)`` and ``S_ij = E sigma(u_i) sigma(u_j)`` for ``u ~ N(0, Sigma)``.
-
-    The diagonal and the means from :func:`~isoinit.hermite.moments` (a zero variance gives
-    ``sigma(0)`` and ``sigma(0)^2`` exactly), the off-diagonal entries from
-    :func:`~isoinit.hermite.nngp_kernel` (unequal variances allowed: a non-constant diagonal
-    costs a 2-D quadrature per pair for activations without a closed-form kernel).
-    """
-    n = sigma.shape[0]
-    var = np.diag(sigma).copy()
-    if not np.all(np.isfinite(var)):
-        raise _overflow("the pre-activation variance gain^2 K + bias^2")
-    var = _snap(np.maximum(var, 0.0))
-    s = np.sqrt(var)
-    mus, m2s = np.empty(n), np.empty(n)
-    for row, si in enumerate(s):
-        if si == 0.0:
-            mus[row] = float(act(np.zeros(1))[0])
-            m2s[row] = mus[row] * mus[row]
-        else:
-            m = _moments(act, float(si))
-            mus[row], m2s[row] = m.c0, m.m2
-    i, j = np.triu_indices(n, 1)
-    den = s[i] * s[j]
-    r = np.clip(np.divide(sigma[i, j], den, out=np.ones_like(den), where=den > 0), -1.0, 1.0)
-    try:
-        vals = nngp_kernel(act, var[i], var[j], r)
-    except OverflowError as err:
-        raise _overflow("a kernel value") from err
-    out = np.empty((n, n))
-    out[i, j] = vals
-    out[j, i] = vals
-    out[np.arange(n), np.arange(n)] = m2s
-    return mus, out
-
-
-class _Stream:
-    """The infinite-width state of a residual stream.
-
-    ``c``: the centered Gram ``(X - m 1^T)(X - m 1^T)^T / d``; ``m``: the rows' means over
-    features; ``diag``: the diagonal of the full Gram ``K = c + m m^T`` where a scaling made
-    it exact (1 after layer or RMS scaling without ``eps``), else None. Keeping the centered
-    Gram (rather than ``K``) spares the cancellation ``K - m m^T`` of layer centering, so a
-    row that centering makes exactly zero stays zero, as in the simulator.
-    """
-
-    __slots__ = ("c", "diag", "m")
-
-    def __init__(self, c: _F, m: _F, diag: _F | None = None) -> None:
-        self.c, self.m, self.diag = c, m, diag
-
-    def gram(self) -> _F:
-        """The full Gram ``K = c + m m^T`` (symmetric; the exact diagonal where known)."""
-        k: _F = self.c + np.outer(self.m, self.m)
-        k = 0.5 * (k + k.T)
-        if self.diag is not None:
-            idx = np.arange(len(self.m))
-            k[idx, idx] = self.diag
-        return k
-
-
-def _normalize(norm: str, eps: float, x: _Stream) -> _Stream:
-    """A block's norm on the stream's state.
-
-    Layer centering: ``m = 0`` (the centered Gram is unchanged). Layer scaling:
-    ``c -> D^(-1/2) c D^(-1/2)`` and ``m -> D^(-1/2) m`` with ``D = diag(c) + m^2 + eps`` the
-    rows' mean squares plus ``eps`` (a zero row stays zero, as in the simulator).
-    """
-    center, scale = NORM_PRESETS[norm]
-    c, m, diag = x.c, x.m, x.diag
-    if center == "layer":
-        m, diag = np.zeros_like(m), None
-    if scale == "layer":
-        ms = np.diag(c) + m * m
-        den = ms + eps
-        f = np.divide(1.0, np.sqrt(den), out=np.zeros_like(den), where=den > 0)
-        c, m = c * np.outer(f, f), m * f
-        diag = np.divide(ms, den, out=np.zeros_like(den), where=den > 0)  # exactly 1 when eps = 0
-    return _Stream(c, m, diag)
-
-
-def _feedforward(net: BlockNetwork, b: Feedforward, x: _Stream) -> _Stream:
-    """One :class:`~isoinit.blocks.Feedforward` block on the stream's state; see :func:`trajectory`."""
-    normed = b.position != "none"
-    u = _normalize(b.norm, net.eps, x) if normed and b.position == "pre" else x
-    gain2, bias2 = net.gain**2, net.bias**2
-    mu, hidden = _gauss(net.act, gain2 * u.gram() + bias2)
-    if b.one_layer:  # f(U) = sigma(Lin(U)): row i has the mean mu_i over features
-        cf, mf = hidden - np.outer(mu, mu), mu
-    else:  # f(U) = Lin2(sigma(Lin1(U))): centered, Gram gain^2 E[sigma sigma] + bias^2
-        cf, mf = gain2 * hidden + bias2, np.zeros_like(mu)
-    if b.residual:  # the centered parts of X and f are uncorrelated
-        a = net._resolved_alpha(b.alpha)
-        out = _Stream(x.c + (a * a) * cf, x.m + a * mf)
-    else:
-        out = _Stream(cf, mf)
-    if normed and b.position == "post":
-        out = _normalize(b.norm, net.eps, out)
-    return out
+    return _mlp_grams(mlp, input_gram(X))
 
 
 def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
-    """``G^0..G^L`` of a network of feedforward blocks; NaN from a breakdown, as :func:`_grams`."""
+    """``G^0..G^L`` of a network of feedforward blocks, as :func:`_grams`."""
     _check_network(net)
-    x = check.batch("X", X)
-    x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
-    m = x.mean(axis=1)
-    xc = x - m[:, None]
-    state = _Stream(xc @ xc.T / x.shape[1], m)
-    k = input_gram(X)  # (as for the MLP: the same G^0 bit for bit)
-    n = k.shape[0]
-    grams = np.full((net.depth + 1, n, n), np.nan)
-    grams[0] = k
-    for layer, b in enumerate(net.blocks_(), start=1):
-        assert isinstance(b, Feedforward)  # _check_network refused the others
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                try:
-                    state = _feedforward(net, b, state)
-                except OverflowError as err:
-                    raise _overflow("a kernel value") from err
-                k = state.gram()
-            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(state.m))):
-                raise _overflow("a Gram entry")
-            low = float(np.min(np.diag(k)))
-            if not low >= _TINY:
-                raise _underflow("a diagonal entry of the Gram", low)
-        except _Breakdown as err:
-            return grams, layer, str(err)
-        grams[layer] = k
-    return grams, -1, ""
+    return _stream_grams(net, check.batch("X", X), input_gram(X))
 
 
 def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
@@ -655,7 +293,8 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     -----
     A non-constant diagonal (a residual stream without scaling, e.g. ``norm="center"`` or
     ``"none"``, on rows of different means) needs a two-dimensional quadrature per pair of
-    samples and layer for activations without a closed-form kernel: about 2-40 ms each.
+    samples and layer for activations without a closed-form kernel, instead of one cached
+    table per layer (times: docs/performance.md).
     """
     if isinstance(mlp, BlockNetwork):
         grams, diverged_at, reason = _network_grams(mlp, X)

@@ -1,0 +1,203 @@
+"""The mean-field recursion of a residual MLP, on the state of its residual stream.
+
+The stream's Gram need not have a constant diagonal and its rows can have a mean over
+features, so the state is the centered Gram and the rows' means (:class:`_ResidualStream`);
+every feedforward block maps it through Gaussian expectations of the activation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..activations import Activation
+from ..networks.blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
+from ..networks.mlp import NORM_PRESETS
+from ._breakdown import _TINY, _Breakdown, _moments, _overflow, _underflow
+from .hermite import nngp_kernel
+
+_F = NDArray[np.float64]
+
+
+#: Why an attention block has no deterministic infinite-width map (Theory §6).
+_ATTENTION_REASON = (
+    "self-attention has no deterministic infinite-width limit: with scores Q K^T / sqrt(d_h), "
+    "every score is a sum of d_h independent products scaled by 1/sqrt(d_h), so it stays "
+    "Gaussian with O(1) variance as d_h -> infinity and the attention matrix (hence the "
+    "output Gram) stays random; with 1/d_h scaling the scores tend to 0 and attention becomes "
+    "uniform averaging over the tokens, which is not the block the simulator runs"
+)
+
+
+def _check_network(net: BlockNetwork) -> None:
+    """Refuse what has no deterministic, width-independent infinite-width map."""
+    for i, b in enumerate(net.blocks_()):
+        if isinstance(b, (Attention, TransformerBlock)):
+            kind = "an attention block" if isinstance(b, Attention) else "a transformer block (attention + MLP)"
+            raise ValueError(
+                f"the mean field of a {net.architecture} is not defined: block {i} is {kind}, and "
+                f"{_ATTENTION_REASON} (Theory §6). Use isoinit.simulate(net, X, runs=...) at a large "
+                "width instead."
+            )
+    if net.init != "gaussian":
+        raise ValueError(
+            f"the mean field needs init='gaussian' (weights N(0, gain^2 / d_in)); got init={net.init!r}: "
+            "GPT-2's weights N(0, 0.02^2) do not scale with the width, so the pre-activation variance "
+            "0.02^2 d_in grows without bound as d_in -> infinity and there is no infinite-width limit. "
+            "Use isoinit.simulate(net, X, runs=...) at the width of interest."
+        )
+    for i, b in enumerate(net.blocks_()):
+        if b.norm == "batch" and b.position != "none":
+            raise ValueError(
+                f"batch normalization (block {i}) has no entrywise infinite-width map: every Gram "
+                "entry depends on the whole batch Gram (Theory §4). Use "
+                "isoinit.simulate(net, X, runs=...) at a large width as its infinite-width limit."
+            )
+
+
+def _snap(v: _F) -> _F:
+    """Variances equal to rounding (1e-12 relative) made exactly equal.
+
+    The kernels are then read from one cached table instead of integrated pair by pair
+    (the change is below the kernels' own accuracy, 1e-12).
+    """
+    mean = float(v.mean())
+    if mean > 0 and float(np.max(np.abs(v - mean))) <= 1e-12 * mean:
+        return np.full_like(v, mean)
+    return v
+
+
+def _gauss(act: Activation, sigma: _F) -> tuple[_F, _F]:
+    """``mu_i = E sigma(u_i)`` and ``S_ij = E sigma(u_i) sigma(u_j)`` for ``u ~ N(0, Sigma)``.
+
+    The diagonal and the means from :func:`~isoinit.hermite.moments` (a zero variance gives
+    ``sigma(0)`` and ``sigma(0)^2`` exactly), the off-diagonal entries from
+    :func:`~isoinit.hermite.nngp_kernel` (unequal variances allowed: a non-constant diagonal
+    costs a 2-D quadrature per pair for activations without a closed-form kernel).
+    """
+    n = sigma.shape[0]
+    var = np.diag(sigma).copy()
+    if not np.all(np.isfinite(var)):
+        raise _overflow("the pre-activation variance gain^2 K + bias^2")
+    var = _snap(np.maximum(var, 0.0))
+    s = np.sqrt(var)
+    mus, m2s = np.empty(n), np.empty(n)
+    for row, si in enumerate(s):
+        if si == 0.0:
+            mus[row] = float(act(np.zeros(1))[0])
+            m2s[row] = mus[row] * mus[row]
+        else:
+            m = _moments(act, float(si))
+            mus[row], m2s[row] = m.c0, m.m2
+    i, j = np.triu_indices(n, 1)
+    den = s[i] * s[j]
+    r = np.clip(np.divide(sigma[i, j], den, out=np.ones_like(den), where=den > 0), -1.0, 1.0)
+    try:
+        vals = nngp_kernel(act, var[i], var[j], r)
+    except OverflowError as err:
+        raise _overflow("a kernel value") from err
+    out = np.empty((n, n))
+    out[i, j] = vals
+    out[j, i] = vals
+    out[np.arange(n), np.arange(n)] = m2s
+    return mus, out
+
+
+class _ResidualStream:
+    """The infinite-width state of a residual stream.
+
+    ``c``: the centered Gram ``(X - m 1^T)(X - m 1^T)^T / d``; ``m``: the rows' means over
+    features; ``diag``: the diagonal of the full Gram ``K = c + m m^T`` where a scaling made
+    it exact (1 after layer or RMS scaling without ``eps``), else None. Keeping the centered
+    Gram (rather than ``K``) spares the cancellation ``K - m m^T`` of layer centering, so a
+    row that centering makes exactly zero stays zero, as in the simulator.
+    """
+
+    __slots__ = ("c", "diag", "m")
+
+    def __init__(self, c: _F, m: _F, diag: _F | None = None) -> None:
+        self.c, self.m, self.diag = c, m, diag
+
+    def gram(self) -> _F:
+        """The full Gram ``K = c + m m^T`` (symmetric; the exact diagonal where known)."""
+        k: _F = self.c + np.outer(self.m, self.m)
+        k = 0.5 * (k + k.T)
+        if self.diag is not None:
+            idx = np.arange(len(self.m))
+            k[idx, idx] = self.diag
+        return k
+
+
+def _normalize(norm: str, eps: float, x: _ResidualStream) -> _ResidualStream:
+    """A block's norm on the stream's state.
+
+    Layer centering: ``m = 0`` (the centered Gram is unchanged). Layer scaling:
+    ``c -> D^(-1/2) c D^(-1/2)`` and ``m -> D^(-1/2) m`` with ``D = diag(c) + m^2 + eps`` the
+    rows' mean squares plus ``eps`` (a zero row stays zero, as in the simulator).
+    """
+    center, scale = NORM_PRESETS[norm]
+    c, m, diag = x.c, x.m, x.diag
+    if center == "layer":
+        m, diag = np.zeros_like(m), None
+    if scale == "layer":
+        ms = np.diag(c) + m * m
+        den = ms + eps
+        f = np.divide(1.0, np.sqrt(den), out=np.zeros_like(den), where=den > 0)
+        c, m = c * np.outer(f, f), m * f
+        diag = np.divide(ms, den, out=np.zeros_like(den), where=den > 0)  # exactly 1 when eps = 0
+    return _ResidualStream(c, m, diag)
+
+
+def _feedforward(net: BlockNetwork, b: Feedforward, x: _ResidualStream) -> _ResidualStream:
+    """One :class:`~isoinit.blocks.Feedforward` block on the stream's state; see :func:`trajectory`."""
+    normed = b.position != "none"
+    u = _normalize(b.norm, net.eps, x) if normed and b.position == "pre" else x
+    gain2, bias2 = net.gain**2, net.bias**2
+    mu, hidden = _gauss(net.act, gain2 * u.gram() + bias2)
+    if b.one_layer:  # f(U) = sigma(Lin(U)): row i has the mean mu_i over features
+        cf, mf = hidden - np.outer(mu, mu), mu
+    else:  # f(U) = Lin2(sigma(Lin1(U))): centered, Gram gain^2 E[sigma sigma] + bias^2
+        cf, mf = gain2 * hidden + bias2, np.zeros_like(mu)
+    if b.residual:  # the centered parts of X and f are uncorrelated
+        a = net._resolved_alpha(b.alpha)
+        out = _ResidualStream(x.c + (a * a) * cf, x.m + a * mf)
+    else:
+        out = _ResidualStream(cf, mf)
+    if normed and b.position == "post":
+        out = _normalize(b.norm, net.eps, out)
+    return out
+
+
+def _stream_grams(net: BlockNetwork, x: _F, g0: _F) -> tuple[_F, int, str]:
+    """``G^1..G^L`` of a network of feedforward blocks on the batch ``x`` whose Gram is ``g0``.
+
+    Returns ``G^0..G^L``, NaN from the layer where the recursion broke down, with that layer
+    and the reason (-1 and "" if never). ``g0`` is the MLP's ``G^0``, so both start from the
+    same Gram bit for bit.
+    """
+    x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
+    m = x.mean(axis=1)
+    xc = x - m[:, None]
+    state = _ResidualStream(xc @ xc.T / x.shape[1], m)
+    k = g0
+    n = k.shape[0]
+    grams = np.full((net.depth + 1, n, n), np.nan)
+    grams[0] = k
+    for layer, b in enumerate(net.blocks_(), start=1):
+        assert isinstance(b, Feedforward)  # _check_network refused the others
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                try:
+                    state = _feedforward(net, b, state)
+                except OverflowError as err:
+                    raise _overflow("a kernel value") from err
+                k = state.gram()
+            if not (np.all(np.isfinite(k)) and np.all(np.isfinite(state.m))):
+                raise _overflow("a Gram entry")
+            low = float(np.min(np.diag(k)))
+            if not low >= _TINY:
+                raise _underflow("a diagonal entry of the Gram", low)
+        except _Breakdown as err:
+            return grams, layer, str(err)
+        grams[layer] = k
+    return grams, -1, ""
