@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core, _cost, _progress
 from . import _validate as check
 from ._warnings import CollapseWarning, DivergenceWarning
-from .activations import _engine_table
+from .activations._registry import _engine_table
 from .metrics import METRICS
 from .networks.blocks import BlockNetwork
 from .networks.mlp import MLP
@@ -140,7 +140,7 @@ class Trajectory(MetricsView):
         if self.block_stages is not None:  # a block network: each block's last recorded stage
             index = np.array([0, *(b[-1] for b in self.block_stages)])
             return a[:, np.arange(a.shape[1]), index]
-        return a[:, :, STAGES.index("normalization" if self.mlp.order == "act-norm" else "activation")]
+        return a[:, :, STAGES.index(self.mlp.output_stage)]
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per (run, layer[, stage]) with every metric as a column.

@@ -222,7 +222,7 @@ class Trajectories(Measurement):
 def _stage_name(mlp: MLP | BlockNetwork, quantity: str, protocol: str) -> str:
     if isinstance(mlp, BlockNetwork):
         return "block output (the residual stream after each block)"
-    out = "normalization" if mlp.order == "act-norm" else "activation"
+    out = mlp.output_stage
     if protocol == "authors" and quantity != "potential":
         return "authors: mean of after-activation and after-normalization (l >= 1)"
     return f"block output (after {out})"

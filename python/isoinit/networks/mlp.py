@@ -123,6 +123,11 @@ class MLP:
         """The scaling step in effect (``scale`` or the preset's)."""
         return self.scale if self.scale is not None else NORM_PRESETS[self.norm][1]
 
+    @property
+    def output_stage(self) -> str:
+        """The stage whose output is the block's: ``"normalization"`` (act-norm) or ``"activation"`` (norm-act)."""
+        return "normalization" if self.order == "act-norm" else "activation"
+
     def widths(self) -> tuple[int, ...]:
         """Output widths ``d_1..d_L``."""
         return self.width if isinstance(self.width, tuple) else (self.width,) * self.depth

@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import _io
 from .. import _validate as check
-from ..activations import _hermite_named, registered, resolve
+from ..activations import registered, resolve
+from ..activations._registry import _hermite_named
 from ..networks import MLP, Attention, BlockNetwork, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 from ._provenance import Provenance
 
