@@ -140,6 +140,7 @@ class Trajectory(MetricsView):
         if self.block_stages is not None:  # a block network: each block's last recorded stage
             index = np.array([0, *(b[-1] for b in self.block_stages)])
             return a[:, np.arange(a.shape[1]), index]
+        assert isinstance(self.mlp, MLP)  # block networks record block_stages
         return a[:, :, STAGES.index(self.mlp.output_stage)]
 
     def to_frame(self) -> pd.DataFrame:
