@@ -1,6 +1,6 @@
 """Ctrl-C latency: seconds from SIGINT to the exit of a process busy in a long compiled call.
 
-The cases of tests/test_interrupt.py (keep the two in step): each runs in a subprocess on 2
+The cases of tests/core/test_interrupt.py (keep the two in step): each runs in a subprocess on 2
 threads and gets SIGINT about a second after its long call reaches the compiled core. Over
 ``--repeat`` runs per case it prints the median and the max latency, and whether the median
 meets the target (under 1 s: the bindings poll for signals every 50 ms and the kernel stops

@@ -429,7 +429,9 @@ def simulate(
         the largest single cost of a layer). The others are NaN in the result, and reading
         them through :class:`Trajectory`'s typed properties raises :class:`ValueError`
         (``Trajectory.computed`` names the computed ones). The computed values equal those of
-        a call with every metric.
+        a call with every metric and the same sampler; ``sampler="auto"`` weighs the cost of
+        the metrics asked for, so it may pick the other sampler for a subset (name the
+        sampler to compare calls).
 
     Returns
     -------

@@ -9,7 +9,7 @@ import pytest
 
 from isoinit import _core, activations
 from isoinit.activations import BUILTIN
-from tolerances import ACTIVATION_REL, TORCH_ACTIVATION_REL32, TORCH_ACTIVATION_REL64
+from tolerances import ACTIVATION_REL, HERMITE_REL, TORCH_ACTIVATION_REL32, TORCH_ACTIVATION_REL64
 
 SPECS = [*BUILTIN, "leaky_relu(0.3)", "elu(0.4)", "celu(2.5)", *(f"he{k}" for k in range(0, 31))]
 GRID = np.concatenate([np.linspace(-8, 8, 2001), [0.0, -0.0, 1e-300, -1e-300, 30.0, -30.0, 700.0, -745.0]])
@@ -55,9 +55,9 @@ def test_hermite_defined_activation() -> None:
     act = activations.from_hermite(c)
     x = np.linspace(-5, 5, 101)
     expected = sum(ck * activations.hermite_he(k, x) / np.sqrt(math.factorial(k)) for k, ck in enumerate(c))
-    np.testing.assert_allclose(act(x), expected, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(act(x), expected, rtol=HERMITE_REL, atol=HERMITE_REL)
     got = _core.activation_apply("hermite", 0.0, c, x)
-    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(got, expected, rtol=HERMITE_REL, atol=HERMITE_REL)
 
 
 def test_specs_resolve_canonically() -> None:

@@ -3,8 +3,8 @@
 The ```python blocks of each page run in order in one namespace (a page is a script), in
 a temporary directory, so a later block may use what an earlier one defined. A block
 whose first line is ``# not run: <reason>`` is skipped (say why: a download, a model the
-reader brings); there are none today. Heavy examples are kept small in the pages
-themselves, so this file runs in a few seconds.
+reader brings). Heavy examples are kept small in the pages themselves, so this file runs in
+a few seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 

@@ -2,7 +2,7 @@
 
 Regenerate after adding an activation::
 
-    python tests/test_docs_lists.py --regenerate
+    python tests/api/test_docs_lists.py --regenerate
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 
 from isoinit import activations
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 ACTIVATIONS_INTRO = """# Activations
 
 The built-in activations of isoinit, generated from their records in
-`isoinit.activations.BUILTIN` (regenerate with `python tests/test_docs_lists.py --regenerate`;
+`isoinit.activations.BUILTIN` (regenerate with `python tests/api/test_docs_lists.py --regenerate`;
 a test checks that this table is current). Every one runs in the compiled engine and in the
 theory. `isoinit.activations.register` adds a Python callable and
 `isoinit.activations.from_hermite` an activation given by its Hermite coefficients; both run
@@ -39,7 +39,7 @@ def activations_page() -> str:
 
 def test_activations_page_is_current() -> None:
     assert (DOCS / "activations.md").read_text() == activations_page(), (
-        "docs/activations.md is stale: run python tests/test_docs_lists.py --regenerate"
+        "docs/activations.md is stale: run python tests/api/test_docs_lists.py --regenerate"
     )
 
 
@@ -51,6 +51,6 @@ def test_table_lists_every_builtin() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--regenerate"]:
-        sys.exit("usage: python tests/test_docs_lists.py --regenerate")
+        sys.exit("usage: python tests/api/test_docs_lists.py --regenerate")
     (DOCS / "activations.md").write_text(activations_page())
     print("wrote docs/activations.md")

@@ -1,5 +1,5 @@
-"""Output files (issue 10, cause 4): checked before the work, never overwritten without
-``overwrite=True``/``--force``, written atomically (a crash leaves the old file, no temp file)."""
+"""Output files: checked before the work, never overwritten without ``overwrite=True``/
+``--force``, written atomically (a crash leaves the old file, no temp file)."""
 
 from __future__ import annotations
 

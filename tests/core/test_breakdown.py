@@ -1,4 +1,4 @@
-"""Numerical breakdown is reported, never silent (issue 10, cause 1).
+"""Numerical breakdown is reported, never silent.
 
 * configurations that cannot work are refused up front with a ValueError naming the
   parameter;
@@ -6,7 +6,8 @@
   :class:`isoinit.CollapseWarning`, with defined (non-NaN) metrics;
 * a value that is not finite anywhere in a block (after the linear map, the activation or the
   normalization) is ``diverged_at`` and a :class:`isoinit.DivergenceWarning`, the same layer
-  whether or not stages are recorded;
+  whether or not stages are recorded: the run stops there, its later metrics (and recorded
+  Grams) are NaN, the call warns once, and summaries leave the diverged runs out;
 * scale alone (gain 1e300, a batch of size 1e-300) does not break a normalized network down.
 """
 
@@ -23,6 +24,7 @@ from isoinit import MLP
 from tolerances import EXTREME_SCALE_REL
 
 X = isoinit.inputs.degenerate(5, 32, 5.0, seed=0)
+X64 = isoinit.inputs.degenerate(5, 64, 5.0, seed=0)
 
 
 def _sim(mlp: MLP, x: np.ndarray = X, **kw: Any) -> isoinit.Trajectory:
@@ -165,6 +167,44 @@ def test_diverged_at_does_not_depend_on_stages(mlp: MLP, sampler: str) -> None:
 def test_divergence_warns_without_stages() -> None:
     with pytest.warns(isoinit.DivergenceWarning, match="first at layer 1"):
         isoinit.simulate(MLP(3, 32, "tanh", "layer", gain=1e308), X)
+
+
+def test_exp_without_normalization_diverges() -> None:
+    mlp = MLP(12, 64, "exp", "none")
+    with pytest.warns(isoinit.DivergenceWarning, match=r"runs broke down numerically \(first at layer \d+") as rec:
+        t = isoinit.simulate(mlp, X64, runs=4, seed=0, stages=True)
+    assert len(rec) == 1
+    assert np.all(t.diverged_at >= 1)
+    for r, at in enumerate(t.diverged_at):
+        assert np.all(np.isfinite(t.isometry[r, :at]))
+        assert np.all(np.isnan(t.isometry[r, at:]))
+        assert np.all(np.isnan(t.norm_bias[r, at:]))
+
+
+def test_divergence_with_weights_sampler_and_grams() -> None:
+    mlp = MLP(12, 64, "exp", "none", gain=2.0)
+    with pytest.warns(isoinit.DivergenceWarning):
+        t = isoinit.simulate(mlp, X64, runs=2, seed=0, sampler="weights", grams=True)
+    assert t.grams is not None
+    at = int(t.diverged_at[0])
+    assert np.all(np.isnan(t.grams[0, at:]))
+    assert np.all(np.isfinite(t.grams[0, :at]))
+
+
+def test_no_warning_without_divergence() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = isoinit.simulate(MLP(12, 64, "exp", "layer"), X64, runs=3, seed=0)
+    assert np.all(t.diverged_at == -1)
+    assert np.all(np.isfinite(t.gap))
+
+
+def test_summary_skips_diverged_runs() -> None:
+    with pytest.warns(isoinit.DivergenceWarning):
+        t = isoinit.simulate(MLP(12, 64, "exp", "none"), X64, runs=3, seed=1)
+    s = t.summary("gap")
+    first = int(t.diverged_at.min())
+    assert s["runs"].iloc[first] < 3
 
 
 @pytest.mark.parametrize(

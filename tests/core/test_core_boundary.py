@@ -1,13 +1,15 @@
-"""A fuzz of the compiled boundary: random small configurations, valid and invalid, passed
-straight to ``_core.Config``, ``_core.simulate``, ``_core.forward`` and ``_core.gram_metrics``.
+"""The compiled boundary: ``_core.Config``, ``_core.simulate``, ``_core.forward`` and
+``_core.gram_metrics`` called directly, as the Python layer calls them.
 
-Whatever comes in, the call returns a result or raises a Python exception; it never crashes
-the interpreter, and a result holds no NaN outside a diverged run. CI runs this file under
-AddressSanitizer and UndefinedBehaviorSanitizer (``.ci/run``), where a memory error or
-undefined behaviour anywhere on these paths fails the job.
+The compiled layer validates its arguments on its own: a bad option comes back as a ValueError
+(raised before, never inside, the OpenMP region). Then a fuzz of random small configurations,
+valid and invalid: whatever comes in, the call returns a result or raises a Python exception;
+it never crashes the interpreter, and a result holds no NaN outside a diverged run. CI runs this
+file under AddressSanitizer and UndefinedBehaviorSanitizer (``.ci/run``), where a memory error
+or undefined behaviour anywhere on these paths fails the job.
 
 Most draws are valid (a quarter of the configurations, batches, call arguments and networks
-carry one invalid value each), and each test counts the draws that got through validation to
+carry one invalid value each), and each fuzz counts the draws that got through validation to
 a result: a fuzz that validation refuses wholesale would check nothing, so it fails.
 """
 
@@ -17,9 +19,11 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import isoinit
 from isoinit import _core
 
 ACTIVATIONS = ["relu", "tanh", "exp", "sin", "step", "identity", "elu", "he0", "he3", "hermite", "softplus", "sigmoid"]
@@ -44,6 +48,31 @@ BAD = {
     "mf_center": [[math.nan] * 4],
     "mf_scale": [[0.0] * 4, [-1.0] * 4],
 }
+
+
+# --- explicit bad options ------------------------------------------------------------------
+
+X = isoinit.inputs.gaussian(4, 8, seed=0)
+
+
+def test_core_rejects_bad_options_without_crashing() -> None:
+    """Errors raised by the compiled layer's own checks (never inside the OpenMP region) come
+    back as ValueError."""
+    with pytest.raises(ValueError, match="sampler must be one of gram, weights; got 'x'"):
+        _core.Config(activation="relu", widths=[4], sampler="x")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        _core.Config(activation="nope", widths=[4])
+    relu = _core.Config(activation="relu", widths=[4])
+    with pytest.raises(ValueError, match="mf scaling needs one constant per block"):
+        _core.simulate(X, 0, 0, 2, 0, _core.Config(activation="relu", widths=[4], scale="mf"))
+    with pytest.raises(ValueError, match="runs must be >= 1"):
+        _core.simulate(X, 0, 0, 0, 0, relu)
+    with pytest.raises(ValueError, match="X must be finite"):
+        bad = np.array([[np.nan, 1.0], [1.0, 1.0]])
+        _core.simulate(bad, 0, 0, 1, 0, relu)
+
+
+# --- the fuzz ------------------------------------------------------------------------------
 
 
 def _faulty(draw: Any) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from isoinit._paths import get_cmake_dir, get_include
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cpp"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cpp"
 
 
 def _cxx_compiler() -> str | None:

@@ -1,5 +1,5 @@
-"""Ctrl-C is honoured (issue 10, cause 3): a long compiled call started from Python stops with
-KeyboardInterrupt on SIGINT.
+"""Ctrl-C is honoured: a long compiled call started from Python stops with KeyboardInterrupt
+on SIGINT.
 
 Each case runs in a subprocess that starts a call taking seconds to minutes and gets SIGINT
 about a second after the call reaches the compiled core. It must exit with KeyboardInterrupt

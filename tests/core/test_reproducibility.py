@@ -2,7 +2,7 @@
 
 Each test runs the same computation in a child process under another CPU's code path on this
 machine (another OpenBLAS kernel, glibc's non-FMA libm, isoinit's baseline loops) and
-compares the bits. tests/test_golden.py holds the recorded numbers; these tests also pass on
+compares the bits. tests/core/test_golden.py holds the recorded numbers; these tests also pass on
 a machine whose golden file was recorded elsewhere.
 """
 
@@ -19,6 +19,7 @@ import pytest
 
 import isoinit
 from isoinit import _core
+from tolerances import FEW_ULPS, GRAM_PRODUCT_REL, ROUNDING
 
 #: Environments that run another CPU's code here (all run on any x86-64 CPU).
 FOREIGN = {
@@ -145,9 +146,9 @@ def test_degenerate_is_the_papers_construction() -> None:
         s[0] *= 37.0
         want = (u * s) @ vt
         want /= np.sqrt(np.mean(want**2))
-        np.testing.assert_allclose(isoinit.inputs.degenerate(n, d, 37.0, seed=2), want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(isoinit.inputs.degenerate(n, d, 37.0, seed=2), want, rtol=0, atol=ROUNDING)
     x = isoinit.inputs.gaussian(5, 9, seed=1)
-    np.testing.assert_allclose(isoinit.inputs.degenerate(5, 9, 1.0, seed=1), x / np.sqrt(np.mean(x**2)), rtol=1e-15)
+    np.testing.assert_allclose(isoinit.inputs.degenerate(5, 9, 1.0, seed=1), x / np.sqrt(np.mean(x**2)), rtol=FEW_ULPS)
 
 
 def test_gram_of_a_representation_is_the_kernels() -> None:
@@ -155,7 +156,9 @@ def test_gram_of_a_representation_is_the_kernels() -> None:
     for shape in ((10, 37), (3, 20, 51), (2, 2, 5, 8)):
         a = rng.standard_normal(shape)
         g = isoinit.metrics.gram(a)
-        np.testing.assert_allclose(g, a @ np.swapaxes(a, -1, -2) / shape[-1], rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(
+            g, a @ np.swapaxes(a, -1, -2) / shape[-1], rtol=GRAM_PRODUCT_REL, atol=GRAM_PRODUCT_REL
+        )
         np.testing.assert_array_equal(g, np.swapaxes(g, -1, -2))  # exactly symmetric
     assert isoinit.metrics.gram(np.zeros((0, 3, 4))).shape == (0, 3, 3)
     digest = hashlib.sha256(isoinit.metrics.gram(np.ones((3, 4))).tobytes()).hexdigest()

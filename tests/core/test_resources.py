@@ -1,5 +1,5 @@
-"""Resources (issue 10, cause 2): threads are capped, memory is estimated before anything is
-allocated, and running out of it is a MemoryError that says which parameter asked for what."""
+"""Resources: threads are capped, memory is estimated before anything is allocated, and
+running out of it is a MemoryError that says which parameter asked for what."""
 
 from __future__ import annotations
 

@@ -12,7 +12,22 @@ from isoinit import MLP, activations
 from isoinit.inputs import degenerate
 from isoinit.metrics import isometry
 from isoinit.theory import bounds, hermite, meanfield
-from tolerances import BOUND_REL, IDENTITY_REL
+from tolerances import (
+    BOUND_REL,
+    FEW_ULPS,
+    FIXED_POINT_ABS,
+    FIXED_POINT_ITER_ABS,
+    FIXED_POINT_RATE_REL,
+    IDENTITY_REL,
+    ISOMETRY_RATIO_REL,
+    LOCAL_RATE_REL,
+    PREDICTION_CONVERGED_ABS,
+    PREDICTION_CONVERGED_FACTOR,
+    PREDICTION_POLYNOMIAL_ABS,
+    ROUNDING,
+    SAME_FORMULA,
+    UNDERFLOW_ABS,
+)
 
 X = degenerate(10, 64, 10.0, seed=2)
 
@@ -25,7 +40,7 @@ def test_potential_bound_holds_along_mean_field(act: str) -> None:
         for start in (0, 1):
             bound = bounds.trajectory_potential_bound(traj, start=start)
             assert np.all(np.isnan(bound[:start]))
-            assert np.all(traj.potential[start:] <= bound[start:] * (1 + BOUND_REL) + 1e-300)
+            assert np.all(traj.potential[start:] <= bound[start:] * (1 + BOUND_REL) + UNDERFLOW_ABS)
 
 
 def test_potential_bound_values() -> None:
@@ -54,8 +69,8 @@ def test_potential_bound_on_simulated_trajectories_with_stages() -> None:
         )
         b = bounds.trajectory_potential_bound(staged, start=start)
         assert b.shape == (7,)
-        np.testing.assert_allclose(b, expected, rtol=1e-12)
-        np.testing.assert_allclose(b, bounds.trajectory_potential_bound(plain, start=start), rtol=1e-9)
+        np.testing.assert_allclose(b, expected, rtol=ROUNDING)
+        np.testing.assert_allclose(b, bounds.trajectory_potential_bound(plain, start=start), rtol=BOUND_REL)
 
 
 def test_scaling_isometry_identity() -> None:
@@ -66,7 +81,7 @@ def test_scaling_isometry_identity() -> None:
         g = h @ h.T
         g2 = g / np.outer(a, a)
         ratio = isometry(g2, gram=True) / isometry(g, gram=True)
-        assert ratio == pytest.approx(bounds.scaling_isometry_ratio(a), rel=1e-9)
+        assert ratio == pytest.approx(bounds.scaling_isometry_ratio(a), rel=ISOMETRY_RATIO_REL)
         assert bounds.scaling_isometry_ratio(a) >= bounds.scaling_isometry_lower_bound(a) >= 1.0
     assert bounds.scaling_isometry_ratio([2.0, 2.0, 2.0]) == pytest.approx(1.0, rel=IDENTITY_REL)
     with pytest.raises(ValueError, match="norms"):
@@ -86,12 +101,12 @@ def test_fixed_point_kinds() -> None:
     sig = bounds.fixed_point("sigmoid")
     assert sig.kind == "collapse" and sig.rho_star == 1.0
     traj = _iterate("sigmoid", 0.0, 12)
-    assert (1 - traj[-1]) / (1 - traj[-2]) == pytest.approx(sig.rate, rel=1e-3)
+    assert (1 - traj[-1]) / (1 - traj[-2]) == pytest.approx(sig.rate, rel=FIXED_POINT_RATE_REL)
     relu = bounds.fixed_point("relu")  # kappa'(1) = E step^2 / E relu^2 = 1
     assert relu.kind == "collapse-polynomial"
-    assert relu.a == pytest.approx(1 - 1 / math.pi - 0.5, rel=1e-12)
+    assert relu.a == pytest.approx(1 - 1 / math.pi - 0.5, rel=ROUNDING)
     traj = _iterate("relu", 0.0, 100)
-    assert np.all(1 - traj <= bounds.polynomial_rate(0.0, 100, relu.a) * (1 + 1e-9))
+    assert np.all(1 - traj <= bounds.polynomial_rate(0.0, 100, relu.a) * (1 + BOUND_REL))
     assert bounds.fixed_point("relu", kernel="centered").kind == "isometry"
 
 
@@ -100,12 +115,12 @@ def test_interior_fixed_point() -> None:
     fp = bounds.fixed_point(act)
     assert fp.kind == "interior" and 0 < fp.rho_star < 1
     f = float(hermite.rms_kernel(act, fp.rho_star))
-    assert f == pytest.approx(fp.rho_star, abs=1e-12)
+    assert f == pytest.approx(fp.rho_star, abs=FIXED_POINT_ABS)
     for rho0 in (-0.5, 0.3, 0.95):
         r = rho0
         for _ in range(200):
             r = float(hermite.rms_kernel(act, r))
-        assert r == pytest.approx(fp.rho_star, abs=1e-9)
+        assert r == pytest.approx(fp.rho_star, abs=FIXED_POINT_ITER_ABS)
 
 
 def test_indistinguishable_depth() -> None:
@@ -118,9 +133,9 @@ def test_indistinguishable_depth() -> None:
 def test_residual_kernel() -> None:
     rho = np.linspace(-1, 1, 11)
     k = hermite.centered_kernel("tanh", rho)
-    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.0), k, atol=1e-15)
-    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 1.0), rho, atol=1e-15)
-    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.6), 0.64 * k + 0.36 * rho, atol=1e-15)
+    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.0), k, atol=FEW_ULPS)
+    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 1.0), rho, atol=FEW_ULPS)
+    np.testing.assert_allclose(bounds.residual_kernel("tanh", rho, 0.6), 0.64 * k + 0.36 * rho, atol=FEW_ULPS)
     with pytest.raises(ValueError, match="r must"):
         bounds.residual_kernel("tanh", rho, 1.5)
 
@@ -156,9 +171,9 @@ def test_prediction_matches_the_mean_field(kwargs: dict) -> None:
         star = float(hermite.rms_kernel(mlp.act, star))
     dist = np.abs(corr - star)
     if fp.kind == "collapse-polynomial":  # relu + RMS: slowly, monotonically towards 1
-        assert corr[-1] > corr[100] > corr[10] > corr[1] and dist[-1] < 0.05
+        assert corr[-1] > corr[100] > corr[10] > corr[1] and dist[-1] < PREDICTION_POLYNOMIAL_ABS
         return
-    assert dist[-1] < 1e-3 * dist[1] or dist[-1] < 1e-10
+    assert dist[-1] < PREDICTION_CONVERGED_FACTOR * dist[1] or dist[-1] < PREDICTION_CONVERGED_ABS
     if mlp.order == "norm-act":
         return  # the output's distance is not the map's (sigma in between); the limit is checked
     # the local factor near the fixed point: f'(0) = beta_0 for isometry (the bound's rate
@@ -167,19 +182,19 @@ def test_prediction_matches_the_mean_field(kwargs: dict) -> None:
     tail = (dist[:-1] > 1e-9) & (dist[:-1] < 1e-3)
     ratios = dist[1:][tail] / dist[:-1][tail]
     assert ratios.size >= 5
-    assert np.median(ratios) == pytest.approx(local, rel=1e-2)
+    assert np.median(ratios) == pytest.approx(local, rel=LOCAL_RATE_REL)
     if fp.kind == "isometry":
-        assert local <= p.rate + 1e-12
+        assert local <= p.rate + ROUNDING
 
 
 def test_prediction_names_the_normalization_it_applies_to() -> None:
     layer = bounds.predict(isoinit.MLP(3, 8, "gelu", "layer"))
     rms = bounds.predict(isoinit.MLP(3, 8, "gelu", "rms"))
     assert layer.fixed_point is not None and layer.fixed_point.kind == "isometry" and layer.potential_bound
-    assert layer.rate == pytest.approx(hermite.contraction_factor("gelu"), rel=1e-14)
+    assert layer.rate == pytest.approx(hermite.contraction_factor("gelu"), rel=SAME_FORMULA)
     assert rms.fixed_point is not None and rms.fixed_point.kind == "interior" and not rms.potential_bound
     assert 0.5 < rms.fixed_point.rho_star < 1.0  # gelu with RMS norm does not reach isometry
-    assert rms.rate == pytest.approx(hermite.contraction_factor("gelu", norm="rms"), rel=1e-12)
+    assert rms.rate == pytest.approx(hermite.contraction_factor("gelu", norm="rms"), rel=ROUNDING)
     for norm in ("batch", "none", "center"):
         p = bounds.predict(isoinit.MLP(3, 8, "gelu", norm))
         assert p.kernel is None and p.fixed_point is None and p.rate is None

@@ -15,7 +15,19 @@ import isoinit
 from isoinit import activations
 from isoinit.theory import hermite
 from reference import user_copy
-from tolerances import BETA0_REF, COEF_ABS, HERMITE_REL, PARSEVAL_KINKED, PARSEVAL_SMOOTH
+from tolerances import (
+    BETA0_LARGE_GAIN_ABS,
+    BETA0_REF,
+    COEF_ABS,
+    FEW_ULPS,
+    HERMITE_REL,
+    PARSEVAL_KINKED,
+    PARSEVAL_SMOOTH,
+    QUAD_REFINE_ABS,
+    QUADRATURE_REL,
+    ROUNDING,
+    SAME_FORMULA,
+)
 
 K_MAX = 30
 _MP_DPS = 30
@@ -120,7 +132,7 @@ def test_mp_reference_matches_adaptive_mpmath_quad() -> None:
     with mp.workdps(20):
         he5 = lambda z: (z**5 - 10 * z**3 + 15 * z) / mp.sqrt(120)  # noqa: E731
         direct = mp.quad(lambda z: mp.tanh(z) * he5(z) * mp.npdf(z), [-mp.inf, 0, mp.inf])
-    assert abs(ref[5] - float(direct)) < 1e-15
+    assert abs(ref[5] - float(direct)) < FEW_ULPS
 
 
 @pytest.mark.parametrize("gain", [1.0, 2.5])
@@ -205,9 +217,9 @@ def test_closed_forms_match_quadrature(spec: str, gain: float) -> None:
 def test_from_hermite_activation() -> None:
     coeffs = [0.1, 0.5, -0.3, 0.0, 0.2]
     act = activations.from_hermite(coeffs)
-    np.testing.assert_allclose(hermite.coefficients(act, 6), [*coeffs, 0, 0], atol=1e-15)
+    np.testing.assert_allclose(hermite.coefficients(act, 6), [*coeffs, 0, 0], atol=FEW_ULPS)
     m = hermite.moments(act)
-    assert m.m2 == pytest.approx(sum(c * c for c in coeffs), rel=1e-14)
+    assert m.m2 == pytest.approx(sum(c * c for c in coeffs), rel=SAME_FORMULA)
     user = activations.Activation(name="user_h", base="user_h", param=None, fn=act.fn)
     for gain in (0.5, 1.7):
         np.testing.assert_allclose(
@@ -252,19 +264,19 @@ BETA0_REFERENCE = {
 def test_beta0_reference_values(spec: str, value: float) -> None:
     b = hermite.beta0(spec)
     assert b == pytest.approx(value, abs=BETA0_REF)
-    assert hermite.contraction_factor(spec) == pytest.approx(1 / (2 - b), rel=1e-15)
+    assert hermite.contraction_factor(spec) == pytest.approx(1 / (2 - b), rel=FEW_ULPS)
 
 
 def test_contraction_factor_extremes() -> None:
     assert hermite.contraction_factor("identity") == 1.0
     assert hermite.contraction_factor("he2") == 0.5
     assert hermite.contraction_factor("relu", gain=3.0) == pytest.approx(
-        hermite.contraction_factor("relu"), rel=1e-14
+        hermite.contraction_factor("relu"), rel=SAME_FORMULA
     )  # relu is homogeneous
     # tanh tends to the step function's 2/pi as the gain grows (theory.md section 4)
     betas = [hermite.beta0("tanh", gain=g) for g in (1.0, 5.0, 20.0, 200.0)]
     assert betas == sorted(betas, reverse=True)
-    assert betas[-1] == pytest.approx(2 / math.pi, abs=3e-3)  # converges like 0.5 / gain
+    assert betas[-1] == pytest.approx(2 / math.pi, abs=BETA0_LARGE_GAIN_ABS)  # converges like 0.5 / gain
 
 
 def test_moments_are_cached(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,7 +316,7 @@ def test_bad_inputs(call: object, match: str) -> None:
         call()  # type: ignore[operator]
 
 
-# ----------------------------------------------------------------- edges (issue 10, cause 7)
+# ------------------------------------- edges: the largest k_max, overflow, infinite moments
 
 
 @pytest.mark.parametrize(
@@ -317,9 +329,9 @@ def test_k_max_1000_is_computed(name: str, gain: float) -> None:
     assert c.shape == (1001,) and np.all(np.isfinite(c))
     np.testing.assert_allclose(c[:31], hermite.coefficients(name, 30, gain=gain), rtol=0, atol=COEF_ABS)
     m2 = hermite.moments(name, gain).m2
-    assert np.sum(c**2) <= m2 * (1 + 1e-12)  # Bessel: partial sums never exceed E sigma^2
+    assert np.sum(c**2) <= m2 * (1 + ROUNDING)  # Bessel: partial sums never exceed E sigma^2
     if name not in ("relu", "selu", "hardtanh"):  # smooth: the series has converged
-        assert np.sum(c**2) == pytest.approx(m2, rel=1e-12)
+        assert np.sum(c**2) == pytest.approx(m2, rel=PARSEVAL_SMOOTH)
 
 
 def test_k_max_1000_quadrature_converged() -> None:
@@ -332,7 +344,7 @@ def test_k_max_1000_quadrature_converged() -> None:
     zz, ww = hermite._composite(np.array([z.min(), z.max()]), 0.5, hermite._GL_X, hermite._GL_W)
     s = np.exp(-0.25 * zz * zz)
     fine = hermite._he_table(1000, zz, s) @ (np.tanh(zz) * ww * s / np.sqrt(2 * np.pi))
-    assert np.max(np.abs(c - fine)) < 1e-14
+    assert np.max(np.abs(c - fine)) < QUAD_REFINE_ABS
 
 
 @pytest.mark.parametrize(("name", "gain"), [("exp", 40.0), ("exp", 100.0), ("exp", -40.0), ("exp", 1e6)])
@@ -366,9 +378,9 @@ def test_no_finite_moments_detected(fn: Callable[[np.ndarray], np.ndarray], gain
 def test_heavy_but_finite_moments_still_work() -> None:
     isoinit.activations.register("gauss_growth", lambda x: np.exp(x**2), overwrite=True)
     # E exp(2 (0.4 z)^2) = 1 / sqrt(1 - 4 * 0.16)
-    assert hermite.moments("gauss_growth", 0.4).m2 == pytest.approx(1 / np.sqrt(1 - 0.64), rel=1e-12)
+    assert hermite.moments("gauss_growth", 0.4).m2 == pytest.approx(1 / np.sqrt(1 - 0.64), rel=QUADRATURE_REL)
     isoinit.activations.register("myexp", lambda x: np.exp(x), overwrite=True)
     # a user exp at gain 3 needs a wider rule than the default: widened, equal to the closed form
     np.testing.assert_allclose(
-        hermite.coefficients("myexp", 6, gain=3.0), hermite.coefficients("exp", 6, gain=3.0), rtol=1e-12
+        hermite.coefficients("myexp", 6, gain=3.0), hermite.coefficients("exp", 6, gain=3.0), rtol=QUADRATURE_REL
     )

@@ -11,12 +11,15 @@ from isoinit import activations
 from isoinit.theory import hermite
 from reference import user_copy
 from tolerances import (
+    FEW_ULPS,
+    FINITE_DIFFERENCE_ABS,
     KERNEL_ABS,
     KERNEL_DERIV_EDGE,
     KERNEL_DERIV_INNER,
     MC_SAMPLES,
     MC_SIGMAS,
     MEHLER_ABS,
+    SAME_FORMULA,
 )
 
 EDGE = 1.0 - np.logspace(-14, -1, 14)
@@ -42,7 +45,7 @@ def test_relu_is_the_arccos_kernel(gain: float) -> None:
         hermite.dual_kernel("relu", RHO, gain=gain),
         gain**2 * _arccos_relu(RHO),
         rtol=0,
-        atol=1e-14 * max(1, gain**2),
+        atol=SAME_FORMULA * max(1, gain**2),
     )
     tab = hermite.dual_kernel(user_copy("relu"), RHO, gain=gain)
     np.testing.assert_allclose(tab, gain**2 * _arccos_relu(RHO), rtol=0, atol=KERNEL_ABS * max(1, gain**2))
@@ -119,7 +122,7 @@ def test_derivative_matches_finite_differences() -> None:
             (hermite.rms_kernel, hermite.rms_kernel_derivative),
         ):
             fd = (fn(spec, rho + h, gain=1.3) - fn(spec, rho - h, gain=1.3)) / (2 * h)
-            np.testing.assert_allclose(dfn(spec, rho, gain=1.3), fd, rtol=0, atol=1e-8)
+            np.testing.assert_allclose(dfn(spec, rho, gain=1.3), fd, rtol=0, atol=FINITE_DIFFERENCE_ABS)
 
 
 # Monte Carlo: MC_SAMPLES pairs per value, tolerance MC_SIGMAS standard errors (false-failure
@@ -144,7 +147,7 @@ def test_nngp_kernel_unequal_variances() -> None:
     qj = np.array([1.5, 0.3, 1.0, 3.0])
     rho = np.array([0.3, -0.7, 0.999, 1.0])
     relu = hermite.nngp_kernel("relu", qi, qj, rho)
-    np.testing.assert_allclose(relu, np.sqrt(qi * qj) * _arccos_relu(rho), atol=1e-15)
+    np.testing.assert_allclose(relu, np.sqrt(qi * qj) * _arccos_relu(rho), atol=FEW_ULPS)
     np.testing.assert_allclose(hermite.nngp_kernel(user_copy("relu"), qi, qj, rho), relu, atol=KERNEL_ABS * 3)
     np.testing.assert_allclose(
         hermite.nngp_kernel(user_copy("erf"), qi, qj, rho),
@@ -153,7 +156,7 @@ def test_nngp_kernel_unequal_variances() -> None:
     )
     # equal variances go through the dual kernel at gain sqrt(q)
     assert hermite.nngp_kernel("tanh", 2.0, 2.0, 0.4) == pytest.approx(
-        float(hermite.dual_kernel("tanh", 0.4, gain=math.sqrt(2.0))), abs=1e-15
+        float(hermite.dual_kernel("tanh", 0.4, gain=math.sqrt(2.0))), abs=FEW_ULPS
     )
     # Monte Carlo for a generic activation (6 standard errors)
     rng = np.random.default_rng(7)
@@ -171,7 +174,7 @@ def test_hermite_activation_kernel_is_its_series() -> None:
     np.testing.assert_allclose(
         hermite.dual_kernel(act, rho, gain=1.4),
         np.polynomial.polynomial.polyval(rho, c**2),
-        atol=1e-14,
+        atol=SAME_FORMULA,
     )
 
 

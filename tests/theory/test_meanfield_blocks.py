@@ -18,7 +18,7 @@ from isoinit.metrics import METRICS
 from isoinit.networks.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
 from isoinit.results import CONFIG_FIELDS
 from isoinit.theory import hermite, meanfield
-from tolerances import IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000
+from tolerances import FEW_ULPS, IDENTITY_REL, MEANFIELD_NUMPY, MEANFIELD_WIDTH_4000, ROUNDING, SAME_FORMULA
 
 N, WIDTH, DEPTH, RUNS = 6, 4000, 10, 8
 #: The paper's nearly rank-one input (rows of mean about 0 over features) ...
@@ -107,7 +107,7 @@ def test_alpha_zero_is_the_identity(act: str) -> None:
     g0 = meanfield.input_gram(XS)
     for ratio in (4.0, None):
         pre = meanfield.trajectory(ResidualMLP(4, 40, act, "layer", ratio=ratio, alpha=0.0), XS)
-        np.testing.assert_allclose(pre.grams, np.broadcast_to(g0, pre.grams.shape), rtol=IDENTITY_REL, atol=1e-15)
+        np.testing.assert_allclose(pre.grams, np.broadcast_to(g0, pre.grams.shape), rtol=IDENTITY_REL, atol=FEW_ULPS)
         # post RMS norm of rows that already have mean square 1: the identity to rounding
         post = meanfield.trajectory(ResidualMLP(4, 40, act, "rms", norm_position="post", ratio=ratio, alpha=0.0), XS)
         np.testing.assert_allclose(post.grams, np.broadcast_to(g0, post.grams.shape), rtol=IDENTITY_REL)
@@ -125,7 +125,9 @@ def test_linear_branch_without_norm_scales_the_gram(one_layer: bool) -> None:
     factor = 1.0 + alpha**2 * gain ** (2 if one_layer else 4)
     g0 = meanfield.input_gram(X_SHIFTED)
     for layer in range(6):
-        np.testing.assert_allclose(pred[layer], factor**layer * g0, rtol=IDENTITY_REL, atol=1e-14 * factor**layer)
+        np.testing.assert_allclose(
+            pred[layer], factor**layer * g0, rtol=IDENTITY_REL, atol=SAME_FORMULA * factor**layer
+        )
     sim = isoinit.simulate(net, X_SHIFTED, runs=RUNS, seed=1, grams=True, sampler="gram", progress=False).grams
     assert sim is not None
     assert np.abs(sim.mean(axis=0) - pred).max() / np.abs(pred).max() <= MEANFIELD_NUMPY
@@ -142,7 +144,7 @@ def test_plain_blocks_are_the_mlp(norm: str, act: str) -> None:
     net = Network(40, [block] * 4, activation=act, gain=1.3, bias=0.2)
     mlp = MLP(4, 40, act, norm, gain=1.3, bias=0.2)
     x = degenerate(5, 40, 5.0, seed=2)
-    np.testing.assert_allclose(meanfield.trajectory(net, x).grams, meanfield.trajectory(mlp, x).grams, atol=1e-12)
+    np.testing.assert_allclose(meanfield.trajectory(net, x).grams, meanfield.trajectory(mlp, x).grams, atol=ROUNDING)
 
 
 def test_two_layer_branch_is_the_nngp_of_its_hidden_layer() -> None:
@@ -156,7 +158,7 @@ def test_two_layer_branch_is_the_nngp_of_its_hidden_layer() -> None:
         q = np.diag(s)
         rho = np.clip(s / np.sqrt(np.outer(q, q)), -1.0, 1.0)
         k = gain**2 * hermite.nngp_kernel("tanh", q[:, None], q[None, :], rho) + bias**2
-        np.testing.assert_allclose(traj.grams[layer], k, rtol=1e-12)
+        np.testing.assert_allclose(traj.grams[layer], k, rtol=ROUNDING)
 
 
 def test_a_row_that_centering_zeroes_stays_zero() -> None:
@@ -266,7 +268,7 @@ def test_cli_meanfield_of_a_residual_mlp(capsys: pytest.CaptureFixture[str], tmp
     x = degenerate(4, 50, 100.0, seed=0)
     net = ResidualMLP(5, 50, "relu", norm_position="post", ratio=None, alpha="1/sqrt(L)")
     frame = pd.read_csv(csv)
-    np.testing.assert_allclose(frame["gap"], meanfield.trajectory(net, x).gap, rtol=1e-12)
+    np.testing.assert_allclose(frame["gap"], meanfield.trajectory(net, x).gap, rtol=ROUNDING)
     assert main(["meanfield", "--architecture", "transformer", "--depth", "2", "--width", "8", "--heads", "2"]) == 2
     assert "no deterministic infinite-width limit" in capsys.readouterr().err
 

@@ -203,6 +203,6 @@ def test_gpt2_matches_pytorch_in_distribution(causal: bool) -> None:
 
 def test_pytorch_comparison_has_power() -> None:
     # the same test rejects a GPT-2 whose Q, K, V weights have std 1/sqrt(d) instead of 0.02
-    # (what isoinit drew before its attention maps got the init's gain)
+    # (attention maps drawn without the init's gain)
     wrong = _torch_gaps(lambda: GPT2(WIDTH, DEPTH, HEADS, True, qkv_std=1 / math.sqrt(WIDTH)), ["ln_f"], seed=3)
     assert _ks(wrong[:, 0], _gpt2(True).output("gap")[:, DEPTH]) < BLOCK_KS_ALPHA

@@ -12,6 +12,12 @@ import pytest
 import isoinit
 from isoinit.cli import main
 from isoinit.theory import hermite, meanfield
+from tolerances import (
+    PRINTED_DECIMALS_4_ABS,
+    PRINTED_DECIMALS_4_HALF_ABS,
+    PRINTED_DECIMALS_6_ABS,
+    PRINTED_SIGNIFICANT_4_REL,
+)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -43,25 +49,35 @@ def test_hermite_relu_prints_beta0_and_the_contraction_factor(capsys: pytest.Cap
     assert code == 0
     assert re.search(r"^beta0 = .* 0\.7335$", out, re.M)
     assert re.search(r"^contraction factor 1 / \(2 - beta0\) +0\.7896$", out, re.M)
-    assert value(out, "E sigma^2") == pytest.approx(0.5, abs=1e-4)
-    assert value(out, "c_0 = E sigma") == pytest.approx(1 / np.sqrt(2 * np.pi), abs=1e-4)
+    assert value(out, "E sigma^2") == pytest.approx(0.5, abs=PRINTED_DECIMALS_4_ABS)
+    assert value(out, "c_0 = E sigma") == pytest.approx(1 / np.sqrt(2 * np.pi), abs=PRINTED_DECIMALS_4_ABS)
     coeffs = table(out, "k")
     assert [int(r[0]) for r in coeffs] == list(range(11))
-    np.testing.assert_allclose([float(r[1]) for r in coeffs], hermite.coefficients("relu", 10), atol=5e-5)
+    np.testing.assert_allclose(
+        [float(r[1]) for r in coeffs], hermite.coefficients("relu", 10), atol=PRINTED_DECIMALS_4_HALF_ABS
+    )
     kernels = table(out, "rho")
     rho = [float(r[0]) for r in kernels]
     assert rho == [0.0, 0.25, 0.5, 0.75, 0.9, 0.99]
-    np.testing.assert_allclose([float(r[1]) for r in kernels], hermite.centered_kernel("relu", rho), atol=5e-5)
-    np.testing.assert_allclose([float(r[2]) for r in kernels], hermite.dual_kernel("relu", rho), atol=5e-5)
-    np.testing.assert_allclose([float(r[3]) for r in kernels], hermite.rms_kernel("relu", rho), atol=5e-5)
+    np.testing.assert_allclose(
+        [float(r[1]) for r in kernels], hermite.centered_kernel("relu", rho), atol=PRINTED_DECIMALS_4_HALF_ABS
+    )
+    np.testing.assert_allclose(
+        [float(r[2]) for r in kernels], hermite.dual_kernel("relu", rho), atol=PRINTED_DECIMALS_4_HALF_ABS
+    )
+    np.testing.assert_allclose(
+        [float(r[3]) for r in kernels], hermite.rms_kernel("relu", rho), atol=PRINTED_DECIMALS_4_HALF_ABS
+    )
 
 
 def test_hermite_options(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["hermite", "tanh", "--gain", "2", "--k", "3", "--rho", "0.5,1", "--digits", "6"], capsys)
     assert code == 0
     assert len(table(out, "k")) == 4
-    assert value(out, "beta0") == pytest.approx(hermite.beta0("tanh", 2.0), abs=1e-6)
-    assert value(out, "contraction factor") == pytest.approx(hermite.contraction_factor("tanh", 2.0), abs=1e-6)
+    assert value(out, "beta0") == pytest.approx(hermite.beta0("tanh", 2.0), abs=PRINTED_DECIMALS_6_ABS)
+    assert value(out, "contraction factor") == pytest.approx(
+        hermite.contraction_factor("tanh", 2.0), abs=PRINTED_DECIMALS_6_ABS
+    )
     assert [r[0] for r in table(out, "rho")] == ["0.5", "1"]
     # he2 is maximally non-linear: beta0 = 0 and the potential halves per layer
     code, out, _ = run(["hermite", "he2", "--k", "4"], capsys)
@@ -117,9 +133,9 @@ def test_meanfield_prints_the_infinite_width_trajectory(capsys: pytest.CaptureFi
     assert [int(r[0]) for r in rows] == list(range(7)) and all(len(r) == 4 for r in rows)
     x = isoinit.inputs.degenerate(8, 200, 100, seed=0)
     mf = meanfield.trajectory(isoinit.MLP(6, 200, "relu", "layer"), x)
-    np.testing.assert_allclose([float(r[1]) for r in rows], mf.gap, rtol=1e-3)
-    np.testing.assert_allclose([float(r[2]) for r in rows], mf.isometry, rtol=1e-3)
-    np.testing.assert_allclose([float(r[3]) for r in rows], mf.potential, rtol=1e-3)
+    np.testing.assert_allclose([float(r[1]) for r in rows], mf.gap, rtol=PRINTED_SIGNIFICANT_4_REL)
+    np.testing.assert_allclose([float(r[2]) for r in rows], mf.isometry, rtol=PRINTED_SIGNIFICANT_4_REL)
+    np.testing.assert_allclose([float(r[3]) for r in rows], mf.potential, rtol=PRINTED_SIGNIFICANT_4_REL)
 
 
 def test_meanfield_compare_runs_prints_the_simulated_gap(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -152,7 +168,7 @@ def test_meanfield_compare_runs_prints_the_simulated_gap(capsys: pytest.CaptureF
     mlp = isoinit.MLP(4, 100, "tanh", order="norm-act")
     x = isoinit.inputs.degenerate(6, 100, 100, seed=0)
     sim = isoinit.simulate(mlp, x, runs=5, seed=2).summary("gap")
-    np.testing.assert_allclose([float(r[4]) for r in rows], sim["mean"], rtol=1e-3)
+    np.testing.assert_allclose([float(r[4]) for r in rows], sim["mean"], rtol=PRINTED_SIGNIFICANT_4_REL)
     frame = pd.read_csv(csv)
     assert list(frame["layer"]) == list(range(5))
     np.testing.assert_allclose(frame["sim_gap_mean"], sim["mean"])

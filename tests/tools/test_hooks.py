@@ -19,6 +19,7 @@ from torch import Tensor, nn  # noqa: E402
 
 from isoinit import IsoinitWarning  # noqa: E402
 from isoinit.hooks import COLUMNS, INPUT, GramRecorder, measure  # noqa: E402
+from tolerances import HOOKS_FLOAT32_REL, ROUNDING, SAME_FORMULA, TORCH_FORWARD_REL  # noqa: E402
 
 
 def _mlp(d_in: int, width: int, blocks: int, *, seed: int = 0) -> nn.Sequential:
@@ -74,7 +75,7 @@ def test_layernorm_metrics_match_hand_computation_and_isometry_improves() -> Non
                 expected.append(gram_metrics(h.double().numpy(), gram=False))
     for (_, row), exp in zip(ln.iterrows(), expected, strict=True):
         for name in METRICS:
-            assert row[name] == pytest.approx(float(exp[name]), rel=1e-12, abs=1e-14), name
+            assert row[name] == pytest.approx(float(exp[name]), rel=ROUNDING, abs=SAME_FORMULA), name
 
     # the paper's effect: layer norms after ReLU drive the batch towards isometry
     gap_in = float(gram_metrics(x_np, gram=False)["gap"])
@@ -103,7 +104,7 @@ def test_agrees_with_isoinit_forward() -> None:
     x0 = x / np.sqrt(np.mean(x**2, axis=1, keepdims=True))  # isoinit's layer 0: rows at mean square 1
     df = measure(model, torch.from_numpy(x0), modules=nn.LayerNorm)
     assert df["type"].tolist() == ["LayerNorm"] * 5
-    np.testing.assert_allclose(df["gap"].to_numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(df["gap"].to_numpy(), ref, rtol=TORCH_FORWARD_REL, atol=ROUNDING)
 
 
 def test_transformer_token_gram_and_hooks_removed() -> None:
@@ -134,7 +135,9 @@ def test_transformer_token_gram_and_hooks_removed() -> None:
     with torch.no_grad():
         h = block.norm1(tokens + block.self_attn(tokens, tokens, tokens, need_weights=False)[0])
     row = df[(df["module"] == "norm1") & (df["item"] == 0)].iloc[0]
-    assert row["gap"] == pytest.approx(float(gram_metrics(h[0].double().numpy(), gram=False)["gap"]), rel=1e-6)
+    assert row["gap"] == pytest.approx(
+        float(gram_metrics(h[0].double().numpy(), gram=False)["gap"]), rel=HOOKS_FLOAT32_REL
+    )
     # the default (leaf modules) with a negative token axis also runs; the calls repeat exactly
     # MultiheadAttention applies out_proj's weights without calling it: the hooks say so
     with pytest.warns(IsoinitWarning, match=r"never ran .*self_attn\.out_proj"):
@@ -151,17 +154,17 @@ def test_flatten_modes_on_conv_and_sequences() -> None:
     assert df[["item", "n", "d"]].values.tolist() == [[0, 5, 3 * 4 * 4]]
     with torch.no_grad():
         y = conv(x).double().numpy()
-    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(y.reshape(5, -1), gram=False)["gap"]), rel=1e-12)
+    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(y.reshape(5, -1), gram=False)["gap"]), rel=ROUNDING)
     # flatten=False: the last axis is the features, the middle axes index items (5 samples each)
     df = measure(conv, x, flatten=False)
     assert len(df) == 3 * 4 and (df["n"] == 5).all() and (df["d"] == 4).all()
-    assert df["gap"].iloc[5] == pytest.approx(float(gram_metrics(y[:, 1, 1, :], gram=False)["gap"]), rel=1e-12)
+    assert df["gap"].iloc[5] == pytest.approx(float(gram_metrics(y[:, 1, 1, :], gram=False)["gap"]), rel=ROUNDING)
     # token mode on (B, H, T, D) with flatten=False: one Gram per batch element and head
     ident = nn.Identity()
     z = torch.randn(2, 3, 6, 8, dtype=torch.float64)
     df = measure(ident, z, token_axis=2, flatten=False)
     assert len(df) == 6 and (df["n"] == 6).all() and (df["d"] == 8).all()
-    assert df["gap"].iloc[4] == pytest.approx(float(gram_metrics(z[1, 1].numpy(), gram=False)["gap"]), rel=1e-12)
+    assert df["gap"].iloc[4] == pytest.approx(float(gram_metrics(z[1, 1].numpy(), gram=False)["gap"]), rel=ROUNDING)
     df = measure(ident, z, token_axis=2)  # flatten=True: heads and features flattened
     assert len(df) == 2 and (df["d"] == 3 * 8).all()
 
@@ -207,8 +210,8 @@ class _Scalar(nn.Module):
 
 
 def test_odd_outputs_are_skipped_or_unpacked() -> None:
-    # (behaviour change, issue 10: skipped outputs are rows with a reason, numbered in
-    # execution order like every output, and warn once per module)
+    # skipped outputs are rows with a reason, numbered in execution order like every output,
+    # and warn once per module
     model = _Odd()
     x = torch.randn(6, 4)
     with GramRecorder(model) as rec, pytest.warns(isoinit.IsoinitWarning) as caught:
@@ -222,7 +225,7 @@ def test_odd_outputs_are_skipped_or_unpacked() -> None:
     with torch.no_grad():
         h = model.pair(model.lin(x))[1]
     assert measured["gap"].iloc[1] == pytest.approx(
-        float(gram_metrics(h.double().numpy(), gram=False)["gap"]), rel=1e-12
+        float(gram_metrics(h.double().numpy(), gram=False)["gap"]), rel=ROUNDING
     )
     assert df.loc[df["reason"] != "", METRICS].isna().all().all()
     assert [name for _, name, _ in rec.skipped] == ["meta", "argmax", "scalar"]
@@ -250,7 +253,7 @@ def test_no_tensor_references_kept() -> None:
         model[1]._forward_hooks.clear()
 
 
-# (the input is unseeded: LayerNorm with eps 0 of an all-zero relu row is NaN, now a skipped row with a warning)
+# (the input is unseeded: LayerNorm with eps 0 of an all-zero relu row is NaN, a skipped row with a warning)
 @pytest.mark.filterwarnings("ignore::isoinit.IsoinitWarning")
 def test_selection_and_calls() -> None:
     model = _mlp(6, 6, 3)
@@ -357,7 +360,7 @@ def test_nonfinite_items_are_skipped_one_by_one() -> None:
         df = measure(nn.Identity(), z, token_axis=1)
     assert df["reason"].tolist() == ["", "non-finite output (NaN or inf)", ""]
     assert np.isfinite(df.loc[[0, 2], "gap"]).all() and np.isnan(df.loc[1, "gap"])
-    assert df.loc[2, "gap"] == pytest.approx(float(gram_metrics(z[2].numpy(), gram=False)["gap"]), rel=1e-12)
+    assert df.loc[2, "gap"] == pytest.approx(float(gram_metrics(z[2].numpy(), gram=False)["gap"]), rel=ROUNDING)
 
 
 def test_model_input_is_layer_0_and_silent_modules_are_named() -> None:
@@ -366,7 +369,7 @@ def test_model_input_is_layer_0_and_silent_modules_are_named() -> None:
     df = measure(net, x, record_input=True)
     assert df["module"].tolist() == [INPUT, "0", "1", "2"]
     assert df["type"].iloc[0] == "input" and df["order"].tolist() == [0, 1, 2, 3]
-    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(x, gram=False)["gap"]), rel=1e-6)
+    assert df["gap"].iloc[0] == pytest.approx(float(gram_metrics(x, gram=False)["gap"]), rel=HOOKS_FLOAT32_REL)
 
     class Skips(nn.Module):
         def __init__(self) -> None:

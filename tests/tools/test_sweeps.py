@@ -268,7 +268,7 @@ def test_bad_toml_names_the_key(tmp_path: Path, text: str, match: str) -> None:
 
 
 def test_example_sweep_file_parses() -> None:
-    example = Path(__file__).resolve().parents[1] / "examples" / "sweep.toml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "sweep.toml"
     configs, options = sweeps.from_toml(example)
     assert len(configs) == 5 and options["runs"] == 10
 
@@ -302,7 +302,7 @@ def test_cli_sweep_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "examples:" in capsys.readouterr().out
 
 
-# ---------------------------------------------------------------------------- schema (issue 10)
+# ---------------------------------------------------------------------------- schema
 
 _G = "[grid]\ndepth = 2\nwidth = 5\n"
 

@@ -14,7 +14,7 @@ positively homogeneous ``0 x + 1 relu(x)``, ``sign`` the step-like ``-1 + 2 step
 
 Activations without a family (``closed=None``) use the quadrature of
 :mod:`isoinit.hermite`. Every closed form is tested against that quadrature and against
-30-digit integration (``tests/test_hermite.py``, ``tests/test_kernels.py``).
+30-digit integration (``tests/theory/test_hermite.py``, ``tests/theory/test_kernels.py``).
 """
 
 from __future__ import annotations

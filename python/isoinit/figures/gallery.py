@@ -3,7 +3,7 @@
 ``python -m isoinit.figures.gallery docs/figures.md`` rewrites the table between the
 :data:`BEGIN` and :data:`END` markers of that file (the rest of the gallery, the images and
 the prose, is written by hand); ``--check`` only says whether it is up to date (exit 1 if
-not). ``tests/test_figures.py`` checks the committed file the same way.
+not). ``tests/tools/test_figures.py`` checks the committed file the same way.
 """
 
 from __future__ import annotations
