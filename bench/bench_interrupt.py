@@ -1,6 +1,6 @@
 """Ctrl-C latency: seconds from SIGINT to the exit of a process busy in a long compiled call.
 
-The cases of tests/core/test_interrupt.py (keep the two in step): each runs in a subprocess on 2
+The cases of tests/core/test_interrupt.py (imported from it): each runs in a subprocess on 2
 threads and gets SIGINT about a second after its long call reaches the compiled core. Over
 ``--repeat`` runs per case it prints the median and the max latency, and whether the median
 meets the target (under 1 s: the bindings poll for signals every 50 ms and the kernel stops
@@ -20,65 +20,16 @@ import signal
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
+from pathlib import Path
+
+# the test's cases and child process, so that the bench times exactly what the test checks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
+from test_interrupt import CASES, child_script
 
 TARGET = 1.0
 #: A process still running this long after SIGINT counts as not interrupted.
 HANG = 60.0
-
-CASES = {
-    "simulate-one-long-run": """
-        x = isoinit.inputs.gaussian(200, 64, seed=0)
-        isoinit.simulate(isoinit.MLP(800, 1000), x, runs=1, progress=False)
-    """,
-    "simulate-many-runs": """
-        x = isoinit.inputs.degenerate(10, 1000, 100, seed=0)
-        isoinit.simulate(isoinit.MLP(30, 1000), x, runs=100000, threads=2, progress=False)
-    """,
-    "simulate-one-transformer-run": """
-        x = isoinit.inputs.gaussian(128, 512, seed=0)
-        isoinit.simulate(isoinit.Transformer(200, 512, heads=8), x, runs=1, sampler="weights", progress=False)
-    """,
-    "forward": """
-        mlp = isoinit.MLP(1500, 128)
-        w = isoinit.network_weights(isoinit.MLP(1, 128), 128, seed=0)[0]
-        x = isoinit.inputs.gaussian(300, 128, seed=0)
-        isoinit.forward(mlp, x, [w] * 1500)
-    """,
-    "gram_metrics": """
-        rng = np.random.default_rng(0)
-        a = rng.standard_normal((500, 600))
-        g = np.broadcast_to(a @ a.T / 600, (500, 500, 500)).copy()
-        isoinit.metrics.gram_metrics(g, gram=True)
-    """,
-}
-
-#: The setup, then the long call under a profiler that prints "go" when the call first
-#: reaches the core and, at the end, the core's last call event (c_exception: interrupted).
-HARNESS = """
-import sys, numpy as np, isoinit
-events = []
-def watch(frame, event, arg):
-    if event.startswith("c_") and getattr(arg, "__module__", None) == "isoinit._core":
-        if not events:
-            print("go", flush=True)
-        events.append(f"{{event}} {{arg.__name__}}")
-{setup}
-sys.setprofile(watch)
-try:
-    {call}
-finally:
-    sys.setprofile(None)
-    print(events[-1] if events else "no core call", flush=True)
-print("finished", flush=True)
-"""
-
-
-def child_script(case: str) -> str:
-    *setup, call = textwrap.dedent(CASES[case]).strip().splitlines()
-    return HARNESS.format(setup="\n".join(setup), call=call)
-
 
 def latency(case: str) -> float:
     """Seconds from SIGINT to the child's exit; AssertionError when the interrupt is broken."""

@@ -7,7 +7,7 @@ raised by the compiled call itself: the child records the core's call events
 (``sys.setprofile``: c_call, c_return, c_exception), so a call that ignores the signal, runs
 to its end and only then lets Python raise fails here however fast the machine. How soon the
 process exits is benchmarked, not tested: bench/bench_interrupt.py (target under 1 s) runs
-the same cases; keep the two in step.
+these cases (it imports them).
 """
 
 from __future__ import annotations
