@@ -1,7 +1,7 @@
 """Ctrl-C latency: seconds from SIGINT to the exit of a process busy in a long compiled call.
 
 The cases of tests/core/test_interrupt.py (imported from it): each runs in a subprocess on 2
-threads and gets SIGINT about a second after its long call reaches the compiled core. Over
+threads and gets SIGINT about a second after its long call reaches the compiled kernel. Over
 ``--repeat`` runs per case it prints the median and the max latency, and whether the median
 meets the target (under 1 s: the bindings poll for signals every 50 ms and the kernel stops
 before its next layer, run or matrix). A missed target is printed, not an error (a loaded
@@ -30,6 +30,7 @@ from test_interrupt import CASES, child_script
 TARGET = 1.0
 #: A process still running this long after SIGINT counts as not interrupted.
 HANG = 60.0
+
 
 def latency(case: str) -> float:
     """Seconds from SIGINT to the child's exit; AssertionError when the interrupt is broken."""

@@ -75,20 +75,20 @@ def isometry(g: np.ndarray) -> float:
 
 
 def user_copy(spec: str):
-    """The same function as an activation a user registered (no closed forms, no engine
+    """The same function as an activation a user registered (no closed forms, no kernel
     name): the theory then computes everything by its kink-split quadrature."""
     from isoinit import activations
 
     act = activations.resolve(spec)
     return activations.Activation(
-        name=f"copy_{act.name}", base=f"copy_{act.base}", param=None, fn=act.fn, kinks=act.kinks, engine=None
+        name=f"copy_{act.name}", base=f"copy_{act.base}", param=None, fn=act.fn, kinks=act.kinks, kernel_name=None
     )
 
 
 def simulated_and_reference(mlp, x, seed, run):
     """Run ``run`` of ``isoinit.simulate(mlp, x, sampler="weights")`` and the NumPy forward pass
     of :func:`forward` with the same weights and the activation's own function ``mlp.act.fn``
-    (for a registered callable: the callable, not the engine's table): the stage Grams
+    (for a registered callable: the callable, not the kernel's table): the stage Grams
     ``(got, ref)``, each ``(L + 1, 3, n, n)``. Also checks that ``isoinit.forward`` of the
     same weights gives exactly the simulator's numbers."""
     import isoinit

@@ -1,4 +1,4 @@
-"""Tolerances of every test: one table (rounding first, then the engine, the theory, the
+"""Tolerances of every test: one table (rounding first, then the kernel, the theory, the
 package's faces and the tools; tests/core/, theory/, api/ and tools/ all import from here).
 
 Each entry states what it bounds and why it has that size. Statistical tests use fixed
@@ -25,7 +25,7 @@ SAME_FORMULA = 1e-14
 #: order 1 to 10.
 ROUNDING = 1e-12
 
-# --- the engine -----------------------------------------------------------------------------
+# --- the kernel -----------------------------------------------------------------------------
 
 #: Compiled activation vs the NumPy table, relative to max(1, |value|): both evaluate the same
 #: formula with libm functions that are correct to ~1 ulp; Hermite polynomials of order 30
@@ -168,7 +168,7 @@ BETA0_REF = 6e-5
 #: per layer and the run-to-run noise of the mean is ~0.2 / sqrt(20 * 4000) per entry, so a
 #: failure for another seed is unlikely (< 1e-3).
 MEANFIELD_WIDTH_4000 = 0.03
-#: Mean field vs simulation, max entry error relative to max |G|: engine at width 3000 with
+#: Mean field vs simulation, max entry error relative to max |G|: simulation at width 3000 with
 #: 20 runs, 4 layers, or explicit-weights NumPy at width 1000 with 4 runs, 5 layers.
 #: Measured <= 0.03; the O(1/d) bias and sampling noise of the mean are ~0.01 each.
 MEANFIELD_NUMPY = 0.05

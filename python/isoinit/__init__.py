@@ -15,7 +15,7 @@ from typing import Any
 
 from ._version import __version__
 
-#: Interface level of the compiled core this Python package expects (``ISOINIT_CORE_API``
+#: Interface level of the compiled kernel this Python package expects (``ISOINIT_CORE_API``
 #: in ``cpp/bindings/module.cpp``); a mismatch means a stale build.
 _CORE_API = 10
 _REINSTALL = (
@@ -25,11 +25,11 @@ _REINSTALL = (
 
 
 def _preload_blas() -> None:
-    """Load the OpenBLAS of scipy-openblas32 (the core's BLAS/LAPACK) by its path.
+    """Load the OpenBLAS of scipy-openblas32 (the kernel's BLAS/LAPACK) by its path.
 
-    The core's RUNPATH finds it in the site-packages isoinit is installed in; this also finds
+    The RUNPATH of the kernel (``isoinit._core``) finds it in the site-packages isoinit is installed in; this also finds
     it on the rest of ``sys.path`` (an editable install, a venv over system packages). It is
-    loaded ``RTLD_LOCAL``, so its symbols serve the core only; importing the
+    loaded ``RTLD_LOCAL``, so its symbols serve the kernel only; importing the
     ``scipy_openblas32`` package instead would load them globally, for every later extension.
     """
     import ctypes
@@ -48,12 +48,12 @@ def _preload_blas() -> None:
                 try:
                     ctypes.CDLL(str(lib), mode=getattr(os, "RTLD_LOCAL", 0))
                 except OSError:
-                    pass  # then the core's RUNPATH decides
+                    pass  # then the kernel's RUNPATH decides
                 return
 
 
 def _load_core() -> None:
-    """Import the compiled core, or fail with an error that says how to repair the install."""
+    """Import the compiled kernel (``isoinit._core``), or fail with an error that says how to repair the install."""
     simd = os.environ.get("ISOINIT_SIMD", "")
     if simd not in ("", "auto", "off"):
         raise ValueError(f"environment variable ISOINIT_SIMD must be 'auto' or 'off'; got {simd!r}")
@@ -62,19 +62,19 @@ def _load_core() -> None:
         from . import _core
     except ImportError as err:
         raise ImportError(
-            f"isoinit's compiled core (isoinit._core) is missing or cannot be loaded ({err}); {_REINSTALL}"
+            f"isoinit's compiled kernel (isoinit._core) is missing or cannot be loaded ({err}); {_REINSTALL}"
         ) from err
     api, built = getattr(_core, "API", None), getattr(_core, "__version__", None)
     if api != _CORE_API or (built != __version__ and __version__ != "0+unknown"):
         raise ImportError(
-            f"isoinit's compiled core is stale: it was built for version {built} (interface {api}), "
+            f"isoinit's compiled kernel is stale: it was built for version {built} (interface {api}), "
             f"this is isoinit {__version__} (interface {_CORE_API}); {_REINSTALL}"
         )
 
 
 _load_core()
 
-from . import (  # noqa: E402  (after the core is known to be sound)
+from . import (  # noqa: E402  (after the kernel is known to be sound)
     activations,
     blocks,
     inputs,
@@ -129,7 +129,7 @@ _LAZY = {"comparison", "hermite", "meanfield", "bounds", "theory", "figures", "s
 
 
 def build_info() -> dict[str, Any]:
-    """How the compiled core was built.
+    """How the compiled kernel was built.
 
     Returns
     -------

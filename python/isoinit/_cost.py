@@ -17,7 +17,7 @@ of ``n`` rows:
 
 The rates were measured on one core of an AVX-512 machine (the C++ primitives, isoinit's
 normals, OpenBLAS's SkylakeX kernels: ``python bench/bench_factor.py``). Products run in
-BLAS from :data:`BLAS_MIN_ROWS` rows on when the core has LAPACK (``build_info()["lapack"]``),
+BLAS from :data:`BLAS_MIN_ROWS` rows on when the kernel has LAPACK (``build_info()["lapack"]``),
 in the hand-written loops below, and in Eigen's products without LAPACK. Only the ratio
 of the two samplers' costs decides ``auto``; the common terms matter for the duration.
 """
@@ -64,7 +64,7 @@ BLAS_MIN_ROWS: int = _CONSTANTS["BLAS_MIN_ROWS"]
 
 @functools.cache
 def have_lapack() -> bool:
-    """Whether the compiled core has LAPACK/BLAS (``isoinit.build_info()["lapack"]``)."""
+    """Whether the compiled kernel has LAPACK/BLAS (``isoinit.build_info()["lapack"]``)."""
     return _core.build_info().get("lapack") is not None
 
 
@@ -100,7 +100,7 @@ def network_seconds(
     stages : bool
         Three recorded Grams per block instead of one.
     lapack : bool, optional
-        Whether the compiled core has LAPACK/BLAS (default: :func:`have_lapack`).
+        Whether the compiled kernel has LAPACK/BLAS (default: :func:`have_lapack`).
     maps : sequence of (int, int), optional
         ``(d_in, d_out)`` of every linear map, for a block network (each map counted as a
         block of the MLP: the Gram of its input, its factorization, its product); default

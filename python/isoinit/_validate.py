@@ -1,6 +1,6 @@
 """One place for checking arguments: integers, reals, choices, booleans and arrays.
 
-Every public entry point (the engine, the theory, sweeps, figures and the command line)
+Every public entry point (the simulator, the theory, sweeps, figures and the command line)
 checks its arguments with these functions, so every message has one format::
 
     <name> must be <what is allowed>; got <the bad value>

@@ -1,6 +1,6 @@
 """Simulation and theory in one call: :func:`compare` and its :class:`Comparison`.
 
-``isoinit.compare(mlp, X, runs=10)`` simulates ``mlp`` on ``X``, computes its infinite-width
+``isoinit.compare(network, X, runs=10)`` simulates ``network`` on ``X``, computes its infinite-width
 trajectory (:func:`isoinit.meanfield.trajectory`) and what :func:`isoinit.bounds.predict`
 says about it, and returns them side by side as one tidy table (:meth:`Comparison.to_frame`)
 and one plot (:meth:`Comparison.plot`): the simulation's band, the mean field dashed, the
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from . import _renamed
 from . import _validate as check
 from .metrics import METRICS
 from .networks.mlp import MLP
@@ -40,13 +41,15 @@ _F = NDArray[np.float64]
 SOURCES: tuple[str, ...] = ("simulation", "meanfield", "bound", "prediction")
 
 
+@_renamed.fields(mlp="network")
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """A simulation next to the infinite-width theory of the same network.
 
     Attributes
     ----------
-    mlp : MLP
+    network : MLP
+        The network (``mlp`` is its old name, kept as an alias).
     simulation : Trajectory
         :func:`isoinit.simulate` of the network on the batch.
     meanfield : MeanFieldTrajectory or None
@@ -69,7 +72,7 @@ class Comparison:
         The metrics of the table.
     """
 
-    mlp: MLP
+    network: MLP
     simulation: Trajectory
     meanfield: MeanFieldTrajectory | None
     meanfield_reason: str
@@ -77,6 +80,11 @@ class Comparison:
     bound: _F | None = field(repr=False)
     correlation: _F | None = field(repr=False)
     metrics: tuple[str, ...] = ("gap",)
+
+    @property
+    def mlp(self) -> MLP:
+        """The old name of :attr:`network` (renamed in 0.2.0), kept as an alias."""
+        return self.network
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy table of simulation and theory, one row per (source, quantity, layer).
@@ -125,7 +133,7 @@ class Comparison:
         if self.correlation is not None:
             parts.append(_rows("prediction", "mean_abs_corr", self.prediction.statement, self.correlation))
         df: pd.DataFrame = pd.concat(parts, ignore_index=True)
-        for key, value in config_columns(self.mlp).items():
+        for key, value in config_columns(self.network).items():
             df[key] = value
         if self.meanfield is None:
             df.attrs["meanfield_reason"] = self.meanfield_reason
@@ -150,7 +158,7 @@ class Comparison:
         log = check.boolean("log", log)
         ax = self.simulation.plot(metric, ax=ax, log=False, label=f"simulation ({self.simulation.runs} runs)")
         color = ax.get_lines()[-1].get_color()
-        layers = np.arange(self.mlp.depth + 1)
+        layers = np.arange(self.network.depth + 1)
         if self.meanfield is not None:
             ax.plot(layers, self.meanfield.metrics[metric], color=color, linestyle="--", label="mean field")
         theory = {"potential": self.bound, "mean_abs_corr": self.correlation}.get(metric)
@@ -159,7 +167,7 @@ class Comparison:
             ax.plot(layers, theory, color=color, linestyle=":", linewidth=1.4, label=what)
         if log:
             ax.set_yscale("log")
-        ax.set_title(self.mlp.label(), fontsize=8)
+        ax.set_title(self.network.label(), fontsize=8)
         ax.legend(fontsize=7)
         return ax
 
@@ -207,8 +215,9 @@ def _metrics(metric: object) -> tuple[str, ...]:
     return chosen
 
 
+@_renamed.keywords(net="network")
 def compare(
-    net: MLP,
+    network: MLP,
     X: ArrayLike,
     *,
     runs: int = 10,
@@ -218,12 +227,12 @@ def compare(
     threads: int | None = None,
     progress: bool | None = None,
 ) -> Comparison:
-    """Simulate ``net`` on ``X`` and put the infinite-width theory beside it.
+    """Simulate ``network`` on ``X`` and put the infinite-width theory beside it.
 
     Parameters
     ----------
-    net : MLP
-        The network.
+    network : MLP
+        The network (``net=``, its old keyword, is accepted too).
     X : array_like, shape (n, d)
         The batch (as for :func:`isoinit.simulate`).
     runs, seed, sampler, threads, progress
@@ -247,21 +256,21 @@ def compare(
     >>> sorted(set(c.to_frame()["source"]))
     ['bound', 'meanfield', 'prediction', 'simulation']
     """
-    check.instance("net", net, MLP, "an isoinit.MLP")
+    check.instance("network", network, MLP, "an isoinit.MLP")
     chosen = _metrics(metric)
-    sim = simulate(net, X, runs=runs, seed=seed, sampler=sampler, threads=threads, progress=progress)
+    sim = simulate(network, X, runs=runs, seed=seed, sampler=sampler, threads=threads, progress=progress)
     mf: MeanFieldTrajectory | None = None
     reason = ""
     try:
-        mf = meanfield_trajectory(net, X)
+        mf = meanfield_trajectory(network, X)
     except ValueError as err:
         reason = str(err)
-    prediction = predict(net)
+    prediction = predict(network)
     bound = None
     if prediction.potential_bound:
         bound = trajectory_potential_bound(mf if mf is not None else sim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rho0 = float(np.nanmean(sim.output("mean_abs_corr")[:, 0]))
-    correlation = _predicted_correlation(prediction, rho0, net.depth)
-    return Comparison(net, sim, mf, reason, prediction, bound, correlation, chosen)
+    correlation = _predicted_correlation(prediction, rho0, network.depth)
+    return Comparison(network, sim, mf, reason, prediction, bound, correlation, chosen)

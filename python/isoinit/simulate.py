@@ -1,4 +1,4 @@
-"""Simulating random MLPs at initialization: the Python face of the compiled kernel."""
+"""Simulating random networks at initialization: the Python face of the compiled kernel."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core, _cost, _progress
+from . import _core, _cost, _progress, _renamed
 from . import _validate as check
 from ._warnings import CollapseWarning, DivergenceWarning
-from .activations._registry import _engine_table
+from .activations._registry import _kernel_table
 from .metrics import METRICS
 from .networks.blocks import BlockNetwork
 from .networks.mlp import MLP
@@ -42,6 +42,7 @@ _MODEL_DESC = "an isoinit.MLP or a block network (isoinit.ResidualMLP, isoinit.T
 STAGES: tuple[str, ...] = tuple(_core.constants()["STAGES"])
 
 
+@_renamed.fields(mlp="network")
 @dataclass(frozen=True, eq=False)
 class Trajectory(MetricsView):
     """Per-layer Gram metrics of a batch through many random networks.
@@ -53,7 +54,7 @@ class Trajectory(MetricsView):
     ``stages=True`` they have shape ``(runs, depth + 1, 3)``, the last axis being
     :data:`STAGES`: after the linear map ``H``, after the activation, after the
     normalization (the block output is the later of the last two, depending on
-    ``mlp.order``; at layer 0 all three are the input).
+    ``network.order``; at layer 0 all three are the input).
 
     For a block network (:mod:`isoinit.blocks`) layer ``l`` is the output of block ``l``,
     and with ``stages=True`` the last axis runs over the network's named stages
@@ -63,8 +64,8 @@ class Trajectory(MetricsView):
 
     Attributes
     ----------
-    mlp : MLP or block network
-        The network (also :attr:`network`).
+    network : MLP or block network
+        The network simulated (``mlp`` is its old name, kept as an alias).
     seed : int
     sampler : {"gram", "weights"}
         The sampler that ran (``"auto"`` resolved).
@@ -109,7 +110,7 @@ class Trajectory(MetricsView):
     :class:`~isoinit.results.MetricsView`).
     """
 
-    mlp: Model
+    network: Model
     seed: int
     sampler: str
     metrics: dict[str, NDArray[np.float64]] = field(repr=False)
@@ -121,11 +122,6 @@ class Trajectory(MetricsView):
     provenance: Provenance | None = field(default=None, repr=False)
     computed: tuple[str, ...] | None = None
     block_stages: tuple[tuple[int, ...], ...] | None = field(default=None, repr=False)
-
-    @property
-    def network(self) -> Model:
-        """The network simulated (the same object as :attr:`mlp`)."""
-        return self.mlp
 
     @property
     def runs(self) -> int:
@@ -140,8 +136,8 @@ class Trajectory(MetricsView):
         if self.block_stages is not None:  # a block network: each block's last recorded stage
             index = np.array([0, *(b[-1] for b in self.block_stages)])
             return a[:, np.arange(a.shape[1]), index]
-        assert isinstance(self.mlp, MLP)  # block networks record block_stages
-        return a[:, :, STAGES.index(self.mlp.output_stage)]
+        assert isinstance(self.network, MLP)  # block networks record block_stages
+        return a[:, :, STAGES.index(self.network.output_stage)]
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per (run, layer[, stage]) with every metric as a column.
@@ -169,7 +165,7 @@ class Trajectory(MetricsView):
             for layer, recorded in enumerate(self.block_stages, start=1):
                 present[layer, list(recorded)] = True
             df = df[np.tile(present.reshape(-1), runs)].reset_index(drop=True)
-        for key, value in config_columns(self.mlp).items():
+        for key, value in config_columns(self.network).items():
             df[key] = value
         if self.provenance is not None:
             df.attrs["isoinit"] = {"provenance": self.provenance.to_dict()}
@@ -188,51 +184,54 @@ class Trajectory(MetricsView):
 
 
 def _core_config(
-    mlp: Model,
+    network: Model,
     sampler: str,
     stages: bool,
     grams: bool,
     dtype: str = "float64",
     metrics: Sequence[str] | None = None,
 ) -> _core.Config:
-    """The kernel's configuration of ``mlp``: the one object every compiled entry point takes."""
-    act = mlp.act
-    engine, coeffs = act.engine, list(act.hermite or ())
-    if isinstance(mlp, BlockNetwork):
+    """The kernel's configuration of ``network``: the one object every compiled entry point takes."""
+    act = network.act
+    name, coeffs = act.kernel_name, list(act.hermite or ())
+    if isinstance(network, BlockNetwork):
         # the blocks carry the norms; a user callable is tabulated over the pre-activations'
         # range (a layer norm's output times the largest gain)
-        std = max(1.0, mlp.gain, 0.02 * math.sqrt(mlp.width)) * 4.0
+        std = max(1.0, network.gain, 0.02 * math.sqrt(network.width)) * 4.0
         center = scale = "none"
         mf_c: list[float] = []
         mf_s: list[float] = []
-        network: dict[str, Any] = {"blocks": [_core.BlockSpec(**kw) for kw in mlp._core_blocks()], "init": mlp.init}
+        shape: dict[str, Any] = {
+            "blocks": [_core.BlockSpec(**kw) for kw in network._core_blocks()],
+            "init": network.init,
+        }
     else:
-        std = _preactivation_std(mlp) if engine is None else 1.0
-        center, scale = mlp.centering, mlp.scaling
-        mf_c, mf_s = mf_constants(mlp)
+        std = _preactivation_std(network) if name is None else 1.0
+        center, scale = network.centering, network.scaling
+        mf_c, mf_s = mf_constants(network)
         mf_c, mf_s = (mf_c if center == "mf" else []), (mf_s if scale == "mf" else [])
-        network = {"order": mlp.order}
-    if engine is None:  # a user callable: its table (isoinit.activations.tabulate), cached
-        engine, coeffs = "table", _engine_table(act, std).packed.tolist()
+        shape = {"order": network.order}
+    if name is None:  # a user callable: its table (isoinit.activations.tabulate), cached
+        name, coeffs = "table", _kernel_table(act, std).packed.tolist()
     return _core.Config(
-        activation=engine,
-        act_param=act.engine_param,
+        activation=name,
+        act_param=act.kernel_param,
         coeffs=coeffs,
         center=center,
         scale=scale,
-        weights=mlp.weights,
+        weights=network.weights,
         sampler=sampler,
-        gain=mlp.gain,
-        bias=mlp.bias,
-        eps=mlp.eps,
-        widths=list(mlp.widths()),
+        gain=network.gain,
+        bias=network.bias,
+        eps=network.eps,
+        widths=list(network.widths()),
         mf_center=mf_c,
         mf_scale=mf_s,
         stages=stages,
         grams=grams,
         dtype=dtype,
         metrics=None if metrics is None else list(metrics),
-        **network,
+        **shape,
     )
 
 
@@ -267,7 +266,7 @@ def _map_shapes(cfg: _core.Config, d0: int) -> list[tuple[int, int]]:
 
 def _resolve_sampler(
     sampler: object,
-    mlp: Model,
+    network: Model,
     cfg: _core.Config,
     n: int,
     d0: int,
@@ -284,9 +283,9 @@ def _resolve_sampler(
     if refusal is not None:
         return "weights"
     # the measured cost model (isoinit._cost): products, factorizations and normals
-    ortho = mlp.weights == "orthogonal"
-    maps = None if isinstance(mlp, MLP) else shapes
-    dims = [d0, *mlp.widths()]
+    ortho = network.weights == "orthogonal"
+    maps = None if isinstance(network, MLP) else shapes
+    dims = [d0, *network.widths()]
     gram_cost = _cost.network_seconds("gram", n, dims, orthogonal=ortho, metrics=metrics, maps=maps)
     weights_cost = _cost.network_seconds("weights", n, dims, orthogonal=ortho, metrics=metrics, maps=maps)
     return "gram" if gram_cost <= weights_cost else "weights"
@@ -299,7 +298,7 @@ def _threads(threads: object) -> int:
 
 
 def _trajectory(
-    mlp: Model,
+    network: Model,
     cfg: _core.Config,
     seed: int,
     sampler: str,
@@ -323,14 +322,14 @@ def _trajectory(
         metrics = metrics[:, :, 0]
     by_name = {name: metrics[..., k] for k, name in enumerate(METRICS)}
     names, block_stages = STAGES, None
-    if stages and isinstance(mlp, BlockNetwork):
+    if stages and isinstance(network, BlockNetwork):
         names = tuple(cfg.stage_names)
         block_stages = tuple(tuple(b) for b in cfg.block_stages)
     bad = diverged >= 0
     if bad.any():
         warnings.warn(
             f"{int(bad.sum())} of {bad.size} runs broke down numerically (first at layer "
-            f"{int(diverged[bad].min())}; {mlp.label()}): values overflowed to non-finite numbers; "
+            f"{int(diverged[bad].min())}; {network.label()}): values overflowed to non-finite numbers; "
             "their metrics from that layer on are NaN (see Trajectory.diverged_at)",
             DivergenceWarning,
             stacklevel=3,
@@ -339,13 +338,13 @@ def _trajectory(
     if flat.any():
         warnings.warn(
             f"{int(flat.sum())} of {flat.size} runs collapsed (first at layer {int(collapsed[flat].min())}; "
-            f"{mlp.label()}): a block mapped every sample to 0 (Gram of rank 0); such layers have isometry 0, "
+            f"{network.label()}): a block mapped every sample to 0 (Gram of rank 0); such layers have isometry 0, "
             "gap +inf and rank 0 (see Trajectory.collapsed_at)",
             CollapseWarning,
             stacklevel=3,
         )
     return Trajectory(
-        mlp=mlp,
+        network=network,
         seed=seed,
         sampler=sampler,
         metrics=by_name,
@@ -360,8 +359,9 @@ def _trajectory(
     )
 
 
+@_renamed.keywords(mlp="network")
 def simulate(
-    mlp: Model,
+    network: Model,
     X: ArrayLike,
     *,
     runs: int = 1,
@@ -382,10 +382,11 @@ def simulate(
 
     Parameters
     ----------
-    mlp : MLP or block network
+    network : MLP or block network
         The network configuration: an :class:`~isoinit.MLP`, or a block network
         (:class:`~isoinit.ResidualMLP`, :class:`~isoinit.Transformer`,
-        :class:`~isoinit.Network`, whose width must equal ``X``'s).
+        :class:`~isoinit.Network`, whose width must equal ``X``'s). ``mlp=``, its old
+        keyword, is accepted too.
     X : array_like, shape (n, d)
         The batch, rows are samples (``n >= 2``), finite, no zero row. Rows are scaled to
         mean square 1 before the first block (layer 0).
@@ -455,7 +456,7 @@ def simulate(
     CollapseWarning
         When some runs collapse to the zero matrix; ``Trajectory.collapsed_at`` says where.
     """
-    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
+    check.instance("network", network, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
     runs = check.integer("runs", runs, 1, 10**9)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
@@ -464,9 +465,9 @@ def simulate(
     precision = check.choice("dtype", dtype, get_args(Dtype))
     computed = None if metrics is None else check.names("metrics", metrics, METRICS)
     n, d0 = x.shape
-    cfg = _core_config(mlp, "weights", stages, grams, precision, computed)  # the call's one configuration
+    cfg = _core_config(network, "weights", stages, grams, precision, computed)  # the call's one configuration
     shapes = _map_shapes(cfg, d0)
-    chosen = _resolve_sampler(sampler, mlp, cfg, n, d0, shapes, computed)
+    chosen = _resolve_sampler(sampler, network, cfg, n, d0, shapes, computed)
     cfg.sampler = chosen
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
@@ -475,18 +476,17 @@ def simulate(
     per_run = _cost.network_seconds(
         chosen,
         n,
-        [d0, *mlp.widths()],
-        orthogonal=mlp.weights == "orthogonal",
+        [d0, *network.widths()],
+        orthogonal=network.weights == "orthogonal",
         metrics=computed,
         stages=stages,
-        maps=None if isinstance(mlp, MLP) else shapes,
+        maps=None if isinstance(network, MLP) else shapes,
     )
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
     prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision)
     if not show:
-        return _trajectory(
-            mlp, cfg, seed, chosen, stages, [_core.simulate(x, seed, 0, runs, nthreads, cfg)], prov, computed=computed
-        )
+        part = _core.simulate(x, seed, 0, runs, nthreads, cfg)
+        return _trajectory(network, cfg, seed, chosen, stages, [part], prov, computed=computed)
     chunk = max(workers, min(runs, math.ceil(runs / 50)))
     parts = []
     with _progress.bar(runs, "isoinit.simulate", "run", show=True) as bar:
@@ -494,37 +494,40 @@ def simulate(
             k = min(chunk, runs - start)
             parts.append(_core.simulate(x, seed, start, k, nthreads, cfg))
             bar.update(k)
-    return _trajectory(mlp, cfg, seed, chosen, stages, parts, prov, computed=computed)
+    return _trajectory(network, cfg, seed, chosen, stages, parts, prov, computed=computed)
 
 
+@_renamed.keywords(mlp="network")
 def network_weights(
-    mlp: Model, d_in: int, *, seed: int = 0, run: int = 0
+    network: Model, d_in: int, *, seed: int = 0, run: int = 0
 ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """The explicit ``(W, b)`` of every linear map of run ``run``.
 
     Exactly as ``sampler="weights"`` draws them (``W`` is ``d_in x d_out``; ``b`` is empty
-    when ``mlp.bias == 0``). One per block for an :class:`~isoinit.MLP`; for a block
+    when ``network.bias == 0``). One per block for an :class:`~isoinit.MLP`; for a block
     network, in the blocks' order: attention's ``Wq, Wk, Wv`` then ``Wo``, the
     feedforward's ``Lin1, Lin2``. ``W`` is drawn as ``N(0, 1/d_in)`` (or orthogonal)
     without the map's gain, which the forward pass applies: ``gain`` for ``init="gaussian"``;
     for ``init="gpt2"`` ``0.02 sqrt(d_in)``, times ``1/sqrt(2 depth)`` for ``Wo`` and ``Lin2``.
 
-    ``simulate(mlp, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
-    ``forward(mlp, X, network_weights(mlp, X.shape[1], seed=seed, run=run))``.
+    ``simulate(network, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
+    ``forward(network, X, network_weights(network, X.shape[1], seed=seed, run=run))``.
+    ``mlp=``, the old keyword of ``network``, is accepted too.
 
     Raises :class:`MemoryError` (naming ``d_in`` and the widths) before drawing anything when
     the weight matrices would not fit in memory; Ctrl-C stops it between blocks.
     """
-    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
+    check.instance("network", network, _MODEL_TYPES, _MODEL_DESC)
     d_in = check.integer("d_in", d_in, 1, 10**7)
-    cfg = _core_config(mlp, "weights", False, False)
+    cfg = _core_config(network, "weights", False, False)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     run = check.integer("run", run, 0, 2**63 - 1)
     return [(w, b) for w, b in _core.network_weights(d_in, seed, run, cfg)]
 
 
+@_renamed.keywords(mlp="network")
 def forward(
-    mlp: Model,
+    network: Model,
     X: ArrayLike,
     weights: Sequence[tuple[ArrayLike, ArrayLike]],
     *,
@@ -540,16 +543,17 @@ def forward(
     Weights and biases must be finite (:class:`ValueError` naming ``weights[k]`` or
     ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
     collapse are reported the same way, and Ctrl-C stops it between blocks. ``dtype`` as for
-    :func:`simulate` (the weights are rounded to float32 for ``"float32"``).
+    :func:`simulate` (the weights are rounded to float32 for ``"float32"``). ``mlp=``, the
+    old keyword of ``network``, is accepted too.
     """
-    check.instance("mlp", mlp, _MODEL_TYPES, _MODEL_DESC)
+    check.instance("network", network, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
     stages, grams = check.boolean("stages", stages), check.boolean("grams", grams)
     precision = check.choice("dtype", dtype, get_args(Dtype))
-    cfg = _core_config(mlp, "weights", stages, grams, precision)
+    cfg = _core_config(network, "weights", stages, grams, precision)
     maps = len(_map_shapes(cfg, x.shape[1]))
     pairs = check.pairs("weights", weights, maps, "(W, b)")  # one per linear map (per block for an MLP)
     ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
     bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
     prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit", precision=precision)
-    return _trajectory(mlp, cfg, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)
+    return _trajectory(network, cfg, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)

@@ -26,7 +26,7 @@ def test_compiled_equals_numpy(spec: str) -> None:
     x = GRID if not act.base.startswith("he") else np.linspace(-8, 8, 2001)
     with np.errstate(over="ignore"):
         ref = act(x)
-    got = _core.activation_apply(act.engine, act.engine_param, [], x)
+    got = _core.activation_apply(act.kernel_name, act.kernel_param, [], x)
     both_inf = np.isinf(ref) & (got == ref)
     err = np.abs(got - ref) / np.maximum(1.0, np.abs(ref))
     assert np.all(both_inf | (err <= ACTIVATION_REL))
@@ -64,13 +64,13 @@ def test_specs_resolve_canonically() -> None:
     assert activations.resolve("leaky_relu").name == "leaky_relu(0.01)"
     assert activations.resolve("leaky_relu(0.01)") == activations.resolve(" leaky_relu( 0.01 ) ")
     assert activations.resolve("ReLU").name == "relu"
-    assert activations.resolve("he3").engine_param == 3.0
+    assert activations.resolve("he3").kernel_param == 3.0
 
 
 def test_register_user_activation() -> None:
     act = activations.register("softsign_test", lambda x: x / (1 + np.abs(x)), kinks=[0.0], overwrite=True)
     assert activations.resolve("softsign_test") is act
-    assert act.engine is None
+    assert act.kernel_name is None
     with pytest.raises(ValueError, match="already registered"):
         activations.register("softsign_test", np.tanh)
     with pytest.raises(ValueError, match="built-in"):

@@ -42,7 +42,7 @@ def test_results_of_block_networks_save_and_load(net: isoinit.blocks.BlockNetwor
     t = isoinit.simulate(net, X, runs=2, seed=3, stages=True)
     t.save(tmp_path / "t.npz")
     back = isoinit.load(tmp_path / "t.npz")
-    assert back == t and back.mlp == net and back.block_stages == t.block_stages
+    assert back == t and back.network == net and back.block_stages == t.block_stages
 
 
 def test_sweep_mixes_mlps_and_block_networks() -> None:
@@ -83,6 +83,6 @@ def test_labels_and_defaults() -> None:
     assert gpt.final_norm is True and gpt.activation == "gelu" and gpt.depth == 12
     assert gpt.label() == "transformer, gelu, layer norm, pre-norm, init=gpt2"
     assert Transformer(2, 8, heads=2, norm_position="post").final_norm is False
-    stack = Network(32, [Attention(4, residual=False, position="none")] * 3)
+    stack = Network(32, [Attention(4, residual=False, norm_position="none")] * 3)
     assert stack.depth == 3 and "no norm" in stack.label()
-    assert ResidualMLP(2, 8, ratio=None).blocks_()[0].one_layer
+    assert ResidualMLP(2, 8, ratio=None).block_list()[0].one_layer

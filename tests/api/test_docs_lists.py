@@ -18,10 +18,10 @@ ACTIVATIONS_INTRO = """# Activations
 
 The built-in activations of isoinit, generated from their records in
 `isoinit.activations.BUILTIN` (regenerate with `python tests/api/test_docs_lists.py --regenerate`;
-a test checks that this table is current). Every one runs in the compiled engine and in the
+a test checks that this table is current). Every one runs in the compiled kernel and in the
 theory. `isoinit.activations.register` adds a Python callable and
 `isoinit.activations.from_hermite` an activation given by its Hermite coefficients; both run
-in the engine and in the theory. The engine runs a callable as a table
+in the kernel and in the theory. The kernel runs a callable as a table
 (`isoinit.activations.tabulate`): a degree-5 polynomial per cell of a uniform grid on
 `[-16, 16]` (wider for wider pre-activations), declared kinks on cell boundaries, tangent
 lines beyond the ends, built once and evaluated in C++ (7-11 ns a value, like the built-in

@@ -18,7 +18,9 @@ PACKAGE = Path(isoinit.__file__).parent
 
 #: Layer of each top-level module or subpackage of isoinit, bottom first.
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(["_core", "_validate", "_warnings", "_io", "_paths", "_progress", "_version", "_cost"], 0),
+    **dict.fromkeys(
+        ["_core", "_validate", "_warnings", "_io", "_paths", "_progress", "_version", "_cost", "_renamed"], 0
+    ),
     **dict.fromkeys(["activations", "inputs", "metrics"], 1),
     "networks": 2,
     "results": 3,

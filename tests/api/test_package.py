@@ -1,4 +1,4 @@
-"""The package's own house rules: one version, dir() = __all__, a clear error for a bad core."""
+"""The package's own house rules: one version, dir() = __all__, a clear error for a bad kernel."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ PUBLIC = [
 
 def test_version_comes_from_the_package_metadata() -> None:
     assert isoinit.__version__ == metadata.version("isoinit")
-    assert isoinit.build_info()["version"] == isoinit.__version__  # the compiled core, same source
+    assert isoinit.build_info()["version"] == isoinit.__version__  # the compiled kernel, same source
 
 
 @pytest.mark.parametrize("name", PUBLIC)
@@ -39,11 +39,11 @@ def test_dir_matches_all(name: str) -> None:
         assert hasattr(mod, attr), f"{name}.__all__ names {attr!r}, which does not exist"
 
 
-def test_stale_core_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stale_kernel_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from isoinit import _core
 
     monkeypatch.setattr(_core, "API", -1)
-    with pytest.raises(ImportError, match=r"compiled core is stale: .*interface -1.*reinstall isoinit"):
+    with pytest.raises(ImportError, match=r"compiled kernel is stale: .*interface -1.*reinstall isoinit"):
         isoinit._load_core()
     monkeypatch.setattr(_core, "API", isoinit._CORE_API)
     monkeypatch.setattr(_core, "__version__", "0.0.1")
@@ -51,8 +51,8 @@ def test_stale_core_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         isoinit._load_core()
 
 
-def test_missing_core_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_kernel_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "isoinit._core", None)  # what a deleted .so looks like to import
     monkeypatch.delattr(isoinit, "_core")
-    with pytest.raises(ImportError, match=r"compiled core \(isoinit._core\) is missing.*reinstall isoinit"):
+    with pytest.raises(ImportError, match=r"compiled kernel \(isoinit._core\) is missing.*reinstall isoinit"):
         isoinit._load_core()

@@ -205,17 +205,18 @@ def test_pickle_round_trip(activation: str | isoinit.activations.Activation) -> 
     ):
         back = pickle.loads(pickle.dumps(result))
         assert type(back) is type(result) and back == result
-        assert back.mlp == result.mlp and back.mlp.act == result.mlp.act and repr(back.mlp) == repr(result.mlp)
+        assert back.network == result.network and back.network.act == result.network.act
+        assert repr(back.network) == repr(result.network)
         for name in METRICS:
             np.testing.assert_array_equal(getattr(back, name), getattr(result, name))
         np.testing.assert_array_equal(back.grams, result.grams)  # type: ignore[arg-type]
         # the rebuilt activation computes the same function
         z = np.linspace(-3, 3, 13)
-        np.testing.assert_array_equal(back.mlp.act(z), result.mlp.act(z))
+        np.testing.assert_array_equal(back.network.act(z), result.network.act(z))
         assert copy.deepcopy(result) == result
 
 
-def test_pickle_keeps_divergence_and_engine_fields() -> None:
+def test_pickle_keeps_divergence_and_simulation_fields() -> None:
     t = _diverging(runs=3)
     back = pickle.loads(pickle.dumps(t))
     assert back == t and back.seed == t.seed and back.sampler == t.sampler
@@ -223,7 +224,7 @@ def test_pickle_keeps_divergence_and_engine_fields() -> None:
     # the rebuilt configuration simulates the same numbers
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", isoinit.DivergenceWarning)
-        again = isoinit.simulate(back.mlp, X, runs=3, seed=0)
+        again = isoinit.simulate(back.network, X, runs=3, seed=0)
     assert again == t
     assert isinstance(back.summary("gap"), pd.DataFrame)
 
@@ -234,7 +235,7 @@ def test_pickle_of_a_python_callable_activation() -> None:
     square = Activation(name="square", base="square", param=None, fn=np.square)
     mf = meanfield.trajectory(isoinit.MLP(3, 16, square, "layer"), X)
     back = pickle.loads(pickle.dumps(mf))
-    assert back == mf and back.mlp.act == square
+    assert back == mf and back.network.act == square
     cube = Activation(name="cube", base="cube", param=None, fn=lambda x: x**3)
     with pytest.raises((pickle.PicklingError, AttributeError), match="lambda"):
         pickle.dumps(meanfield.trajectory(isoinit.MLP(3, 16, cube, "layer"), X))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import isoinit
 from isoinit import MLP, DivergenceWarning, Provenance, sweeps
 from isoinit.activations import from_hermite
+from isoinit.networks import Attention, Feedforward
 from isoinit.results import CONFIG_FIELDS
 from isoinit.theory import meanfield
 
@@ -39,11 +41,11 @@ def test_provenance_of_a_simulation() -> None:
     assert len(p.input["sha256"]) == 64
     assert (p.seed, p.runs, p.sampler, p.precision, p.version) == (5, 3, t.sampler, "float64", isoinit.__version__)
     # the same batch gives the same description; another batch another hash
-    assert isoinit.simulate(t.mlp, X.copy(), runs=3, seed=5) == t
-    other = isoinit.simulate(t.mlp, X + 1e-12, runs=3, seed=5).provenance
+    assert isoinit.simulate(t.network, X.copy(), runs=3, seed=5) == t
+    other = isoinit.simulate(t.network, X + 1e-12, runs=3, seed=5).provenance
     assert other is not None and other.input["sha256"] != p.input["sha256"]
     assert Provenance.from_dict(p.to_dict()) == p
-    mf = meanfield.trajectory(t.mlp, X).provenance
+    mf = meanfield.trajectory(t.network, X).provenance
     assert mf is not None and mf.input == p.input and mf.sampler == "meanfield" and mf.seed is None
 
 
@@ -68,8 +70,8 @@ def test_trajectory_round_trip(tmp_path: Path, case: str, suffix: str) -> None:
     path = t.save(tmp_path / f"t{suffix}")
     back = isoinit.load(path)
     assert type(back) is isoinit.Trajectory and back == t
-    assert back.mlp == t.mlp and back.provenance == t.provenance and back.stages == t.stages
-    assert back.mlp.act.hermite == t.mlp.act.hermite
+    assert back.network == t.network and back.provenance == t.provenance and back.stages == t.stages
+    assert back.network.act.hermite == t.network.act.hermite
     if t.grams is not None:
         assert back.grams is not None and back.grams.shape == t.grams.shape
     else:
@@ -139,6 +141,66 @@ def test_corrupted_or_foreign_files_give_a_clear_error(tmp_path: Path) -> None:
         isoinit.load(tmp_path / "missing.npz")
 
 
+#: The configurations of files written before 0.2.0's renames (format version 1), as that
+#: version wrote them: under the key "mlp", a block's norm position as "position", a
+#: transformer's ratio as "mlp_ratio".
+_VERSION_1 = {
+    "mlp": {
+        "depth": 2, "width": 8, "activation": "tanh", "norm": "layer", "center": None, "scale": None,
+        "order": "act-norm", "gain": 1.0, "bias": 0.0, "weights": "gaussian", "eps": 0.0,
+    },
+    "network": {
+        "width": 8,
+        "blocks": [
+            {"block": "Attention", "heads": 2, "causal": False, "norm": "layer", "position": "none",
+             "residual": False, "alpha": 1.0},
+            {"block": "Feedforward", "ratio": 2.0, "one_layer": False, "norm": "layer", "position": "post",
+             "residual": True, "alpha": 1.0},
+        ],
+        "activation": "relu", "init": "gaussian", "gain": 1.0, "bias": 0.0, "weights": "gaussian", "eps": 0.0,
+        "architecture": "Network",
+    },
+    "transformer": {
+        "depth": 2, "width": 8, "heads": 2, "mlp_ratio": 2.0, "norm_position": "post", "causal": False,
+        "init": "gaussian", "activation": "gelu", "norm": "layer", "alpha": 1.0, "final_norm": False, "gain": 1.0,
+        "bias": 0.0, "weights": "gaussian", "eps": 0.0, "architecture": "Transformer",
+    },
+}  # fmt: skip
+_VERSION_1_NETWORKS = {
+    "mlp": MLP(2, 8, "tanh", "layer"),
+    "network": isoinit.Network(
+        8,
+        [Attention(heads=2, norm_position="none", residual=False), Feedforward(ratio=2, norm_position="post")],
+    ),
+    "transformer": isoinit.Transformer(2, 8, heads=2, ratio=2, norm_position="post"),
+}
+
+
+@pytest.mark.parametrize("case", list(_VERSION_1))
+def test_files_of_format_version_1_still_load(tmp_path: Path, case: str) -> None:
+    """A file of the old format (the header's configuration under "mlp", the blocks' old field
+    names) loads to the result it holds; files are now written with the key "network"."""
+    x = isoinit.inputs.degenerate(4, 8, 10.0, seed=0)
+    t = isoinit.simulate(_VERSION_1_NETWORKS[case], x, runs=2, seed=3, sampler="weights")
+    with np.load(t.save(tmp_path / "new.npz")) as z:
+        header = json.loads(str(z["__isoinit__"]))
+        arrays = {k: z[k] for k in z.files if k != "__isoinit__"}
+    assert header["format_version"] == 2 and "mlp" not in header
+    written = json.dumps(header["network"])
+    assert '"position"' not in written and '"mlp_ratio"' not in written  # the new names only
+    # the header version 1 wrote: the same result, its configuration under the old key and names
+    del header["network"]
+    old = {**header, "format_version": 1, "mlp": _VERSION_1[case]}
+    path = tmp_path / "old.npz"
+    np.savez(path, __isoinit__=np.array(json.dumps(old)), **arrays)  # type: ignore[arg-type]
+    back = isoinit.load(path)
+    assert back == t and back.network == t.network and repr(back.network) == repr(t.network)
+    wrong = {**old, "format_version": 3}
+    np.savez(path, __isoinit__=np.array(json.dumps(wrong)), **arrays)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="format version 3; this isoinit reads versions 1, 2"):
+        isoinit.load(path)
+
+
 def test_unregistered_python_callable_cannot_be_saved(tmp_path: Path) -> None:
     mf = meanfield.trajectory(MLP(2, 10, isoinit.activations.resolve("relu")), X)
     assert isoinit.load(mf.save(tmp_path / "ok.npz")) == mf
@@ -158,9 +220,9 @@ def test_to_xarray_dimensions_and_attributes() -> None:
     assert ds["gap"].dims == ("run", "layer", "stage") and list(ds["stage"].values) == list(isoinit.STAGES)
     assert ds["grams"].dims == ("run", "layer", "stage", "row", "col")
     assert ds["norm_bias"].dims == ("run", "layer") and ds["diverged_at"].dims == ("run",)
-    assert "isoinit" in ds.attrs and ds.attrs["configuration"] == t.mlp.label()
+    assert "isoinit" in ds.attrs and ds.attrs["configuration"] == t.network.label()
     np.testing.assert_array_equal(ds["gap"].values, t.gap)
-    mf = meanfield.trajectory(t.mlp, X).to_xarray()
+    mf = meanfield.trajectory(t.network, X).to_xarray()
     assert mf["gap"].dims == ("layer",) and mf["grams"].dims == ("layer", "row", "col")
 
 
@@ -189,7 +251,7 @@ def test_plot_methods_return_axes() -> None:
     assert len(ax.get_lines()) == 1 and ax.get_yscale() == "log"
     ax = t.plot("isometry", stage="linear", ax=ax, band=False, log=False)
     assert len(ax.get_lines()) == 2
-    mf = meanfield.trajectory(t.mlp, X)
+    mf = meanfield.trajectory(t.network, X)
     ax = mf.plot("gap")
     assert len(ax.get_lines()) == 1 and ax.get_lines()[0].get_linestyle() == "--"
     with pytest.raises(ValueError, match="stage must be one of"):

@@ -99,7 +99,7 @@ def test_wrong_types_raise_type_error(call: object, match: str) -> None:
 
 
 def test_bad_mlp_argument() -> None:
-    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP or a block network .*; got dict"):
+    with pytest.raises(TypeError, match=r"network must be an isoinit\.MLP or a block network .*; got dict"):
         isoinit.simulate({"depth": 2}, X)  # type: ignore[arg-type]
 
 
@@ -111,7 +111,7 @@ def test_gram_sampler_with_orthogonal_weights_needs_room() -> None:
     assert isoinit.simulate(mlp, x).sampler == "weights"  # auto falls back
 
 
-def test_python_callable_activation_runs_in_the_engine_as_a_table() -> None:
+def test_python_callable_activation_runs_in_the_kernel_as_a_table() -> None:
     act = isoinit.activations.register("my_cube_test", lambda x: x**3, overwrite=True)
     traj = isoinit.simulate(isoinit.MLP(2, 8, act), X)  # tabulated (tests/api/test_tabulation.py)
     assert np.all(np.isfinite(traj.gap))

@@ -60,12 +60,12 @@ def _block(
 
     def half(x: Array, names: tuple[str, str, str], branch: Callable[[Array], Array]) -> Array:
         skip = x
-        if blk.position == "pre" and has_norm:
+        if blk.norm_position == "pre" and has_norm:
             x = rec[names[0]] = norm(x)
         x = rec[names[1]] = branch(x)
         if blk.residual:
             x = rec[names[2]] = skip + alpha * x
-        if blk.position == "post" and has_norm:
+        if blk.norm_position == "post" and has_norm:
             x = rec[names[0]] = norm(x)
         return x
 
@@ -109,7 +109,7 @@ def reference_stages(net: BlockNetwork, x0: Array, weights: list[tuple[Array, Ar
     ``0.02 sqrt(d_in)`` (W is N(0, 1/d_in)), times ``1 / sqrt(2 L)`` for the projections into
     the residual stream (attention's output map, the feedforward's second map).
     """
-    depth = len(net.blocks_())
+    depth = len(net.block_list())
     fn = net.act.fn
     maps = iter(weights)
 
@@ -128,7 +128,7 @@ def reference_stages(net: BlockNetwork, x0: Array, weights: list[tuple[Array, Ar
 
     x = x0 / np.sqrt(np.mean(x0**2, axis=1, keepdims=True))
     out: list[dict[str, Array]] = [{"input": x}]
-    for blk in net.blocks_():
+    for blk in net.block_list():
         x, rec = _block(blk, x, depth, net.eps, lin, act)
         out.append(rec)
     assert next(maps, None) is None, "more weights than maps"
@@ -157,16 +157,16 @@ NETWORKS: dict[str, BlockNetwork] = {
     "rmlp-orthogonal": ResidualMLP(2, D, weights="orthogonal"),
     "attn": Network(D, [Attention(heads=4)] * 2),
     "attn-causal": Network(D, [Attention(heads=2, causal=True)] * 2),
-    "attn-post-alpha": Network(D, [Attention(heads=1, position="post", alpha=0.7)] * 2, gain=1.4),
+    "attn-post-alpha": Network(D, [Attention(heads=1, norm_position="post", alpha=0.7)] * 2, gain=1.4),
     "attn-no-residual": Network(D, [Attention(heads=4, residual=False, causal=True)] * 2),
-    "attention-only": Network(D, [Attention(heads=4, residual=False, position="none")] * 3),
-    "mlp-only": Network(D, [Feedforward(residual=False, position="none")] * 3),
+    "attention-only": Network(D, [Attention(heads=4, residual=False, norm_position="none")] * 3),
+    "mlp-only": Network(D, [Feedforward(residual=False, norm_position="none")] * 3),
     "tf-pre": Transformer(2, D, heads=4),
     "tf-pre-no-final": Transformer(2, D, heads=4, final_norm=False),
     "tf-post": Transformer(2, D, heads=4, norm_position="post", causal=True),
     "tf-gpt2": Transformer(3, D, heads=4, init="gpt2", causal=True),
     "tf-gpt2-bias-rms": Transformer(2, D, heads=2, init="gpt2", bias=0.1, norm="rms"),
-    "tf-batch-gain": Transformer(2, D, heads=4, norm="batch", gain=1.2, mlp_ratio=2),
+    "tf-batch-gain": Transformer(2, D, heads=4, norm="batch", gain=1.2, ratio=2),
     "tf-alpha-1/sqrt(L)": Transformer(3, D, heads=8, alpha="1/sqrt(L)", eps=1e-5, activation="relu"),
     "tf-orthogonal": Transformer(2, D, heads=2, weights="orthogonal"),
     "mixed": Network(
@@ -174,8 +174,8 @@ NETWORKS: dict[str, BlockNetwork] = {
         [
             Attention(heads=2, causal=True),
             Feedforward(ratio=2, norm="rms", alpha=0.5),
-            TransformerBlock(heads=4, position="post"),
-            Feedforward(one_layer=True, position="post"),
+            TransformerBlock(heads=4, norm_position="post"),
+            Feedforward(one_layer=True, norm_position="post"),
             TransformerBlock(heads=2, final_norm=True),
         ],
         activation="tanh",
@@ -302,8 +302,8 @@ KS_NETWORKS: dict[str, tuple[BlockNetwork, tuple[str, ...]]] = {
         ("hidden", "mlp", "residual"),
     ),
     "attn-causal": (Network(KS_D, [Attention(heads=4, causal=True)] * 2), ("norm", "attn", "residual")),
-    "attention-only": (Network(KS_D, [Attention(heads=4, residual=False, position="none")] * 3), ("attn",)),
-    "mlp-only": (Network(KS_D, [Feedforward(residual=False, position="none", ratio=2)] * 2), ("hidden", "mlp")),
+    "attention-only": (Network(KS_D, [Attention(heads=4, residual=False, norm_position="none")] * 3), ("attn",)),
+    "mlp-only": (Network(KS_D, [Feedforward(residual=False, norm_position="none", ratio=2)] * 2), ("hidden", "mlp")),
     "tf-pre-gpt2": (
         Transformer(2, KS_D, heads=4, init="gpt2"),
         ("ln1", "attn", "resid1", "ln2", "hidden", "mlp", "resid2", "ln_f"),
@@ -379,14 +379,16 @@ def test_ks_test_has_power(wrong: BlockNetwork, right: BlockNetwork, stage: str)
 def test_attention_only_stack_collapses_in_rank_and_residual_prevents_it() -> None:
     # Dong et al. 2021: without skip connections attention drives the tokens to one direction
     x = _batch(KS_N, KS_D, seed=5)
-    only = isoinit.simulate(Network(KS_D, [Attention(heads=4, residual=False, position="none")] * 10), x, runs=20)
+    only = isoinit.simulate(Network(KS_D, [Attention(heads=4, residual=False, norm_position="none")] * 10), x, runs=20)
     resid = isoinit.simulate(Network(KS_D, [Attention(heads=4)] * 10), x, runs=20)
     assert np.all(only.mean_abs_corr[:, -1] > 1 - ATTENTION_COLLAPSE_CORR)
     assert np.all(resid.mean_abs_corr[:, -1] < 0.999)
 
 
 def test_norm_bias_is_nan_exactly_for_blocks_without_a_norm() -> None:
-    net = Network(D, [Attention(heads=2, residual=False, position="none"), Feedforward(), Feedforward(norm="none")])
+    net = Network(
+        D, [Attention(heads=2, residual=False, norm_position="none"), Feedforward(), Feedforward(norm="none")]
+    )
     traj = isoinit.simulate(net, _batch(), runs=3)
     assert np.isfinite(traj.norm_bias[:, [0, 2]]).all()
     assert np.isnan(traj.norm_bias[:, [1, 3]]).all()
@@ -405,7 +407,7 @@ def test_divergence_and_collapse_of_block_networks_are_reported(sampler: str) ->
         assert np.isnan(traj.gap[r, l:]).all() and not np.isnan(traj.gap[r, :l]).any()
     # an MLP-only stack of width 2 with relu maps every token to 0 now and then, and stays there
     x2 = _batch(2, 2, seed=2)
-    only = Network(2, [Feedforward(residual=False, position="none", one_layer=True)] * 4)
+    only = Network(2, [Feedforward(residual=False, norm_position="none", one_layer=True)] * 4)
     with pytest.warns(isoinit.CollapseWarning, match="collapsed"):
         traj = isoinit.simulate(only, x2, runs=50, sampler=sampler, stages=True)
     runs = np.flatnonzero(traj.collapsed_at >= 0)
@@ -461,14 +463,14 @@ def test_same_results_on_any_thread_count_and_for_any_number_of_runs(name: str, 
         (lambda: Feedforward(ratio=0), ValueError, "ratio"),
         (lambda: Feedforward(ratio=-1.5), ValueError, "ratio"),
         (lambda: ResidualMLP(2, 16, ratio=0), ValueError, "ratio"),
-        (lambda: Transformer(2, 16, heads=2, mlp_ratio=-4), ValueError, "ratio"),
+        (lambda: Transformer(2, 16, heads=2, ratio=-4), ValueError, "ratio"),
         (lambda: TransformerBlock(ratio=0.0), ValueError, "ratio"),
         (lambda: Feedforward(alpha="1/L"), ValueError, "alpha"),
         (lambda: ResidualMLP(2, 16, alpha="sqrt(L)"), ValueError, "alpha"),
         (lambda: Attention(alpha=[1.0]), (TypeError, ValueError), "alpha"),
         (lambda: Feedforward(alpha=float("nan")), ValueError, "alpha"),
-        (lambda: TransformerBlock(position="none"), ValueError, "position"),
-        (lambda: Feedforward(position="middle"), ValueError, "position"),
+        (lambda: TransformerBlock(norm_position="none"), ValueError, "position"),
+        (lambda: Feedforward(norm_position="middle"), ValueError, "position"),
         (lambda: Feedforward(norm="mf"), ValueError, "norm"),
         (lambda: Attention(norm="mf"), ValueError, "norm"),
         (lambda: Transformer(2, 16, heads=2, norm="mf"), ValueError, "norm"),

@@ -1,4 +1,4 @@
-"""The Gram sampler's Cholesky square root and the metric selection (isoinit._core's factor.hpp).
+"""The Gram sampler's Cholesky square root and the metric selection (the kernel's factor.hpp).
 
 Exactness of the square root: for any R with R R^T = G the sampler's H = gain R Z has
 E[H H^T] / d_out = gain^2 G; checked on the mean of the recorded linear-stage Grams over

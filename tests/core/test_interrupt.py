@@ -2,8 +2,8 @@
 on SIGINT.
 
 Each case runs in a subprocess that starts a call taking seconds to minutes and gets SIGINT
-about a second after the call reaches the compiled core. It must exit with KeyboardInterrupt
-raised by the compiled call itself: the child records the core's call events
+about a second after the call reaches the compiled kernel. It must exit with KeyboardInterrupt
+raised by the compiled call itself: the child records the kernel's call events
 (``sys.setprofile``: c_call, c_return, c_exception), so a call that ignores the signal, runs
 to its end and only then lets Python raise fails here however fast the machine. How soon the
 process exits is benchmarked, not tested: bench/bench_interrupt.py (target under 1 s) runs
@@ -60,8 +60,8 @@ CASES = {
 }
 
 #: The child's harness around a case: the setup, then the long call (the case's last line)
-#: under a profiler that keeps the core's call events, prints "go" when the call first reaches
-#: the core, and the last event at the end.
+#: under a profiler that keeps the kernel's call events, prints "go" when the call first reaches
+#: the kernel, and the last event at the end.
 HARNESS = """
 import sys, numpy as np, isoinit
 events = []
@@ -76,7 +76,7 @@ try:
     {call}
 finally:
     sys.setprofile(None)
-    print(events[-1] if events else "no core call", flush=True)
+    print(events[-1] if events else "no kernel call", flush=True)
 print("finished", flush=True)
 """
 
@@ -117,4 +117,4 @@ def test_ctrl_c_interrupts_the_compiled_call(case: str) -> None:
     lines = out.splitlines()
     assert "finished" not in lines
     # raised by the compiled call, not by Python after the call returned
-    assert lines[-1].startswith("c_exception "), f"{case}: the core's last event is {lines[-1]!r}"
+    assert lines[-1].startswith("c_exception "), f"{case}: the kernel's last event is {lines[-1]!r}"

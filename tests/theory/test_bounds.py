@@ -201,5 +201,5 @@ def test_prediction_names_the_normalization_it_applies_to() -> None:
         assert "meanfield" in p.statement or "large width" in p.statement
     with pytest.raises(ValueError, match="norm must be one of layer, mf, rms"):
         hermite.contraction_factor("gelu", norm="batch")
-    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP"):
+    with pytest.raises(TypeError, match=r"network must be an isoinit\.MLP"):
         bounds.predict("relu")  # type: ignore[arg-type]

@@ -141,14 +141,14 @@ def test_bad_input() -> None:
     bad[2] = 0.0
     with pytest.raises(ValueError, match="X"):
         meanfield.trajectory(MLP(depth=2, width=10), bad)
-    with pytest.raises(TypeError, match=r"mlp must be an isoinit\.MLP; got str"):
+    with pytest.raises(TypeError, match=r"network must be an isoinit\.MLP; got str"):
         meanfield.trajectory("relu", X)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        (("relu", np.eye(3)), TypeError, r"mlp must be an isoinit\.MLP; got str"),
+        (("relu", np.eye(3)), TypeError, r"network must be an isoinit\.MLP; got str"),
         ((MLP(2, 8), [["a", "b"], ["c", "d"]]), TypeError, r"G must be an array of real numbers"),
         ((MLP(2, 8), np.eye(3), 1.0), TypeError, r"layer must be an integer in \[1, 2\]; got 1\.0"),
         ((MLP(2, 8), np.ones(3)), ValueError, r"G must be 2-D; got ndim=1"),
@@ -176,7 +176,7 @@ def test_block_map_bad_arguments(args: tuple, error: type[Exception], match: str
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "sin"])
-def test_matches_engine_at_width_4000(act: str) -> None:
+def test_matches_simulation_at_width_4000(act: str) -> None:
     """The mean Gram of 20 runs at width 4000 after 12 layers: off-diagonal entries within
     MEANFIELD_WIDTH_4000 of the mean field's."""
     mlp = MLP(depth=12, width=4000, activation=act, norm="layer")
@@ -186,7 +186,7 @@ def test_matches_engine_at_width_4000(act: str) -> None:
     assert _offdiag_err(sim.mean(axis=0)[-1], pred[-1]) <= MEANFIELD_WIDTH_4000
 
 
-def test_engine_error_shrinks_with_width() -> None:
+def test_simulation_error_shrinks_with_width() -> None:
     """The mean absolute off-diagonal error of the mean Gram falls with width. (The maximum
     over the 28 entries is dominated by run-to-run noise at these sizes and is not monotone
     for every seed; the mean is: measured 0.013, 0.010, 0.006 for this seed and similar
@@ -217,7 +217,7 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
-def test_every_configuration_matches_engine(cfg: dict[str, object]) -> None:
+def test_every_configuration_matches_simulation(cfg: dict[str, object]) -> None:
     for act in ("tanh", "elu"):
         mlp = MLP(depth=4, width=3000, activation=act, **cfg)  # type: ignore[arg-type]
         pred = meanfield.trajectory(mlp, X).grams
@@ -280,7 +280,7 @@ def test_mf_constants_live_in_the_theory_which_does_not_import_the_simulator() -
 
     assert meanfield.mf_constants.__module__ == "isoinit.theory._mf_constants"  # in the theory, not the simulator
     assert "mf_constants" in meanfield.__all__
-    # the theory does not import the engine's face (the engine imports the theory constants):
+    # the theory does not import the simulator (the simulator imports the theory constants):
     # no "import isoinit.simulate", "from .simulate import ..." or "from . import simulate"
     tree = ast.parse(inspect.getsource(meanfield))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -54,7 +54,7 @@ CASES = list(itertools.product(["pre", "post"], [1.0, "1/sqrt(L)"], ["relu", "ta
 
 
 @pytest.mark.parametrize(("position", "alpha", "act", "ratio"), CASES, ids=lambda v: str(v).replace("/", ""))
-def test_residual_mlp_matches_engine_at_width_4000(
+def test_residual_mlp_matches_simulation_at_width_4000(
     position: str, alpha: float | str, act: str, ratio: float | None
 ) -> None:
     """Mean absolute off-diagonal correlation error within 0.03 at every layer (measured
@@ -78,10 +78,10 @@ def test_residual_mlp_matches_engine_at_width_4000(
         Network(
             WIDTH,
             [
-                Feedforward(norm="rms", position="post", alpha=0.7),
-                Feedforward(one_layer=True, residual=False, position="none"),
-                Feedforward(ratio=2, position="pre", alpha="1/sqrt(L)"),
-                Feedforward(one_layer=True, norm="center", position="post"),
+                Feedforward(norm="rms", norm_position="post", alpha=0.7),
+                Feedforward(one_layer=True, residual=False, norm_position="none"),
+                Feedforward(ratio=2, norm_position="pre", alpha="1/sqrt(L)"),
+                Feedforward(one_layer=True, norm="center", norm_position="post"),
             ],
             activation="elu",
             bias=0.2,
@@ -89,7 +89,7 @@ def test_residual_mlp_matches_engine_at_width_4000(
     ],
     ids=["rms-gain-bias", "center-post-one-layer", "eps-post", "no-norm-one-layer-bias", "orthogonal", "network"],
 )
-def test_other_residual_configurations_match_engine(net: ResidualMLP | Network) -> None:
+def test_other_residual_configurations_match_simulation(net: ResidualMLP | Network) -> None:
     mean_err, _, diag_err = _errors(net, X_SHIFTED)
     assert mean_err <= MEANFIELD_WIDTH_4000
     assert diag_err <= MEANFIELD_NUMPY
@@ -140,7 +140,7 @@ def test_plain_blocks_are_the_mlp(norm: str, act: str) -> None:
     The one-layer branch's features have mean ``E sigma`` over features, which layer
     centering removes: the block network's map must reproduce the MLP's ``kbar``.
     """
-    block = Feedforward(one_layer=True, residual=False, norm=norm, position="post" if norm != "none" else "none")  # type: ignore[arg-type]
+    block = Feedforward(one_layer=True, residual=False, norm=norm, norm_position="post" if norm != "none" else "none")  # type: ignore[arg-type]
     net = Network(40, [block] * 4, activation=act, gain=1.3, bias=0.2)
     mlp = MLP(4, 40, act, norm, gain=1.3, bias=0.2)
     x = degenerate(5, 40, 5.0, seed=2)
@@ -150,7 +150,7 @@ def test_plain_blocks_are_the_mlp(norm: str, act: str) -> None:
 def test_two_layer_branch_is_the_nngp_of_its_hidden_layer() -> None:
     """No residual, no norm: ``K' = gain^2 E[sigma(u) sigma(u)^T] + bias^2``, ``u ~ N(0, gain^2 K + bias^2)``."""
     gain, bias = 1.1, 0.3
-    net = Network(40, [Feedforward(residual=False, position="none")] * 2, activation="tanh", gain=gain, bias=bias)
+    net = Network(40, [Feedforward(residual=False, norm_position="none")] * 2, activation="tanh", gain=gain, bias=bias)
     traj = meanfield.trajectory(net, XS)
     k = meanfield.input_gram(XS)
     for layer in (1, 2):
@@ -197,7 +197,7 @@ def test_result_tables_and_plot() -> None:
     assert list(df.columns)[: len(METRICS) + 2] == ["layer", *METRICS, "source"]
     assert set(CONFIG_FIELDS) <= set(df.columns)
     assert (df["source"] == "meanfield").all() and (df["architecture"] == "residual-mlp").all()
-    assert (df["order"] == "pre-norm").all()
+    assert df["order"].isna().all() and (df["norm_position"] == "pre").all()
     assert traj.summary("gap")["runs"].tolist() == [1] * 6
     assert traj.provenance is not None and traj.provenance.sampler == "meanfield"
     import matplotlib
@@ -245,7 +245,7 @@ def test_refusals_name_the_reason(net: object, match: str) -> None:
 
 
 def test_batch_norm_that_is_never_applied_is_fine() -> None:
-    """``position="none"`` applies no norm, so its name does not matter."""
+    """``norm_position="none"`` applies no norm, so its name does not matter."""
     a = meanfield.trajectory(ResidualMLP(3, 40, "relu", "batch", norm_position="none"), XS).grams
     b = meanfield.trajectory(ResidualMLP(3, 40, "relu", "none", norm_position="none"), XS).grams
     np.testing.assert_array_equal(a, b)

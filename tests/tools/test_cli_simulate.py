@@ -122,6 +122,7 @@ def test_several_values_per_network_option(tmp_path: Path, capsys: pytest.Captur
         "center",
         "scale",
         "order",
+        "norm_position",
         "depth",
         "width",
         "gain",

@@ -100,7 +100,7 @@ def test_plot_lines(case: str, metric: str, lines: int) -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(TypeError, match=r"net must be an isoinit\.MLP"):
+    with pytest.raises(TypeError, match=r"network must be an isoinit\.MLP"):
         isoinit.compare("relu", X)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="metric must be one of"):
         isoinit.compare(MLP(2, 10), X, metric="gapp")

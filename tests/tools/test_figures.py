@@ -406,7 +406,7 @@ def _residual_meanfield() -> bool:
 def test_transformer_ln(made: dict[str, figures.FigureResult]) -> None:
     d = made["transformer-ln"].data
     assert set(d.x_name) == {"norm"} and d.x.min() == 1 and d.x.max() == 25  # ln1.l, ln2.l of 12 blocks, ln_f
-    assert (d.order == "pre-norm").all() and (d.activation == "gelu").all()
+    assert d.order.isna().all() and (d.norm_position == "pre").all() and (d.activation == "gelu").all()
     before = curve(d, panel="Gaussian tokens", curve="just before the norm")
     after = curve(d, panel="Gaussian tokens", curve="just after the norm")
     # at GPT-2's initialization a layer norm barely moves the gap (whether the late norms lower
@@ -441,7 +441,7 @@ def test_rank_collapse(made: dict[str, figures.FigureResult]) -> None:
 
 def test_residual(made: dict[str, figures.FigureResult]) -> None:
     d = made["residual"].data
-    assert set(d.order[d.source == "simulation"]) == {"pre-norm", "post-norm"}
+    assert set(d.norm_position[d.source == "simulation"]) == {"pre", "post"}
     relu_post, tanh_post = (curve(d, panel=a, curve="post-norm, alpha=1") for a in ("relu", "tanh"))
     assert relu_post[-1] > 2 * relu_post[0]  # relu, post-norm: the gap grows
     assert tanh_post[-1] < 0.8 * tanh_post[0]  # tanh, post-norm: it falls

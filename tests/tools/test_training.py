@@ -1,4 +1,4 @@
-"""isoinit.training: the PyTorch MLP against the engine, the loop, the trainability numbers, the CLI."""
+"""isoinit.training: the PyTorch MLP against the simulator, the loop, the trainability numbers, the CLI."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ TINY = {"hidden": (32, 32, 32), "epochs": 2, "reruns": 2, "eval_batch": 16, "pro
 
 
 # --------------------------------------------------------------------------------------
-# the network at initialization vs the engine
+# the network at initialization vs the simulator
 # --------------------------------------------------------------------------------------
 
 
@@ -44,8 +44,8 @@ def test_forward_at_init_matches_simulate_in_distribution(act: str, layer: int) 
     c = x - x.mean(axis=1, keepdims=True)
     ln = c / np.sqrt((c**2).mean(axis=1, keepdims=True) + 1e-5)
     t = simulate(MLP(layer - 1, width, act, "layer", eps=1e-5), ln, runs=runs, seed=7, sampler="weights")
-    engine_gaps = t.gap[:, layer - 1]
-    p = stats.ks_2samp(torch_gaps, engine_gaps).pvalue
+    simulated_gaps = t.gap[:, layer - 1]
+    p = stats.ks_2samp(torch_gaps, simulated_gaps).pvalue
     assert p > TRAINING_KS_ALPHA, (act, layer, p)
 
 

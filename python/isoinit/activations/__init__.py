@@ -1,20 +1,20 @@
-"""The one table of activation functions shared by the engine and the theory.
+"""The one table of activation functions shared by the kernel and the theory.
 
 An activation is named by a *spec* string: a registered name, optionally with one numeric
 parameter in parentheses (``"relu"``, ``"leaky_relu(0.2)"``, ``"elu(0.5)"``, ``"he3"``).
 :func:`resolve` turns a spec (or an :class:`Activation`) into an :class:`Activation`,
 which carries
 
-* ``fn``: the vectorized NumPy function (the reference the compiled engine is tested
+* ``fn``: the vectorized NumPy function (the reference the compiled kernel is tested
   against, to 1e-12);
 * ``kinks``: the points where it is not smooth, so quadrature can be split there;
-* ``engine``: the name the compiled kernel knows it by, or ``None`` for a user callable
-  (activations defined by Hermite coefficients have the engine name ``hermite``).
+* ``kernel_name``: the name the compiled kernel knows it by, or ``None`` for a user
+  callable (activations defined by Hermite coefficients have the kernel name ``hermite``).
 
 Users add their own with :func:`register` (a vectorized callable) or
 :func:`from_hermite` (normalized Hermite coefficients ``c_0, c_1, ...``; Theory
 §4 of the documentation). Both run in the compiled simulator: a callable through
-:func:`tabulate`, a piecewise polynomial the engine evaluates at full speed, whose largest
+:func:`tabulate`, a piecewise polynomial the kernel evaluates at full speed, whose largest
 deviation from the callable is measured and reported (:attr:`Tabulation.max_error`).
 """
 

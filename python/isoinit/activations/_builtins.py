@@ -96,7 +96,7 @@ def _leaky_weights(a: float) -> tuple[float, float]:
     return a, 1.0 - a
 
 
-#: The built-in activations, by engine name, in the order of the compiled table. ``heK``
+#: The built-in activations, by kernel name, in the order of the compiled table. ``heK``
 #: (``0 <= K <= 30``) is the Hermite family, matched separately.
 BUILTIN: dict[str, Builtin] = {
     "identity": Builtin(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import _renamed
 from .._warnings import IsoinitWarning
 from ._builtins import BUILTIN
 from ._closed_forms import ClosedForm, HermiteSeries
@@ -29,6 +30,7 @@ _SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*([^()]*?)\s*\))?\
 HE_MAX: int = _CONSTANTS["HE_MAX"]
 
 
+@_renamed.fields(engine="kernel_name")
 @dataclass(frozen=True)
 class Activation:
     """A resolved activation.
@@ -45,9 +47,10 @@ class Activation:
         Vectorized float64 function ``ndarray -> ndarray``.
     kinks : tuple of float
         Points where ``fn`` or its derivative is discontinuous.
-    engine : str or None
-        Name understood by the compiled kernel, or ``None`` for a user callable (the engine
-        runs its table, :attr:`tabulation`).
+    kernel_name : str or None
+        The name the compiled kernel knows it by, or ``None`` for a user callable (the
+        kernel runs its table, :attr:`tabulation`). ``engine`` is its old name, kept as an
+        alias.
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
     closed : ClosedForm or None
@@ -63,7 +66,7 @@ class Activation:
     param: float | None
     fn: _Fn = field(compare=False, repr=False)
     kinks: tuple[float, ...] = ()
-    engine: str | None = None
+    kernel_name: str | None = None
     hermite: tuple[float, ...] | None = None
     closed: ClosedForm | None = field(default=None, compare=False, repr=False)
     torch: Callable[[Tensor], Tensor] | None = field(default=None, compare=False, repr=False)
@@ -92,25 +95,35 @@ class Activation:
         """
         if self.hermite is not None:
             return (_hermite_named, (self.hermite, self.name))
-        if self.engine is not None:
+        if self.kernel_name is not None:
             return (resolve, (self.base if self.param is None else f"{self.base}({self.param!r})",))
         return (_rebuild, (self.name, self.base, self.param, self.fn, self.kinks))
 
     @property
     def tabulation(self) -> Tabulation | None:
-        """How the engine runs a user callable: ``tabulate(self)`` (``None`` for the others).
+        """How the kernel runs a user callable: ``tabulate(self)`` (``None`` for the others).
 
         The table on the default range ``[-16, 16]``; :func:`isoinit.simulate` may use a wider
         one for a network whose pre-activations are wider (large gain or bias, no scaling).
         """
-        return tabulate(self) if self.engine is None else None
+        return tabulate(self) if self.kernel_name is None else None
 
     @property
-    def engine_param(self) -> float:
+    def kernel_param(self) -> float:
         """The numeric parameter passed to the compiled kernel (0 when unused)."""
         if self.base.startswith("he") and _HE_RE.match(self.base):
             return float(self.base[2:])
         return 0.0 if self.param is None else float(self.param)
+
+    @property
+    def engine(self) -> str | None:
+        """The old name of :attr:`kernel_name` (renamed in 0.2.0), kept as an alias."""
+        return self.kernel_name
+
+    @property
+    def engine_param(self) -> float:
+        """The old name of :attr:`kernel_param` (renamed in 0.2.0), kept as an alias."""
+        return self.kernel_param
 
 
 ActivationSpec = str | Activation
@@ -141,7 +154,7 @@ def _he_activation(k: int) -> Activation:
         base=f"he{k}",
         param=None,
         fn=partial(_he_fn, k),
-        engine=f"he{k}",
+        kernel_name=f"he{k}",
         closed=HermiteSeries(coeffs),
         torch=partial(hermite_he_torch, k),
     )
@@ -193,7 +206,7 @@ def resolve(spec: ActivationSpec) -> Activation:
             param=None,
             fn=fn,
             kinks=b.kinks,
-            engine=base,
+            kernel_name=base,
             closed=b.closed,
             torch=partial(_with_param_t, b.torch, 0.0),
         )
@@ -211,7 +224,7 @@ def resolve(spec: ActivationSpec) -> Activation:
         param=value,
         fn=partial(_with_param, b.fn, value),
         kinks=b.kinks,
-        engine=base,
+        kernel_name=base,
         closed=b.closed,
         torch=partial(_with_param_t, b.torch, value),
     )
@@ -297,7 +310,7 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
         param=None,
         fn=partial(_as_float, fn),
         kinks=tuple(sorted(float(k) for k in kinks)),
-        engine=None,
+        kernel_name=None,
     )
     _USER[low] = act
     return act
@@ -352,7 +365,7 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
         base="hermite",
         param=None,
         fn=fn,
-        engine="hermite",
+        kernel_name="hermite",
         hermite=coeffs,
         closed=HermiteSeries(coeffs),
         torch=torch_fn,
@@ -399,7 +412,7 @@ def _rebuild(name: str, base: str, param: float | None, fn: _Fn, kinks: tuple[fl
 
 
 def tabulate(act: ActivationSpec, *, half_width: float = 16.0) -> Tabulation:
-    """The table the compiled engine evaluates for an activation (cached per activation).
+    """The table the compiled kernel evaluates for an activation (cached per activation).
 
     Cells of width ``1/8, 1/16, ...`` are tried until :attr:`Tabulation.max_error` is
     below 2e-14, stops falling below 1e-12 (rounding), or the table would exceed 32768 cells (a kink
@@ -410,7 +423,7 @@ def tabulate(act: ActivationSpec, *, half_width: float = 16.0) -> Tabulation:
     ----------
     act : str or Activation
         Any activation (built-ins too, which is how the tables are tested); the simulator
-        tabulates only user callables (``engine is None``).
+        tabulates only user callables (``kernel_name is None``).
     half_width : float
         The table covers at least ``[-half_width, half_width]``; ``> 0``, finite. Beyond
         it, the tangent lines of the ends (16 covers unit-variance pre-activations: the mass
@@ -444,7 +457,7 @@ def tabulate(act: ActivationSpec, *, half_width: float = 16.0) -> Tabulation:
     return cache[key]
 
 
-def _engine_table(act: Activation, std: float) -> Tabulation:
+def _kernel_table(act: Activation, std: float) -> Tabulation:
     """The table :func:`isoinit.simulate` runs for pre-activations of standard deviation ``std``.
 
     ``half_width = 16 std`` rounded up to a power of 2 (16 to 1024), with one
@@ -468,13 +481,13 @@ def _engine_table(act: Activation, std: float) -> Tabulation:
     if math.isfinite(std) and tab.tail_mass(std) > TABLE_WARN:
         problems.append(
             f"the mean-field pre-activations (standard deviation {std:.3g}) leave the table's range "
-            f"[{tab.lo:g}, {tab.hi:g}] with probability {tab.tail_mass(std):.2g}; beyond it the engine "
+            f"[{tab.lo:g}, {tab.hi:g}] with probability {tab.tail_mass(std):.2g}; beyond it the kernel "
             "extrapolates linearly"
         )
     elif not math.isfinite(std):
         problems.append(
             f"the mean-field pre-activations overflow; beyond the table's range [{tab.lo:g}, {tab.hi:g}] "
-            "the engine extrapolates linearly"
+            "the kernel extrapolates linearly"
         )
     if problems:
         warned.add(half_width)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     pass
 
 
-# --- tabulation: a user callable in the compiled engine -----------------------------------
+# --- tabulation: a user callable in the compiled kernel -----------------------------------
 
 #: :func:`isoinit.simulate` warns when the table of a user callable deviates from it by
 #: more than this (relative to ``max(1, |fn|)``), or when more than this fraction of the
@@ -51,12 +51,12 @@ _CHECK = np.arange(8) / 8.0
 
 @dataclass(frozen=True, eq=False)
 class Tabulation:
-    """A user callable as the compiled engine runs it: a piecewise polynomial.
+    """A user callable as the compiled kernel runs it: a piecewise polynomial.
 
     On ``[lo, hi]``, cut into ``cells`` cells of width ``cell``, each cell holds the
     degree-5 polynomial interpolating ``fn`` at its 6 Chebyshev points (interior points,
     so a kink or jump on a cell boundary costs no accuracy); beyond the ends the table
-    continues along the tangent lines of the end cells (the tails). The engine evaluates it
+    continues along the tangent lines of the end cells (the tails). The kernel evaluates it
     with a floor, a few loads and a Horner scheme.
 
     Attributes
@@ -81,7 +81,7 @@ class Tabulation:
         their spacings are commensurate; otherwise the first, and ``max_error`` shows the
         cost of the others).
     packed : ndarray of float64
-        The table in the engine's layout (``cpp/include/isoinit/activation.hpp``,
+        The table in the kernel's layout (``cpp/include/isoinit/activation.hpp``,
         ``TABLE_HEADER``): the configuration's ``coeffs`` of the ``table`` activation.
     """
 
@@ -96,7 +96,7 @@ class Tabulation:
     packed: NDArray[np.float64] = field(repr=False)
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
-        """The table's values at ``x`` (the compiled evaluator, as the engine runs it).
+        """The table's values at ``x`` (the compiled evaluator, as the kernel runs it).
 
         Parameters
         ----------

@@ -198,7 +198,7 @@ def _network_from_args(
             depth,
             width,
             args.heads,
-            mlp_ratio=args.ratio,
+            ratio=args.ratio,
             norm_position=args.norm_position,
             causal=args.causal,
             activation=args.activation,

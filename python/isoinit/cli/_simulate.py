@@ -1,5 +1,5 @@
 """Command line: ``isoinit simulate`` (per-layer isometry of simulated networks) and
-``isoinit info`` (how the compiled core was built)."""
+``isoinit info`` (how the compiled kernel was built)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ EPILOG_SIMULATE = """examples:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     configs = configurations_from_args(args)
-    mlps = [mlp_from_args(a) for a in configs]  # every option checked before any work
+    networks = [mlp_from_args(a) for a in configs]  # every option checked before any work
     xs = [inputs_from_args(a) for a in configs]
     runs = check.integer("--runs", args.runs, 1, 10**9)
     seed = check.integer("--seed", args.seed, 0, 2**64 - 1)
@@ -49,12 +49,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.plot:
         plot = check_output("--plot", args.plot, overwrite=args.force, flag="--force", suffixes=PLOT_SUFFIXES)
     trajs = []
-    for i, (a, mlp, x) in enumerate(zip(configs, mlps, xs, strict=True)):
+    for i, (a, network, x) in enumerate(zip(configs, networks, xs, strict=True)):
         if i:
             print()
         t0 = time.perf_counter()
         traj = simulate(
-            mlp,
+            network,
             x,
             runs=runs,
             seed=seed,
@@ -63,7 +63,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             progress=None if not args.quiet else False,
             dtype=args.dtype,
         )
-        _print_table(a, mlp, traj, time.perf_counter() - t0)
+        _print_table(a, network, traj, time.perf_counter() - t0)
         trajs.append(traj)
     if csv is not None:
         frames = []
@@ -73,7 +73,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             frame.insert(0, "config", i)
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
-        if any(not isinstance(m.width, int) for m in mlps):
+        if any(not isinstance(m.width, int) for m in networks):
             table["width"] = table["width"].astype(str)
         write_atomic(csv, lambda tmp: table.to_csv(tmp, index=False))
         print(f"# wrote {len(table)} rows to {args.csv}")
@@ -83,11 +83,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(args: argparse.Namespace, mlp: MLP | BlockNetwork, traj: Trajectory, elapsed: float) -> None:
+def _print_table(args: argparse.Namespace, network: MLP | BlockNetwork, traj: Trajectory, elapsed: float) -> None:
     """The per-layer table of one configuration."""
     gap, iso = traj.summary("gap"), traj.summary("isometry")
     print(
-        f"# {mlp.label()}; depth {mlp.depth}, width {args.width}, batch {args.batch}, "
+        f"# {network.label()}; depth {network.depth}, width {args.width}, batch {args.batch}, "
         f"degeneracy {args.degeneracy:g}; {args.runs} runs, seed {args.seed}, sampler {traj.sampler}"
         + ("" if args.dtype == "float64" else f", {args.dtype}")
     )
@@ -100,7 +100,7 @@ def _print_table(args: argparse.Namespace, mlp: MLP | BlockNetwork, traj: Trajec
         print("# gap statistics over the runs with a finite gap; 'singular': runs whose Gram is singular (gap +inf)")
     head = f"{'layer':>5} {'gap mean':>10} {'gap sd':>10} {'iso mean':>10} {'iso sd':>10}"
     print(head + (f" {'singular':>8}" if singular else ""))
-    for layer in range(mlp.depth + 1):
+    for layer in range(network.depth + 1):
         # every run singular: the gap is +inf, not the NaN of an empty mean
         all_inf = gap["runs"][layer] == 0 and gap["inf_runs"][layer] > 0
         g_mean, g_sd = (math.inf, math.nan) if all_inf else (gap["mean"][layer], gap["std"][layer])
@@ -117,20 +117,20 @@ def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], run
     fig, (ax,) = new_figure(width=5.0, height=3.6)
     theory = False
     for traj, x in zip(trajs, xs, strict=True):
-        traj.plot("gap", ax=ax, log=False, label=traj.mlp.label())
+        traj.plot("gap", ax=ax, log=False, label=traj.network.label())
         color = ax.get_lines()[-1].get_color()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DivergenceWarning)
-                mf = meanfield.trajectory(traj.mlp, x)
+                mf = meanfield.trajectory(traj.network, x)
         except ValueError:  # batch norm, attention, gpt2 init: no deterministic infinite-width map
             continue
-        ax.plot(np.arange(traj.mlp.depth + 1), mf.gap, color=color, linestyle="--", linewidth=1.0)
+        ax.plot(np.arange(traj.network.depth + 1), mf.gap, color=color, linestyle="--", linewidth=1.0)
         theory = True
     ax.set_yscale("log")
     ax.set_xlabel("layer l")
     ax.set_ylabel("isometry gap -log I(G^l)")
-    order = {t.mlp.order for t in trajs}
+    order = {t.network.order if isinstance(t.network, MLP) else None for t in trajs}
     where = "after normalization" if order == {"act-norm"} else "block output"
     ax.set_title(
         f"{where}; {runs} runs, 10-90% band" + ("; dashed: mean field (infinite width)" if theory else ""),
@@ -184,5 +184,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     o.add_argument("--force", action="store_true", help="replace existing --csv/--plot files (default: refuse)")
     p.set_defaults(func=cmd_simulate)
-    p = sub.add_parser("info", help="how the compiled core was built (OpenMP, threads, SIMD)")
+    p = sub.add_parser("info", help="how the compiled kernel was built (OpenMP, threads, SIMD)")
     p.set_defaults(func=cmd_info)

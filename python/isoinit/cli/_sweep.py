@@ -59,8 +59,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             options[key] = check.integer(f"--{key}", value, low, high)
     if args.list:
         print(f"# {len(configs)} configurations in {args.file}")
-        for i, mlp in enumerate(configs):
-            print(f"{i:4d}  depth {mlp.depth}, width {mlp.width}: {mlp.label()}")
+        for i, network in enumerate(configs):
+            print(f"{i:4d}  depth {network.depth}, width {network.width}: {network.label()}")
         return 0
     if args.out is None:
         raise ValueError("--out is required (a .csv, .csv.gz, .parquet or .pq path); got none")
@@ -97,8 +97,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if "gap" in df:
         gap = last.groupby("config")["gap"].mean()
         print(f"{'config':>6} {'final gap':>10}  configuration")
-        for i, mlp in enumerate(configs):
-            print(f"{i:6d} {gap.get(i, float('nan')):10.4g}  depth {mlp.depth}, width {mlp.width}: {mlp.label()}")
+        for i, network in enumerate(configs):
+            final = gap.get(i, float("nan"))
+            print(f"{i:6d} {final:10.4g}  depth {network.depth}, width {network.width}: {network.label()}")
     return 0
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _validate as check
 from .._io import check_output, write_atomic
+from ..networks.mlp import MLP
 from ._common import activation_help, add_network_options, fmt, inputs_from_args, mlp_from_args
 
 __all__ = ["DEFAULT_RHO", "cmd_hermite", "cmd_meanfield", "register"]
@@ -143,15 +144,17 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
 
     if args.compare_runs < 0:
         raise ValueError(f"--compare-runs must be >= 0 (0 = no simulation); got {args.compare_runs}")
-    mlp = mlp_from_args(args)
+    network = mlp_from_args(args)
     x = inputs_from_args(args)
     csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force") if args.csv else None
     t0 = time.perf_counter()
-    mf = trajectory(mlp, x)
+    mf = trajectory(network, x)
     elapsed = time.perf_counter() - t0
-    where = {"act-norm": "after normalization", "norm-act": "after the activation"}.get(mlp.order, "residual stream")
+    where = "residual stream"
+    if isinstance(network, MLP):
+        where = {"act-norm": "after normalization", "norm-act": "after the activation"}[network.order]
     print(
-        f"# {mlp.label()}; depth {mlp.depth}, batch {args.batch}, input dim {x.shape[1]}, "
+        f"# {network.label()}; depth {network.depth}, batch {args.batch}, input dim {x.shape[1]}, "
         f"degeneracy {args.degeneracy:g}, input seed {args.input_seed}"
     )
     print(
@@ -165,7 +168,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         traj = simulate(
-            mlp,
+            network,
             x,
             runs=args.compare_runs,
             seed=check.integer("--seed", args.seed, 0, 2**64 - 1),
@@ -179,7 +182,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         )
         cols += f" {'sim gap':>10} {'sim sd':>10}"
     print(cols)
-    for layer in range(mlp.depth + 1):
+    for layer in range(network.depth + 1):
         line = f"{layer:5d} {fmt(mf.gap[layer])} {fmt(mf.isometry[layer])} {fmt(mf.potential[layer])}"
         if sim is not None:
             line += f" {fmt(sim['mean'][layer])} {fmt(sim['std'][layer])}"

@@ -108,7 +108,8 @@ class FigureResult:
         ``potential``, ``gap_complement``, ``kbar``, ``correlation``, ``beta0``; ``loss``,
         ``accuracy``, ``gap_act`` for the training figures; ``effective_rank``), ``stage``
         (which Gram was measured), ``protocol``, the configuration (``activation, center,
-        scale, order, gain, width, degeneracy``), ``run`` (-1 for theory), ``x_name``
+        scale, order, norm_position, gain, width, degeneracy``: ``order`` an MLP's,
+        ``norm_position`` a block network's, the other empty), ``run`` (-1 for theory), ``x_name``
         (``layer``, ``rho``, ``alpha``, or ``norm``: the k-th layer norm of
         ``transformer-ln``), ``x``, ``value`` and ``diverged_at`` (layer at which that run
         overflowed, -1 if never).

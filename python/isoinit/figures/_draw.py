@@ -221,15 +221,15 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel(spec.ylabel, fontsize=8)
     c0 = all_m[0].curve
-    widths = sorted({m.curve.mlp.widths()[0] for m in all_m})
+    widths = sorted({m.curve.network.widths()[0] for m in all_m})
     degs = sorted({m.curve.degeneracy for m in all_m})
     info = (
-        f"n={BATCH}, d={'/'.join(map(str, widths))}, L={c0.mlp.depth}, degeneracy "
+        f"n={BATCH}, d={'/'.join(map(str, widths))}, L={c0.network.depth}, degeneracy "
         f"{'/'.join(f'{g:g}' for g in degs)}, seed {ctx.seed}"
     )
     if spec.caption:
         info += "\n" + spec.caption
-    blocks = all(not isinstance(m.curve.mlp, MLP) for m in all_m)
+    blocks = all(not isinstance(m.curve.network, MLP) for m in all_m)
     if blocks:  # plain tick labels: block networks' gaps move within a decade or two
         from matplotlib.ticker import FuncFormatter
 
@@ -243,7 +243,7 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
         header(
             ctx,
             info,
-            norm_act=any(m.curve.mlp.order == "norm-act" for m in all_m),
+            norm_act=any(isinstance(m.curve.network, MLP) and m.curve.network.order == "norm-act" for m in all_m),
             blocks=blocks,
         ),
     )

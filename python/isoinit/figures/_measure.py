@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .. import _renamed
 from .._warnings import CollapseWarning, DivergenceWarning
 from ..inputs import degenerate
 from ..metrics import _measure
@@ -65,6 +66,7 @@ CSV_COLUMNS = [
     "center",
     "scale",
     "order",
+    "norm_position",
     "gain",
     "width",
     "degeneracy",
@@ -164,21 +166,27 @@ def _gram_value(quantity: str, g: _F) -> float:
 # --------------------------------------------------------------------------------------
 
 
+@_renamed.fields(mlp="network")
 @dataclass(frozen=True)
 class Curve:
     """One line of a panel: a network on the degenerate input, over ``runs`` networks.
 
-    ``mlp`` is an :class:`~isoinit.MLP` or a block network (:class:`~isoinit.ResidualMLP`,
+    ``network`` is an :class:`~isoinit.MLP` or a block network (:class:`~isoinit.ResidualMLP`,
     ...): a block network is measured at its block outputs under either protocol, with the
     mean field only where :func:`isoinit.meanfield.trajectory` covers it.
     """
 
     label: str
-    mlp: MLP | BlockNetwork
+    network: MLP | BlockNetwork
     degeneracy: float
     runs: int
     quantity: str = "gap"  # gap, potential or gap_complement
     bound: bool = False
+
+    @property
+    def mlp(self) -> MLP | BlockNetwork:
+        """The old name of :attr:`network` (renamed in 0.2.0), kept as an alias."""
+        return self.network
 
 
 @dataclass
@@ -219,10 +227,10 @@ class Trajectories(Measurement):
     measured: list[list[Measured]]
 
 
-def _stage_name(mlp: MLP | BlockNetwork, quantity: str, protocol: str) -> str:
-    if isinstance(mlp, BlockNetwork):
+def _stage_name(network: MLP | BlockNetwork, quantity: str, protocol: str) -> str:
+    if isinstance(network, BlockNetwork):
         return "block output (the residual stream after each block)"
-    out = mlp.output_stage
+    out = network.output_stage
     if protocol == "authors" and quantity != "potential":
         return "authors: mean of after-activation and after-normalization (l >= 1)"
     return f"block output (after {out})"
@@ -232,44 +240,44 @@ def _no_norm(mlp: MLP) -> MLP:
     return MLP(1, 1, mlp.act, "none", gain=mlp.gain, bias=mlp.bias)
 
 
-def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> tuple[_F | None, str | None]:
+def meanfield(network: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> tuple[_F | None, str | None]:
     """The infinite-width trajectory of ``quantity`` layer by layer, NaN after a failure.
 
     A block network has one only where :func:`isoinit.meanfield.trajectory` covers it
     (``None`` when that raises :class:`ValueError`: not implemented for this network).
     """
-    if isinstance(mlp, BlockNetwork):
+    if isinstance(network, BlockNetwork):
         if quantity not in ("gap", "potential"):
             return None, None
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
-                mf = mean_field.trajectory(mlp, x)
+                mf = mean_field.trajectory(network, x)
             except ValueError:
                 return None, None
         values = np.asarray(mf.metrics[quantity], dtype=np.float64)
         note = None if mf.diverged_at < 0 else f"the mean-field trajectory breaks down at layer {mf.diverged_at}"
         return values, note
-    if "batch" in (mlp.centering, mlp.scaling):
+    if "batch" in (network.centering, network.scaling):
         return None, None
     authors = protocol == "authors" and quantity != "potential"
-    out = np.full(mlp.depth + 1, np.nan)
+    out = np.full(network.depth + 1, np.nan)
     note = None
     g = mean_field.input_gram(x)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         out[0] = _gram_value(quantity, g)
-        for layer in range(1, mlp.depth + 1):
+        for layer in range(1, network.depth + 1):
             try:
-                g_next = mean_field.block_map(mlp, g, layer)
+                g_next = mean_field.block_map(network, g, layer)
                 if not np.all(np.isfinite(g_next)):
                     raise FloatingPointError("non-finite Gram")
                 value = _gram_value(quantity, g_next)
                 if authors:
-                    if mlp.order == "act-norm":
-                        mid = mean_field.block_map(_no_norm(mlp), g, 1)
+                    if network.order == "act-norm":
+                        mid = mean_field.block_map(_no_norm(network), g, 1)
                     else:
-                        mid = mlp.gain**2 * g + mlp.bias**2
+                        mid = network.gain**2 * g + network.bias**2
                     value = 0.5 * (value + _gram_value(quantity, mid))
             except (ValueError, ArithmeticError) as err:
                 note = f"the mean-field map fails at layer {layer} ({type(err).__name__}: {err})"
@@ -281,17 +289,17 @@ def meanfield(mlp: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) -> t
 
 def measure(ctx: Context, curve: Curve) -> Measured:
     """Simulate ``curve`` under the context's protocol, with its mean field and bound."""
-    mlp = curve.mlp
-    d = mlp.widths()[0]
+    network = curve.network
+    d = network.widths()[0]
     x = ctx.x(d, curve.degeneracy)
     # a block network has no after-activation stage of its own: its block output under both protocols
-    authors = ctx.protocol == "authors" and curve.quantity != "potential" and isinstance(mlp, MLP)
+    authors = ctx.protocol == "authors" and curve.quantity != "potential" and isinstance(network, MLP)
     complement = curve.quantity == "gap_complement"
     with warnings.catch_warnings():
         # expected in some figures: reported through diverged_at / collapsed_at, drawn on the figure
         warnings.simplefilter("ignore", DivergenceWarning)
         warnings.simplefilter("ignore", CollapseWarning)
-        traj = simulate(mlp, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement, progress=False)
+        traj = simulate(network, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement, progress=False)
     if complement:
         assert traj.grams is not None
         if authors:
@@ -308,7 +316,7 @@ def measure(ctx: Context, curve: Curve) -> Measured:
     else:
         values = traj.output(curve.quantity)
     notes: list[str] = []
-    where = f"{ctx.name}, {curve.label} ({mlp.label()})"
+    where = f"{ctx.name}, {curve.label} ({network.label()})"
     div = traj.diverged_at
     if (div >= 0).any():
         notes.append(
@@ -321,7 +329,7 @@ def measure(ctx: Context, curve: Curve) -> Measured:
             f"{where}: Gram singular in float64 (gap = +inf) in "
             f"{int(inf.any(axis=1).sum())}/{div.size} runs, first at layer {first}"
         )
-    mf, mf_note = meanfield(mlp, x, curve.quantity, ctx.protocol)
+    mf, mf_note = meanfield(network, x, curve.quantity, ctx.protocol)
     if mf_note:
         notes.append(f"{where}: {mf_note}")
     bound = None
@@ -330,11 +338,11 @@ def measure(ctx: Context, curve: Curve) -> Measured:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             anchor = float(np.nanmean(pot[:, 1]))
-        bound = potential_bound(anchor, beta0(mlp.act, mlp.gain), mlp.depth, start=1)
+        bound = potential_bound(anchor, beta0(network.act, network.gain), network.depth, start=1)
     return Measured(
         curve,
         np.asarray(values, dtype=np.float64),
-        _stage_name(mlp, curve.quantity, ctx.protocol),
+        _stage_name(network, curve.quantity, ctx.protocol),
         div,
         mf,
         bound,
@@ -344,20 +352,22 @@ def measure(ctx: Context, curve: Curve) -> Measured:
 
 def rows(ctx: Context, panel: str, m: Measured) -> pd.DataFrame:
     """The tidy rows of a measured curve: simulation, then mean field and bound if any."""
-    mlp = m.curve.mlp
-    layers = np.arange(mlp.depth + 1)
+    network = m.curve.network
+    layers = np.arange(network.depth + 1)
+    order, position = (network.order, None) if isinstance(network, MLP) else (None, network.norm_position)
     runs = m.values.shape[0]
     base: dict[str, Any] = dict(
         figure=ctx.name,
         panel=panel,
         curve=m.curve.label,
         protocol=ctx.protocol,
-        activation=mlp.act.name,
-        center=mlp.centering,
-        scale=mlp.scaling,
-        order=mlp.order,
-        gain=mlp.gain,
-        width=mlp.widths()[0],
+        activation=network.act.name,
+        center=network.centering,
+        scale=network.scaling,
+        order=order,
+        norm_position=position,
+        gain=network.gain,
+        width=network.widths()[0],
         degeneracy=m.curve.degeneracy,
         x_name="layer",
     )
@@ -451,6 +461,7 @@ def theory_frame(
             "center": "layer",
             "scale": "layer",
             "order": "act-norm",
+            "norm_position": None,
             "gain": 1.0,
             "width": width,
             "degeneracy": np.nan,

@@ -101,7 +101,8 @@ def _tidy(
             "activation": net.act.name,
             "center": net.centering,
             "scale": net.scaling,
-            "order": net.order,
+            "order": None,
+            "norm_position": net.norm_position,
             "gain": net.gain,
             "width": net.width,
             "degeneracy": degeneracy,
@@ -217,7 +218,7 @@ def _draw_transformer_ln(ctx: Context, m: TransformerLN, png: Path) -> None:
     layout(
         fig,
         f"{ctx.name}: {ctx.description}\n"
-        f"pre-norm transformer, L={m.depth} blocks, d={m.width}, {m.heads} heads, MLP ratio 4, gelu, "
+        f"pre-norm transformer, L={m.depth} blocks, d={m.width}, {m.heads} heads, ratio 4, gelu, "
         f"init=gpt2, n={m.tokens} tokens, seed {ctx.seed}; before ln1.l: the output of block l-1 "
         "(the input for l = 1, rows at mean square 1); before ln2.l: resid1; before ln_f: the last resid2",
     )
@@ -235,7 +236,7 @@ def _draw_transformer_ln(ctx: Context, m: TransformerLN, png: Path) -> None:
 def transformer_ln(ctx: Context) -> TransformerLN:
     """Figure ``transformer-ln``: the gap around every layer norm of GPT-2 small at initialization.
 
-    A 12-block pre-norm transformer of GPT-2 small's shape (width 768, 12 heads, MLP ratio 4,
+    A 12-block pre-norm transformer of GPT-2 small's shape (width 768, 12 heads, ratio 4,
     GELU, ``init="gpt2"``, final layer norm), on 64 Gaussian tokens
     (:func:`isoinit.inputs.gaussian`) and on 64 repeated tokens
     (:func:`isoinit.inputs.repeated_tokens`), 10 runs by default: the gap just before and
@@ -310,8 +311,8 @@ class RankCollapse(Measurement):
 
 def _collapse_stacks(depth: int, d: int, heads: int) -> list[tuple[str, BlockNetwork]]:
     return [
-        ("attention only", Network(d, (Attention(heads=heads, residual=False, position="none"),) * depth)),
-        ("attention + residual", Network(d, (Attention(heads=heads, residual=True, position="none"),) * depth)),
+        ("attention only", Network(d, (Attention(heads=heads, residual=False, norm_position="none"),) * depth)),
+        ("attention + residual", Network(d, (Attention(heads=heads, residual=True, norm_position="none"),) * depth)),
         ("pre-norm transformer", Transformer(depth, d, heads=heads)),
     ]
 
@@ -348,8 +349,8 @@ def _draw_rank_collapse(ctx: Context, m: RankCollapse, png: Path) -> None:
         fig,
         f"{ctx.name}: {ctx.description}\n"
         f"L={m.depth} blocks, d={m.width}, {m.heads} heads, init=gaussian, no norm except the transformer's "
-        f"(layer norm, pre-norm, final norm, gelu MLP ratio 4); n={m.tokens} Gaussian tokens, seed {ctx.seed}; "
-        f"a numerically singular Gram (gap = +inf) is drawn at {GAP_CEILING:g}",
+        f"(layer norm, pre-norm, final norm, gelu feedforward, ratio 4); n={m.tokens} Gaussian tokens, "
+        f"seed {ctx.seed}; a numerically singular Gram (gap = +inf) is drawn at {GAP_CEILING:g}",
     )
     style_legend(fig, meanfield=False, bound=False, broke=False, singular=singular, runs=m.runs)
     save_png(fig, png)
@@ -417,7 +418,7 @@ _RESIDUAL_VARIANTS: Sequence[tuple[str, dict[str, Any]]] = (
 def residual(ctx: Context) -> Spec:
     """Figure ``residual``: the gap of residual MLPs against depth.
 
-    Depth 30, width 1000, MLP ratio 4, layer norm, on the paper's input of degeneracy 5,
+    Depth 30, width 1000, ratio 4, layer norm, on the paper's input of degeneracy 5,
     10 runs by default: pre- and post-norm, residual scale 1 and ``1/sqrt(L)``, one panel per
     activation (relu, tanh). The mean field is dashed where
     :func:`isoinit.meanfield.trajectory` covers residual MLPs (it is left out while that raises

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .. import _renamed
 from .. import _validate as check
 from ..activations import Activation, ActivationSpec, resolve
 from .mlp import MAX_DEPTH, MAX_WIDTH, NORM_PRESETS, Weights
@@ -73,16 +74,28 @@ def _alpha(value: object) -> float | str:
     return check.real("alpha", value)
 
 
+class _Normed:
+    """What every block has: where its norm sits, :attr:`norm_position`."""
+
+    norm_position: Position
+
+    @property
+    def position(self) -> Position:
+        """The old name of :attr:`norm_position` (renamed in 0.2.0), kept as an alias."""
+        return self.norm_position
+
+
 def _common(block: Any) -> None:
     set_ = object.__setattr__
     check.choice("norm", block.norm, _BLOCK_NORMS)
-    check.choice("position", block.position, get_args(Position))
+    check.choice("norm_position", block.norm_position, get_args(Position))
     set_(block, "alpha", _alpha(block.alpha))
     set_(block, "residual", check.boolean("residual", block.residual))
 
 
+@_renamed.fields(position="norm_position")
 @dataclass(frozen=True)
-class Feedforward:
+class Feedforward(_Normed):
     """A (residual) MLP block: ``f(U) = Lin2(sigma(Lin1(U)))``, hidden width ``ratio * d``.
 
     Parameters
@@ -93,9 +106,9 @@ class Feedforward:
         Use ``f(U) = sigma(Lin(U))`` instead (the residual kernel of the follow-up analysis).
     norm : {"layer", "rms", "batch", "center", "none"}
         The block's normalization (layer norm: centering and scaling, no affine part).
-    position : {"pre", "post", "none"}
+    norm_position : {"pre", "post", "none"}
         ``pre``: ``X + alpha f(Norm(X))``; ``post``: ``Norm(X + alpha f(X))``; ``none``:
-        no normalization.
+        no normalization. (``position``, its old name, is accepted too.)
     residual : bool
         Add the block's input (``False``: ``X' = f(...)``, an MLP-only stack).
     alpha : float or "1/sqrt(L)"
@@ -105,7 +118,7 @@ class Feedforward:
     ratio: float = 4.0
     one_layer: bool = False
     norm: BlockNorm = "layer"
-    position: Position = "pre"
+    norm_position: Position = "pre"
     residual: bool = True
     alpha: Alpha = 1.0
 
@@ -118,8 +131,9 @@ class Feedforward:
         object.__setattr__(self, "ratio", ratio)
 
 
+@_renamed.fields(position="norm_position")
 @dataclass(frozen=True)
-class Attention:
+class Attention(_Normed):
     """A multi-head softmax self-attention block with an output projection.
 
     Per head (``d_h = d / heads``): ``softmax(Q K^T / sqrt(d_h)) V`` with ``Q = U Wq``,
@@ -132,14 +146,14 @@ class Attention:
         Number of heads; must divide the width.
     causal : bool
         Token ``i`` attends to tokens ``j <= i`` only.
-    norm, position, residual, alpha
+    norm, norm_position, residual, alpha
         As for :class:`Feedforward`.
     """
 
     heads: int = 1
     causal: bool = False
     norm: BlockNorm = "layer"
-    position: Position = "pre"
+    norm_position: Position = "pre"
     residual: bool = True
     alpha: Alpha = 1.0
 
@@ -149,8 +163,9 @@ class Attention:
         object.__setattr__(self, "causal", check.boolean("causal", self.causal))
 
 
+@_renamed.fields(position="norm_position")
 @dataclass(frozen=True)
-class TransformerBlock:
+class TransformerBlock(_Normed):
     """Attention then a feedforward block, each with its own norm and residual sum.
 
     Stages (``stages=True``): pre-norm ``ln1, attn, resid1, ln2, hidden, mlp, resid2``
@@ -165,8 +180,9 @@ class TransformerBlock:
         The feedforward's hidden width over the width (4).
     causal : bool
     norm : {"layer", "rms", "batch", "center", "none"}
-    position : {"pre", "post"}
-        GPT-2 is pre-norm; the original transformer post-norm.
+    norm_position : {"pre", "post"}
+        GPT-2 is pre-norm; the original transformer post-norm. (``position``, its old
+        name, is accepted too.)
     alpha : float or "1/sqrt(L)"
         Residual scale of both halves.
     final_norm : bool
@@ -178,15 +194,15 @@ class TransformerBlock:
     ratio: float = 4.0
     causal: bool = False
     norm: BlockNorm = "layer"
-    position: Position = "pre"
+    norm_position: Position = "pre"
     alpha: Alpha = 1.0
     final_norm: bool = False
     residual: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         _common(self)
-        if self.position == "none":
-            raise ValueError("position must be 'pre' or 'post' for a transformer block; got 'none'")
+        if self.norm_position == "none":
+            raise ValueError("norm_position must be 'pre' or 'post' for a transformer block; got 'none'")
         object.__setattr__(self, "heads", check.integer("heads", self.heads, 1, MAX_WIDTH))
         object.__setattr__(self, "causal", check.boolean("causal", self.causal))
         object.__setattr__(self, "final_norm", check.boolean("final_norm", self.final_norm))
@@ -218,8 +234,12 @@ class BlockNetwork(ABC):
     _act: Activation
 
     @abstractmethod
-    def blocks_(self) -> tuple[Block, ...]:
+    def block_list(self) -> tuple[Block, ...]:
         """The blocks, in order."""
+
+    def blocks_(self) -> tuple[Block, ...]:
+        """The old name of :meth:`block_list` (renamed in 0.2.0), kept as an alias."""
+        return self.block_list()
 
     @property
     @abstractmethod
@@ -233,12 +253,12 @@ class BlockNetwork(ABC):
 
     def widths(self) -> tuple[int, ...]:
         """The width after every block (the residual stream keeps the width)."""
-        return (self.width,) * len(self.blocks_())
+        return (self.width,) * len(self.block_list())
 
     @property
     def norm(self) -> str:
         """The first block's norm (the column ``norm`` of tables)."""
-        return self.blocks_()[0].norm
+        return self.block_list()[0].norm
 
     @property
     def centering(self) -> str:
@@ -251,22 +271,34 @@ class BlockNetwork(ABC):
         return NORM_PRESETS[self.norm][1]
 
     @property
+    def norm_position(self) -> Position:
+        """Where the first block's norm sits: ``"pre"``, ``"post"`` or ``"none"``.
+
+        The column ``norm_position`` of tables.
+        """
+        return self.block_list()[0].norm_position
+
+    @property
     def order(self) -> str:
-        """The first block's norm position, ``"pre-norm"``, ``"post-norm"`` or ``"no-norm"``."""
-        p = self.blocks_()[0].position
-        return "no-norm" if p == "none" else f"{p}-norm"
+        """:attr:`norm_position` as ``"pre-norm"``, ``"post-norm"`` or ``"no-norm"``.
+
+        Kept for compatibility: since 0.2.0 ``order`` names an MLP's order of activation
+        and normalization only (the tables' column ``order`` is empty for a block network,
+        whose norm position is the column ``norm_position``).
+        """
+        return "no-norm" if self.norm_position == "none" else f"{self.norm_position}-norm"
 
     def _resolved_alpha(self, alpha: float | str) -> float:
-        return 1.0 / math.sqrt(len(self.blocks_())) if alpha == "1/sqrt(L)" else float(alpha)
+        return 1.0 / math.sqrt(len(self.block_list())) if alpha == "1/sqrt(L)" else float(alpha)
 
     def _core_blocks(self) -> list[dict[str, Any]]:
         """The blocks as the kernel's keyword arguments (isoinit._core.BlockSpec)."""
         out = []
-        for b in self.blocks_():
+        for b in self.block_list():
             center, scale = NORM_PRESETS[b.norm]
             kw: dict[str, Any] = {
                 "kind": _KIND[type(b)],
-                "position": b.position,
+                "position": b.norm_position,  # the kernel's name of the norm position
                 "center": center,
                 "scale": scale,
                 "eps": self.eps,
@@ -285,7 +317,7 @@ class BlockNetwork(ABC):
         return out
 
     def _check_blocks(self) -> None:
-        for i, b in enumerate(self.blocks_()):
+        for i, b in enumerate(self.block_list()):
             if isinstance(b, (Attention, TransformerBlock)) and self.width % b.heads:
                 raise ValueError(f"heads must divide the width; got heads={b.heads} and width={self.width} (block {i})")
 
@@ -303,7 +335,7 @@ class BlockNetwork(ABC):
 
     def label(self) -> str:
         """Short human-readable description."""
-        norm = "no norm" if self.order == "no-norm" else f"{self.norm} norm, {self.order}"
+        norm = "no norm" if self.norm_position == "none" else f"{self.norm} norm, {self.norm_position}-norm"
         parts = [self.architecture, self.act.name, norm]
         if self.init != "gaussian":
             parts.append(f"init={self.init}")
@@ -337,7 +369,7 @@ class Network(BlockNetwork):
     --------
     An attention-only stack (Dong et al. 2021's rank-collapse baseline)::
 
-        Network(64, [Attention(heads=4, residual=False, position="none")] * 12)
+        Network(64, [Attention(heads=4, residual=False, norm_position="none")] * 12)
     """
 
     width: int
@@ -366,7 +398,7 @@ class Network(BlockNetwork):
         self._common_init()
         self._check_blocks()
 
-    def blocks_(self) -> tuple[Block, ...]:
+    def block_list(self) -> tuple[Block, ...]:
         """The blocks, in order."""
         return self.blocks
 
@@ -421,7 +453,7 @@ class ResidualMLP(BlockNetwork):
             ratio=4.0 if one else self.ratio,  # type: ignore[arg-type]
             one_layer=one,
             norm=self.norm,
-            position=self.norm_position,
+            norm_position=self.norm_position,
             alpha=self.alpha,
         )
         object.__setattr__(self, "ratio", None if one else block.ratio)
@@ -429,7 +461,7 @@ class ResidualMLP(BlockNetwork):
         object.__setattr__(self, "_blocks", (block,) * self.depth)
         self._common_init()
 
-    def blocks_(self) -> tuple[Block, ...]:
+    def block_list(self) -> tuple[Block, ...]:
         """The blocks, in order."""
         return self._blocks
 
@@ -439,6 +471,7 @@ class ResidualMLP(BlockNetwork):
         return "residual-mlp"
 
 
+@_renamed.fields(mlp_ratio="ratio")
 @dataclass(frozen=True)
 class Transformer(BlockNetwork):
     """A stack of ``depth`` transformer blocks (:class:`TransformerBlock`).
@@ -451,8 +484,9 @@ class Transformer(BlockNetwork):
         Model width ``d`` (the batch's number of columns: one row per token).
     heads : int
         Attention heads; must divide ``width``.
-    mlp_ratio : float
-        The feedforward's hidden width over ``width`` (4).
+    ratio : float
+        The feedforward's hidden width over ``width`` (4). (``mlp_ratio``, its old name, is
+        accepted too.)
     norm_position : {"pre", "post"}
         ``pre``: GPT-2's block, with a final layer norm after the last block; ``post``: the
         original transformer's.
@@ -481,7 +515,7 @@ class Transformer(BlockNetwork):
     depth: int
     width: int
     heads: int
-    mlp_ratio: float = 4.0
+    ratio: float = 4.0
     norm_position: Literal["pre", "post"] = "pre"
     causal: bool = False
     init: Init = "gaussian"
@@ -503,10 +537,10 @@ class Transformer(BlockNetwork):
         object.__setattr__(self, "final_norm", final)
         block = TransformerBlock(
             heads=self.heads,
-            ratio=self.mlp_ratio,
+            ratio=self.ratio,
             causal=self.causal,
             norm=self.norm,
-            position=self.norm_position,
+            norm_position=self.norm_position,
             alpha=self.alpha,
         )
         last = TransformerBlock(
@@ -514,21 +548,26 @@ class Transformer(BlockNetwork):
             ratio=block.ratio,
             causal=block.causal,
             norm=block.norm,
-            position=block.position,
+            norm_position=block.norm_position,
             alpha=block.alpha,
             final_norm=final,
         )
         object.__setattr__(self, "heads", block.heads)
-        object.__setattr__(self, "mlp_ratio", block.ratio)
+        object.__setattr__(self, "ratio", block.ratio)
         object.__setattr__(self, "alpha", block.alpha)
         object.__setattr__(self, "causal", block.causal)
         object.__setattr__(self, "_blocks", (block,) * (self.depth - 1) + (last,))
         self._common_init()
         self._check_blocks()
 
-    def blocks_(self) -> tuple[Block, ...]:
+    def block_list(self) -> tuple[Block, ...]:
         """The blocks, in order."""
         return self._blocks
+
+    @property
+    def mlp_ratio(self) -> float:
+        """The old name of :attr:`ratio` (renamed in 0.2.0), kept as an alias."""
+        return self.ratio
 
     @property
     def architecture(self) -> str:

@@ -116,14 +116,16 @@ _HINTS = typing.get_type_hints(MLP)
 FIELDS: tuple[Field, ...] = tuple(_field(f, _HINTS[f.name]) for f in dataclasses.fields(MLP) if f.init)
 
 #: The configuration columns of every table (``to_frame``, sweeps, the command line's CSV):
-#: the MLP's fields, activation and normalization first, then ``architecture`` (which
-#: network: ``"mlp"`` or a block network's name).
+#: the MLP's fields, activation and normalization first, ``order`` (an MLP's, ``None`` for a
+#: block network) followed by ``norm_position`` (a block network's, ``None`` for an MLP),
+#: then ``architecture`` (which network: ``"mlp"`` or a block network's name).
 TABLE_COLUMNS: tuple[str, ...] = (
     "activation",
     "norm",
     "center",
     "scale",
     "order",
+    "norm_position",
     *(f.name for f in FIELDS if f.name not in ("activation", "norm", "center", "scale", "order")),
     "architecture",
 )

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import _renamed
 from .._version import __version__
 from ..networks import MLP, BlockNetwork
 from ..networks.fields import TABLE_COLUMNS
@@ -23,30 +24,40 @@ __all__ = ["CONFIG_FIELDS", "Provenance", "config_columns", "describe_input"]
 CONFIG_FIELDS: tuple[str, ...] = TABLE_COLUMNS
 
 
-def config_columns(mlp: MLP | BlockNetwork) -> dict[str, Any]:
-    """The configuration of ``mlp`` as table columns (:data:`CONFIG_FIELDS`, in that order).
+@_renamed.keywords(mlp="network")
+def config_columns(network: MLP | BlockNetwork) -> dict[str, Any]:
+    """The configuration of ``network`` as table columns (:data:`CONFIG_FIELDS`, in that order).
 
     ``activation`` is the canonical spec (:attr:`isoinit.activations.Activation.name`),
     ``center``/``scale`` the steps in effect (:attr:`MLP.centering`, :attr:`MLP.scaling`),
-    ``width`` an int, or ``"d1,d2,..."`` for per-block widths. For a block network
-    (:mod:`isoinit.blocks`) ``norm``, ``center`` and ``scale`` are its first block's,
-    ``order`` its norm position (``"pre-norm"``, ``"post-norm"``, ``"no-norm"``) and
-    ``architecture`` says which network it is (``"mlp"`` for an :class:`~isoinit.MLP`).
+    ``width`` an int, or ``"d1,d2,..."`` for per-block widths. ``order`` is an MLP's
+    (``"act-norm"`` or ``"norm-act"``; ``None`` for a block network), ``norm_position`` a
+    block network's (``"pre"``, ``"post"`` or ``"none"``, its first block's; ``None`` for an
+    MLP). For a block network (:mod:`isoinit.blocks`) ``norm``, ``center`` and ``scale`` are
+    its first block's; ``architecture`` says which network it is (``"mlp"`` for an
+    :class:`~isoinit.MLP`). ``mlp=``, the old keyword of ``network``, is accepted too.
     """
-    width: int | str = mlp.width if isinstance(mlp.width, int) else ",".join(str(w) for w in mlp.width)
+    order: str | None = None
+    position: str | None = None
+    if isinstance(network, BlockNetwork):
+        position, architecture = network.norm_position, network.architecture
+    else:
+        order, architecture = network.order, "mlp"
+    width = network.width if isinstance(network.width, int) else ",".join(str(w) for w in network.width)
     return {
-        "activation": mlp.act.name,
-        "norm": mlp.norm,
-        "center": mlp.centering,
-        "scale": mlp.scaling,
-        "order": mlp.order,
-        "depth": mlp.depth,
+        "activation": network.act.name,
+        "norm": network.norm,
+        "center": network.centering,
+        "scale": network.scaling,
+        "order": order,
+        "norm_position": position,
+        "depth": network.depth,
         "width": width,
-        "gain": mlp.gain,
-        "bias": mlp.bias,
-        "weights": mlp.weights,
-        "eps": mlp.eps,
-        "architecture": mlp.architecture if isinstance(mlp, BlockNetwork) else "mlp",
+        "gain": network.gain,
+        "bias": network.bias,
+        "weights": network.weights,
+        "eps": network.eps,
+        "architecture": architecture,
     }
 
 

@@ -9,12 +9,14 @@ is stored as its arrays plus one JSON header:
 - ``.nc`` (NetCDF-4 through xarray and netCDF4, ``pip install 'isoinit[xarray]'``): the
   Dataset of ``to_xarray()``, whose attribute ``isoinit`` is the header.
 
-The header names the class, the format version, the configuration (every ``MLP`` field; the
-activation by its spec, or by its Hermite coefficients), the provenance and the fields that
-are not arrays (seed, sampler, stages, ...). Fields are handled generically, so a per-run
-field added to a result later (e.g. another breakdown layer next to ``diverged_at``) is saved
-and loaded without a change here. Files are written atomically and never replace an
-existing file unless asked (:mod:`isoinit._io`).
+The header names the class, the format version, the configuration under ``network`` (every
+field of the ``MLP`` or block network; the activation by its spec, or by its Hermite
+coefficients), the provenance and the fields that are not arrays (seed, sampler, stages,
+...). Version 1 (before 0.2.0's renames) named the configuration ``mlp``, a block's norm
+position ``position`` and a transformer's ``ratio`` ``mlp_ratio``; such files still load.
+Fields are handled generically, so a per-run field added to a result later (e.g. another
+breakdown layer next to ``diverged_at``) is saved and loaded without a change here. Files
+are written atomically and never replace an existing file unless asked (:mod:`isoinit._io`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ Result = Any
 __all__ = ["load", "register_result", "save", "to_xarray"]
 
 FORMAT = "isoinit-result"
-FORMAT_VERSION = 1
+#: The version files are written in; :func:`load` reads every version of :data:`READS`.
+FORMAT_VERSION = 2
+#: Version 1 is version 2 with the configuration under ``mlp`` (and the old field names
+#: of the block networks, which their constructors still take).
+READS = (1, 2)
 SUFFIXES = (".npz", ".nc")
 _HEADER = "__isoinit__"
 
@@ -52,26 +58,26 @@ _HEADER = "__isoinit__"
 # --------------------------------------------------------------------------------------
 
 
-def mlp_to_dict(mlp: MLP | BlockNetwork) -> dict[str, Any]:
+def network_to_dict(network: MLP | BlockNetwork) -> dict[str, Any]:
     """Every ``MLP`` (or block network) field as JSON; the activation by spec or by its
     Hermite coefficients; a block network's class under ``"architecture"`` and its blocks
     (for :class:`~isoinit.Network`) as one dict each with the block's class under ``"block"``."""
-    act = mlp.act
+    act = network.act
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(mlp):  # type: ignore[arg-type]
+    for f in dataclasses.fields(network):  # type: ignore[arg-type]
         if f.init:
-            v = getattr(mlp, f.name)
+            v = getattr(network, f.name)
             if f.name == "blocks":
                 v = [{"block": type(b).__name__, **_init_fields(b)} for b in v]
             out[f.name] = list(v) if isinstance(v, tuple) else v
-    if isinstance(mlp, BlockNetwork):
-        out["architecture"] = type(mlp).__name__
-    given = mlp.activation  # a spec string stays a string, an Activation an Activation (MLP == compares it)
+    if isinstance(network, BlockNetwork):
+        out["architecture"] = type(network).__name__
+    given = network.activation  # a spec string stays a string, an Activation an Activation (MLP == compares it)
     if act.hermite is not None:
         out["activation"] = {"hermite": [float(c) for c in act.hermite], "name": act.name}
         if isinstance(given, str):
             out["activation"]["spec"] = given
-    elif act.engine is not None:
+    elif act.kernel_name is not None:
         spec = act.base if act.param is None else f"{act.base}({act.param!r})"
         out["activation"] = given if isinstance(given, str) else {"spec": spec}
     else:
@@ -95,8 +101,9 @@ _NETWORKS: dict[str, type[BlockNetwork]] = {c.__name__: c for c in (Network, Res
 _BLOCKS: dict[str, Any] = {c.__name__: c for c in (Feedforward, Attention, TransformerBlock)}
 
 
-def mlp_from_dict(data: dict[str, Any]) -> MLP | BlockNetwork:
-    """The ``MLP`` (or block network) of :func:`mlp_to_dict`."""
+def network_from_dict(data: dict[str, Any]) -> MLP | BlockNetwork:
+    """The ``MLP`` (or block network) of :func:`network_to_dict` (or of a version-1 file:
+    the constructors take the old field names)."""
     kw = dict(data)
     cls: Any = _NETWORKS[kw.pop("architecture")] if "architecture" in kw else MLP
     if "blocks" in kw:
@@ -171,8 +178,8 @@ def _split(result: Result) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     for f in dataclasses.fields(result):
         v = getattr(result, f.name)
-        if f.name == "mlp":
-            header["mlp"] = mlp_to_dict(v)
+        if f.name == "network":
+            header["network"] = network_to_dict(v)
         elif f.name == "provenance":
             header["provenance"] = None if v is None else v.to_dict()
         elif isinstance(v, np.ndarray):
@@ -191,17 +198,17 @@ def _join(header: Any, arrays: dict[str, np.ndarray], where: str) -> Result:
     """The result of a header and its arrays (``where`` names the file in errors)."""
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{where} is not an isoinit result file (no isoinit header)")
-    if header.get("format_version") != FORMAT_VERSION:
+    if header.get("format_version") not in READS:
         raise ValueError(
             f"{where} has isoinit result format version {header.get('format_version')!r}; "
-            f"this isoinit reads version {FORMAT_VERSION}"
+            f"this isoinit reads versions {', '.join(map(str, READS))}"
         )
     classes = _classes()
     cls = classes.get(str(header.get("class")))
     if cls is None:
         raise ValueError(f"{where}: class must be one of {', '.join(classes)}; got {header.get('class')!r}")
     try:
-        kw: dict[str, Any] = {"mlp": mlp_from_dict(header["mlp"])}
+        kw: dict[str, Any] = {"network": network_from_dict(header["network" if "network" in header else "mlp"])}
         prov = header.get("provenance")
         kw["provenance"] = None if prov is None else Provenance.from_dict(prov)
         for name in header["arrays"]:
@@ -267,7 +274,7 @@ def to_xarray(result: Result) -> Any:
         ds = ds.assign_coords(run=np.arange(ds.sizes["run"]))
     # the metrics are variables named as the metrics; the header lists them under their keys
     ds.attrs["isoinit"] = json.dumps(header)
-    ds.attrs["configuration"] = result.mlp.label()
+    ds.attrs["configuration"] = result.network.label()
     return ds
 
 

@@ -34,8 +34,8 @@ class MetricsView:
     """Base of the result classes: typed access to their metric arrays, summaries,
     equality and pickling.
 
-    A subclass is a frozen dataclass with at least the fields ``mlp`` (the
-    :class:`~isoinit.MLP`) and ``metrics`` (a dict from every name of
+    A subclass is a frozen dataclass with at least the fields ``network`` (the
+    :class:`~isoinit.MLP` or block network) and ``metrics`` (a dict from every name of
     :data:`isoinit.metrics.METRICS` to its array) and implements :meth:`_outputs`.
 
     A result that holds only some metrics (a simulation with ``metrics=[...]``) has a field
@@ -60,7 +60,7 @@ class MetricsView:
         registered from a Python callable as that callable (which must pickle).
     """
 
-    mlp: MLP | BlockNetwork
+    network: MLP | BlockNetwork
     metrics: dict[str, _F]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -117,9 +117,14 @@ class MetricsView:
         return self._metric("condition")
 
     @property
+    def mlp(self) -> MLP | BlockNetwork:
+        """The old name of :attr:`network` (renamed in 0.2.0), kept as an alias."""
+        return self.network
+
+    @property
     def depth(self) -> int:
         """Number of blocks ``L``."""
-        return self.mlp.depth
+        return self.network.depth
 
     def _metric(self, name: str) -> _F:
         """The array of metric ``name``; :class:`ValueError` if the result did not compute it.
@@ -243,7 +248,7 @@ class MetricsView:
         meanfield = not hasattr(self, "runs")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            plot_runs(ax, finite, label=label or self.mlp.label(), linestyle="--" if meanfield else "-", color=None)
+            plot_runs(ax, finite, label=label or self.network.label(), linestyle="--" if meanfield else "-", color=None)
         if log is None:
             seen = finite[np.isfinite(finite)]
             log = bool(seen.size) and bool((seen > 0).all())

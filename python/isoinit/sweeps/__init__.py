@@ -11,7 +11,7 @@ FILE`` runs.
 
 Seeds
 -----
-Every configuration is simulated with the *same* ``seed``. The engine draws run ``r``'s
+Every configuration is simulated with the *same* ``seed``. The kernel draws run ``r``'s
 layer ``l`` from the counter-based stream ``(seed, r, l)``, so the rows of a sweep depend
 only on (configuration, seed, run, layer), never on the backend, the order in which
 configurations finish, or the thread count. Using one seed for all configurations gives

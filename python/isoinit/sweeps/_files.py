@@ -11,6 +11,11 @@ import pandas as pd
 from .. import _io
 from .. import _validate as check
 
+#: The configuration columns that are empty for some networks (``order`` for a block
+#: network, ``norm_position`` for an MLP): text, read back as ``None`` when a CSV holds
+#: none of them (rather than as a float column of NaN).
+_OPTIONAL_TEXT = ("order", "norm_position")
+
 
 def _format(path: Path) -> str:
     """``"csv"`` or ``"parquet"``, from the suffix."""
@@ -118,4 +123,7 @@ def load(path: str | Path) -> pd.DataFrame:
     # exact float round trip: pandas >= 3 parses that way by default (and deprecates the option)
     exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
     df: pd.DataFrame = pd.read_csv(p, keep_default_na=False, na_values=["", "NaN", "nan"], **exact)  # type: ignore[call-overload]
+    for name in _OPTIONAL_TEXT:
+        if name in df and df[name].isna().all():
+            df[name] = pd.Series([None] * len(df), index=df.index, dtype=object)
     return df

@@ -62,11 +62,11 @@ def make_inputs(inputs: InputSpec, d_default: int | None = None) -> NDArray[np.f
     return degenerate(n, d, inputs.get("degeneracy", 100.0), seed=seed)
 
 
-def _input_dim(inputs: InputSpec, mlp: MLP | BlockNetwork) -> Any:
+def _input_dim(inputs: InputSpec, network: MLP | BlockNetwork) -> Any:
     """The input dimension a configuration gets (``None``: a fixed array).
 
     Checked by :func:`make_inputs`.
     """
     if isinstance(inputs, Mapping):
-        return inputs["d"] if "d" in inputs else mlp.widths()[0]
+        return inputs["d"] if "d" in inputs else network.widths()[0]
     return None

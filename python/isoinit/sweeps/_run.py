@@ -146,16 +146,16 @@ def sweep(
         threads = check.integer("threads", threads, 1, 4096)
     chosen = _check_metrics(metrics)
     client = _client(backend)
-    for i, mlp in enumerate(configs):
-        if mlp.act.engine is None:
+    for i, network in enumerate(configs):
+        if network.act.kernel_name is None:
             raise ValueError(
-                f"configuration {i} has activation {mlp.act.name!r}, a Python callable the "
+                f"configuration {i} has activation {network.act.name!r}, a Python callable the "
                 "compiled simulator cannot run (define it by Hermite coefficients instead)"
             )
     cache: dict[Any, NDArray[np.float64]] = {}
     xs = []
-    for mlp in configs:
-        key = _input_dim(inputs, mlp)
+    for network in configs:
+        key = _input_dim(inputs, network)
         if key not in cache:
             cache[key] = make_inputs(inputs, key)
         xs.append(cache[key])
@@ -165,8 +165,8 @@ def sweep(
     try:
         if client is None:
             parts = []
-            for mlp, x in zip(configs, xs, strict=True):
-                parts.append(_run_config(mlp, x, *args))
+            for network, x in zip(configs, xs, strict=True):
+                parts.append(_run_config(network, x, *args))
                 bar.update(1)
         else:
             parts = _run_dask(client, configs, xs, args, bar)
@@ -188,7 +188,7 @@ _Part = tuple[pd.DataFrame, NDArray[np.int64]]
 
 
 def _run_config(
-    mlp: MLP | BlockNetwork,
+    network: MLP | BlockNetwork,
     x: NDArray[np.float64],
     runs: int,
     seed: int,
@@ -200,14 +200,14 @@ def _run_config(
 
     The one task of both backends, so they agree by construction.
     """
-    sampler: Sampler = "auto" if metrics is None else _sampler_of_every_metric(mlp, x, stages)
+    sampler: Sampler = "auto" if metrics is None else _sampler_of_every_metric(network, x, stages)
     # sweep() reports breakdowns once for all configurations, so simulate's per-configuration
     # DivergenceWarning is silenced. The filters are process-wide: on a threaded Dask worker,
     # other threads' DivergenceWarnings (and no other warning) are hidden during this call.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         traj = simulate(
-            mlp,
+            network,
             x,
             runs=runs,
             seed=seed,
@@ -224,7 +224,7 @@ def _run_config(
     return frame, traj.diverged_at
 
 
-def _sampler_of_every_metric(mlp: MLP | BlockNetwork, x: NDArray[np.float64], stages: bool) -> Sampler:
+def _sampler_of_every_metric(network: MLP | BlockNetwork, x: NDArray[np.float64], stages: bool) -> Sampler:
     """The sampler ``simulate(sampler="auto")`` picks when it computes every metric.
 
     ``"auto"`` weighs the cost of the metrics asked for, so a subset can pick the other
@@ -232,8 +232,8 @@ def _sampler_of_every_metric(mlp: MLP | BlockNetwork, x: NDArray[np.float64], st
     same whichever metrics a sweep asks for.
     """
     n, d0 = x.shape
-    cfg = _core_config(mlp, "weights", stages, False)
-    return cast(Sampler, _resolve_sampler("auto", mlp, cfg, n, d0, _map_shapes(cfg, d0)))
+    cfg = _core_config(network, "weights", stages, False)
+    return cast(Sampler, _resolve_sampler("auto", network, cfg, n, d0, _map_shapes(cfg, d0)))
 
 
 def _run_dask(
@@ -252,8 +252,8 @@ def _run_dask(
         if id(x) not in scattered:
             scattered[id(x)] = client.scatter(x, hash=False)
     futures = [
-        client.submit(_run_config, mlp, scattered[id(x)], *args, key=f"isoinit-sweep-{tag}-{i}", pure=False)
-        for i, (mlp, x) in enumerate(zip(configs, xs, strict=True))
+        client.submit(_run_config, network, scattered[id(x)], *args, key=f"isoinit-sweep-{tag}-{i}", pure=False)
+        for i, (network, x) in enumerate(zip(configs, xs, strict=True))
     ]
     try:
         for _ in as_completed(futures):  # type: ignore[no-untyped-call]

@@ -31,7 +31,7 @@ _ATTENTION_REASON = (
 
 def _check_network(net: BlockNetwork) -> None:
     """Refuse what has no deterministic, width-independent infinite-width map."""
-    for i, b in enumerate(net.blocks_()):
+    for i, b in enumerate(net.block_list()):
         if isinstance(b, (Attention, TransformerBlock)):
             kind = "an attention block" if isinstance(b, Attention) else "a transformer block (attention + MLP)"
             raise ValueError(
@@ -46,8 +46,8 @@ def _check_network(net: BlockNetwork) -> None:
             "0.02^2 d_in grows without bound as d_in -> infinity and there is no infinite-width limit. "
             "Use isoinit.simulate(net, X, runs=...) at the width of interest."
         )
-    for i, b in enumerate(net.blocks_()):
-        if b.norm == "batch" and b.position != "none":
+    for i, b in enumerate(net.block_list()):
+        if b.norm == "batch" and b.norm_position != "none":
             raise ValueError(
                 f"batch normalization (block {i}) has no entrywise infinite-width map: every Gram "
                 "entry depends on the whole batch Gram (Theory §4). Use "
@@ -150,8 +150,8 @@ def _normalize(norm: str, eps: float, x: _ResidualStream) -> _ResidualStream:
 
 def _feedforward(net: BlockNetwork, b: Feedforward, x: _ResidualStream) -> _ResidualStream:
     """One :class:`~isoinit.blocks.Feedforward` block on the stream's state; see :func:`trajectory`."""
-    normed = b.position != "none"
-    u = _normalize(b.norm, net.eps, x) if normed and b.position == "pre" else x
+    normed = b.norm_position != "none"
+    u = _normalize(b.norm, net.eps, x) if normed and b.norm_position == "pre" else x
     gain2, bias2 = net.gain**2, net.bias**2
     mu, hidden = _gauss(net.act, gain2 * u.gram() + bias2)
     if b.one_layer:  # f(U) = sigma(Lin(U)): row i has the mean mu_i over features
@@ -163,7 +163,7 @@ def _feedforward(net: BlockNetwork, b: Feedforward, x: _ResidualStream) -> _Resi
         out = _ResidualStream(x.c + (a * a) * cf, x.m + a * mf)
     else:
         out = _ResidualStream(cf, mf)
-    if normed and b.position == "post":
+    if normed and b.norm_position == "post":
         out = _normalize(b.norm, net.eps, out)
     return out
 
@@ -183,7 +183,7 @@ def _stream_grams(net: BlockNetwork, x: _F, g0: _F) -> tuple[_F, int, str]:
     n = k.shape[0]
     grams = np.full((net.depth + 1, n, n), np.nan)
     grams[0] = k
-    for layer, b in enumerate(net.blocks_(), start=1):
+    for layer, b in enumerate(net.block_list(), start=1):
         assert isinstance(b, Feedforward)  # _check_network refused the others
         try:
             with np.errstate(over="ignore", invalid="ignore"):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 
+from .. import _renamed
 from ..networks.mlp import MLP
 from .hermite import moments
 
 __all__ = ["mf_constants"]
 
 
-def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
+@_renamed.keywords(mlp="network")
+def mf_constants(network: MLP) -> tuple[list[float], list[float]]:
     """Per-block mean-field centering and scaling constants for ``center="mf"``/``scale="mf"``.
 
     ``act-norm``: the pre-activation of a block whose input rows have mean square 1 is
@@ -26,29 +28,30 @@ def mf_constants(mlp: MLP) -> tuple[list[float], list[float]]:
 
     Parameters
     ----------
-    mlp : MLP
+    network : MLP
+        ``mlp=``, its old keyword, is accepted too.
 
     Returns
     -------
     centers, scales : list of float
-        One per block; both empty unless ``mlp`` centers or scales with ``"mf"``.
+        One per block; both empty unless ``network`` centers or scales with ``"mf"``.
 
     Raises
     ------
     ValueError
         If a scale would be 0 (a constant activation, or gain and bias 0).
     """
-    depth, act = mlp.depth, mlp.act
-    if mlp.centering != "mf" and mlp.scaling != "mf":
+    depth, act = network.depth, network.act
+    if network.centering != "mf" and network.scaling != "mf":
         return [], []
-    if mlp.order == "act-norm":
-        m = moments(act, gain=math.hypot(mlp.gain, mlp.bias))
+    if network.order == "act-norm":
+        m = moments(act, gain=math.hypot(network.gain, network.bias))
         var = m.m2 - m.c0**2
         if not var > 0:
             raise ValueError(f"activation {act.name!r} is constant under N(0, 1): mf scaling would divide by 0")
         return [m.c0] * depth, [math.sqrt(var)] * depth
     q_later = moments(act, gain=1.0).m2
-    scales = [math.sqrt(mlp.gain**2 * (1.0 if k == 0 else q_later) + mlp.bias**2) for k in range(depth)]
+    scales = [math.sqrt(network.gain**2 * (1.0 if k == 0 else q_later) + network.bias**2) for k in range(depth)]
     if not all(s > 0 for s in scales):
         raise ValueError("mf scaling would divide by 0 (gain and bias are 0)")
     return [0.0] * depth, scales

@@ -24,12 +24,12 @@ _F = NDArray[np.float64]
 
 def _check_supported(mlp: MLP) -> None:
     """Refuse what is not an MLP, and batch normalization (no entrywise map)."""
-    check.instance("mlp", mlp, MLP, "an isoinit.MLP")
+    check.instance("network", mlp, MLP, "an isoinit.MLP")
     if mlp.centering == "batch" or mlp.scaling == "batch":
         raise ValueError(
             f"batch normalization (center={mlp.centering!r}, scale={mlp.scaling!r}) has no "
             "entrywise infinite-width map: every Gram entry depends on the whole batch Gram "
-            "(Theory §4). Use isoinit.simulate(mlp, X, runs=...) at a large "
+            "(Theory §4). Use isoinit.simulate(network, X, runs=...) at a large "
             "width as its infinite-width limit."
         )
 

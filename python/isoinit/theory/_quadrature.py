@@ -35,7 +35,7 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 def _key(act: Activation) -> tuple[Any, ...]:
     """Cache key: builtins by name; user callables by function identity too."""
-    user_fn = act.fn if act.engine is None else None
+    user_fn = act.fn if act.kernel_name is None else None
     return (act.name, act.base, act.param, act.kinks, act.hermite, user_fn)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import _renamed
 from .. import _validate as check
 from ..activations import ActivationSpec
 from ..networks.mlp import MLP
@@ -111,38 +112,41 @@ def trajectory_potential_bound(traj: object, *, start: int = 0) -> _F:
     Parameters
     ----------
     traj : MeanFieldTrajectory or Trajectory
-        Anything with ``.mlp`` and either an ``.output(metric)`` method giving the block
-        outputs' values, shape ``(runs, depth + 1)`` (a simulated :class:`isoinit.Trajectory`,
-        with or without ``stages``; the bound is anchored on the mean over runs), or a
-        ``.potential`` array of shape ``(depth + 1,)`` (a ``MeanFieldTrajectory``).
+        Anything with ``.network`` (or ``.mlp``, its old name) and either an
+        ``.output(metric)`` method giving the block outputs' values, shape
+        ``(runs, depth + 1)`` (a simulated :class:`isoinit.Trajectory`, with or without
+        ``stages``; the bound is anchored on the mean over runs), or a ``.potential`` array
+        of shape ``(depth + 1,)`` (a ``MeanFieldTrajectory``).
     start : int
         Anchor layer.
     """
-    mlp = getattr(traj, "mlp", None)
+    network = getattr(traj, "network", None)
+    if network is None:  # an object of the caller's own may still call it by its old name
+        network = getattr(traj, "mlp", None)
     output = getattr(traj, "output", None)
     pot = output("potential") if callable(output) else getattr(traj, "potential", None)
-    if mlp is None or pot is None:
-        raise ValueError(f"traj must have .mlp and .output('potential') or .potential; got {type(traj).__name__}")
+    if network is None or pot is None:
+        raise ValueError(f"traj must have .network and .output('potential') or .potential; got {type(traj).__name__}")
     if (
-        mlp.order != "act-norm"
-        or mlp.centering not in ("layer", "mf")
-        or mlp.scaling not in ("layer", "mf")
-        or mlp.bias != 0.0
-        or mlp.eps != 0.0
+        network.order != "act-norm"
+        or network.centering not in ("layer", "mf")
+        or network.scaling not in ("layer", "mf")
+        or network.bias != 0.0
+        or network.eps != 0.0
     ):
         raise ValueError(
             "the potential bound is proven for act-norm blocks with layer (or mf) centering and "
-            f"scaling, bias 0 and eps 0; got {mlp.label()}, eps={mlp.eps:g}"
+            f"scaling, bias 0 and eps 0; got {network.label()}, eps={network.eps:g}"
         )
     p = np.asarray(pot, dtype=np.float64)
-    if p.ndim not in (1, 2) or p.shape[-1] != mlp.depth + 1:
+    if p.ndim not in (1, 2) or p.shape[-1] != network.depth + 1:
         raise ValueError(
             "the potential must have shape (depth + 1,) or (runs, depth + 1) with depth + 1 = "
-            f"{mlp.depth + 1}; got shape {p.shape}"
+            f"{network.depth + 1}; got shape {p.shape}"
         )
     if p.ndim == 2:
         p = p.mean(axis=0)
-    return potential_bound(float(p[start]), beta0(mlp.act, mlp.gain), mlp.depth, start=start)
+    return potential_bound(float(p[start]), beta0(network.act, network.gain), network.depth, start=start)
 
 
 # --------------------------------------------------------------------------------------
@@ -191,14 +195,15 @@ def scaling_isometry_lower_bound(norms: ArrayLike) -> _F | float:
 # --------------------------------------------------------------------------------------
 
 
+@_renamed.fields(mlp="network")
 @dataclass(frozen=True)
 class Prediction:
     """What the infinite-width theory predicts for the correlations of one network.
 
     Attributes
     ----------
-    mlp : MLP
-        The network.
+    network : MLP
+        The network (``mlp`` is its old name, kept as an alias).
     kernel : {"centered", "rms"} or None
         The correlation map of one block: ``"centered"`` (``kbar``: centering and scaling
         after the activation), ``"rms"`` (``kappa / E sigma^2``: scaling without centering
@@ -213,11 +218,16 @@ class Prediction:
         The prediction in words, naming the normalization it is about.
     """
 
-    mlp: MLP
+    network: MLP
     kernel: Kernel | None
     fixed_point: FixedPoint | None
     potential_bound: bool
     statement: str
+
+    @property
+    def mlp(self) -> MLP:
+        """The old name of :attr:`network` (renamed in 0.2.0), kept as an alias."""
+        return self.network
 
     @property
     def rate(self) -> float | None:
@@ -233,8 +243,9 @@ _FIXED_POINT_WORDS = {
 }
 
 
-def predict(mlp: MLP) -> Prediction:
-    """The infinite-width prediction for the correlations of ``mlp``, for its own normalization.
+@_renamed.keywords(mlp="network")
+def predict(network: MLP) -> Prediction:
+    """The infinite-width prediction for the correlations of ``network``, for its own normalization.
 
     At infinite width every off-diagonal correlation of a block's input evolves by one
     scalar map when the block ends with a scaling step that fixes the diagonal (Theory §4):
@@ -254,50 +265,50 @@ def predict(mlp: MLP) -> Prediction:
 
     Parameters
     ----------
-    mlp : MLP
+    network : MLP
         The network (its activation, gain, bias, centering, scaling and order; widths and
-        depth play no role).
+        depth play no role). ``mlp=``, its old keyword, is accepted too.
 
     Returns
     -------
     Prediction
     """
-    mlp = check.instance("mlp", mlp, MLP, "an isoinit.MLP")
-    act, g, b = mlp.act, mlp.gain, mlp.bias
-    where = f"{mlp.label()}"
-    if "batch" in (mlp.centering, mlp.scaling):
+    network = check.instance("network", network, MLP, "an isoinit.MLP")
+    act, g, b = network.act, network.gain, network.bias
+    where = f"{network.label()}"
+    if "batch" in (network.centering, network.scaling):
         return Prediction(
-            mlp, None, None, False,
+            network, None, None, False,
             f"{where}: batch normalization mixes the whole batch into every entry, so there is no "
             "entrywise infinite-width map; simulate it at large width",
         )  # fmt: skip
-    if mlp.scaling == "none":
+    if network.scaling == "none":
         return Prediction(
-            mlp, None, None, False,
+            network, None, None, False,
             f"{where}: without a scaling step the diagonal evolves with the correlations (the NNGP "
             "recursion), so no single correlation map applies; see isoinit.meanfield.trajectory",
         )  # fmt: skip
-    if mlp.order == "act-norm" and mlp.centering == "none" and mlp.scaling == "mf":
+    if network.order == "act-norm" and network.centering == "none" and network.scaling == "mf":
         return Prediction(
-            mlp, None, None, False,
+            network, None, None, False,
             f"{where}: mf scaling without centering leaves rows of mean square E sigma^2 / Var sigma, "
             "not 1, so the next block sees another gain; see isoinit.meanfield.trajectory",
         )  # fmt: skip
     s2 = g * g + b * b
     if not s2 > 0:
-        raise ValueError(f"mlp must have gain or bias > 0 for a prediction; got gain={g}, bias={b}")
+        raise ValueError(f"network must have gain or bias > 0 for a prediction; got gain={g}, bias={b}")
 
     def pre(r: _F) -> _F:
         return (g * g * r + b * b) / s2  # the pre-activation correlation (act-norm)
 
-    if mlp.order == "act-norm" and mlp.centering in ("layer", "mf"):
+    if network.order == "act-norm" and network.centering in ("layer", "mf"):
         kernel: Kernel = "centered"
         s = math.sqrt(s2)
         fp = kernel_fixed_point(
             lambda r: centered_kernel(act, pre(r), gain=s),
             lambda r: centered_kernel_derivative(act, pre(r), gain=s) * (g * g / s2),
         )
-    elif mlp.order == "act-norm":
+    elif network.order == "act-norm":
         kernel = "rms"
         s = math.sqrt(s2)
         fp = kernel_fixed_point(
@@ -319,7 +330,7 @@ def predict(mlp: MLP) -> Prediction:
     words = _FIXED_POINT_WORDS[fp.kind].format(rate=fp.rate, star=fp.rho_star)
     if bound:
         words += f" = 1 / (2 - beta_0), and the potential obeys gamma(G^l) <= gamma(G^0) {fp.rate:.4g}^l"
-    return Prediction(mlp, kernel, fp, bound, f"{where}: {words}")
+    return Prediction(network, kernel, fp, bound, f"{where}: {words}")
 
 
 def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from .. import _renamed
 from .. import _validate as check
 from .._warnings import DivergenceWarning
 from ..metrics import METRICS, _measure
@@ -53,6 +54,7 @@ def __dir__() -> list[str]:
 _F = NDArray[np.float64]
 
 
+@_renamed.fields(mlp="network")
 @dataclass(frozen=True, eq=False)
 class MeanFieldTrajectory(MetricsView):
     """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP` or residual MLP.
@@ -63,8 +65,9 @@ class MeanFieldTrajectory(MetricsView):
 
     Attributes
     ----------
-    mlp : MLP or BlockNetwork
-        The configuration (widths play no role): an MLP or a network of feedforward blocks.
+    network : MLP or BlockNetwork
+        The configuration (widths play no role): an MLP or a network of feedforward blocks
+        (``mlp`` is its old name, kept as an alias).
     grams : ndarray, shape (depth + 1, n, n)
         ``G^0`` (the input with rows scaled to mean square 1, ``X X^T / d``) and the block
         outputs ``G^1..G^L``.
@@ -89,7 +92,7 @@ class MeanFieldTrajectory(MetricsView):
     :class:`~isoinit.results.MetricsView`).
     """
 
-    mlp: MLP | BlockNetwork
+    network: MLP | BlockNetwork
     grams: _F = field(repr=False)
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
@@ -112,7 +115,7 @@ class MeanFieldTrajectory(MetricsView):
         cols: dict[str, object] = {"layer": np.arange(layers)}
         cols.update({m: self.metrics[m] for m in METRICS})
         cols["source"] = "meanfield"
-        cols.update(config_columns(self.mlp))
+        cols.update(config_columns(self.network))
         df: pd.DataFrame = pd.DataFrame(cols)
         if self.provenance is not None:  # as for simulations and sweep tables
             df.attrs["isoinit"] = {"provenance": self.provenance.to_dict()}
@@ -142,7 +145,8 @@ def input_gram(X: ArrayLike) -> _F:
     return np.asarray(g)
 
 
-def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
+@_renamed.keywords(mlp="network")
+def block_map(network: MLP, G: ArrayLike, layer: int = 1) -> _F:
     """One block's infinite-width map ``G^(l-1) -> G^l``.
 
     Pre-activation covariance ``Sigma = gain^2 G + bias^2`` (Theory §2); with
@@ -162,8 +166,9 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
 
     Parameters
     ----------
-    mlp : MLP
-        Batch centering or scaling is refused (``ValueError``).
+    network : MLP
+        Batch centering or scaling is refused (``ValueError``). ``mlp=``, its old keyword,
+        is accepted too.
     G : array_like, shape (n, n)
         Input Gram with a constant diagonal ``q > 0`` (as along any trajectory), finite.
     layer : int
@@ -178,17 +183,17 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     Raises
     ------
     TypeError
-        If ``mlp`` is not an :class:`~isoinit.MLP`, ``G`` is not made of real numbers or
+        If ``network`` is not an :class:`~isoinit.MLP`, ``G`` is not made of real numbers or
         ``layer`` is not an integer.
     ValueError
         For batch normalization, a ``G`` that is not a finite square matrix with ``n >= 2``
         and a constant positive diagonal, or ``layer`` outside ``[1, depth]``.
     """
-    _check_supported(mlp)
+    _check_supported(network)
     g = check.array("G", G, ndim=2)
     if g.shape[0] != g.shape[1] or g.shape[0] < 2:
         raise ValueError(f"G must be a square (n, n) matrix with n >= 2; got shape {g.shape}")
-    layer = check.integer("layer", layer, 1, mlp.depth)
+    layer = check.integer("layer", layer, 1, network.depth)
     diag = np.diag(g)
     q = float(diag.mean())
     if not q > 0 or np.max(np.abs(diag - q)) > 1e-9 * q:
@@ -199,10 +204,10 @@ def block_map(mlp: MLP, G: ArrayLike, layer: int = 1) -> _F:
     n = g.shape[0]
     iu = np.triu_indices(n, 1)
     try:
-        q_out, rho = _step(mlp, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
+        q_out, rho = _step(network, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
     except _Breakdown as err:
         warnings.warn(
-            f"mean-field block_map broke down numerically at layer {layer} ({mlp.label()}): {err}; "
+            f"mean-field block_map broke down numerically at layer {layer} ({network.label()}): {err}; "
             "the output Gram is NaN",
             DivergenceWarning,
             stacklevel=2,
@@ -223,8 +228,9 @@ def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
     return _stream_grams(net, check.batch("X", X), input_gram(X))
 
 
-def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
-    """Infinite-width Gram trajectory ``G^0..G^L`` of the batch ``X`` through ``mlp``.
+@_renamed.keywords(mlp="network")
+def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
+    """Infinite-width Gram trajectory ``G^0..G^L`` of the batch ``X`` through ``network``.
 
     For an :class:`~isoinit.MLP`, applies :func:`block_map` ``depth`` times to
     :func:`input_gram` ``(X)`` (the mean-field recursion of Joudaki, Daneshmand and Bach
@@ -260,9 +266,10 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
 
     Parameters
     ----------
-    mlp : MLP or BlockNetwork
+    network : MLP or BlockNetwork
         An MLP, a :class:`~isoinit.ResidualMLP` or a :class:`~isoinit.Network`
-        of feedforward blocks with ``init="gaussian"``.
+        of feedforward blocks with ``init="gaussian"``. ``mlp=``, its old keyword, is
+        accepted too.
     X : array_like, shape (n, d)
         The batch (rows are samples, ``n >= 2``, no all-zero row).
 
@@ -273,7 +280,7 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     Raises
     ------
     TypeError
-        If ``mlp`` is not an :class:`~isoinit.MLP` or block network, or ``X`` is not made of
+        If ``network`` is not an :class:`~isoinit.MLP` or block network, or ``X`` is not made of
         real numbers.
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
@@ -296,17 +303,19 @@ def trajectory(mlp: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
     samples and layer for activations without a closed-form kernel, instead of one cached
     table per layer (times: docs/performance.md).
     """
-    if isinstance(mlp, BlockNetwork):
-        grams, diverged_at, reason = _network_grams(mlp, X)
+    if isinstance(network, BlockNetwork):
+        grams, diverged_at, reason = _network_grams(network, X)
     else:
-        grams, diverged_at, reason = _grams(mlp, X)
+        grams, diverged_at, reason = _grams(network, X)
     if diverged_at >= 0:
         warnings.warn(
             f"the mean-field trajectory broke down numerically at layer {diverged_at} "
-            f"({mlp.label()}): {reason}; its Grams and metrics from that layer on are NaN "
+            f"({network.label()}): {reason}; its Grams and metrics from that layer on are NaN "
             "(see MeanFieldTrajectory.diverged_at)",
             DivergenceWarning,
             stacklevel=2,
         )
     prov = Provenance(describe_input(check.array("X", X, ndim=2)), sampler="meanfield")
-    return MeanFieldTrajectory(mlp=mlp, grams=grams, metrics=_measure(grams), diverged_at=diverged_at, provenance=prov)
+    return MeanFieldTrajectory(
+        network=network, grams=grams, metrics=_measure(grams), diverged_at=diverged_at, provenance=prov
+    )
