@@ -75,7 +75,8 @@ def test_prediction_follows_the_mean_field_for_layer_norm() -> None:
     # both contract to isometry (the geometric rate is the asymptotic one: near rho = 1 the
     # mean field contracts more slowly than the prediction)
     pred, mf = c.correlation, c.meanfield.mean_abs_corr
-    assert pred[0] == mf[0] and (np.diff(pred) < 0).all() and (np.diff(mf) < 0).all()
+    assert pred[0] == pytest.approx(mf[0], rel=ROUNDING)  # the same input correlation, two code paths
+    assert (np.diff(pred) < 0).all() and (np.diff(mf) < 0).all()
     assert pred[-1] < 0.6 * pred[0] and mf[-1] < 0.6 * mf[0] and (pred[1:] < mf[1:]).all()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..activations import Activation
+from ..metrics import gram
 from ..networks.blocks import Attention, BlockNetwork, Feedforward, TransformerBlock
 from ..networks.mlp import NORM_PRESETS
 from ._breakdown import _TINY, _Breakdown, _moments, _overflow, _underflow
@@ -178,7 +179,7 @@ def _stream_grams(net: BlockNetwork, x: _F, g0: _F) -> tuple[_F, int, str]:
     x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True))
     m = x.mean(axis=1)
     xc = x - m[:, None]
-    state = _ResidualStream(xc @ xc.T / x.shape[1], m)
+    state = _ResidualStream(gram(xc), m)
     k = g0
     n = k.shape[0]
     grams = np.full((net.depth + 1, n, n), np.nan)
