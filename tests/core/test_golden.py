@@ -348,6 +348,9 @@ ENVIRONMENTS = {
     "glibc non-FMA libm": {"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX"},
     "isoinit scalar loops": {"ISOINIT_SIMD": "off"},
 }
+_CPUINFO = Path("/proc/cpuinfo")
+if _CPUINFO.exists() and "avx512f" in _CPUINFO.read_text():  # OpenBLAS's AVX-512 kernels run here too
+    ENVIRONMENTS["OpenBLAS SkylakeX"] = {"OPENBLAS_CORETYPE": "SkylakeX"}
 
 
 def _cross_kernel() -> None:
