@@ -92,7 +92,7 @@ struct Config {
         if (!(c > 0) || !std::isfinite(c)) throw std::invalid_argument("mf scaling constants must be finite and > 0");
     }
     act.validate();
-    if (!blocks.empty()) validate_blocks(n, d0);
+    if (!blocks.empty()) validate_blocks(d0);
     if (sampler == Sampler::gram) {
       const std::string why = gram_refusal(n, d0);
       if (!why.empty()) throw std::invalid_argument(why);
@@ -116,7 +116,7 @@ struct Config {
   }
 
   /// The checks of a block network (blocks non-empty), naming the parameter.
-  void validate_blocks(Eigen::Index n, Eigen::Index d0) const {
+  void validate_blocks(Eigen::Index d0) const {
     if (blocks.size() != widths.size())
       throw std::invalid_argument("blocks must have one entry per width; got " + std::to_string(blocks.size()) +
                                   " blocks and " + std::to_string(widths.size()) + " widths");
