@@ -15,17 +15,13 @@ status, an exception raised after the call returned instead of by it, or no exit
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 # the test's cases and child process, so that the bench times exactly what the test checks
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
-from test_interrupt import CASES, child_script
+from test_interrupt import CASES, check_interrupted, interrupt
 
 TARGET = 1.0
 #: A process still running this long after SIGINT counts as not interrupted.
@@ -34,33 +30,8 @@ HANG = 60.0
 
 def latency(case: str) -> float:
     """Seconds from SIGINT to the child's exit; AssertionError when the interrupt is broken."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", child_script(case)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"},
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "go", f"{case}: the child ended before its long call"
-        time.sleep(1.0)
-        assert proc.poll() is None, f"{case}: the call finished before the signal"
-        sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=HANG)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{case}: still running {HANG:.0f} s after SIGINT") from None
-        elapsed = time.perf_counter() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "KeyboardInterrupt" in err, f"{case}: no KeyboardInterrupt\n{err[-2000:]}"
-    assert proc.returncode == -signal.SIGINT, f"{case}: exit status {proc.returncode}\n{err[-2000:]}"
-    last = out.splitlines()[-1]
-    assert last.startswith("c_exception "), f"{case}: not raised by the compiled call (its last event: {last})"
+    out, err, returncode, elapsed = interrupt(case, HANG)
+    check_interrupted(case, out, err, returncode)
     return elapsed
 
 

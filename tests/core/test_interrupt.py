@@ -86,9 +86,12 @@ def child_script(case: str) -> str:
     return HARNESS.format(setup="\n".join(setup), call=call)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_ctrl_c_interrupts_the_compiled_call(case: str) -> None:
+def interrupt(case: str, within: float) -> tuple[str, str, int, float]:
+    """Run ``case`` in a child, SIGINT it a second into its long call, wait at most ``within`` s.
+
+    Returns its stdout, stderr, exit status and the seconds from SIGINT to its exit;
+    AssertionError if the child never reached the call, finished before the signal or hangs.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-c", child_script(case)],
         stdout=subprocess.PIPE,
@@ -99,22 +102,36 @@ def test_ctrl_c_interrupts_the_compiled_call(case: str) -> None:
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "go"
+        assert proc.stdout.readline().strip() == "go", f"{case}: the child ended before its long call"
         time.sleep(1.0)  # into the long call
-        assert proc.poll() is None, "the call finished before the signal: the case proves nothing"
+        assert proc.poll() is None, f"{case}: the call finished before the signal: the case proves nothing"
+        sent = time.perf_counter()
         proc.send_signal(signal.SIGINT)
         try:
-            out, err = proc.communicate(timeout=EXIT_WITHIN)
+            out, err = proc.communicate(timeout=within)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{case}: still running {EXIT_WITHIN:.0f} s after SIGINT")
+            raise AssertionError(f"{case}: still running {within:.0f} s after SIGINT") from None
+        elapsed = time.perf_counter() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return out, err, proc.returncode, elapsed
+
+
+def check_interrupted(case: str, out: str, err: str, returncode: int) -> None:
+    """The child stopped with KeyboardInterrupt raised by the compiled call itself."""
     assert "KeyboardInterrupt" in err, err[-2000:]
     # uncaught KeyboardInterrupt: Python ends by SIGINT, as Ctrl-C's default does
-    assert proc.returncode == -signal.SIGINT, (proc.returncode, err[-2000:])
+    assert returncode == -signal.SIGINT, (returncode, err[-2000:])
     lines = out.splitlines()
     assert "finished" not in lines
     # raised by the compiled call, not by Python after the call returned
     assert lines[-1].startswith("c_exception "), f"{case}: the kernel's last event is {lines[-1]!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ctrl_c_interrupts_the_compiled_call(case: str) -> None:
+    out, err, returncode, _ = interrupt(case, EXIT_WITHIN)
+    check_interrupted(case, out, err, returncode)
