@@ -56,3 +56,23 @@ def test_missing_kernel_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(isoinit, "_core")
     with pytest.raises(ImportError, match=r"compiled kernel \(isoinit._core\) is missing.*reinstall isoinit"):
         isoinit._load_core()
+
+
+def test_option_types_name_the_kernels_options() -> None:
+    # the Literal types (for type checkers and argument checks) and the kernel's option tables
+    # (cpp/bindings/options.hpp) declare the same names; this holds them together
+    from typing import get_args
+
+    from isoinit import _core
+    from isoinit.networks import blocks, mlp
+    from isoinit.simulate import Dtype, Sampler
+
+    options = {k: set(v) for k, v in _core.constants()["OPTIONS"].items()}
+    assert set(get_args(mlp.Centering)) == options["center"]
+    assert set(get_args(mlp.Scaling)) == options["scale"]
+    assert set(get_args(mlp.Order)) == options["order"]
+    assert set(get_args(mlp.Weights)) == options["weights"]
+    assert set(get_args(Sampler)) - {"auto"} == options["sampler"]
+    assert set(get_args(Dtype)) == options["dtype"]
+    assert set(get_args(blocks.Init)) == options["init"]
+    assert set(get_args(blocks.Position)) == options["position"]
