@@ -30,12 +30,14 @@ class Act(nn.Module):
         return self.name
 
 
-def _linear(d_in: int, d_out: int, generator: torch.Generator, dtype: torch.dtype, bias: bool) -> nn.Linear:
-    """``nn.Linear`` with weights ``N(0, 1/d_in)`` and PyTorch's default bias ``U(-1/sqrt(d_in), 1/sqrt(d_in))``,
+def _linear(
+    d_in: int, d_out: int, generator: torch.Generator, dtype: torch.dtype, bias: bool, gain: float = 1.0
+) -> nn.Linear:
+    """``nn.Linear`` with weights ``N(0, gain^2/d_in)`` and PyTorch's default bias ``U(-1/sqrt(d_in), 1/sqrt(d_in))``,
     both drawn from ``generator`` (never from the global generator)."""
     lin: nn.Linear = nn.utils.skip_init(nn.Linear, d_in, d_out, bias=bias, dtype=dtype)  # type: ignore[no-untyped-call]
     with torch.no_grad():
-        lin.weight.copy_(torch.randn(d_out, d_in, generator=generator, dtype=dtype) / math.sqrt(d_in))
+        lin.weight.copy_(torch.randn(d_out, d_in, generator=generator, dtype=dtype) * (gain / math.sqrt(d_in)))
         if lin.bias is not None:
             bound = 1.0 / math.sqrt(d_in)
             lin.bias.copy_((2.0 * torch.rand(d_out, generator=generator, dtype=dtype) - 1.0) * bound)
@@ -53,16 +55,18 @@ def build(
     eps: float,
     generator: torch.Generator,
     dtype: torch.dtype,
+    gain: float = 1.0,
 ) -> nn.Sequential:
-    """Blocks ``LayerNorm -> Linear -> act`` (named ``block<l>.norm/.linear/.act``, ``l = 1..L``)
-    then the read-out ``Linear`` (and ``act`` on the logits when ``authors``)."""
+    """Blocks ``LayerNorm -> Linear -> act`` (named ``block<l>.norm/.linear/.act``, ``l = 1..L``; the
+    blocks' weights ``N(0, gain^2/fan_in)``) then the read-out ``Linear`` (``N(0, 1/fan_in)``; and
+    ``act`` on the logits when ``authors``)."""
     assert act.torch is not None
     layers: list[tuple[str, nn.Module]] = []
     d = d_in
     for width in hidden:
         block = nn.Sequential()
         block.add_module("norm", nn.LayerNorm(d, eps=eps, dtype=dtype))
-        block.add_module("linear", _linear(d, width, generator, dtype, bias))
+        block.add_module("linear", _linear(d, width, generator, dtype, bias, gain))
         block.add_module("act", Act(act.name, act.torch))
         layers.append((f"block{len(layers) + 1}", block))
         d = width

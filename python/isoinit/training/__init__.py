@@ -15,17 +15,24 @@ into numbers.
   PyTorch function (every built-in, ``heK``, :func:`~isoinit.activations.from_hermite`).
 * :func:`load_data`: scikit-learn's handwritten digits (1797 images of 8x8, standardized
   with the training set's mean and standard deviation per pixel, a fixed stratified split of
-  1347 training and 450 test images), a synthetic Gaussian mixture, user arrays
-  ``(X_train, y_train, X_test, y_test)``, or PyTorch ``DataLoader`` s.
-* :func:`train`: plain SGD on the cross-entropy, for several activations and reruns; one tidy
+  1347 training and 450 test images), a synthetic Gaussian mixture, the labels of a random
+  teacher network (:func:`teacher_task`: a task far from solved after a few epochs), user
+  arrays ``(X_train, y_train, X_test, y_test)``, or PyTorch ``DataLoader`` s.
+* :func:`train`: plain SGD on the cross-entropy, for several activations, pre-activation
+  gains and reruns; one tidy
   table (:data:`COLUMNS`) with, per epoch (``epoch 0`` is the initialization), the loss and
   accuracy on the training and test sets, the isometry gap after every ``LayerNorm`` and
   after every block's activation on a fixed evaluation batch (measured with
   :class:`isoinit.hooks.GramRecorder`), and the mean-field prediction of the gaps after the
   layer norms at initialization.
 * :func:`trainability`: the rank correlations (Spearman) of ``beta_0`` and of the gap at
-  initialization with the training loss after ``k`` epochs, with bootstrap intervals over
-  reruns.
+  initialization with the training loss after ``k`` epochs, over all activations and without
+  the near-linear ones, with two-level bootstrap intervals (activations and reruns redrawn)
+  and reruns-only ones.
+* :func:`dose_response`: one activation at several gains (its ``beta_0`` moved
+  continuously): the slope of ``log10`` of the training loss against ``beta_0``, with its
+  intervals. It separates the strength of the non-linearity from the identity of the
+  function.
 
 Reproducibility
 ---------------
@@ -55,24 +62,30 @@ never imports them; the functions here do when called.
 
 from __future__ import annotations
 
-from ._data import Dataset, load_data
-from ._loop import COLUMNS, DEFAULT_ACTIVATIONS, TrainingResult, load, save, train
+from ._data import Dataset, load_data, teacher_task
+from ._loop import COLUMNS, DEFAULT_ACTIVATIONS, DOSE_ACTIVATION, DOSE_GAINS, TrainingResult, load, save, train
 from ._model import Protocol, build_mlp, meanfield_gaps
-from ._statistics import Correlation, Trainability, trainability
+from ._statistics import NEAR_LINEAR, Correlation, DoseResponse, Trainability, dose_response, trainability
 
 __all__ = [
     "COLUMNS",
     "DEFAULT_ACTIVATIONS",
+    "DOSE_ACTIVATION",
+    "DOSE_GAINS",
+    "NEAR_LINEAR",
     "Correlation",
     "Dataset",
+    "DoseResponse",
     "Protocol",
     "Trainability",
     "TrainingResult",
     "build_mlp",
+    "dose_response",
     "load",
     "load_data",
     "meanfield_gaps",
     "save",
+    "teacher_task",
     "train",
     "trainability",
 ]

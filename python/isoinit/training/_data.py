@@ -1,7 +1,8 @@
 """The classification tasks of :func:`isoinit.training.train`.
 
-scikit-learn's bundled handwritten digits, a synthetic Gaussian mixture, user arrays or
-PyTorch ``DataLoader`` s, as one :class:`Dataset` of float64 features and integer labels.
+scikit-learn's bundled handwritten digits, a synthetic Gaussian mixture, the labels of a
+random teacher network (:func:`teacher_task`), user arrays or PyTorch ``DataLoader`` s, as one
+:class:`Dataset` of float64 features and integer labels.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _validate as check
+from ..activations import resolve
 from ._optional import _sklearn, _torch
 
-__all__ = ["Dataset", "load_data"]
+__all__ = ["Dataset", "load_data", "teacher_task"]
 
 _F = NDArray[np.float64]
-DataName = Literal["digits", "mixture"]
+DataName = Literal["digits", "mixture", "teacher"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Dataset:
     Attributes
     ----------
     name : str
-        ``"digits"``, ``"mixture"`` or ``"user"``.
+        ``"digits"``, ``"mixture"``, ``"teacher"`` or ``"user"``.
     X_train, X_test : ndarray, shape (n_train, d), (n_test, d)
     y_train, y_test : ndarray of int64, shape (n_train,), (n_test,)
     classes : int
@@ -106,14 +108,17 @@ def load_data(data: object = "digits", *, seed: int = 0, test_size: float = 0.25
         ``seed``) and standardized per pixel with the training set's mean and standard
         deviation. ``"mixture"``: a synthetic Gaussian mixture, 10 classes in 64 dimensions,
         class means of norm 4 drawn with ``seed``, unit-variance noise, 1500 training and
-        500 test points. A tuple ``(X_train, y_train, X_test, y_test)``: used as given
-        (``X`` real ``(n, d)``, ``y`` integer labels ``>= 0``). A
+        500 test points. ``"teacher"``: :func:`teacher_task` at its defaults (labels of a
+        random depth-3 network on 4000 training and 1000 test Gaussian points, a task that
+        is far from solved after a few epochs), drawn with ``seed``. A tuple
+        ``(X_train, y_train, X_test, y_test)``: used as given (``X`` real ``(n, d)``, ``y``
+        integer labels ``>= 0``). A
         :class:`torch.utils.data.DataLoader` yielding ``(inputs, labels)``: materialized
         (inputs flattened) and split as the digits are; a pair of loaders
         ``(train_loader, test_loader)``: materialized as they are. A :class:`Dataset`:
         returned as is.
     seed : int
-        Seed of the split (and of the mixture's draws).
+        Seed of the split (and of the mixture's and the teacher's draws).
     test_size : float
         Fraction of the samples held out for testing, in ``(0, 1)`` (digits and a single
         loader).
@@ -146,6 +151,8 @@ def load_data(data: object = "digits", *, seed: int = 0, test_size: float = 0.25
             xtr, ytr, xte, yte = _split(x, y, test_size, seed)
             xtr, xte = _standardize(xtr, xte)
             return _arrays(xtr, ytr, xte, yte, "digits")
+        if name == "teacher":
+            return teacher_task(seed=seed)
         rng = np.random.default_rng(seed)
         classes, dim, n_train, n_test = 10, 64, 1500, 500
         means = rng.standard_normal((classes, dim))
@@ -173,6 +180,76 @@ def load_data(data: object = "digits", *, seed: int = 0, test_size: float = 0.25
             (xtr_t, ytr_t), (xte_t, yte_t) = (_torchnet.materialize(d) for d in data)
             return _arrays(xtr_t.numpy(), ytr_t.numpy(), xte_t.numpy(), yte_t.numpy())
     raise TypeError(
-        "data must be 'digits', 'mixture', a tuple (X_train, y_train, X_test, y_test), a DataLoader, "
+        "data must be 'digits', 'mixture', 'teacher', a tuple (X_train, y_train, X_test, y_test), a DataLoader, "
         f"a pair of DataLoaders or an isoinit.training.Dataset; got {type(data).__name__}"
     )
+
+
+def _layer_norm(h: _F) -> _F:
+    c = h - h.mean(axis=1, keepdims=True)
+    out: _F = c / np.sqrt((c * c).mean(axis=1, keepdims=True))
+    return out
+
+
+def teacher_task(
+    depth: int = 3,
+    *,
+    width: int = 64,
+    dim: int = 64,
+    classes: int = 10,
+    n_train: int = 4000,
+    n_test: int = 1000,
+    activation: str = "relu",
+    seed: int = 0,
+) -> Dataset:
+    """A classification task labelled by a random teacher network (synthetic, offline).
+
+    Inputs ``x ~ N(0, I_dim)``. The teacher is ``depth`` blocks ``LayerNorm -> Linear ->
+    activation`` of width ``width`` (weights ``N(0, 1/fan_in)``, no biases), a last layer norm
+    and a read-out ``N(0, 1)`` to ``classes`` logits; each logit is standardized over the
+    ``n_train + n_test`` points (so the classes are about equally frequent) and the label is
+    the largest. ``depth = 0`` gives a linear teacher. Deeper teachers draw more intricate
+    boundaries: at the defaults a 10-block student of width 256 needs many epochs to fit the
+    training set, and the test accuracy stays far from 1 (the training set is too small to
+    learn the teacher), so the training loss measures how fast the network fits, the
+    paper's trainability.
+
+    Parameters
+    ----------
+    depth : int
+        Teacher blocks, ``>= 0``.
+    width, dim : int
+        The teacher's width and the input dimension, ``>= 2`` (a layer norm needs 2 features).
+    classes : int
+        Number of classes, ``>= 2``.
+    n_train, n_test : int
+        Training and test points, ``>= 1``.
+    activation : str
+        The teacher's activation (any spec of :mod:`isoinit.activations`).
+    seed : int
+        Seed of the inputs and the teacher's weights.
+
+    Returns
+    -------
+    Dataset
+        Named ``"teacher"``; features standardized with the training set's mean and standard
+        deviation.
+    """
+    depth = check.integer("depth", depth, 0)
+    width = check.integer("width", width, 2)
+    dim = check.integer("dim", dim, 2)
+    classes = check.integer("classes", classes, 2)
+    n_train = check.integer("n_train", n_train, 1)
+    n_test = check.integer("n_test", n_test, 1)
+    act = resolve(activation)
+    seed = check.integer("seed", seed, 0, 2**32 - 1)
+    rng = np.random.default_rng([seed, 0x7EAC])  # a stream of its own, apart from the mixture's
+    x = rng.standard_normal((n_train + n_test, dim))
+    h = x
+    for _ in range(depth):
+        h = act(_layer_norm(h) @ (rng.standard_normal((h.shape[1], width)) / np.sqrt(h.shape[1])))
+    logits = _layer_norm(h) @ rng.standard_normal((h.shape[1], classes))
+    logits = (logits - logits.mean(axis=0)) / logits.std(axis=0)
+    y = np.argmax(logits, axis=1).astype(np.int64)
+    xtr, xte = _standardize(x[:n_train], x[n_train:])
+    return _arrays(xtr, y[:n_train], xte, y[n_train:], "teacher")

@@ -27,13 +27,18 @@ from ._data import load_data
 from ._model import Protocol, _activation, _hidden, build_mlp, meanfield_gaps
 from ._optional import _torch
 
-__all__ = ["COLUMNS", "DEFAULT_ACTIVATIONS", "TrainingResult", "load", "save", "train"]
+__all__ = ["COLUMNS", "DEFAULT_ACTIVATIONS", "DOSE_ACTIVATION", "DOSE_GAINS", "TrainingResult", "load", "save", "train"]
 
 #: The activations of :func:`trainability` by default (the paper's CIFAR-10 set).
 DEFAULT_ACTIVATIONS: tuple[str, ...] = ("identity", "sigmoid", "tanh", "selu", "elu", "silu", "gelu", "relu")
 
+#: The activation and the gains of the dose-response of ``isoinit train`` and of the figure
+#: ``training-gain``: tanh's ``beta_0`` from 0.998 (gain 0.25) to 0.784 (gain 3).
+DOSE_ACTIVATION: str = "tanh"
+DOSE_GAINS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+
 #: Columns of the tidy table of :func:`train`.
-COLUMNS: tuple[str, ...] = ("activation", "beta0", "rerun", "epoch", "split", "metric", "layer", "value")
+COLUMNS: tuple[str, ...] = ("activation", "gain", "beta0", "rerun", "epoch", "split", "metric", "layer", "value")
 
 
 def _rerun_seed(seed: int, rerun: int) -> int:
@@ -48,8 +53,9 @@ class TrainingResult:
     Attributes
     ----------
     frame : pandas.DataFrame
-        The tidy table, columns :data:`COLUMNS`, one row per (activation, rerun, epoch, split,
-        metric, layer): ``split`` is ``train`` or ``test`` for the metrics ``loss`` (mean
+        The tidy table, columns :data:`COLUMNS`, one row per (activation, gain, rerun, epoch,
+        split, metric, layer); ``beta0`` is that of the activation at that pre-activation gain;
+        ``split`` is ``train`` or ``test`` for the metrics ``loss`` (mean
         cross-entropy) and ``accuracy`` (``layer`` -1), ``eval`` for the isometry gaps on the
         evaluation batch (``gap``: after the layer norm of block ``layer``; ``gap_act``:
         after the activation of block ``layer``), and ``mean-field`` for the
@@ -94,6 +100,8 @@ def save(frame: pd.DataFrame | TrainingResult, path: str | Path, *, overwrite: b
 def load(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`save` (as :func:`isoinit.sweeps.load`).
 
+    A table written before the ``gain`` column existed is read with ``gain`` 1 (what it was).
+
     Parameters
     ----------
     path : str or Path
@@ -102,7 +110,10 @@ def load(path: str | Path) -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    return _load(path)
+    df = _load(path)
+    if "gain" not in df.columns and "activation" in df.columns:
+        df.insert(list(df.columns).index("activation") + 1, "gain", 1.0)
+    return df
 
 
 class _TorchState:
@@ -172,8 +183,9 @@ def train(
     dtype: Literal["float32", "float64"] = "float32",
     threads: int | None = 1,
     progress: bool | None = None,
+    gains: Sequence[float] = (1.0,),
 ) -> TrainingResult:
-    """Train the MLP of :func:`build_mlp` with SGD for every activation and rerun.
+    """Train the MLP of :func:`build_mlp` with SGD for every activation, gain and rerun.
 
     Parameters
     ----------
@@ -211,6 +223,10 @@ def train(
         results are bit-reproducible for a fixed seed and thread count.
     progress : bool, optional
         A progress bar (default: only on an interactive terminal).
+    gains : sequence of float
+        Pre-activation gains ``> 0`` (:func:`build_mlp`); every activation is trained at every
+        gain (default: gain 1 only). Varying the gain of one activation moves ``beta_0``
+        continuously (:func:`isoinit.training.dose_response`).
 
     Returns
     -------
@@ -242,37 +258,45 @@ def train(
     dtype = check.choice("dtype", dtype, ("float32", "float64"))  # type: ignore[assignment]
     if threads is not None:
         threads = check.integer("threads", threads, 1)
+    if isinstance(gains, (str, bytes)) or not isinstance(gains, Sequence):
+        raise TypeError(f"gains must be a sequence of numbers; got {type(gains).__name__}")
+    gain_list = [check.real(f"gains[{i}]", g, 0.0, low_open=True) for i, g in enumerate(gains)]
+    if not gain_list:
+        raise ValueError("gains must hold at least one gain; got an empty sequence")
     show = _progress.wanted(progress)
     ds = load_data(data, seed=seed)
     eval_batch = check.integer("eval_batch", eval_batch, 2, ds.X_train.shape[0])
-    betas = {a.name: float(beta0(a)) for a in acts}
+    conditions = [(a, g, float(beta0(a, g))) for a in acts for g in gain_list]
     dt = torch.float64 if dtype == "float64" else torch.float32
     x_tr, x_te = torch.as_tensor(ds.X_train, dtype=dt), torch.as_tensor(ds.X_test, dtype=dt)
     y_tr, y_te = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
     x_eval = x_tr[:eval_batch]
     depth = len(widths)
-    rows: list[tuple[str, float, int, int, str, str, int, float]] = []
-    bar = _progress.bar(len(acts) * reruns * epochs, "isoinit.train", "epoch", show=show)
+    rows: list[tuple[str, float, float, int, int, str, str, int, float]] = []
+    bar = _progress.bar(len(conditions) * reruns * epochs, "isoinit.train", "epoch", show=show)
     with _TorchState(threads):
-        for act in acts:
-            b0 = betas[act.name]
+        for act, gain, b0 in conditions:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a breakdown shows as NaN in the prediction
-                mf = meanfield_gaps(act, ds.X_train[:eval_batch], depth)
-            rows.extend((act.name, b0, -1, 0, "mean-field", "gap", l + 1, float(v)) for l, v in enumerate(mf))
+                mf = meanfield_gaps(act, ds.X_train[:eval_batch], depth, gain=gain)
+            rows.extend((act.name, gain, b0, -1, 0, "mean-field", "gap", l + 1, float(v)) for l, v in enumerate(mf))
             for r in range(reruns):
                 s = _rerun_seed(seed, r)
-                model = build_mlp(act, ds.dim, ds.classes, widths, protocol=protocol, bias=bias, seed=s, dtype=dtype)
+                model = build_mlp(
+                    act, ds.dim, ds.classes, widths, protocol=protocol, bias=bias, seed=s, dtype=dtype, gain=gain
+                )
                 gen = torch.Generator().manual_seed(s + 1)
                 opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
 
-                def record(epoch: int, act_name: str = act.name, b: float = b0, rerun: int = r, m: Any = model) -> None:
+                def record(
+                    epoch: int, a: str = act.name, g: float = gain, b: float = b0, rerun: int = r, m: Any = model
+                ) -> None:
                     for split, (xx, yy) in (("train", (x_tr, y_tr)), ("test", (x_te, y_te))):
                         loss, acc = _evaluate(m, xx, yy)
-                        rows.append((act_name, b, rerun, epoch, split, "loss", -1, loss))
-                        rows.append((act_name, b, rerun, epoch, split, "accuracy", -1, acc))
+                        rows.append((a, g, b, rerun, epoch, split, "loss", -1, loss))
+                        rows.append((a, g, b, rerun, epoch, split, "accuracy", -1, acc))
                     for metric, layer, gap in _gaps(m, x_eval, depth):
-                        rows.append((act_name, b, rerun, epoch, "eval", metric, layer, gap))
+                        rows.append((a, g, b, rerun, epoch, "eval", metric, layer, gap))
 
                 record(0)
                 for epoch in range(1, epochs + 1):
@@ -289,6 +313,7 @@ def train(
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     settings = {
         "activations": [a.name for a in acts],
+        "gains": gain_list,
         "data": ds.name,
         "hidden": list(widths),
         "epochs": epochs,

@@ -58,6 +58,7 @@ def build_mlp(
     eps: float = 1e-5,
     seed: int = 0,
     dtype: Literal["float32", "float64"] = "float32",
+    gain: float = 1.0,
 ) -> torch.nn.Sequential:
     """The training MLP: ``L`` blocks ``LayerNorm -> Linear -> sigma``, then a linear read-out.
 
@@ -78,6 +79,11 @@ def build_mlp(
     seed : int
         Seed of the weights (a :class:`torch.Generator` of its own).
     dtype : {"float32", "float64"}
+    gain : float
+        Pre-activation gain ``alpha > 0``: the blocks' weights are ``N(0, alpha^2/fan_in)``, so
+        at initialization each block applies ``x -> sigma(alpha x)`` to unit-variance
+        pre-activations and its non-linearity strength is ``beta_0(sigma, alpha)``
+        (:func:`isoinit.theory.hermite.beta0`); the read-out keeps ``N(0, 1/fan_in)``.
 
     Returns
     -------
@@ -96,14 +102,15 @@ def build_mlp(
     bias = check.boolean("bias", bias)
     eps = check.real("eps", eps, 0.0)
     seed = check.integer("seed", seed, 0, 2**63 - 1)
+    gain = check.real("gain", gain, 0.0, low_open=True)
     dt = {"float32": torch.float32, "float64": torch.float64}[check.choice("dtype", dtype, ("float32", "float64"))]
     g = torch.Generator().manual_seed(seed)
     return _torchnet.build(
-        act, d_in, classes, widths, authors=protocol == "authors", bias=bias, eps=eps, generator=g, dtype=dt
+        act, d_in, classes, widths, authors=protocol == "authors", bias=bias, eps=eps, generator=g, dtype=dt, gain=gain
     )
 
 
-def meanfield_gaps(activation: ActivationSpec, X: object, depth: int, *, eps: float = 1e-5) -> _F:
+def meanfield_gaps(activation: ActivationSpec, X: object, depth: int, *, eps: float = 1e-5, gain: float = 1.0) -> _F:
     """Infinite-width isometry gaps after the ``depth`` layer norms of the training MLP.
 
     After the first layer norm every block is ``Linear -> sigma -> LayerNorm``: isoinit's
@@ -120,6 +127,8 @@ def meanfield_gaps(activation: ActivationSpec, X: object, depth: int, *, eps: fl
         Number of blocks ``L``.
     eps : float
         Epsilon of the first layer norm (applied to the batch here).
+    gain : float
+        The blocks' pre-activation gain (:func:`build_mlp`).
 
     Returns
     -------
@@ -128,9 +137,10 @@ def meanfield_gaps(activation: ActivationSpec, X: object, depth: int, *, eps: fl
     """
     x = check.batch("X", X)
     depth = check.integer("depth", depth, 1)
+    gain = check.real("gain", gain, 0.0, low_open=True)
     centered = x - x.mean(axis=1, keepdims=True)
     ln = centered / np.sqrt((centered**2).mean(axis=1, keepdims=True) + eps)
     if depth == 1:
         return np.asarray([gram_metrics(ln, gram=False)["gap"]], dtype=np.float64).reshape(1)
-    mf = trajectory(MLP(depth - 1, max(2, x.shape[0]), _activation(activation), "layer"), ln)
+    mf = trajectory(MLP(depth - 1, max(2, x.shape[0]), _activation(activation), "layer", gain=gain), ln)
     return np.asarray(mf.gap, dtype=np.float64).reshape(-1)
