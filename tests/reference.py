@@ -104,7 +104,7 @@ def simulated_and_reference(mlp, x, seed, run):
         center=mlp.centering,
         scale=mlp.scaling,
         order=mlp.order,
-        gain=mlp.gain,
+        gain=1.0,  # network_weights gives W with its gain
         eps=mlp.eps,
         mf_center=mf_c or None,
         mf_scale=mf_s or None,

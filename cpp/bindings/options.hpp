@@ -55,7 +55,8 @@ inline constexpr Options<WeightKind, 2> weight_options{
     "weights", {{"gaussian", WeightKind::gaussian}, {"orthogonal", WeightKind::orthogonal}}};
 inline constexpr Options<Sampler, 2> sampler_options{"sampler",
                                                      {{"gram", Sampler::gram}, {"weights", Sampler::weights}}};
-inline constexpr Options<Init, 2> init_options{"init", {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}}};
+inline constexpr Options<Init, 3> init_options{
+    "init", {{"gaussian", Init::gaussian}, {"gpt2", Init::gpt2}, {"normal", Init::normal}}};
 inline constexpr Options<Precision, 2> dtype_options{"dtype",
                                                      {{"float64", Precision::f64}, {"float32", Precision::f32}}};
 inline constexpr Options<BlockKind, 4> kind_options{"kind",
@@ -65,6 +66,8 @@ inline constexpr Options<BlockKind, 4> kind_options{"kind",
                                                      {"transformer", BlockKind::transformer}}};
 inline constexpr Options<Position, 3> position_options{
     "position", {{"pre", Position::pre}, {"post", Position::post}, {"none", Position::none}}};
+
+inline constexpr Options<ScoreScale, 2> score_options{"score", {{"sqrt", ScoreScale::sqrt}, {"linear", ScoreScale::linear}}};
 
 /// f(options) for every table above (what _core.constants() lists).
 template <class F>
@@ -78,6 +81,7 @@ void for_each_options(F&& f) {
   f(dtype_options);
   f(kind_options);
   f(position_options);
+  f(score_options);
 }
 
 }  // namespace isoinit::bind

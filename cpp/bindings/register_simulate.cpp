@@ -13,8 +13,13 @@ Config make_config(const std::string& activation, double act_param, const std::v
                    const std::vector<std::int64_t>& widths, const std::vector<double>& mf_center,
                    const std::vector<double>& mf_scale, bool stages, bool grams, const std::vector<BlockSpec>& blocks,
                    const std::string& init, const std::string& dtype,
-                   const std::optional<std::vector<std::string>>& metrics) {
+                   const std::optional<std::vector<std::string>>& metrics, bool input_rows, double position_std,
+                   double shared_std, std::int64_t max_positions, const std::string& input_center,
+                   const std::string& input_scale, double input_eps) {
   Config c;
+  c.input_rows = input_rows;
+  c.embedding = Embedding{position_std, shared_std, static_cast<Eigen::Index>(max_positions)};
+  c.input_norm = NormSpec{center_options.parse(input_center), scale_options.parse(input_scale), input_eps};
   c.act = Activation::from_name(activation, act_param, coeffs);
   c.center = center_options.parse(center);
   c.scale = scale_options.parse(scale);
@@ -50,8 +55,21 @@ Config make_config(const std::string& activation, double act_param, const std::v
 
 BlockSpec make_block(const std::string& kind, const std::string& position, const std::string& center,
                      const std::string& scale, double eps, bool residual, double alpha, double ratio, bool one_layer,
-                     int heads, bool causal, bool final_norm) {
+                     int heads, bool causal, bool final_norm, double skip, double qk_gain, bool out_proj,
+                     bool centred, const std::string& score, double rope_base, bool gated, double bias_qk,
+                     double bias_v, double bias_out, double bias_mlp) {
   BlockSpec b;
+  b.skip = skip;
+  b.qk_gain = qk_gain;
+  b.out_proj = out_proj;
+  b.centred = centred;
+  b.score = score_options.parse(score);
+  b.rope_base = rope_base;
+  b.gated = gated;
+  b.bias_qk = bias_qk;
+  b.bias_v = bias_v;
+  b.bias_out = bias_out;
+  b.bias_mlp = bias_mlp;
   b.kind = kind_options.parse(kind);
   b.position = position_options.parse(position);
   b.norm.center = center_options.parse(center);
@@ -103,7 +121,7 @@ void check_memory(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64
 bool small_call(const Config& cfg, Eigen::Index n, Eigen::Index d0, std::int64_t runs) {
   double flops = 0;
   const double N = static_cast<double>(n);
-  for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+  for (const MapShape& m : cfg.maps(d0)) {
     const double d_in = static_cast<double>(m.d_in), d_out = static_cast<double>(m.d_out);
     flops += cfg.sampler == Sampler::gram ? N * N * (N + d_in + d_out) : N * d_in * d_out;
   }
@@ -131,7 +149,10 @@ py::dict pack(Result&& res) {
       py::arg("sampler") = "gram", py::arg("gain") = 1.0, py::arg("bias") = 0.0, py::arg("eps") = 0.0,              \
       py::arg("widths"), py::arg("mf_center") = std::vector<double>{}, py::arg("mf_scale") = std::vector<double>{}, \
       py::arg("stages") = false, py::arg("grams") = false, py::arg("blocks") = std::vector<BlockSpec>{},            \
-      py::arg("init") = "gaussian", py::arg("dtype") = "float64", py::arg("metrics") = py::none()
+      py::arg("init") = "gaussian", py::arg("dtype") = "float64", py::arg("metrics") = py::none(),                  \
+      py::arg("input_rows") = true, py::arg("position_std") = 0.0, py::arg("shared_std") = 0.0,                     \
+      py::arg("max_positions") = 0, py::arg("input_center") = "none", py::arg("input_scale") = "none",              \
+      py::arg("input_eps") = 0.0
 
 }  // namespace
 
@@ -143,7 +164,9 @@ void register_simulate(py::module_& m) {
       .def(py::init(&make_block), py::arg("kind"), py::arg("position") = "pre", py::arg("center") = "layer",
            py::arg("scale") = "layer", py::arg("eps") = 0.0, py::arg("residual") = true, py::arg("alpha") = 1.0,
            py::arg("ratio") = 4.0, py::arg("one_layer") = false, py::arg("heads") = 1, py::arg("causal") = false,
-           py::arg("final_norm") = false);
+           py::arg("final_norm") = false, py::arg("skip") = 1.0, py::arg("qk_gain") = 1.0, py::arg("out_proj") = true,
+           py::arg("centred") = false, py::arg("score") = "sqrt", py::arg("rope_base") = 0.0, py::arg("gated") = false,
+           py::arg("bias_qk") = -1.0, py::arg("bias_v") = -1.0, py::arg("bias_out") = -1.0, py::arg("bias_mlp") = -1.0);
   py::class_<Config>(m, "Config", "One network configuration of the kernel (private: see isoinit.MLP).")
       .def(py::init(&make_config), ISOINIT_CONFIG_ARGS)
       .def_property_readonly("depth", &Config::depth)
@@ -165,10 +188,18 @@ void register_simulate(py::module_& m) {
           "map_shapes",
           [](const Config& c, std::int64_t d0) {
             std::vector<std::pair<std::int64_t, std::int64_t>> out;
-            for (const MapShape& m : map_shapes(c.program(), d0)) out.emplace_back(m.d_in, m.d_out);
+            for (const MapShape& m : c.maps(d0)) out.emplace_back(m.d_in, m.d_out);
             return out;
           },
-          py::arg("d0"), "(d_in, d_out) of every linear map, in program order.")
+          py::arg("d0"), "(d_in, d_out) of every explicit matrix (the embedding's, then the linear maps'), in order.")
+      .def(
+          "map_names",
+          [](const Config& c, std::int64_t d0) {
+            std::vector<std::pair<std::int64_t, std::string>> out;
+            for (const MapShape& m : c.maps(d0)) out.emplace_back(static_cast<std::int64_t>(m.block), m.name);
+            return out;
+          },
+          py::arg("d0"), "(block, name) of every explicit matrix (block 0: the embedding's), in order.")
       .def_property(
           "sampler", [](const Config& c) { return std::string(sampler_options.name(c.sampler)); },
           [](Config& c, const std::string& name) { c.sampler = sampler_options.parse(name); },
@@ -229,7 +260,7 @@ void register_simulate(py::module_& m) {
         cfg.validate(x0.rows(), x0.cols());
         if (!x0.allFinite()) throw std::invalid_argument("X must be finite");
         const Program prog = cfg.program();
-        const std::vector<MapShape> shapes = map_shapes(prog, x0.cols());
+        const std::vector<MapShape> shapes = cfg.maps(prog, x0.cols());
         const std::size_t L = shapes.size();
         if (w_list.size() != L || b_list.size() != L)
           throw std::invalid_argument("weights must have one (W, b) per linear map (" + std::to_string(L) + ")");
@@ -274,7 +305,7 @@ void register_simulate(py::module_& m) {
         if (d0 < 1) throw std::invalid_argument("d0 must be >= 1; got " + std::to_string(d0));
         double doubles = 0;
         Eigen::Index widest = 0;
-        for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+        for (const MapShape& m : cfg.maps(d0)) {
           doubles += static_cast<double>(m.d_in) * static_cast<double>(m.d_out) + static_cast<double>(m.d_out);
           widest = std::max(widest, m.d_out);
         }

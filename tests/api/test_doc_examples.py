@@ -28,6 +28,8 @@ def _blocks(page: Path) -> list[str]:
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if "torch" in page.read_text():
         pytest.importorskip("torch")
+    if "import transformers" in page.read_text():
+        pytest.importorskip("transformers")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"example_{page.stem}"}
     for k, block in enumerate(_blocks(page)):

@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "results": 3,
     "theory": 4,
     "simulate": 5,
-    **dict.fromkeys(["comparison", "hooks", "_torchnet"], 6),
+    **dict.fromkeys(["comparison", "hooks", "_torchnet", "presets"], 6),
     "sweeps": 7,
     "training": 8,
     "figures": 9,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -46,8 +47,24 @@ def _softmax_rows(s: Array) -> Array:
     return out
 
 
+def _rotary(m: Array, heads: int, base: float) -> Array:
+    """LLaMA's rotary embeddings, written from their definition: per head, the pair of columns
+    (j, j + d_h/2) of token i rotated by the angle i base^(-2j/d_h)."""
+    n, d = m.shape
+    dh = d // heads
+    half = dh // 2
+    angle = np.arange(n)[:, None] * base ** (-np.arange(0, dh, 2) / dh)[None, :]
+    cos, sin = np.cos(angle), np.sin(angle)
+    out = m.copy()
+    for h in range(heads):
+        a, b = m[:, h * dh : h * dh + half], m[:, h * dh + half : (h + 1) * dh]
+        out[:, h * dh : h * dh + half] = a * cos - b * sin
+        out[:, h * dh + half : (h + 1) * dh] = b * cos + a * sin
+    return out
+
+
 def _block(
-    blk: Block, x: Array, depth: int, eps: float, lin: Callable[[Array, bool], Array], act: Callable[[Array], Array]
+    blk: Block, x: Array, depth: int, eps: float, lin: Callable[[Array], Array], act: Callable[[Array], Array]
 ) -> tuple[Array, dict[str, Array]]:
     """One block on x: its output and its named stages, in order."""
     center, scale = NORM_PRESETS[blk.norm]
@@ -64,38 +81,46 @@ def _block(
             x = rec[names[0]] = norm(x)
         x = rec[names[1]] = branch(x)
         if blk.residual:
-            x = rec[names[2]] = skip + alpha * x
+            x = rec[names[2]] = blk.skip * skip + alpha * x
         if blk.norm_position == "post" and has_norm:
             x = rec[names[0]] = norm(x)
         return x
 
-    def ffn(x: Array, ratio: float, one_layer: bool) -> Array:
+    def ffn(x: Array, ratio: float, one_layer: bool, gated: bool) -> Array:
         if one_layer:
-            return act(lin(x, False))
-        hidden = act(lin(x, False))
+            return act(lin(x))
+        up = lin(x) if gated else None  # the gated feedforward's second map of x comes first
+        hidden = act(lin(x))
+        if up is not None:
+            hidden = hidden * up
         assert hidden.shape[1] == max(1, math.floor(ratio * x.shape[1] + 0.5))  # llround
         rec["hidden"] = hidden
-        return lin(hidden, True)
+        return lin(hidden)
 
-    def attn(x: Array, heads: int, causal: bool) -> Array:
+    def attn(x: Array, b: Attention | TransformerBlock) -> Array:
         n, d = x.shape
-        dh = d // heads
-        q, k, v = lin(x, False), lin(x, False), lin(x, False)
+        dh = d // b.heads
+        q, k, v = lin(x), lin(x), lin(x)
+        if b.rope_base:
+            q, k = _rotary(q, b.heads, b.rope_base), _rotary(k, b.heads, b.rope_base)
         o = np.empty((n, d))
-        mask = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
-        for h in range(heads):
-            c = slice(h * dh, (h + 1) * dh)
-            scores = np.where(mask, q[:, c] @ k[:, c].T / math.sqrt(dh), -np.inf)
-            o[:, c] = _softmax_rows(scores) @ v[:, c]
-        return lin(o, True)
+        mask = np.tril(np.ones((n, n), dtype=bool)) if b.causal else np.ones((n, n), dtype=bool)
+        c = 1 / math.sqrt(dh) if b.score == "sqrt" else 1 / dh
+        for h in range(b.heads):
+            cols = slice(h * dh, (h + 1) * dh)
+            a = _softmax_rows(np.where(mask, c * (q[:, cols] @ k[:, cols].T), -np.inf))
+            if b.centred:
+                a = a - mask / mask.sum(axis=1, keepdims=True)
+            o[:, cols] = a @ v[:, cols]
+        return lin(o) if b.out_proj else o
 
     if isinstance(blk, Feedforward):
-        x = half(x, ("norm", "mlp", "residual"), lambda u: ffn(u, blk.ratio, blk.one_layer))
+        x = half(x, ("norm", "mlp", "residual"), lambda u: ffn(u, blk.ratio, blk.one_layer, blk.gated))
     elif isinstance(blk, Attention):
-        x = half(x, ("norm", "attn", "residual"), lambda u: attn(u, blk.heads, blk.causal))
+        x = half(x, ("norm", "attn", "residual"), lambda u: attn(u, blk))
     else:
-        x = half(x, ("ln1", "attn", "resid1"), lambda u: attn(u, blk.heads, blk.causal))
-        x = half(x, ("ln2", "mlp", "resid2"), lambda u: ffn(u, blk.ratio, False))
+        x = half(x, ("ln1", "attn", "resid1"), lambda u: attn(u, blk))
+        x = half(x, ("ln2", "mlp", "resid2"), lambda u: ffn(u, blk.ratio, False, blk.gated))
         if blk.final_norm and has_norm:
             x = rec["ln_f"] = norm(x)
     return x, rec
@@ -104,29 +129,31 @@ def _block(
 def reference_stages(net: BlockNetwork, x0: Array, weights: list[tuple[Array, Array]]) -> list[dict[str, Array]]:
     """The representation at every named stage of every block (in order), from explicit weights.
 
-    Element 0 is the input (rows scaled to mean square 1); element l the stages of block l.
-    Every linear map is ``gain * x W + b``: gaussian init ``gain = net.gain``; gpt2
-    ``0.02 sqrt(d_in)`` (W is N(0, 1/d_in)), times ``1 / sqrt(2 L)`` for the projections into
-    the residual stream (attention's output map, the feedforward's second map).
+    Element 0 is layer 0: the input as given (or with rows of mean square 1 for
+    ``input_norm="rows"``), plus the embedding's matrices (the first entries of ``weights``),
+    then the input norm; element l the stages of block l. Every linear map is ``x W + b``
+    with ``W`` as drawn (its gain inside).
     """
     depth = len(net.block_list())
     fn = net.act.fn
     maps = iter(weights)
 
-    def lin(x: Array, into_stream: bool) -> Array:
+    def lin(x: Array) -> Array:
         w, b = next(maps)
         assert w.shape[0] == x.shape[1]
-        if net.init == "gpt2":
-            g = 0.02 * math.sqrt(x.shape[1]) / (math.sqrt(2 * depth) if into_stream else 1.0)
-        else:
-            g = net.gain
-        h = g * (x @ w)
+        h = x @ w
         return h + b if b.size else h
 
     def act(x: Array) -> Array:
         return np.asarray(fn(x), dtype=np.float64)
 
-    x = x0 / np.sqrt(np.mean(x0**2, axis=1, keepdims=True))
+    x = x0 / np.sqrt(np.mean(x0**2, axis=1, keepdims=True)) if net.input_norm == "rows" else x0.copy()
+    if net.positions == "learned":
+        x = x + next(maps)[0][: len(x)]
+    if net.token_type:
+        x = x + next(maps)[0]
+    if net.input_norm in ("layer", "rms"):
+        x = normalize(x, *NORM_PRESETS[net.input_norm], net.eps)
     out: list[dict[str, Array]] = [{"input": x}]
     for blk in net.block_list():
         x, rec = _block(blk, x, depth, net.eps, lin, act)
@@ -182,6 +209,29 @@ NETWORKS: dict[str, BlockNetwork] = {
         init="gpt2",
         bias=0.05,
     ),
+    "attn-study": Network(  # Giorlandino and Goldt's knobs
+        D, [Attention(heads=2, qk_gain=2.0, out_proj=False, centred=True, score="linear", skip=0.5)] * 2, gain=1.1
+    ),
+    "attn-causal-centred": Network(D, [Attention(heads=4, causal=True, centred=True, norm_position="post")] * 2),
+    "ffn-gated-rows": Network(D, [Feedforward(gated=True, skip=0.7, ratio=1.5)] * 2, input_norm="rows"),
+    "tf-llama-like": Transformer(
+        2, D, heads=2, rope_base=10000.0, gated=True, activation="silu", causal=True, norm="rms", eps=1e-6, ratio=2
+    ),
+    "tf-bert-like": Transformer(
+        2,
+        D,
+        heads=4,
+        norm_position="post",
+        positions="learned",
+        token_type=True,
+        max_positions=9,
+        position_std=0.3,
+        input_norm="layer",
+        eps=1e-12,
+        biases={"qk": 0.0, "value": 0.02, "mlp": 0.05, "out": 0.1},
+        activation="gelu",
+    ),
+    "tf-positions-rms": Transformer(2, D, heads=2, positions="learned", input_norm="rms", max_positions=6, init="gpt2"),
 }
 
 
@@ -276,14 +326,32 @@ def test_simulate_at_run_r_equals_forward_of_network_weights(name: str) -> None:
 
 
 def test_network_weights_shapes_and_init() -> None:
-    # attention's Q, K, V (d x d) then its output map; the feedforward's two maps; no gain in W
+    # attention's Q, K, V (d x d) then its output map; the feedforward's two maps; W as drawn
     net = Network(D, [Attention(heads=2), Feedforward(ratio=2)], bias=0.5)
-    shapes = [(w.shape, b.shape) for w, b in isoinit.network_weights(net, D, seed=0, run=0)]
+    weights = isoinit.network_weights(net, D, seed=0, run=0)
+    shapes = [(w.shape, b.shape) for w, b in weights]
     assert shapes == [((D, D), (D,))] * 4 + [((D, 2 * D), (2 * D,)), ((2 * D, D), (D,))]
-    big = Transformer(1, 256, heads=4, init="gpt2", gain=3.0)  # gain is not gpt2's
-    for w, b in isoinit.network_weights(big, 256, seed=0, run=0):
+    assert weights.names == (
+        "blocks.0.attn.q",
+        "blocks.0.attn.k",
+        "blocks.0.attn.v",
+        "blocks.0.attn.out",
+        "blocks.1.mlp.in",
+        "blocks.1.mlp.out",
+    )
+    depth = 2
+    big = Transformer(depth, 256, heads=4, init="gpt2", gain=3.0)  # gain is not gpt2's
+    big_weights = isoinit.network_weights(big, 256, seed=0, run=0)
+    for name, (w, b) in zip(big_weights.names, big_weights, strict=True):
         assert b.size == 0
-        assert abs(w.std() * math.sqrt(w.shape[0]) - 1) < WEIGHT_STD_REL  # N(0, 1/d_in) for every init
+        into_stream = name.endswith(("attn.out", "mlp.out"))  # GPT-2's scaled projections
+        want = 0.02 / math.sqrt(2 * depth) if into_stream else 0.02
+        assert abs(w.std() / want - 1) < WEIGHT_STD_REL, name
+    gaussian = Network(256, [Attention(heads=4, qk_gain=3.0)], gain=0.5)
+    drawn = isoinit.network_weights(gaussian, 256)
+    for name, (w, _) in zip(drawn.names, drawn, strict=True):
+        want = 0.5 * (3.0 if name.endswith((".q", ".k")) else 1.0) / math.sqrt(256)  # N(0, gain^2 qk_gain^2 / d)
+        assert abs(w.std() / want - 1) < WEIGHT_STD_REL, name
 
 
 # --- 2. sampler="gram" vs sampler="weights" in distribution ---------------------------------
@@ -390,8 +458,10 @@ def test_norm_bias_is_nan_exactly_for_blocks_without_a_norm() -> None:
         D, [Attention(heads=2, residual=False, norm_position="none"), Feedforward(), Feedforward(norm="none")]
     )
     traj = isoinit.simulate(net, _batch(), runs=3)
-    assert np.isfinite(traj.norm_bias[:, [0, 2]]).all()
-    assert np.isnan(traj.norm_bias[:, [1, 3]]).all()
+    assert np.isfinite(traj.norm_bias[:, 2]).all()
+    assert np.isnan(traj.norm_bias[:, [0, 1, 3]]).all()  # layer 0: the input as given, no norm
+    rows = isoinit.simulate(dataclasses.replace(net, input_norm="rows"), _batch(), runs=3)
+    assert np.isfinite(rows.norm_bias[:, [0, 2]]).all()
 
 
 @pytest.mark.parametrize("sampler", ["gram", "weights"])
@@ -504,8 +574,10 @@ def test_orthogonal_gram_sampler_needs_n_at_most_the_width() -> None:
     net = Network(8, [Attention(heads=2)], weights="orthogonal")
     with pytest.raises(ValueError, match="sampler"):
         isoinit.simulate(net, x, sampler="gram")
-    assert isoinit.simulate(net, x, sampler="auto").sampler == "weights"  # auto falls back
-    isoinit.simulate(net, x, sampler="weights")
+    with pytest.warns(isoinit.SingularInputWarning):  # n = 12 > d = 8
+        assert isoinit.simulate(net, x, sampler="auto").sampler == "weights"  # auto falls back
+    with pytest.warns(isoinit.SingularInputWarning):
+        isoinit.simulate(net, x, sampler="weights")
 
 
 def test_kernel_rejects_causal_on_a_feedforward_block() -> None:

@@ -51,6 +51,7 @@ _MP = {
     "gelu": lambda x, a: x * (1 + mp.erf(x / mp.sqrt(2))) / 2,
     "gelu_tanh": lambda x, a: x * (1 + mp.tanh(mp.sqrt(2 / mp.pi) * (x + mp.mpf("0.044715") * x**3))) / 2,
     "silu": lambda x, a: x / (1 + mp.exp(-x)),
+    "quick_gelu": lambda x, a: x / (1 + mp.exp(-mp.mpf("1.702") * x)),
     "selu": lambda x, a: mp.mpf(activations.SELU_LAMBDA) * _mp_elu(x, activations.SELU_ALPHA),
     "elu": lambda x, a: _mp_elu(x, a),
     "celu": lambda x, a: max(x, 0) + min(0, a * mp.expm1(x / a)),

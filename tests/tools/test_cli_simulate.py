@@ -86,6 +86,7 @@ def test_option_choices_come_from_the_library() -> None:
         "norm_position": get_args(Position),
         "init": get_args(Init),
         "dtype": get_args(Dtype),
+        "preset": sorted(isoinit.presets.PRESETS),
     }
     help_text = simulate.format_help()
     assert all(name in help_text for name in isoinit.activations.available())

@@ -56,6 +56,7 @@ constexpr std::size_t TABLE_DEGREE = 5;  // detail::table_eval's Horner scheme i
   X(gelu_tanh, ISOINIT_ANY, ISOINIT_LIBM,                                                                             \
     0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))))                                  \
   X(silu, ISOINIT_ANY, ISOINIT_LIBM, (x * detail::sigmoid(x)))                                                        \
+  X(quick_gelu, ISOINIT_ANY, ISOINIT_LIBM, (x * detail::sigmoid(1.702 * x)))                                          \
   X(selu, ISOINIT_ANY, ISOINIT_LIBM, (SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * std::expm1(x))))                        \
   X(elu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), ISOINIT_LIBM, x > 0 ? x : a * std::expm1(x))                        \
   X(celu, ISOINIT_REQUIRES(a > 0, "alpha > 0", a), ISOINIT_LIBM, x > 0 ? x : a * std::expm1(x / a))                   \

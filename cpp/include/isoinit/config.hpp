@@ -50,6 +50,12 @@ struct Config {
   Init init = Init::gaussian;
   /// float32: representations, linear maps and normals in float32; Grams and metrics in float64.
   Precision precision = Precision::f64;
+  /// Layer 0: the input's rows scaled to mean square 1 first (the paper's protocol, the MLP's
+  /// default), or the input as given (block networks: the residual stream carries its scale).
+  bool input_rows = true;
+  /// Layer 0: then the embedding added, then this norm (BERT's embedding layer norm; eps too).
+  Embedding embedding;
+  NormSpec input_norm{Center::none, Scale::none, 0.0};
 
   Eigen::Index depth() const { return static_cast<Eigen::Index>(widths.size()); }
   bool plain_mlp() const {
@@ -66,10 +72,24 @@ struct Config {
       specs.assign(widths.size(), mlp);
     }
     const double two_l = 2.0 * static_cast<double>(widths.size());
-    const Gains g = init == Init::gpt2 ? Gains{0.02, 0.02 / std::sqrt(two_l)} : Gains{gain, gain};
+    const Gains g = init == Init::gpt2     ? Gains{0.02, 0.02 / std::sqrt(two_l), bias}
+                    : init == Init::normal ? Gains{0.02, 0.02, bias}
+                                           : Gains{gain, gain, bias};
     return compile(specs, widths, order, NormSpec{center, scale, eps}, center == Center::mf || scale == Scale::mf, g);
   }
   std::vector<std::string> stage_names() const { return program().stages; }
+  /// The blocks' kinds (every block `mlp` for the plain MLP).
+  std::vector<BlockKind> kinds() const {
+    std::vector<BlockKind> out;
+    for (const auto& b : blocks) out.push_back(b.kind);
+    return out;
+  }
+  /// The explicit matrices of the network for input width d0: the embedding's, then every
+  /// linear map's, in program order (program.hpp, map_shapes).
+  std::vector<MapShape> maps(Eigen::Index d0) const { return map_shapes(program(), d0, embedding, kinds()); }
+  std::vector<MapShape> maps(const Program& prog, Eigen::Index d0) const {
+    return map_shapes(prog, d0, embedding, kinds());
+  }
   int recorded_stages() const { return stages ? static_cast<int>(stage_names().size()) : 1; }
 
   /// Throw std::invalid_argument, naming the parameter, if this configuration cannot run on an
@@ -93,6 +113,15 @@ struct Config {
     }
     act.validate();
     if (!blocks.empty()) validate_blocks(d0);
+    for (double v : {embedding.position_std, embedding.shared_std, input_norm.eps})
+      if (!(v >= 0) || !std::isfinite(v))
+        throw std::invalid_argument("position and shared embedding stds and the input norm's eps must be finite and >= 0");
+    if (embedding.position_std > 0 && n > embedding.positions)
+      throw std::invalid_argument("X must have at most max_positions=" + std::to_string(embedding.positions) +
+                                  " rows (tokens) with learned positions; got n=" + std::to_string(n));
+    if (input_norm.center == Center::mf || input_norm.scale == Scale::mf || input_norm.center == Center::batch ||
+        input_norm.scale == Scale::batch)
+      throw std::invalid_argument("input_norm must be 'layer', 'rms', 'center' or 'none'");
     if (sampler == Sampler::gram) {
       const std::string why = gram_refusal(n, d0);
       if (!why.empty()) throw std::invalid_argument(why);
@@ -137,10 +166,22 @@ struct Config {
             (!(b.ratio > 0) || !std::isfinite(b.ratio) || std::llround(b.ratio * double(widths[k])) < 1))
           throw std::invalid_argument("ratio must be > 0 (hidden width ratio * width >= 1); got " +
                                       std::to_string(b.ratio) + at);
+      for (double v : {b.skip, b.qk_gain})
+        if (!std::isfinite(v)) throw std::invalid_argument("skip and qk_gain must be finite" + at);
+      if (!(b.qk_gain >= 0)) throw std::invalid_argument("qk_gain must be >= 0" + at);
+      if (!std::isfinite(b.rope_base) || b.rope_base < 0 || (b.rope_base > 0 && b.rope_base <= 1))
+        throw std::invalid_argument("rope_base must be 0 (no rotary embeddings) or > 1" + at);
+      for (double v : {b.bias_qk, b.bias_v, b.bias_out, b.bias_mlp})
+        if (!std::isfinite(v)) throw std::invalid_argument("biases must be finite" + at);
+      if (b.gated && (b.one_layer || (b.kind != BlockKind::feedforward && b.kind != BlockKind::transformer)))
+        throw std::invalid_argument("gated applies to two-layer feedforward and transformer blocks only" + at);
       if (b.kind == BlockKind::attention || b.kind == BlockKind::transformer) {
         if (b.heads < 1 || widths[k] % b.heads != 0)
           throw std::invalid_argument("heads must be >= 1 and divide the width; got heads=" + std::to_string(b.heads) +
                                       " and width=" + std::to_string(widths[k]) + at);
+        if (b.rope_base > 0 && (widths[k] / b.heads) % 2 != 0)
+          throw std::invalid_argument("rotary embeddings need an even head width (width / heads); got " +
+                                      std::to_string(widths[k] / b.heads) + at);
       } else if (b.causal) {
         throw std::invalid_argument("causal applies to attention and transformer blocks only" + at);
       }

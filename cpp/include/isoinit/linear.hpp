@@ -48,28 +48,35 @@ inline MatrixXd haar_frame(Eigen::Index rows, Eigen::Index cols, Stream& s) {
   return q;
 }
 
-/// The weight matrix of one block, W (d_in x d_out): iid N(0, 1/d_in), or Haar
-/// semi-orthogonal with E[W W^T] = (d_out/d_in) I (the Gaussian's second moment).
-inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s) {
+/// The weight matrix of one block, W (d_in x d_out), times `gain`: iid N(0, gain^2/d_in), or
+/// Haar semi-orthogonal with E[W W^T] = gain^2 (d_out/d_in) I (the Gaussian's second moment).
+/// The scale is applied once (gain / sqrt(d_in)), so gain 1 gives the draws of N(0, 1/d_in).
+inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s,
+                                double gain = 1.0) {
   if (kind == WeightKind::gaussian) {
     RowMatrixXd w(d_in, d_out);
     fill_normal(w, s);
-    w *= 1.0 / std::sqrt(static_cast<double>(d_in));
+    w *= gain / std::sqrt(static_cast<double>(d_in));
     return w;
   }
-  if (d_in >= d_out) return haar_frame(d_in, d_out, s);  // orthonormal columns
+  if (d_in >= d_out) {
+    RowMatrixXd w = haar_frame(d_in, d_out, s);  // orthonormal columns
+    if (gain != 1.0) w *= gain;
+    return w;
+  }
   const double c = std::sqrt(static_cast<double>(d_out) / static_cast<double>(d_in));
-  return c * haar_frame(d_out, d_in, s).transpose();  // orthonormal rows, scaled
+  return (c * gain) * haar_frame(d_out, d_in, s).transpose();  // orthonormal rows, scaled
 }
 
 /// draw_weights in float32: the same draws, rounded (Gaussian weights are drawn straight
 /// into the float32 matrix, a block of normals at a time).
 template <class T>
-inline RowMatrix<T> draw_weights_as(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s) {
-  if (kind != WeightKind::gaussian) return draw_weights(d_in, d_out, kind, s).template cast<T>();
+inline RowMatrix<T> draw_weights_as(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s,
+                                    double gain = 1.0) {
+  if (kind != WeightKind::gaussian) return draw_weights(d_in, d_out, kind, s, gain).template cast<T>();
   RowMatrix<T> w(d_in, d_out);
   s.fill_normal(w.data(), static_cast<std::size_t>(w.size()));
-  w *= static_cast<T>(1.0 / std::sqrt(static_cast<double>(d_in)));
+  w *= static_cast<T>(gain / std::sqrt(static_cast<double>(d_in)));
   return w;
 }
 

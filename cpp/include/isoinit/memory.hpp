@@ -29,7 +29,7 @@ inline MemoryNeed memory_need(const Config& cfg, Eigen::Index n, Eigen::Index d0
   m.results = R * (layers * (S * n_metrics + 1) * b + 2 * sizeof(std::int64_t));
   if (cfg.grams) m.grams = R * layers * S * N * N * b;
   double dmax = static_cast<double>(d0), wmax = 0;
-  for (const MapShape& map : map_shapes(cfg.program(), d0)) {
+  for (const MapShape& map : cfg.maps(d0)) {
     const double d_in = static_cast<double>(map.d_in), d_out = static_cast<double>(map.d_out);
     dmax = std::max(dmax, d_out);
     double need = 0;

@@ -123,25 +123,58 @@ struct RunState {
   }
 };
 
-/// Layer 0: the input with rows scaled to mean square 1 (layer scaling without centering),
-/// in float64, then rounded to the representation's precision.
+/// An embedding matrix (rows x d, N(0, std^2)) of run `run`: map `map` of block 0's streams.
+inline RowMatrixXd draw_embedding(Eigen::Index rows, Eigen::Index d, double std, std::uint64_t seed,
+                                  std::uint64_t run, std::uint64_t map) {
+  RowMatrixXd e(rows, d);
+  Stream s = Stream::derive(seed, run, map_key(0, map), Purpose::linear);
+  fill_normal(e, s);
+  e *= std;
+  return e;
+}
+
+/// Layer 0, in float64 then rounded to the representation's precision: the input with its
+/// rows scaled to mean square 1 (cfg.input_rows: layer scaling without centering) or as
+/// given, plus the embedding (learned positions of the first n positions, the shared row;
+/// `fixed` holds them first when given), then cfg.input_norm. False if a value overflows.
 template <class T>
-inline void scale_input_rows(const RowMatrixXd& x0, RowMatrix<T>& x, double& bias) {
-  if constexpr (std::is_same_v<T, double>) {
-    x = x0;
-    bias = normalize(x, Center::none, Scale::layer, 0.0, 1.0, 0.0);
-  } else {
-    RowMatrixXd y = x0;
-    bias = normalize(y, Center::none, Scale::layer, 0.0, 1.0, 0.0);
-    x = y.cast<T>();
+inline bool input_layer(const Config& cfg, const RowMatrixXd& x0, std::uint64_t seed, std::uint64_t run,
+                        const std::vector<RowMatrixXd>* fixed, RowMatrix<T>& x, double& bias) {
+  RowMatrixXd y = x0;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  bias = nan;
+  if (cfg.input_rows) bias = normalize(y, Center::none, Scale::layer, 0.0, 1.0, 0.0);
+  const Embedding& e = cfg.embedding;
+  const Eigen::Index n = y.rows(), d = y.cols();
+  std::size_t slot = 0;
+  if (e.position_std > 0) {
+    if (fixed)
+      y += (*fixed)[slot].topRows(n);
+    else
+      y += draw_embedding(n, d, e.position_std, seed, run, 0);
+    ++slot;
   }
+  if (e.shared_std > 0) {
+    const RowMatrixXd shared = fixed ? (*fixed)[slot] : draw_embedding(1, d, e.shared_std, seed, run, 1);
+    y.rowwise() += shared.row(0);
+  }
+  if (cfg.input_norm.any()) {
+    bool finite = true;
+    bias = normalize(y, cfg.input_norm.center, cfg.input_norm.scale, 0.0, 1.0, cfg.input_norm.eps, finite);
+    if (!finite) return false;
+  }
+  if constexpr (std::is_same_v<T, double>)
+    x.swap(y);
+  else
+    x = y.cast<T>();
+  return x.allFinite();
 }
 
 /// The gain of a linear map whose input has d_in columns: gaussian init multiplies
 /// W ~ N(0, 1/d_in) by op.gain; gpt2 wants weights of standard deviation op.gain (0.02, or
 /// 0.02 / sqrt(2 L) for a projection into the residual stream), i.e. op.gain * sqrt(d_in).
-inline double map_gain(const Config& cfg, const Op& op, Eigen::Index d_in) {
-  return cfg.init == Init::gpt2 ? op.gain * std::sqrt(static_cast<double>(d_in)) : op.gain;
+inline double map_gain(const Config& cfg, double gain, Eigen::Index d_in) {
+  return cfg.init != Init::gaussian ? gain * std::sqrt(static_cast<double>(d_in)) : gain;
 }
 
 }  // namespace detail
@@ -160,9 +193,12 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
   const bool sample_gram = cfg.sampler == Sampler::gram && !fixed_w;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   bool factored = false;  // st.factor holds the square root of the current x's Gram
-  RowMatrix<T> skip, qm, km, vm;
+  RowMatrix<T> skip, qm, km, vm, aside;
+  // explicit weights: the embedding's matrices come first (Config::maps)
+  const std::size_t embedded = (cfg.embedding.position_std > 0 ? 1 : 0) + (cfg.embedding.shared_std > 0 ? 1 : 0);
 
-  detail::scale_input_rows(x0, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]);
+  if (!detail::input_layer(cfg, x0, seed, run, fixed_w, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]))
+    return st.diverge(0);
   const bool first_samples =
       !prog.blocks.empty() && !prog.blocks[0].ops.empty() &&
       (prog.blocks[0].ops[0].kind == OpKind::linear || prog.blocks[0].ops[0].kind == OpKind::attention);
@@ -170,28 +206,30 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
   factored = sample_gram && first_samples;
   for (int s = 0; s < S; ++s) st.record(0, s);
 
-  // x <- gain * x W + b for map (op.map + offset, op.slot + offset) of block l
-  const auto linear = [&](Eigen::Index l, const Op& op, std::uint64_t offset, Eigen::Index d_out, RowMatrix<T>& out) {
+  // x <- gain * x W + b for map (op.map + offset, op.slot + offset) of block l, with the
+  // map's gain (times `factor`: attention's qk_gain) and bias std
+  const auto linear = [&](Eigen::Index l, const Op& op, std::uint64_t offset, Eigen::Index d_out, RowMatrix<T>& out,
+                          double factor = 1.0, double bias = -1.0) {
     const Eigen::Index d_in = st.x.cols();
-    const double gain = detail::map_gain(cfg, op, d_in);
-    if (fixed_w) {
-      const std::size_t slot = op.slot + offset;
+    const double gain = detail::map_gain(cfg, factor == 1.0 ? op.gain : op.gain * factor, d_in);
+    if (fixed_w) {  // the weights as drawn: their gain is in W
+      const std::size_t slot = op.slot + offset + embedded;
       if constexpr (std::is_same_v<T, double>)
-        linear_weights(st.x, (*fixed_w)[slot], gain, (*fixed_b)[slot], out);
+        linear_weights(st.x, (*fixed_w)[slot], 1.0, (*fixed_b)[slot], out);
       else
-        linear_weights(st.x, RowMatrix<T>((*fixed_w)[slot].template cast<T>()), gain, (*fixed_b)[slot], out);
+        linear_weights(st.x, RowMatrix<T>((*fixed_w)[slot].template cast<T>()), 1.0, (*fixed_b)[slot], out);
       return true;
     }
     const std::uint64_t key = map_key(l, op.map + offset);
     Stream sb = Stream::derive(seed, run, key, Purpose::bias);
-    const Eigen::RowVectorXd b = draw_bias(d_out, cfg.bias, sb);
+    const Eigen::RowVectorXd b = draw_bias(d_out, bias < 0 ? op.bias : bias, sb);
     Stream sw = Stream::derive(seed, run, key, Purpose::linear);
-    if (cfg.sampler == Sampler::weights) {
+    if (cfg.sampler == Sampler::weights) {  // W drawn with its gain, as network_weights gives it
       if constexpr (std::is_same_v<T, double>) {
-        const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw);
-        linear_weights(st.x, w, gain, b, out);
+        const RowMatrixXd w = draw_weights(d_in, d_out, cfg.weights, sw, gain);
+        linear_weights(st.x, w, 1.0, b, out);
       } else {
-        linear_weights(st.x, draw_weights_as<T>(d_in, d_out, cfg.weights, sw), gain, b, out);
+        linear_weights(st.x, draw_weights_as<T>(d_in, d_out, cfg.weights, sw, gain), 1.0, b, out);
       }
     } else {
       if (!factored) {
@@ -243,17 +281,33 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
           break;
         case OpKind::add:
           if (op.alpha != 1.0) st.x *= static_cast<T>(op.alpha);
-          st.x += skip;
+          if (op.skip != 1.0)
+            st.x += static_cast<T>(op.skip) * skip;
+          else
+            st.x += skip;
           factored = false;
           break;
         case OpKind::attention: {
           const Eigen::Index d = st.x.cols();
-          if (!linear(l, op, 0, d, qm) || !linear(l, op, 1, d, km) || !linear(l, op, 2, d, vm)) return st.diverge(l);
-          if (!attend(qm, km, vm, op.heads, op.causal, st.h)) return st.diverge(l);
+          if (!linear(l, op, 0, d, qm, op.qk_gain, op.bias_qk) || !linear(l, op, 1, d, km, op.qk_gain, op.bias_qk) ||
+              !linear(l, op, 2, d, vm))
+            return st.diverge(l);
+          if (op.rope_base > 0) {
+            rotary(qm, op.heads, op.rope_base);
+            rotary(km, op.heads, op.rope_base);
+          }
+          if (!attend(qm, km, vm, AttendSpec{op.heads, op.causal, op.centred, op.score}, st.h)) return st.diverge(l);
           st.x.swap(st.h);
           factored = false;
           break;
         }
+        case OpKind::aside:  // a second map of the same x, which stays (and keeps its factor)
+          if (!linear(l, op, 0, op.d_out, aside)) return st.diverge(l);
+          break;
+        case OpKind::gate:
+          st.x.array() *= aside.array();
+          factored = false;
+          break;
         case OpKind::record:
           if (cfg.stages) {
             const bool keep = sample_gram && op.factor_next;
@@ -332,19 +386,25 @@ inline Result simulate(const Config& cfg, const RowMatrixXd& x0, std::uint64_t s
   return simulate_validated(cfg, x0, seed, run_offset, runs, threads, cancel);
 }
 
-/// The explicit (W, b) of every linear map of run `run` (program order; one per block for the
-/// plain MLP), exactly as sampler 'weights' draws them. W is drawn as N(0, 1/d_in) or
-/// orthogonal, without the map's gain, which the forward pass applies (as sampler 'weights').
+/// The explicit (W, b) of every matrix of run `run` (Config::maps: the embedding's, then every
+/// linear map in program order; one per block for the plain MLP), exactly as sampler
+/// 'weights' draws them: W with its gain (N(0, gain^2 / d_in), GPT-2's N(0, 0.02^2), ...),
+/// so that x W + b is the map. The embedding's matrices have empty biases.
 inline void network_weights(const Config& cfg, Eigen::Index d0, std::uint64_t seed, std::uint64_t run,
                             std::vector<RowMatrixXd>& ws, std::vector<Eigen::RowVectorXd>& bs,
                             const std::atomic<bool>* cancel = nullptr) {
-  for (const MapShape& m : map_shapes(cfg.program(), d0)) {
+  for (const MapShape& m : cfg.maps(d0)) {
     detail::check_cancel(cancel);
-    const std::uint64_t key = map_key(static_cast<Eigen::Index>(m.block + 1), m.map);
+    const std::uint64_t key = map_key(static_cast<Eigen::Index>(m.block), m.map);
+    if (m.block == 0) {  // an embedding matrix: m.bias is its standard deviation
+      ws.push_back(detail::draw_embedding(m.d_in, m.d_out, m.bias, seed, run, m.map));
+      bs.emplace_back();
+      continue;
+    }
     Stream sb = Stream::derive(seed, run, key, Purpose::bias);
-    bs.push_back(draw_bias(m.d_out, cfg.bias, sb));
+    bs.push_back(draw_bias(m.d_out, m.bias, sb));
     Stream sw = Stream::derive(seed, run, key, Purpose::linear);
-    ws.push_back(draw_weights(m.d_in, m.d_out, cfg.weights, sw));
+    ws.push_back(draw_weights(m.d_in, m.d_out, cfg.weights, sw, detail::map_gain(cfg, m.gain, m.d_in)));
   }
 }
 

@@ -33,6 +33,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .._warnings import CollapseWarning, DivergenceWarning
+from .. import presets
 from ..inputs import gaussian, repeated_tokens
 from ..networks.blocks import Attention, BlockNetwork, Network, ResidualMLP, Transformer
 from ..simulate import Trajectory, simulate
@@ -218,17 +219,22 @@ def _draw_transformer_ln(ctx: Context, m: TransformerLN, png: Path) -> None:
     layout(
         fig,
         f"{ctx.name}: {ctx.description}\n"
-        f"pre-norm transformer, L={m.depth} blocks, d={m.width}, {m.heads} heads, ratio 4, gelu, "
-        f"init=gpt2, n={m.tokens} tokens, seed {ctx.seed}; before ln1.l: the output of block l-1 "
-        "(the input for l = 1, rows at mean square 1); before ln2.l: resid1; before ln_f: the last resid2",
+        f"GPT2Model's block: causal, L={m.depth}, d={m.width}, {m.heads} heads, gelu_new, GPT-2's init, "
+        f"n={m.tokens} tokens N(0, 0.02^2) + positions, seed {ctx.seed}; before ln1.l: the output of block l-1 "
+        "(the embeddings for l = 1); before ln2.l: resid1; before ln_f: the last resid2",
     )
     style_legend(fig, meanfield=False, bound=False, broke=False, singular=False, runs=m.runs)
     save_png(fig, png)
 
 
+#: GPT-2's token embeddings' standard deviation (its initializer range): the scale of the
+#: residual stream's input.
+EMBEDDING_STD = 0.02
+
+
 @register(
     "transformer-ln",
-    "GPT-2-small-shaped pre-norm transformer at GPT-2's init: the gap just before and after every layer norm",
+    "GPT-2 small (the gpt2 preset) at initialization: the gap just before and after every layer norm",
     position=18,
     published="the authors' GPT-2 measurement: the isometry gap drops at every layer norm",
     draw=_draw_transformer_ln,
@@ -236,21 +242,22 @@ def _draw_transformer_ln(ctx: Context, m: TransformerLN, png: Path) -> None:
 def transformer_ln(ctx: Context) -> TransformerLN:
     """Figure ``transformer-ln``: the gap around every layer norm of GPT-2 small at initialization.
 
-    A 12-block pre-norm transformer of GPT-2 small's shape (width 768, 12 heads, ratio 4,
-    GELU, ``init="gpt2"``, final layer norm), on 64 Gaussian tokens
-    (:func:`isoinit.inputs.gaussian`) and on 64 repeated tokens
+    GPT-2 small as ``GPT2Model`` builds it (:func:`isoinit.presets.gpt2`: 12 causal pre-norm
+    blocks, width 768, 12 heads, ``gelu_new``, GPT-2's initialization, learned positions,
+    ``ln_f``), on 64 token embeddings at GPT-2's scale (rows ``N(0, 0.02^2)``: 0.02 times
+    :func:`isoinit.inputs.gaussian`) and on 64 repeated tokens at the same scale
     (:func:`isoinit.inputs.repeated_tokens`), 10 runs by default: the gap just before and
     just after each of the 25 layer norms, and its relative change.
     """
     depth, heads = 12, 12
     d = _heads_width(ctx, 768, heads)
-    net = Transformer(depth, d, heads=heads, init="gpt2")
+    net = presets.gpt2(depth, d, heads)
     runs = ctx.nruns(10)
     labels = (*(f"ln{j}.{layer}" for layer in range(1, depth + 1) for j in (1, 2)), "ln_f")
     frames, notes, curves = [], [], []
     for name, x in (
-        ("Gaussian tokens", gaussian(LN_TOKENS, d, seed=ctx.seed)),
-        ("repeated tokens", repeated_tokens(LN_TOKENS, d, seed=ctx.seed)),
+        ("Gaussian tokens", EMBEDDING_STD * gaussian(LN_TOKENS, d, seed=ctx.seed)),
+        ("repeated tokens", EMBEDDING_STD * repeated_tokens(LN_TOKENS, d, seed=ctx.seed)),
     ):
         traj, n = _run(ctx, net, x, runs, stages=True)
         notes += n
@@ -430,7 +437,7 @@ def residual(ctx: Context) -> Spec:
             Panel(
                 act,
                 tuple(
-                    Curve(label, ResidualMLP(30, ctx.width(1000), act, **kw), 5.0, r)
+                    Curve(label, ResidualMLP(30, ctx.width(1000), act, input_norm="rows", **kw), 5.0, r)
                     for label, kw in _RESIDUAL_VARIANTS
                 ),
             )

@@ -20,15 +20,17 @@ sweeps, the command line, and for residual MLPs :func:`isoinit.meanfield.traject
 Initializations (``init``): ``"gaussian"`` (every weight ``N(0, gain^2 / d_in)``, the
 paper's), ``"gpt2"`` (every weight ``N(0, 0.02^2)``, the projections that write into the
 residual stream, attention's output map and the feedforward's second map, scaled by
-``1 / sqrt(2 * depth)``: GPT-2's published initialization). Biases are 0 unless ``bias``
+``1 / sqrt(2 * depth)``: GPT-2's published initialization), ``"normal"`` (every weight
+``N(0, 0.02^2)``: BERT's and LLaMA's). Biases are 0 unless ``bias``
 is set. Layer-norm affine parameters are 1 and 0 at initialization, so norms have none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -44,9 +46,12 @@ __all__ = [
     "BlockNetwork",
     "Feedforward",
     "Init",
+    "InputNorm",
     "Network",
     "Position",
+    "Positions",
     "ResidualMLP",
+    "Score",
     "Transformer",
     "TransformerBlock",
 ]
@@ -59,9 +64,19 @@ def __dir__() -> list[str]:
 Position = Literal["pre", "post", "none"]
 #: The architectures of the command line's ``--architecture`` (and the tables' column).
 Architecture = Literal["mlp", "residual-mlp", "transformer"]
-Init = Literal["gaussian", "gpt2"]
+Init = Literal["gaussian", "gpt2", "normal"]
 BlockNorm = Literal["layer", "rms", "batch", "center", "none"]
 Alpha = float | Literal["1/sqrt(L)"]
+#: Attention scores ``c Q K^T``: ``c = 1/sqrt(d_h)`` (``"sqrt"``, the transformer's) or ``1/d_h``
+#: (``"linear"``: the scores vanish at infinite width and attention averages uniformly).
+Score = Literal["sqrt", "linear"]
+#: What a block network does to its input before the first block (after the embedding).
+InputNorm = Literal["none", "rows", "layer", "rms"]
+#: Position embeddings added to the input: none, or learned (one ``N(0, position_std^2)`` row
+#: per token position, drawn per run like the weights).
+Positions = Literal["none", "learned"]
+#: The map kinds whose biases :class:`Network`'s ``biases`` sets.
+BIAS_KINDS = ("qk", "value", "out", "mlp")
 
 _BLOCK_NORMS = tuple(k for k in NORM_PRESETS if k != "mf")
 
@@ -72,6 +87,21 @@ def _alpha(value: object) -> float | str:
             raise ValueError(f"alpha must be a number or '1/sqrt(L)'; got {value!r}")
         return "1/sqrt(L)"
     return check.real("alpha", value)
+
+
+def _biases(value: object) -> tuple[tuple[str, float], ...] | None:
+    """``biases`` as sorted ``(kind, std)`` pairs (hashable), each kind among BIAS_KINDS."""
+    if value is None:
+        return None
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = dict(items)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"biases must map map kinds ({', '.join(BIAS_KINDS)}) to standard deviations; got {value!r}") from None
+    for kind, std in pairs.items():
+        check.choice("biases (a map kind)", kind, BIAS_KINDS)
+        pairs[kind] = check.real(f"biases[{kind!r}]", std, 0.0)
+    return tuple(sorted(pairs.items()))
 
 
 class _Normed:
@@ -91,6 +121,21 @@ def _common(block: Any) -> None:
     check.choice("norm_position", block.norm_position, get_args(Position))
     set_(block, "alpha", _alpha(block.alpha))
     set_(block, "residual", check.boolean("residual", block.residual))
+    set_(block, "skip", check.real("skip", block.skip))
+
+
+def _attention_fields(block: Any) -> None:
+    set_ = object.__setattr__
+    set_(block, "heads", check.integer("heads", block.heads, 1, MAX_WIDTH))
+    set_(block, "causal", check.boolean("causal", block.causal))
+    set_(block, "qk_gain", check.real("qk_gain", block.qk_gain, 0.0))
+    set_(block, "out_proj", check.boolean("out_proj", block.out_proj))
+    set_(block, "centred", check.boolean("centred", block.centred))
+    check.choice("score", block.score, get_args(Score))
+    rope = check.real("rope_base", block.rope_base, 0.0)
+    if 0 < rope <= 1:
+        raise ValueError(f"rope_base must be 0 (no rotary embeddings) or > 1; got {block.rope_base!r}")
+    set_(block, "rope_base", rope)
 
 
 @_renamed.fields(position="norm_position")
@@ -113,6 +158,12 @@ class Feedforward(_Normed):
         Add the block's input (``False``: ``X' = f(...)``, an MLP-only stack).
     alpha : float or "1/sqrt(L)"
         Residual scale; ``"1/sqrt(L)"`` is ``1 / sqrt(number of blocks)``. 0 is the identity.
+    gated : bool
+        The gated feedforward ``Lin2(sigma(Lin1 U) * Lin3 U)`` (SwiGLU with ``silu``, GeGLU
+        with ``gelu``; LLaMA's), hidden width ``ratio * d``.
+    skip : float
+        Scale of the residual path: pre-norm ``skip X + alpha f(Norm(X))``, post-norm
+        ``Norm(skip X + alpha f(X))`` (1).
     """
 
     ratio: float = 4.0
@@ -121,10 +172,15 @@ class Feedforward(_Normed):
     norm_position: Position = "pre"
     residual: bool = True
     alpha: Alpha = 1.0
+    gated: bool = False
+    skip: float = 1.0
 
     def __post_init__(self) -> None:
         _common(self)
         object.__setattr__(self, "one_layer", check.boolean("one_layer", self.one_layer))
+        object.__setattr__(self, "gated", check.boolean("gated", self.gated))
+        if self.gated and self.one_layer:
+            raise ValueError("gated needs the two-layer feedforward; got gated=True and one_layer=True")
         ratio = check.real("ratio", self.ratio)
         if not ratio > 0:
             raise ValueError(f"ratio must be > 0; got {self.ratio!r}")
@@ -134,11 +190,11 @@ class Feedforward(_Normed):
 @_renamed.fields(position="norm_position")
 @dataclass(frozen=True)
 class Attention(_Normed):
-    """A multi-head softmax self-attention block with an output projection.
+    """A multi-head softmax self-attention block, with an output projection by default.
 
-    Per head (``d_h = d / heads``): ``softmax(Q K^T / sqrt(d_h)) V`` with ``Q = U Wq``,
-    ``K = U Wk``, ``V = U Wv``; the heads are concatenated and mapped by ``Wo``. Softmax rows
-    are computed max-subtracted in float64; ``causal`` masks ``j > i``.
+    Per head (``d_h = d / heads``): ``softmax(c Q K^T) V`` with ``Q = U Wq``, ``K = U Wk``,
+    ``V = U Wv`` and ``c = 1/sqrt(d_h)``; the heads are concatenated and mapped by ``Wo``.
+    Softmax rows are computed max-subtracted in float64; ``causal`` masks ``j > i``.
 
     Parameters
     ----------
@@ -146,8 +202,22 @@ class Attention(_Normed):
         Number of heads; must divide the width.
     causal : bool
         Token ``i`` attends to tokens ``j <= i`` only.
-    norm, norm_position, residual, alpha
+    norm, norm_position, residual, alpha, skip
         As for :class:`Feedforward`.
+    qk_gain : float
+        Multiplies the query and key weights' standard deviation (so the scores' by
+        ``qk_gain^2``): Giorlandino and Goldt's ``beta``-scaled queries and keys.
+    out_proj : bool
+        The output map ``Wo`` (``False``: the heads' concatenation is the branch).
+    centred : bool
+        Gain-controlled attention: the softmax minus the uniform average of its row
+        (``1/T``, causal: ``1/(i+1)``), so the attention matrix's rows sum to 0.
+    score : {"sqrt", "linear"}
+        ``c = 1/sqrt(d_h)`` or ``1/d_h``.
+    rope_base : float
+        Rotary position embeddings on queries and keys with this base (LLaMA: 10000; token
+        ``i`` at position ``i``; the pair of columns ``(j, j + d_h/2)`` of each head rotated by
+        ``i base^(-2j/d_h)``); 0: none.
     """
 
     heads: int = 1
@@ -156,11 +226,16 @@ class Attention(_Normed):
     norm_position: Position = "pre"
     residual: bool = True
     alpha: Alpha = 1.0
+    qk_gain: float = 1.0
+    out_proj: bool = True
+    centred: bool = False
+    score: Score = "sqrt"
+    rope_base: float = 0.0
+    skip: float = 1.0
 
     def __post_init__(self) -> None:
         _common(self)
-        object.__setattr__(self, "heads", check.integer("heads", self.heads, 1, MAX_WIDTH))
-        object.__setattr__(self, "causal", check.boolean("causal", self.causal))
+        _attention_fields(self)
 
 
 @_renamed.fields(position="norm_position")
@@ -188,6 +263,12 @@ class TransformerBlock(_Normed):
     final_norm : bool
         Apply the norm once more at the block's end (GPT-2's final layer norm ``ln_f``, on
         the last block).
+    qk_gain, out_proj, centred, score, rope_base
+        The attention's, as for :class:`Attention`.
+    gated : bool
+        The feedforward's, as for :class:`Feedforward` (LLaMA's SwiGLU).
+    skip : float
+        Scale of the residual path of both halves.
     """
 
     heads: int = 1
@@ -197,14 +278,21 @@ class TransformerBlock(_Normed):
     norm_position: Position = "pre"
     alpha: Alpha = 1.0
     final_norm: bool = False
+    qk_gain: float = 1.0
+    out_proj: bool = True
+    centred: bool = False
+    score: Score = "sqrt"
+    rope_base: float = 0.0
+    gated: bool = False
+    skip: float = 1.0
     residual: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         _common(self)
         if self.norm_position == "none":
             raise ValueError("norm_position must be 'pre' or 'post' for a transformer block; got 'none'")
-        object.__setattr__(self, "heads", check.integer("heads", self.heads, 1, MAX_WIDTH))
-        object.__setattr__(self, "causal", check.boolean("causal", self.causal))
+        _attention_fields(self)
+        object.__setattr__(self, "gated", check.boolean("gated", self.gated))
         object.__setattr__(self, "final_norm", check.boolean("final_norm", self.final_norm))
         ratio = check.real("ratio", self.ratio)
         if not ratio > 0:
@@ -231,6 +319,13 @@ class BlockNetwork(ABC):
     bias: float
     weights: Weights
     eps: float
+    input_norm: InputNorm
+    positions: Positions
+    position_std: float
+    max_positions: int
+    token_type: bool
+    biases: tuple[tuple[str, float], ...] | None
+    preset: str | None
     _act: Activation
 
     @abstractmethod
@@ -291,8 +386,24 @@ class BlockNetwork(ABC):
     def _resolved_alpha(self, alpha: float | str) -> float:
         return 1.0 / math.sqrt(len(self.block_list())) if alpha == "1/sqrt(L)" else float(alpha)
 
+    def _core_input(self) -> dict[str, Any]:
+        """Layer 0 as the kernel's keyword arguments (isoinit._core.Config): the input as given
+        (or the paper's rows, ``input_norm="rows"``), the embedding, the input norm."""
+        center, scale = NORM_PRESETS[self.input_norm] if self.input_norm in ("layer", "rms") else ("none", "none")
+        return {
+            "input_rows": self.input_norm == "rows",
+            "position_std": self.position_std if self.positions == "learned" else 0.0,
+            "shared_std": self.position_std if self.token_type else 0.0,
+            "max_positions": self.max_positions,
+            "input_center": center,
+            "input_scale": scale,
+            "input_eps": self.eps,
+        }
+
     def _core_blocks(self) -> list[dict[str, Any]]:
         """The blocks as the kernel's keyword arguments (isoinit._core.BlockSpec)."""
+        biases = dict(self.biases or ())
+        per_kind = {f"bias_{'v' if k == 'value' else k}": biases[k] for k in BIAS_KINDS if k in biases}
         out = []
         for b in self.block_list():
             center, scale = NORM_PRESETS[b.norm]
@@ -305,10 +416,19 @@ class BlockNetwork(ABC):
                 "residual": b.residual,
                 "alpha": self._resolved_alpha(b.alpha),
             }
+            kw.update(per_kind, skip=b.skip)
             if isinstance(b, (Attention, TransformerBlock)):
-                kw.update(heads=b.heads, causal=b.causal)
+                kw.update(
+                    heads=b.heads,
+                    causal=b.causal,
+                    qk_gain=b.qk_gain,
+                    out_proj=b.out_proj,
+                    centred=b.centred,
+                    score=b.score,
+                    rope_base=b.rope_base,
+                )
             if isinstance(b, (Feedforward, TransformerBlock)):
-                kw["ratio"] = b.ratio
+                kw.update(ratio=b.ratio, gated=b.gated)
             if isinstance(b, Feedforward):
                 kw["one_layer"] = b.one_layer
             if isinstance(b, TransformerBlock):
@@ -332,6 +452,14 @@ class BlockNetwork(ABC):
         set_(self, "eps", check.real("eps", self.eps, 0.0))
         if self.init == "gaussian" and self.gain == 0 and self.bias == 0:
             raise ValueError("gain must be > 0 when bias is 0; got gain=0 and bias=0")
+        check.choice("input_norm", self.input_norm, get_args(InputNorm))
+        check.choice("positions", self.positions, get_args(Positions))
+        set_(self, "position_std", check.real("position_std", self.position_std, 0.0))
+        set_(self, "max_positions", check.integer("max_positions", self.max_positions, 1, 10**7))
+        set_(self, "token_type", check.boolean("token_type", self.token_type))
+        set_(self, "biases", _biases(self.biases))
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise TypeError(f"preset must be a string or None; got {type(self.preset).__name__}")
 
     def label(self) -> str:
         """Short human-readable description."""
@@ -355,7 +483,7 @@ class Network(BlockNetwork):
     blocks : sequence of Feedforward, Attention or TransformerBlock
     activation : str or Activation
         The activation of every feedforward block.
-    init : {"gaussian", "gpt2"}
+    init : {"gaussian", "gpt2", "normal"}
     gain : float
         ``init="gaussian"``: weights ``N(0, gain^2 / d_in)``.
     bias : float
@@ -364,6 +492,25 @@ class Network(BlockNetwork):
         Orthogonal: every linear map Haar semi-orthogonal (as :class:`isoinit.MLP`).
     eps : float
         Added to the mean square before a norm's scaling.
+    input_norm : {"none", "rows", "layer", "rms"}
+        Layer 0 (what the first block sees): the input as given (``"none"``: the residual
+        stream carries the embeddings at their own scale), the paper's rows scaled to mean
+        square 1 (``"rows"``), or the embedding followed by a layer or RMS norm with ``eps``
+        (BERT's embedding layer norm).
+    positions : {"none", "learned"}
+        Learned position embeddings added to the input: one ``N(0, position_std^2)`` row per
+        token position (drawn per run, like the weights; GPT-2's ``wpe``).
+    position_std : float
+        Standard deviation of the position (and token-type) embeddings (0.02).
+    max_positions : int
+        Rows of the position matrix (a batch has at most this many tokens; 1024).
+    token_type : bool
+        Add one ``N(0, position_std^2)`` row to every token (BERT's token-type embedding).
+    biases : mapping, optional
+        Per map kind (``"qk"``, ``"value"``, ``"out"``, ``"mlp"``) the standard deviation of its
+        biases, overriding ``bias``.
+    preset : str, optional
+        The preset that built the network (:mod:`isoinit.presets`), for tables.
 
     Examples
     --------
@@ -380,6 +527,13 @@ class Network(BlockNetwork):
     bias: float = 0.0
     weights: Weights = "gaussian"
     eps: float = 0.0
+    input_norm: InputNorm = "none"
+    positions: Positions = "none"
+    position_std: float = 0.02
+    max_positions: int = 1024
+    token_type: bool = False
+    biases: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
+    preset: str | None = None
     depth: int = field(init=False, repr=False, compare=False)  # the number of blocks
     _act: Activation = field(init=False, repr=False, compare=False)
 
@@ -427,7 +581,9 @@ class ResidualMLP(BlockNetwork):
         ``f(U) = sigma(Lin(U))``.
     alpha : float or "1/sqrt(L)"
         Residual scale (``"1/sqrt(L)"``: ``1 / sqrt(depth)``).
-    init, gain, bias, weights, eps
+    skip : float
+        Scale of the residual path (:class:`Feedforward`).
+    init, gain, bias, weights, eps, input_norm, positions, position_std, max_positions, token_type, biases, preset
         As for :class:`Network`.
     """
 
@@ -443,6 +599,14 @@ class ResidualMLP(BlockNetwork):
     bias: float = 0.0
     weights: Weights = "gaussian"
     eps: float = 0.0
+    skip: float = 1.0
+    input_norm: InputNorm = "none"
+    positions: Positions = "none"
+    position_std: float = 0.02
+    max_positions: int = 1024
+    token_type: bool = False
+    biases: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
+    preset: str | None = None
     _act: Activation = field(init=False, repr=False, compare=False)
     _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)
 
@@ -455,9 +619,11 @@ class ResidualMLP(BlockNetwork):
             norm=self.norm,
             norm_position=self.norm_position,
             alpha=self.alpha,
+            skip=self.skip,
         )
         object.__setattr__(self, "ratio", None if one else block.ratio)
         object.__setattr__(self, "alpha", block.alpha)
+        object.__setattr__(self, "skip", block.skip)
         object.__setattr__(self, "_blocks", (block,) * self.depth)
         self._common_init()
 
@@ -492,7 +658,7 @@ class Transformer(BlockNetwork):
         original transformer's.
     causal : bool
         Causal attention mask.
-    init : {"gaussian", "gpt2"}
+    init : {"gaussian", "gpt2", "normal"}
         ``gpt2``: GPT-2's initialization (weights ``N(0, 0.02^2)``, residual projections
         scaled by ``1 / sqrt(2 depth)``).
     activation : str or Activation
@@ -502,7 +668,9 @@ class Transformer(BlockNetwork):
         Residual scale of both halves of every block.
     final_norm : bool, optional
         The final layer norm; default: with pre-norm.
-    gain, bias, weights, eps
+    qk_gain, out_proj, centred, score, rope_base, gated, skip
+        Of every block, as for :class:`TransformerBlock`.
+    gain, bias, weights, eps, input_norm, positions, position_std, max_positions, token_type, biases, preset
         As for :class:`Network`.
 
     Examples
@@ -527,6 +695,20 @@ class Transformer(BlockNetwork):
     bias: float = 0.0
     weights: Weights = "gaussian"
     eps: float = 0.0
+    qk_gain: float = 1.0
+    out_proj: bool = True
+    centred: bool = False
+    score: Score = "sqrt"
+    rope_base: float = 0.0
+    gated: bool = False
+    skip: float = 1.0
+    input_norm: InputNorm = "none"
+    positions: Positions = "none"
+    position_std: float = 0.02
+    max_positions: int = 1024
+    token_type: bool = False
+    biases: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
+    preset: str | None = None
     _act: Activation = field(init=False, repr=False, compare=False)
     _blocks: tuple[Block, ...] = field(init=False, repr=False, compare=False)
 
@@ -542,16 +724,17 @@ class Transformer(BlockNetwork):
             norm=self.norm,
             norm_position=self.norm_position,
             alpha=self.alpha,
+            qk_gain=self.qk_gain,
+            out_proj=self.out_proj,
+            centred=self.centred,
+            score=self.score,
+            rope_base=self.rope_base,
+            gated=self.gated,
+            skip=self.skip,
         )
-        last = TransformerBlock(
-            heads=block.heads,
-            ratio=block.ratio,
-            causal=block.causal,
-            norm=block.norm,
-            norm_position=block.norm_position,
-            alpha=block.alpha,
-            final_norm=final,
-        )
+        last = dataclasses.replace(block, final_norm=final)
+        for name in ("qk_gain", "out_proj", "centred", "score", "rope_base", "gated", "skip"):
+            object.__setattr__(self, name, getattr(block, name))
         object.__setattr__(self, "heads", block.heads)
         object.__setattr__(self, "ratio", block.ratio)
         object.__setattr__(self, "alpha", block.alpha)

@@ -21,7 +21,7 @@ import numpy as np
 from ..activations import Activation
 from .mlp import MLP
 
-__all__ = ["FIELDS", "TABLE_COLUMNS", "Field", "field"]
+__all__ = ["BLOCK_COLUMNS", "FIELDS", "TABLE_COLUMNS", "Field", "field"]
 
 Kind = Literal["int", "widths", "activation", "choice", "real"]
 
@@ -55,7 +55,17 @@ class Field:
     required: bool = False
 
     def accepts(self, value: object) -> bool:
-        """Whether ``value`` has this field's type (its range is the MLP's to check)."""
+        """Whether ``value`` has this field's type (its range is the MLP's to check).
+
+        Parameters
+        ----------
+        value : object
+            A candidate value of the field.
+
+        Returns
+        -------
+        bool
+        """
         if value is None:
             return self.optional
         if self.kind == "int":
@@ -118,7 +128,34 @@ FIELDS: tuple[Field, ...] = tuple(_field(f, _HINTS[f.name]) for f in dataclasses
 #: The configuration columns of every table (``to_frame``, sweeps, the command line's CSV):
 #: the MLP's fields, activation and normalization first, ``order`` (an MLP's, ``None`` for a
 #: block network) followed by ``norm_position`` (a block network's, ``None`` for an MLP),
-#: then ``architecture`` (which network: ``"mlp"`` or a block network's name).
+#: then :data:`BLOCK_COLUMNS`, then ``architecture`` (which network: ``"mlp"`` or a block
+#: network's name).
+#: A block network's configuration columns beyond the MLP's (``None`` for an MLP): its
+#: initialization, its blocks' attention and feedforward fields (the first block that has
+#: each), its input and embedding, the preset that built it, and for a :class:`Network` the
+#: blocks themselves (``blocks``, a compact description).
+BLOCK_COLUMNS: tuple[str, ...] = (
+    "init",
+    "heads",
+    "causal",
+    "ratio",
+    "alpha",
+    "skip",
+    "final_norm",
+    "qk_gain",
+    "out_proj",
+    "centred",
+    "score",
+    "rope_base",
+    "gated",
+    "positions",
+    "position_std",
+    "token_type",
+    "biases",
+    "preset",
+    "blocks",
+)
+
 TABLE_COLUMNS: tuple[str, ...] = (
     "activation",
     "norm",
@@ -127,12 +164,28 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "order",
     "norm_position",
     *(f.name for f in FIELDS if f.name not in ("activation", "norm", "center", "scale", "order")),
+    *BLOCK_COLUMNS,
     "architecture",
 )
 
 
 def field(name: str) -> Field:
-    """The :class:`Field` named ``name`` (KeyError for another name)."""
+    """The :class:`Field` named ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A field of :class:`~isoinit.MLP` (:data:`FIELDS`).
+
+    Returns
+    -------
+    Field
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a field.
+    """
     for f in FIELDS:
         if f.name == name:
             return f

@@ -71,6 +71,9 @@ class MLP:
         ``LayerNorm`` uses 1e-5; the paper and the default use 0). An all-zero row (layer
         scaling) or column (batch scaling) is left at zero, the ``eps -> 0`` limit, rather
         than divided by 0; a zero row then shows as a singular Gram (gap ``+inf``).
+    input_norm : {"rows", "none"}
+        Layer 0: the input's rows scaled to mean square 1 (``"rows"``, the paper's protocol,
+        the default) or the input as given (``"none"``).
     """
 
     depth: int
@@ -84,6 +87,7 @@ class MLP:
     bias: float = 0.0
     weights: Weights = "gaussian"
     eps: float = 0.0
+    input_norm: Literal["rows", "none"] = "rows"
     _act: Activation = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,7 @@ class MLP:
         set_(self, "gain", check.real("gain", self.gain, 0.0))
         set_(self, "bias", check.real("bias", self.bias, 0.0))
         set_(self, "eps", check.real("eps", self.eps, 0.0))
+        check.choice("input_norm", self.input_norm, ("rows", "none"))
 
     @property
     def act(self) -> Activation:

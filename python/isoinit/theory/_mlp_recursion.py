@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from .. import _validate as check
 from ..networks.mlp import MLP
-from ._breakdown import _TINY, _Breakdown, _moments, _overflow, _underflow
+from ._breakdown import _ENDS, _TINY, _moments, _overflow, _underflow
 from ._mf_constants import mf_constants
 from .hermite import dual_kernel
 
@@ -145,11 +145,12 @@ def _mlp_grams(mlp: MLP, g0: _F) -> tuple[_F, int, str]:
     n = g0.shape[0]
     grams = np.full((mlp.depth + 1, n, n), np.nan)
     grams[0] = g0
-    q, rho = 1.0, g0.reshape(-1)[_triangle(n)[0]]
+    q = float(np.mean(np.diag(g0)))  # 1 for the paper's rows of mean square 1
+    rho = g0.reshape(-1)[_triangle(n)[0]] / q
     for layer in range(1, mlp.depth + 1):
         try:
             q, rho = _step(mlp, layer, q, rho)
-        except _Breakdown as err:
+        except _ENDS as err:
             return grams, layer, str(err)
         _assemble(q, rho, n, out=grams[layer])
     return grams, -1, ""
