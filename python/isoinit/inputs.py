@@ -16,10 +16,32 @@ def __dir__() -> list[str]:
 
 
 def gaussian(n: int, d: int, *, seed: int = 0) -> NDArray[np.float64]:
-    """An ``n x d`` batch of iid standard normals (rows are samples)."""
+    """An ``n x d`` batch of iid standard normals (rows are samples).
+
+    Parameters
+    ----------
+    n : int
+        Samples (rows), ``>= 2``.
+    d : int
+        Features (columns), ``>= 1``.
+    seed : int
+        Seed of NumPy's default generator.
+
+    Returns
+    -------
+    ndarray
+        ``(n, d)``, float64.
+    """
     n = check.integer("n", n, 2, 10**7)
     d = check.integer("d", d, 1, 10**7)
     return np.random.default_rng(check.integer("seed", seed, 0, 2**64 - 1)).standard_normal((n, d))
+
+
+# Degeneracies above this give the batch of this one: the part of X0 off its top singular
+# direction is then below sqrt(min(n, d)) / 1e30 (< 1e-26) of the batch, far below float64
+# rounding, and the kernel's unscaled update (degeneracy - 1) u u^T X0 and its sum of squares
+# stay far from overflow (which they reach above about 1e150).
+_RANK_ONE_DEGENERACY = 1e30
 
 
 def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[np.float64]:
@@ -36,7 +58,9 @@ def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[n
     n, d : int
         Batch size (``>= 2``) and feature dimension.
     degeneracy : float
-        Factor ``>= 1`` on the largest singular value (1 gives a plain Gaussian batch).
+        Factor ``>= 1`` on the largest singular value (1 gives a plain Gaussian batch), finite.
+        Above 1e30 the batch is rank one to float64 precision and is computed at 1e30, so
+        that nothing overflows up to the largest float64.
     seed : int
         Seed of NumPy's ``default_rng`` that draws ``X0``.
 
@@ -46,7 +70,8 @@ def degenerate(n: int, d: int, degeneracy: float, *, seed: int = 0) -> NDArray[n
     """
     degeneracy = check.real("degeneracy", degeneracy, 1.0)
     # the compiled kernel's own Gram and eigensolver: the same bits on every CPU at n < 16
-    return np.asarray(_core.degenerate_batch(gaussian(n, d, seed=seed), degeneracy))
+    x0 = gaussian(n, d, seed=seed)
+    return np.asarray(_core.degenerate_batch(x0, min(degeneracy, _RANK_ONE_DEGENERACY)))
 
 
 def repeated_tokens(n: int, d: int, *, noise: float = 0.01, seed: int = 0) -> NDArray[np.float64]:

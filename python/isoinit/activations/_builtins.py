@@ -53,7 +53,17 @@ class Param:
         return "finite" if self.low is None else f"finite and > {self.low:g}"
 
     def admits(self, value: float) -> bool:
-        """Whether ``value`` lies in the domain."""
+        """Whether ``value`` lies in the domain.
+
+        Parameters
+        ----------
+        value : float
+            A value of the parameter.
+
+        Returns
+        -------
+        bool
+        """
         return math.isfinite(value) and (self.low is None or value > self.low)
 
 
@@ -76,7 +86,7 @@ class Builtin:
     param : Param or None
         Its parameter and the parameter's domain, if it has one.
     closed : ClosedForm or None
-        The family of :mod:`isoinit.activations._closed_forms` that gives its Hermite coefficients,
+        The family of ``isoinit.activations._closed_forms`` that gives its Hermite coefficients,
         moments and kernel in closed form; ``None``: quadrature (:mod:`isoinit.hermite`).
     torch : callable
         ``(tensor, a) -> tensor``: the same formula with PyTorch tensor operations
@@ -138,6 +148,11 @@ BUILTIN: dict[str, Builtin] = {
         torch=lambda x, a: 0.5 * x * (1.0 + (_GELU_TANH_C * (x + 0.044715 * x**3)).tanh()),
     ),
     "silu": Builtin(lambda x, a: x * _sigmoid(x), "x sigmoid(x)", torch=lambda x, a: x * x.sigmoid()),
+    "quick_gelu": Builtin(
+        lambda x, a: x * _sigmoid(1.702 * x),
+        "x sigmoid(1.702 x), the sigmoid approximation of GELU (CLIP's)",
+        torch=lambda x, a: x * (1.702 * x).sigmoid(),
+    ),
     "selu": Builtin(
         lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA),
         "lambda elu_alpha(x) with PyTorch's constants",

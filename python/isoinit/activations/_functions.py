@@ -29,6 +29,18 @@ def hermite_he(k: int, x: ArrayLike) -> NDArray[np.float64]:
     """Probabilists' Hermite polynomial ``He_k(x)`` (unnormalized).
 
     Computed by the recurrence ``He_{k+1} = x He_k - k He_{k-1}``.
+
+    Parameters
+    ----------
+    k : int
+        The degree, ``>= 0``.
+    x : array_like
+        Where to evaluate it, any shape.
+
+    Returns
+    -------
+    ndarray
+        The same shape as ``x``, float64.
     """
     x = np.asarray(x, dtype=np.float64)
     if k < 0:
@@ -61,7 +73,20 @@ def _elu(x: NDArray[np.float64], a: float) -> NDArray[np.float64]:
 
 
 def hermite_he_torch(k: int, x: Tensor) -> Tensor:
-    """:func:`hermite_he` on a PyTorch tensor (same recurrence, differentiable)."""
+    """:func:`hermite_he` on a PyTorch tensor (same recurrence, differentiable).
+
+    Parameters
+    ----------
+    k : int
+        The degree, ``>= 0``.
+    x : torch.Tensor
+        Where to evaluate it, any shape.
+
+    Returns
+    -------
+    torch.Tensor
+        The same shape and dtype as ``x``.
+    """
     if k < 0:
         raise ValueError(f"k must be >= 0; got {k}")
     h_prev = x.new_ones(())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import warnings
@@ -14,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _renamed
+from .. import _validate as check
 from .._warnings import IsoinitWarning
 from ._builtins import BUILTIN
 from ._closed_forms import ClosedForm, HermiteSeries
@@ -54,7 +56,7 @@ class Activation:
     hermite : tuple of float or None
         For activations defined by normalized Hermite coefficients, ``c_0, c_1, ...``.
     closed : ClosedForm or None
-        The family giving its Gaussian integrals in closed form (:mod:`isoinit.activations._closed_forms`),
+        The family giving its Gaussian integrals in closed form (``isoinit.activations._closed_forms``),
         ``None`` for quadrature.
     torch : callable or None
         The same function on PyTorch tensors, ``tensor -> tensor`` (differentiable), for
@@ -137,13 +139,37 @@ def available() -> list[str]:
 
 
 def registered(name: str) -> Activation | None:
-    """The activation registered under ``name`` by :func:`register` or :func:`from_hermite`, if any."""
+    """The activation registered under ``name`` by :func:`register` or :func:`from_hermite`, if any.
+
+    Parameters
+    ----------
+    name : str
+        The name it was registered under.
+
+    Returns
+    -------
+    Activation or None
+        Its record, or ``None`` when no activation of that name was registered.
+    """
     return _USER.get(name.lower()) if isinstance(name, str) else None
+
+
+#: The names other libraries give the same functions (the ``transformers`` package's
+#: ``ACT2FN``): each resolves to isoinit's activation.
+ALIASES: dict[str, str] = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "swish": "silu"}
 
 
 def _unknown(spec: object) -> Exception:
     names = ", ".join([*BUILTIN, "he0..he30", *_USER])
-    return (ValueError if isinstance(spec, str) else TypeError)(f"activation must be one of {names}; got {spec!r}")
+    hint = ""
+    if isinstance(spec, str):
+        base = spec.split("(", 1)[0].strip().lower()
+        close = difflib.get_close_matches(base, [*BUILTIN, *ALIASES, *_USER], n=3, cutoff=0.6)
+        if close:
+            hint = " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+    return (ValueError if isinstance(spec, str) else TypeError)(
+        f"activation must be one of {names} (or an alias: {', '.join(ALIASES)}); got {spec!r}{hint}"
+    )
 
 
 def _he_activation(k: int) -> Activation:
@@ -185,6 +211,7 @@ def resolve(spec: ActivationSpec) -> Activation:
     if not m:
         raise _unknown(spec)
     base, arg = m.group(1).lower(), m.group(2)
+    base = ALIASES.get(base, base)
     if base in _USER and arg is None:
         return _USER[base]
     hm = _HE_RE.match(base)
@@ -244,8 +271,13 @@ def _with_param_t(f: TorchFn, a: float, x: Tensor) -> Tensor:
     return f(x, a)
 
 
-def _as_float(f: _Fn, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.asarray(f(x), dtype=np.float64)
+def _as_float(f: _Fn, x: NDArray[np.float64], name: str = "") -> NDArray[np.float64]:
+    """``f(x)`` as float64; complex or other non-real values are a TypeError, never cast."""
+    y = np.asarray(f(x))
+    if y.dtype.kind not in "biuf":
+        label = f"activation {name!r}" if name else "activation"
+        raise TypeError(f"{label} must return real numbers; got dtype {y.dtype}")
+    return np.asarray(y, dtype=np.float64)
 
 
 def _check_new_name(name: str) -> str:
@@ -283,10 +315,13 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
         Replace an earlier registration of the same name.
     """
     low = _check_new_name(name)
-    if low in _USER and not overwrite:
+    if check.boolean("overwrite", overwrite) is False and low in _USER:
         raise ValueError(f"name {name!r} is already registered; pass overwrite=True to replace it")
     if not callable(fn):
         raise TypeError(f"fn must be a callable (a vectorized function of a float64 array); got {fn!r}")
+    if isinstance(kinks, (str, bytes)):
+        raise TypeError(f"kinks must be a sequence of numbers; got {kinks!r}")
+    kink_values = check.array("kinks", kinks, ndim=1)  # real and finite
     allowed = "an elementwise, vectorized function: a float64 array in, a real array of the same shape out"
     try:
         with np.errstate(all="ignore"):
@@ -299,17 +334,19 @@ def register(name: str, fn: _Fn, *, kinks: Sequence[float] = (), overwrite: bool
     try:
         if raw is None or isinstance(raw, (str, bytes)):
             raise TypeError("not numbers")
-        probe = np.asarray(raw, dtype=np.float64)
+        probe = np.asarray(raw)
     except (TypeError, ValueError) as err:
         raise TypeError(f"fn must be {allowed}; it returned {type(raw).__name__}") from err
+    if probe.dtype.kind not in "biuf":  # complex would lose its imaginary part, strings fail later
+        raise TypeError(f"fn must be {allowed}; on an array of 5 values it returned dtype {probe.dtype}")
     if probe.shape != (5,):
         raise ValueError(f"fn must be {allowed}; on an array of shape (5,) it returned shape {probe.shape}")
     act = Activation(
         name=low,
         base=low,
         param=None,
-        fn=partial(_as_float, fn),
-        kinks=tuple(sorted(float(k) for k in kinks)),
+        fn=partial(_as_float, fn, name=low),
+        kinks=tuple(sorted(float(k) for k in kink_values)),
         kernel_name=None,
     )
     _USER[low] = act
@@ -325,15 +362,24 @@ def from_hermite(coefficients: Sequence[float], *, name: str | None = None) -> A
     Parameters
     ----------
     coefficients : sequence of float
-        ``c_0, c_1, ..., c_K`` (at most 31 of them), finite, not all zero.
+        ``c_0, c_1, ..., c_K`` (at most 31 of them), real, finite, not all zero.
     name : str, optional
         If given, the activation is also registered under this name.
+
+    Raises
+    ------
+    TypeError
+        If ``coefficients`` are not real numbers (strings, complex, booleans).
+    ValueError
+        If they are not 1-D, too many or too few, not finite, or all zero.
     """
-    c = np.asarray(coefficients, dtype=np.float64)
+    if isinstance(coefficients, (str, bytes)):
+        raise TypeError(f"coefficients must be a sequence of real numbers; got {coefficients!r}")
+    c = check.array("coefficients", coefficients)  # real (TypeError) and finite (ValueError naming the entry)
     if c.ndim != 1 or c.size == 0 or c.size > HE_MAX + 1:
         raise ValueError(f"coefficients must be a 1-D sequence of 1 to {HE_MAX + 1} numbers; got shape {c.shape}")
-    if not np.all(np.isfinite(c)) or not np.any(c):
-        raise ValueError(f"coefficients must be finite and not all zero; got {c.tolist()}")
+    if not np.any(c):
+        raise ValueError(f"coefficients must not be all zero; got {c.tolist()}")
     coeffs = tuple(float(v) for v in c)
     norms = [1.0 / math.sqrt(math.factorial(k)) for k in range(len(coeffs))]
 
@@ -380,7 +426,7 @@ def markdown_table() -> str:
 
     One row per entry of :data:`BUILTIN` (then the ``heK`` family): name, parameter and its
     domain, formula, kinks, and where the Gaussian integrals come from (a closed-form
-    family of :mod:`isoinit.activations._closed_forms`, or quadrature).
+    family of ``isoinit.activations._closed_forms``, or quadrature).
     """
     rows = ["| name | parameter | formula | kinks | Hermite coefficients, moments, kernel |", "|---|---|---|---|---|"]
     for name, b in BUILTIN.items():

@@ -130,9 +130,15 @@ def _fn_values(act: Tabulable, x: NDArray[np.float64], lo: float, hi: float) -> 
     bad = ~np.isfinite(y)
     if bad.any():
         k = np.flatnonzero(bad)[np.argmin(x[bad])]
+        nan = np.isnan(y)
+        # NaN is the activation's own (undefined there), inf an overflow: say which
+        what = (
+            f"returned NaN for inputs in [{x[nan].min():.6g}, {x[nan].max():.6g}]"
+            if nan.any()
+            else f"overflowed to {y[k]} at x = {float(x[k])!r}"
+        )
         raise ValueError(
-            f"activation {act.name!r} must be finite on [{lo:g}, {hi:g}], where the simulator tabulates it; "
-            f"got {y[k]} at x = {float(x[k])!r}"
+            f"activation {act.name!r} must be finite on [{lo:g}, {hi:g}], where the simulator tabulates it; it {what}"
         )
     return y
 

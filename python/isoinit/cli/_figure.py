@@ -74,13 +74,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_figure(args: argparse.Namespace) -> int:
     """Run ``isoinit figure``."""
+    from .. import _io
     from .. import _validate as check
     from ..figures import NAMES, FigureResult, make_all
+    from ._pathargs import output_dir
 
     names = list(NAMES) if args.name == "all" else [args.name]
     runs = None if args.runs is None else check.integer("--runs", args.runs, 1)
     seed = check.integer("--seed", args.seed, 0)
     size = check.real("--size", args.size, 0.0, 10.0, low_open=True)
+    out = output_dir("--out", args.out)
+    if out.is_dir():  # DIR/NAME.png and DIR/NAME.csv, checked under the option's name before any work
+        for name in names:
+            for suffix in (".png", ".csv"):
+                _io.check_output("--out", out / f"{name}{suffix}", overwrite=args.force, flag="--force")
     t0 = time.perf_counter()
 
     def report(r: FigureResult) -> None:
@@ -89,7 +96,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
             print(f"    note: {note}")
 
     make_all(
-        args.out,
+        out,
         runs=runs,
         seed=seed,
         protocol=args.protocol,

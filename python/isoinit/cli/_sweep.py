@@ -46,11 +46,9 @@ run, layer, [stage], every metric, norm_bias, diverged_at.
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a TOML sweep file and write its table."""
     from ..sweeps import _check_path, from_toml, save, sweep
+    from ._pathargs import input_file
 
-    try:
-        configs, options = from_toml(args.file)
-    except FileNotFoundError:
-        raise ValueError(f"FILE.toml must be an existing sweep file; got {args.file!r}") from None
+    configs, options = from_toml(input_file("FILE.toml", args.file, "sweep file"))
     from .. import _validate as check
 
     for key, low, high in (("runs", 1, 10**9), ("seed", 0, 2**64 - 1), ("threads", 1, 4096)):

@@ -84,7 +84,9 @@ def sweep(
     grid_or_list : dict, list of dict or MLP, or MLP
         The configurations, see :func:`expand`: a grid ``{"activation": ["relu", "tanh"],
         "depth": 30, "width": 1000}`` (cartesian product of the lists, scalars fixed), or
-        an explicit list of ``MLP`` keyword dicts / ``MLP`` objects.
+        an explicit list of ``MLP`` keyword dicts / ``MLP`` objects. Every activation
+        :func:`~isoinit.simulate` runs is allowed, a registered Python callable too (the
+        kernel runs its table, :func:`isoinit.activations.tabulate`).
     inputs : dict or ndarray
         The input batch: an ``(n, d)`` array, or a spec such as
         ``dict(kind="degenerate", n=10, d=1000, degeneracy=100, seed=0)`` (see
@@ -109,7 +111,7 @@ def sweep(
         OpenMP threads of each simulation (default: all); results do not depend on it.
     progress : bool, optional
         A progress bar over configurations: ``True``/``False`` as asked; ``None`` (default)
-        only on an interactive terminal (:mod:`isoinit._progress`).
+        only on an interactive terminal (``isoinit._progress``).
 
     Returns
     -------
@@ -118,12 +120,13 @@ def sweep(
         :data:`CONFIG_COLUMNS` (``config`` is the index into :func:`expand`'s list, then
         every ``MLP`` field: ``activation`` the canonical spec, ``center``/``scale`` the
         steps in effect, ``width`` an int or ``"d1,d2,..."`` for per-block widths); then
-        ``run``, ``layer``, [``stage``], the metrics, ``norm_bias`` and ``diverged_at`` (the
-        run's first overflowing layer, -1 if none; its metrics are NaN from there on).
+        ``seed``, ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``, ``sampler`` (the
+        one that ran for the configuration, ``"gram"`` or ``"weights"``) and ``diverged_at``
+        (the run's first overflowing layer, -1 if none; its metrics are NaN from there on).
         ``df.attrs["isoinit"]`` holds the provenance (``{"provenance": {...}}``: the input
         specification as given, or the shape and SHA-256 of an array, seed, runs, sampler,
-        precision and package version, see :class:`isoinit.Provenance`); :func:`save`
-        keeps it in a Parquet file's metadata and :func:`load` gives it back.
+        precision and package version, see :class:`isoinit.Provenance`); :func:`isoinit.sweeps.save`
+        keeps it in a Parquet file's metadata and :func:`isoinit.sweeps.load` gives it back.
 
     Warns
     -----
@@ -146,12 +149,6 @@ def sweep(
         threads = check.integer("threads", threads, 1, 4096)
     chosen = _check_metrics(metrics)
     client = _client(backend)
-    for i, network in enumerate(configs):
-        if network.act.kernel_name is None:
-            raise ValueError(
-                f"configuration {i} has activation {network.act.name!r}, a Python callable the "
-                "compiled simulator cannot run (define it by Hermite coefficients instead)"
-            )
     cache: dict[Any, NDArray[np.float64]] = {}
     xs = []
     for network in configs:

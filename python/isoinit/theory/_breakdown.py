@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import Activation
+from ._quadrature import _NotANumber
 from .hermite import Moments, moments
 
 _TINY = float(np.finfo(np.float64).tiny)
@@ -17,6 +18,10 @@ _TINY = float(np.finfo(np.float64).tiny)
 
 class _Breakdown(ArithmeticError):
     """The recursion left floating point: the diagonal overflowed or fell to 0."""
+
+
+#: What ends a trajectory at a layer: a breakdown, or the activation's NaN (named as such).
+_ENDS = (_Breakdown, _NotANumber)
 
 
 def _overflow(what: str, value: object = None) -> _Breakdown:
@@ -41,3 +46,5 @@ def _moments(act: Activation, gain: float) -> Moments:
         return moments(act, gain)
     except OverflowError as err:
         raise _overflow(f"E sigma(s z)^2 at s = {gain:.3g}") from err
+    except _NotANumber as err:  # the activation's own NaN, reported as such
+        raise _Breakdown(f"{err} at pre-activation scale s = {gain:.3g}") from err
