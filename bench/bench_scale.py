@@ -486,7 +486,11 @@ def plot(cells: list[dict[str, Any]], path: Path, title: str, overwrite: bool) -
     import matplotlib.pyplot as plt
 
     ds = sorted({c["d"] for c in cells})
-    fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.8), sharey=True, squeeze=False)
+    # two panels to a row at most, so that the text stays readable in the documentation's column
+    ncols = min(len(ds), 2)
+    nrows = math.ceil(len(ds) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows + 0.6), sharey=True, squeeze=False)
+    axes, spare = list(grid.flat[: len(ds)]), list(grid.flat[len(ds) :])
     series: tuple[tuple[str, Callable[[dict[str, Any]], float | None], str, str], ...] = (
         ("isoinit float64", lambda c: c["iso64"]["ms"], "C0", "o-"),
         ("isoinit float32", lambda c: c["iso32"]["ms"] if c["iso32"] else None, "C9", "o--"),
@@ -494,7 +498,7 @@ def plot(cells: list[dict[str, Any]], path: Path, title: str, overwrite: bool) -
         ("authors' protocol (PyTorch)", lambda c: c["authors"]["ms"] if c["authors"] else None, "C1", "^-"),
         ("isoinit's primitives", lambda c: c["prim_ms"], "0.4", "x:"),
     )
-    for ax, d in zip(axes[0], ds, strict=True):
+    for ax, d in zip(axes, ds, strict=True):
         row = sorted((c for c in cells if c["d"] == d), key=lambda c: c["n"])
         for label, get, color, style in series:
             pts = [(c["n"], get(c)) for c in row if get(c) is not None]
@@ -504,12 +508,19 @@ def plot(cells: list[dict[str, Any]], path: Path, title: str, overwrite: bool) -
         ax.set_xticks([c["n"] for c in row], [str(c["n"]) for c in row], minor=False)
         ax.set_xticks([], minor=True)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("ms per network")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    ncol = len(labels) if len(ds) >= 3 else 2
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    for row in grid:
+        row[0].set_ylabel("ms per network")
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.06 * math.ceil(len(labels) / ncol), 1, 1))
+    if spare:  # the legend in the empty cell
+        for ax in spare:
+            ax.set_axis_off()
+        spare[0].legend(handles, labels, loc="center", fontsize=9, frameon=False)
+        fig.tight_layout()
+    else:
+        ncol = 2
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.05 * math.ceil(len(labels) / ncol), 1, 1))
     _io.write_atomic(path, lambda p: fig.savefig(p, dpi=110), overwrite=overwrite, flag="--force")
     plt.close(fig)
 

@@ -68,17 +68,23 @@ def nan_band(values: _F) -> tuple[_F, _F, _F]:
     return mean, lo, hi
 
 
-def new_axes(ncols: int, *, width: float, height: float) -> tuple[Any, list[Any]]:
-    """A row of ``ncols`` axes on the Agg backend, laid out later by :func:`layout` (a fixed
-    layout: constrained layout would double the drawing time)."""
+def new_axes(n: int, *, width: float, height: float) -> tuple[Any, list[Any]]:
+    """``n`` axes of ``width x height`` inches on the Agg backend, two to a row at most (so that
+    a figure keeps its text readable in the documentation's column, about 900 pixels wide; an
+    odd ``n`` leaves the last cell empty), laid out later by :func:`layout` (a fixed layout:
+    constrained layout would double the drawing time)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(width * ncols, height))
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, list(axes)
+    ncols = min(n, 2)
+    nrows = -(-n // ncols)
+    fig = plt.figure(figsize=(width * ncols, height * nrows))
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
+    for ax in axes[n:]:
+        fig.delaxes(ax)
+    return fig, axes[:n]
 
 
 def layout(fig: Any, header: str, *, legend: bool = True) -> None:
@@ -92,7 +98,17 @@ def layout(fig: Any, header: str, *, legend: bool = True) -> None:
     header = "\n".join(textwrap.fill(line, width=int(w * 15)) for line in header.split("\n"))
     top = 0.2 + 0.16 * (header.count("\n") + 1) + 0.2
     bottom = 0.5 + (0.3 if legend else 0.0)
-    fig.subplots_adjust(left=0.75 / w, right=1.0 - 0.15 / w, top=1.0 - top / h, bottom=bottom / h, wspace=0.28)
+    # rows of a grid (new_axes): 0.85 in between them for the x label above and the title below
+    nrows = fig.axes[0].get_subplotspec().get_gridspec().nrows if fig.axes else 1
+    axes_height = (h - top - bottom - 0.85 * (nrows - 1)) / nrows
+    fig.subplots_adjust(
+        left=0.75 / w,
+        right=1.0 - 0.15 / w,
+        top=1.0 - top / h,
+        bottom=bottom / h,
+        wspace=0.28,
+        hspace=0.85 / axes_height,
+    )
     fig.suptitle(header, fontsize=8, y=1.0 - 0.12 / h, va="top")
     for ax in fig.axes:
         if ax.get_xscale() == "linear" and ax.get_xlabel().startswith("layer"):
@@ -206,7 +222,7 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
     a shared y range, the header and the style legend."""
     spec, measured = t.spec, t.measured
     ncols = len(spec.panels)
-    fig, axes = new_axes(ncols, width={1: 6.0, 2: 4.6}.get(ncols, 3.6), height=3.6)
+    fig, axes = new_axes(ncols, width={1: 6.0, 2: 4.6}.get(ncols, 4.0), height=3.6)
     ranges = [draw_panel(ax, ms) for ax, ms in zip(axes, measured, strict=True)]
     lo = min(r[0] for r in ranges)
     hi = max(r[1] for r in ranges)
@@ -219,7 +235,9 @@ def draw_trajectories(ctx: Context, t: Trajectories, png: Path) -> None:
         ax.set_title(p.title, fontsize=9)
         ax.legend(fontsize=7, loc="best")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel(spec.ylabel, fontsize=8)
+    for ax in axes:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel(spec.ylabel, fontsize=8)
     c0 = all_m[0].curve
     widths = sorted({m.curve.network.widths()[0] for m in all_m})
     degs = sorted({m.curve.degeneracy for m in all_m})
