@@ -1,11 +1,15 @@
-"""Dual, centered and RMS kernels and the NNGP step: closed forms, series, Monte Carlo."""
+"""Dual, centered and RMS kernels and the NNGP step: closed forms, series, Monte Carlo,
+nested adaptive integration at variances from 1e-2 to 1e4."""
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from scipy import integrate
 
 from isoinit import activations
 from isoinit.theory import hermite
@@ -13,12 +17,14 @@ from reference import user_copy
 from tolerances import (
     FEW_ULPS,
     FINITE_DIFFERENCE_ABS,
+    GRADED_COST_RATIO,
     KERNEL_ABS,
     KERNEL_DERIV_EDGE,
     KERNEL_DERIV_INNER,
     MC_SAMPLES,
     MC_SIGMAS,
     MEHLER_ABS,
+    NNGP_REL,
     SAME_FORMULA,
 )
 
@@ -191,3 +197,173 @@ def test_shapes_and_bad_input() -> None:
         hermite.nngp_kernel("tanh", -1.0, 1.0, 0.2)
     with pytest.raises(ValueError, match="constant"):
         hermite.centered_kernel("tanh", 0.3, gain=0.0)
+
+
+# --- the NNGP kernel at every scale ----------------------------------------------------------
+# Up to a standard deviation of 3 the 2-D rule has uniform panels; beyond, activations that
+# polynomials resolve on geometric panels get a graded rule (panels shrinking towards the
+# origin and the lines u = 0, v = 0), whose cost grows like log(q). Both are checked against
+# closed forms and against nested adaptive Gauss-Kronrod integration, relative to the scale
+# sqrt(E sigma(h_i)^2 E sigma(h_j)^2) of the kernel, near rho = +-1 too.
+
+RHO_SCALE = np.array([-1.0, -1 + 1e-12, -1 + 1e-7, -0.99, -0.5, 0.0, 0.3, 0.7, 0.99, 1 - 1e-7, 1 - 1e-12, 1.0])
+VARIANCES = [
+    (1e-2, 1.3e-2),
+    (1.0, 1.3),
+    (1e2, 1.3e2),
+    (1e3, 1.3e3),
+    (3e3, 3.9e3),
+    (1e4, 1.3e4),
+    (1e-2, 1e4),
+    (1e4, 1e4),
+]
+
+
+def _gelu_nngp(qi: float, qj: float, rho: np.ndarray) -> np.ndarray:
+    """``E[gelu(h_i) gelu(h_j)]`` in closed form: neural-tangents' ``stax.Gelu`` kernel (Novak et
+    al. 2020) with ``c = rho sqrt(qi qj)``, ``d = sqrt((1 + qi)(1 + qj) - c^2)``; checked below."""
+    c = rho * math.sqrt(qi * qj)
+    p1 = (1.0 + qi) * (1.0 + qj)
+    d = np.sqrt(p1 - c * c)
+    return ((c * c + qi * qj * d * d) / (p1 * d) + c * np.arctan2(c, d)) / (2.0 * math.pi) + c / 4.0
+
+
+def _scale(spec: str, qi: float, qj: float) -> float:
+    return math.sqrt(hermite.moments(spec, math.sqrt(qi)).m2 * hermite.moments(spec, math.sqrt(qj)).m2)
+
+
+def _nested_quad(f: Callable[[float], float], kinks: tuple[float, ...], qi: float, qj: float, rho: float) -> float:
+    """``E[f(h_i) f(h_j)]`` by nested adaptive Gauss-Kronrod (QUADPACK) on ``|u|, |w| <= 12``.
+
+    ``h_i = a u``, ``h_j = b (rho u + s w)`` with ``u, w`` independent standard normals; both
+    integrals are broken where the argument of ``f`` crosses a kink or one of
+    ``0, +-1/2, ..., +-16`` (where smooth activations bend), the outer one also where the
+    inner one's breaks enter ``|w| <= 10``, so that it sees the bends of the smoothed ``f``.
+    """
+    a, b, s = math.sqrt(qi), math.sqrt(qj), math.sqrt(max(0.0, 1.0 - rho * rho))
+    marks = sorted({0.0, *kinks, *(sign * 2.0**k for sign in (1.0, -1.0) for k in range(-1, 5))})
+    opts = {"epsabs": 0.0, "epsrel": 1e-13, "limit": 400}
+
+    def inside(xs: list[float]) -> list[float] | None:
+        return sorted({x for x in xs if -12.0 < x < 12.0}) or None
+
+    def inner(u: float) -> float:
+        if s == 0.0:
+            return f(b * rho * u)
+        ws = inside([(x / b - rho * u) / s for x in marks])
+        g = integrate.quad(lambda w: f(b * (rho * u + s * w)) * math.exp(-0.5 * w * w), -12.0, 12.0, points=ws, **opts)
+        return g[0] / math.sqrt(2.0 * math.pi)
+
+    us = [x / a for x in marks]
+    if rho != 0.0:
+        us += [(x / b - s * w) / rho for x in marks for w in (0.0, -1.0, 1.0, -3.0, 3.0, -6.0, 6.0, -10.0, 10.0)]
+    with warnings.catch_warnings():  # QUADPACK warns when rounding keeps it from 1e-13
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        outer = integrate.quad(
+            lambda u: f(a * u) * math.exp(-0.5 * u * u) * inner(u), -12.0, 12.0, points=inside(us), **opts
+        )
+    return outer[0] / math.sqrt(2.0 * math.pi)
+
+
+def _gelu_scalar(x: float) -> float:
+    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def test_gelu_closed_form_kernel_is_right() -> None:
+    # the diagonal is E gelu(a z)^2 of the 1-D closed form; off it, nested adaptive quadrature
+    for q in (1e-2, 0.7, 5.0, 1e3):
+        m2 = hermite.moments("gelu", math.sqrt(q)).m2
+        assert _gelu_nngp(q, q, np.array(1.0)) == pytest.approx(m2, rel=SAME_FORMULA)
+    for qi, qj, rho in ((0.5, 1.9, -0.7), (2.0, 0.3, 0.4), (0.04, 3.0, 0.95)):
+        ref = _nested_quad(_gelu_scalar, (), qi, qj, rho)
+        assert float(_gelu_nngp(qi, qj, np.array(rho))) == pytest.approx(ref, abs=NNGP_REL * _scale("gelu", qi, qj))
+
+
+# a user copy has no closed form, so the package integrates it; the reference is the closed form
+_CLOSED_REFERENCES = ["gelu", "erf", "relu", "abs", "leaky_relu(0.2)", "step", "sign"]
+
+
+@pytest.mark.parametrize("spec", _CLOSED_REFERENCES)
+@pytest.mark.parametrize(("qi", "qj"), VARIANCES)
+def test_nngp_kernel_matches_closed_forms_at_every_scale(spec: str, qi: float, qj: float) -> None:
+    if spec == "gelu":  # the built-in: closed-form moments, quadrature for the kernel
+        got = hermite.nngp_kernel("gelu", qi, qj, RHO_SCALE)
+        ref = _gelu_nngp(qi, qj, RHO_SCALE)
+    else:
+        got = hermite.nngp_kernel(user_copy(spec), qi, qj, RHO_SCALE)
+        ref = hermite.nngp_kernel(spec, qi, qj, RHO_SCALE)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=NNGP_REL * _scale(spec, qi, qj))
+
+
+@pytest.mark.parametrize(
+    ("spec", "variances"), [("sin", [(0.3, 0.5), (4.0, 9.0), (30.0, 39.0)]), ("exp", [(1e-2, 0.1), (0.5, 1.3)])]
+)
+def test_nngp_kernel_of_callables_no_graded_rule_resolves(spec: str, variances: list[tuple[float, float]]) -> None:
+    # sin oscillates at every scale and exp grows too fast: they keep the uniform panels
+    for qi, qj in variances:
+        got = hermite.nngp_kernel(user_copy(spec), qi, qj, RHO_SCALE)
+        ref = hermite.nngp_kernel(spec, qi, qj, RHO_SCALE)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=NNGP_REL * _scale(spec, qi, qj))
+
+
+def test_nngp_kernel_of_a_polynomial_reaches_far_enough() -> None:
+    # E[h_i^3 h_j^3] = (qi qj)^(3/2) (9 rho + 6 rho^3) (Isserlis); x^3 r e^(-r^2/2) needs r > 10
+    cube = activations.Activation(name="cube", base="cube", param=None, fn=lambda x: x**3, kinks=(), kernel_name=None)
+    for qi, qj in ((2.0, 3.0), (100.0, 130.0), (1e4, 2e4)):
+        got = hermite.nngp_kernel(cube, qi, qj, RHO_SCALE)
+        ref = (qi * qj) ** 1.5 * (9.0 * RHO_SCALE + 6.0 * RHO_SCALE**3)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=NNGP_REL * 15.0 * (qi * qj) ** 1.5)
+
+
+_SELU = activations.SELU_LAMBDA, activations.SELU_ALPHA
+# a user callable with its bend off the origin, and one given by a table of values (np.interp,
+# linear between the knots and constant beyond, the knots declared as kinks)
+_KNOTS = (-2.0, -1.0, -0.25, 0.0, 0.5, 1.5, 3.0)
+_KNOT_VALUES = (-0.3, -0.5, 0.1, 0.0, 0.6, 0.9, 1.4)
+_SCALAR: dict[str, tuple[Callable[[float], float], Callable[[np.ndarray], np.ndarray], tuple[float, ...]]] = {
+    "tanh": (math.tanh, np.tanh, ()),
+    "elu": (lambda x: x if x > 0 else math.expm1(x), activations.resolve("elu").fn, (0.0,)),
+    "celu(0.05)": (lambda x: x if x > 0 else 0.05 * math.expm1(x / 0.05), activations.resolve("celu(0.05)").fn, (0.0,)),
+    "softplus": (lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))), activations.resolve("softplus").fn, ()),
+    "hardtanh": (lambda x: min(max(x, -1.0), 1.0), activations.resolve("hardtanh").fn, (-1.0, 1.0)),
+    "softsign": (lambda x: x / (1.0 + abs(x)), activations.resolve("softsign").fn, (0.0,)),
+    "shifted": (lambda x: math.tanh(x - 0.5) + 0.1 * x, lambda x: np.tanh(x - 0.5) + 0.1 * x, ()),
+    "table": (
+        lambda x: float(np.interp(x, _KNOTS, _KNOT_VALUES)),
+        lambda x: np.interp(x, _KNOTS, _KNOT_VALUES),
+        _KNOTS,
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(_SCALAR))
+def test_nngp_kernel_matches_nested_quadrature(name: str) -> None:
+    scalar, fn, kinks = _SCALAR[name]
+    act = activations.Activation(
+        name=f"user_{name}", base=f"user_{name}", param=None, fn=fn, kinks=kinks, kernel_name=None
+    )
+    odd = name in ("tanh", "hardtanh", "softsign")  # kappa(-rho) = -kappa(rho): one sign suffices
+    rhos = [0.3, 1 - 1e-7] if odd else [-1 + 1e-7, 0.3, 1 - 1e-7]
+    for qi, qj in ((1e-2, 1.7e-2), (1.0, 1.7), (1e2, 1.7e2), (1e4, 1.7e4), (1e-2, 1e4)):
+        got = hermite.nngp_kernel(act, qi, qj, rhos)
+        ref = [_nested_quad(scalar, kinks, qi, qj, r) for r in rhos]
+        scale = math.sqrt(hermite.moments(act, math.sqrt(qi)).m2 * hermite.moments(act, math.sqrt(qj)).m2)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=NNGP_REL * scale, err_msg=f"{name} at {qi}, {qj}")
+
+
+def test_nngp_kernel_cost_grows_like_log_variance() -> None:
+    sizes: list[int] = []
+
+    def counted(x: np.ndarray) -> np.ndarray:
+        sizes.append(x.size)
+        return np.tanh(x)
+
+    act = activations.Activation(name="counted", base="counted", param=None, fn=counted, kinks=(), kernel_name=None)
+    spent = []
+    for q in (1e2, 1e4):
+        hermite.nngp_kernel(act, q, 1.3 * q, 0.7)  # the first call also tests the activation's shape
+        sizes.clear()
+        hermite.nngp_kernel(act, q, 1.3 * q, 0.7)
+        spent.append(sum(sizes))
+    assert spent[1] <= GRADED_COST_RATIO * spent[0]
