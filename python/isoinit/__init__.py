@@ -82,7 +82,14 @@ from . import (  # noqa: E402  (after the kernel is known to be sound)
     networks,
 )
 from ._paths import get_cmake_dir, get_include  # noqa: E402
-from ._warnings import CollapseWarning, DivergenceWarning, IsoinitWarning  # noqa: E402
+from ._warnings import (  # noqa: E402
+    CollapseWarning,
+    DivergenceWarning,
+    IsoinitWarning,
+    ProvenanceWarning,
+    SingularInputWarning,
+    TrainingModeWarning,
+)
 from .networks import MLP, Network, ResidualMLP, Transformer  # noqa: E402
 from .results import Provenance, load  # noqa: E402
 from .simulate import STAGES, Trajectory, forward, network_weights, simulate  # noqa: E402
@@ -96,7 +103,10 @@ __all__ = [
     "IsoinitWarning",
     "Network",
     "Provenance",
+    "ProvenanceWarning",
     "ResidualMLP",
+    "SingularInputWarning",
+    "TrainingModeWarning",
     "Trajectory",
     "Transformer",
     "__version__",
@@ -118,6 +128,7 @@ __all__ = [
     "metrics",
     "network_weights",
     "networks",
+    "presets",
     "simulate",
     "sweep",
     "sweeps",
@@ -125,7 +136,18 @@ __all__ = [
     "training",
 ]
 
-_LAZY = {"comparison", "hermite", "meanfield", "bounds", "theory", "figures", "sweeps", "hooks", "training"}
+_LAZY = {
+    "comparison",
+    "hermite",
+    "meanfield",
+    "bounds",
+    "theory",
+    "figures",
+    "sweeps",
+    "hooks",
+    "training",
+    "presets",
+}
 
 
 def build_info() -> dict[str, Any]:

@@ -3,6 +3,10 @@
 Every writer of the package (:func:`isoinit.sweeps.save`, :func:`isoinit.figures.make`,
 the ``--csv``/``--plot``/``--out`` files of the command line) goes through this module:
 
+* :func:`output_format` is the one suffix rule of every writer: it maps a file name's
+  ending to a format of the writer's table (:data:`CSV`, :data:`TABLE`, :data:`RESULT`,
+  :data:`IMAGE`) or raises :class:`ValueError` naming the parameter (or option) and the
+  allowed endings.
 * :func:`check_output` checks a target path *before* the work that produces it: its
   directory exists and is writable, its suffix is one the writer knows, it is not a
   directory, and it does not exist unless ``overwrite`` is given. A file that exists
@@ -20,13 +24,23 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["as_path", "check_output", "write_atomic"]
+__all__ = ["CSV", "IMAGE", "RESULT", "TABLE", "as_path", "check_output", "output_format", "write_atomic"]
 
 T = TypeVar("T")
+
+#: The writers' formats by file-name ending (compared case-insensitively). A CSV may be
+#: compressed (pandas infers the compression from the ending, also on read).
+CSV: Mapping[str, str] = {".csv": "csv", ".csv.gz": "csv", ".csv.bz2": "csv", ".csv.xz": "csv"}
+#: Tables (:func:`isoinit.sweeps.save`, ``isoinit sweep --out``): CSV or Parquet.
+TABLE: Mapping[str, str] = {**CSV, ".parquet": "parquet", ".pq": "parquet"}
+#: Results (:meth:`Trajectory.save`, :func:`isoinit.load`).
+RESULT: Mapping[str, str] = {".npz": "npz", ".nc": "netcdf"}
+#: Plots (``isoinit simulate --plot``): matplotlib picks the format from the ending.
+IMAGE: Mapping[str, str] = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 
 def as_path(name: str, path: object) -> Path:
@@ -38,13 +52,45 @@ def as_path(name: str, path: object) -> Path:
     return p
 
 
+def output_format(name: str, path: str | os.PathLike[str], formats: Mapping[str, str] | Sequence[str]) -> str:
+    """The format of ``path`` by the ending of its name: the one suffix rule of every writer.
+
+    Parameters
+    ----------
+    name : str
+        How the caller calls the path in messages (``"path"``, ``"--csv"``).
+    path : str or os.PathLike
+        The file.
+    formats : mapping of str to str, or sequence of str
+        Allowed endings (``".csv.gz"``, compared case-insensitively, the longest that
+        matches wins) and the format of each (:data:`TABLE`, ...); a sequence of endings is
+        its own format.
+
+    Returns
+    -------
+    str
+        The format, e.g. ``"csv"`` for ``"t.CSV.gz"``.
+
+    Raises
+    ------
+    ValueError
+        ``"<name> must end in .csv, .csv.gz, ...; got 't.txt'"``.
+    """
+    table = formats if isinstance(formats, Mapping) else {s: s for s in formats}
+    low = Path(path).name.lower()
+    for suffix in sorted(table, key=len, reverse=True):
+        if low.endswith(suffix.lower()):
+            return table[suffix]
+    raise ValueError(f"{name} must end in {', '.join(table)}; got {str(path)!r}")
+
+
 def check_output(
     name: str,
     path: object,
     *,
     overwrite: bool,
     flag: str = "overwrite=True",
-    suffixes: Sequence[str] | None = None,
+    suffixes: Mapping[str, str] | Sequence[str] | None = None,
 ) -> Path:
     """Check that ``path`` can be written, before computing what goes there.
 
@@ -58,8 +104,9 @@ def check_output(
         Whether an existing file may be replaced.
     flag : str
         What allows replacing it, for the message (``"overwrite=True"``, ``"--force"``).
-    suffixes : sequence of str, optional
-        Allowed endings of the file name (case-insensitive), e.g. ``(".csv", ".png")``.
+    suffixes : mapping or sequence of str, optional
+        Allowed endings of the file name, as :func:`output_format` takes them (:data:`CSV`,
+        :data:`TABLE`, :data:`RESULT`, :data:`IMAGE`).
 
     Returns
     -------
@@ -79,8 +126,6 @@ def check_output(
         If it exists and ``overwrite`` is false.
     """
     p = as_path(name, path)
-    if suffixes is not None and not any(p.name.lower().endswith(s.lower()) for s in suffixes):
-        raise ValueError(f"{name} must end in {', '.join(suffixes)}; got {str(p)!r}")
     parent = p.parent
     if not parent.exists():
         raise FileNotFoundError(f"{name} {str(p)!r}: the directory {str(parent)!r} does not exist")
@@ -90,6 +135,8 @@ def check_output(
         raise PermissionError(f"{name} {str(p)!r}: the directory {str(parent)!r} is not writable")
     if p.is_dir():
         raise IsADirectoryError(f"{name} {str(p)!r} is a directory; give a file path")
+    if suffixes is not None:
+        output_format(name, p, suffixes)
     if p.exists() and not overwrite:
         raise FileExistsError(f"{name} {str(p)!r} already exists; pass {flag} to replace it")
     return p

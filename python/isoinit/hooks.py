@@ -75,7 +75,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from . import _validate as check
-from ._warnings import IsoinitWarning
+from ._warnings import IsoinitWarning, TrainingModeWarning
 from .metrics import METRICS, gram_metrics
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def __dir__() -> list[str]:
 
 
 #: Columns of :meth:`GramRecorder.frame` before the metric columns (:data:`isoinit.metrics.METRICS`).
-COLUMNS: tuple[str, ...] = ("call", "order", "module", "type", "item", "n", "d", "reason")
+COLUMNS: tuple[str, ...] = ("call", "training", "order", "module", "type", "item", "n", "d", "reason")
 #: The module name of the model's input in the frame (``record_input=True``).
 INPUT = "<input>"
 
@@ -276,7 +276,7 @@ class GramRecorder:
         chosen = _select(model, modules)
         self.names: list[str] = [name for name, _ in chosen]
         self.skipped: list[tuple[int, str, str]] = []
-        self._records: list[tuple[int, int, str, str, int, int, NDArray[np.float64], list[str]]] = []
+        self._records: list[tuple[int, bool, int, str, str, int, int, NDArray[np.float64], list[str]]] = []
         self._warned: set[str] = set()
         self._call = -1
         self._order = 0
@@ -308,7 +308,7 @@ class GramRecorder:
         except Exception as err:  # never break the user's forward pass: the output becomes a skipped row
             n, d, values, reasons = -1, -1, np.full((1, len(METRICS)), np.nan), [f"{type(err).__name__}: {err}"]
         typ = type(module).__name__ if typ is None else typ
-        self._records.append((self._call, order, name, typ, n, d, values, reasons))
+        self._records.append((self._call, bool(self.model.training), order, name, typ, n, d, values, reasons))
         skipped = [r for r in reasons if r]
         for reason in skipped:
             self.skipped.append((self._call, name, reason))
@@ -360,7 +360,9 @@ class GramRecorder:
         -------
         pandas.DataFrame
             Columns :data:`COLUMNS` then :data:`isoinit.metrics.METRICS`: ``call`` (forward
-            pass), ``order`` (position of the output within the call), ``module`` (name in
+            pass), ``training`` (the model's mode, ``model.training``, during that pass: with
+            dropout active the Grams are those of a random sub-network), ``order`` (position
+            of the output within the call), ``module`` (name in
             ``named_modules``; ``""`` is the model itself), ``type`` (class name), ``item``
             (index of the Gram within the output: 0 for a single batch Gram, the sequence
             in token mode, the flat position index with ``flatten=False``), ``n`` (samples)
@@ -369,13 +371,14 @@ class GramRecorder:
             its metrics are NaN), and one float column per metric.
         """
         rows: list[list[Any]] = []
-        for call, order, name, typ, n, d, values, reasons in self._records:
+        for call, training, order, name, typ, n, d, values, reasons in self._records:
             for item, (vals, reason) in enumerate(zip(values, reasons, strict=True)):
-                rows.append([call, order, name, typ, item, n, d, reason, *vals.tolist()])
+                rows.append([call, training, order, name, typ, item, n, d, reason, *vals.tolist()])
         df = pd.DataFrame(rows, columns=[*COLUMNS, *METRICS])
         ints = {c: "int64" for c in ("call", "order", "item", "n", "d")}
         floats = {c: "float64" for c in METRICS}
-        typed: pd.DataFrame = df.astype({**ints, "module": "object", "type": "object", "reason": "object", **floats})
+        text = {c: "object" for c in ("module", "type", "reason")}
+        typed: pd.DataFrame = df.astype({**ints, "training": "bool", **text, **floats})
         return typed
 
     def clear(self) -> None:
@@ -389,7 +392,7 @@ class GramRecorder:
     @property
     def silent(self) -> list[str]:
         """Names of the selected modules that have not run during any recorded call."""
-        ran = {r[2] for r in self._records}
+        ran = {r[3] for r in self._records}
         return [name for name in self.names if name not in ran]
 
     def remove(self) -> None:
@@ -438,6 +441,23 @@ def _to_tensor(a: NDArray[Any], model: nn.Module) -> torch.Tensor:
     return out
 
 
+def _active_dropout(model: nn.Module) -> list[str]:
+    """Names of the submodules whose dropout is active (training mode, a positive rate)."""
+    torch = _torch()
+    active = []
+    for name, m in model.named_modules():
+        if not m.training:
+            continue
+        rate = 0.0
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            rate = float(m.p)
+        elif isinstance(m, torch.nn.MultiheadAttention):
+            rate = float(m.dropout)
+        if rate > 0:
+            active.append(name or "<model>")
+    return active
+
+
 def measure(
     model: nn.Module,
     inputs: Any,
@@ -452,7 +472,9 @@ def measure(
     Parameters
     ----------
     model : torch.nn.Module
-        Run as is (its train/eval mode is not changed; see the module notes on fast paths).
+        Run as is: its train/eval mode is not changed (see the module notes on fast paths),
+        and the frame's ``training`` column records it. Measure a model in eval mode
+        (``model.eval()``): in training mode, dropout makes every pass a random sub-network.
     inputs : tensor, ndarray, tuple, list or dict
         A tensor or array is passed as the only argument, a tuple or list as positional
         arguments, a dict as keyword arguments. NumPy arrays are converted to tensors with
@@ -465,8 +487,26 @@ def measure(
     -------
     pandas.DataFrame
         :meth:`GramRecorder.frame` of the pass (all rows have ``call == 0``).
+
+    Warns
+    -----
+    TrainingModeWarning
+        When dropout is active: a dropout module (``torch.nn.Dropout`` and its variants, or a
+        ``MultiheadAttention``'s dropout) with a positive rate is in training mode. Dropout
+        called as a function inside a ``forward`` cannot be seen; ``training`` says the mode.
     """
     torch = _torch()
+    check.instance("model", model, torch.nn.Module, "a torch.nn.Module")
+    active = _active_dropout(model)
+    if active:
+        shown = ", ".join(repr(a) for a in active[:5]) + (", ..." if len(active) > 5 else "")
+        warnings.warn(
+            f"isoinit.hooks.measure: {type(model).__name__} is in training mode with dropout active "
+            f"({len(active)} module(s): {shown}), so the Grams are those of a random sub-network, "
+            "different on every pass; call model.eval() first (the frame's training column records the mode)",
+            TrainingModeWarning,
+            stacklevel=2,
+        )
 
     def conv(a: Any) -> Any:
         return _to_tensor(a, model) if isinstance(a, np.ndarray) else a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core, _cost, _progress, _renamed
 from . import _validate as check
-from ._warnings import CollapseWarning, DivergenceWarning
+from ._warnings import CollapseWarning, DivergenceWarning, SingularInputWarning
 from .activations._registry import _kernel_table
 from .metrics import METRICS
 from .networks.blocks import BlockNetwork
@@ -22,7 +23,7 @@ from .networks.mlp import MLP
 from .results import MetricsView, Provenance, config_columns, describe_input
 from .theory.meanfield import mf_constants
 
-__all__ = ["STAGES", "Dtype", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
+__all__ = ["STAGES", "Dtype", "NetworkWeights", "Sampler", "Trajectory", "forward", "network_weights", "simulate"]
 
 
 def __dir__() -> list[str]:
@@ -99,7 +100,8 @@ class Trajectory(MetricsView):
         :meth:`output`, ``summary`` or ``plot`` raises :class:`ValueError`.
     provenance : Provenance or None
         The input (shape and SHA-256 of the batch), seed, runs, sampler, precision and
-        package version (:class:`~isoinit.Provenance`).
+        package version, and the date, threads and BLAS kernel of the computation
+        (:class:`~isoinit.Provenance`).
 
     Notes
     -----
@@ -129,7 +131,18 @@ class Trajectory(MetricsView):
         return int(self.diverged_at.shape[0])
 
     def output(self, metric: str = "gap") -> NDArray[np.float64]:
-        """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded."""
+        """A metric of the block outputs, ``(runs, depth + 1)``, whether or not stages were recorded.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+
+        Returns
+        -------
+        ndarray
+            ``(runs, depth + 1)``.
+        """
         a = self._metric(metric)
         if self.stages is None:
             return a
@@ -142,10 +155,14 @@ class Trajectory(MetricsView):
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per (run, layer[, stage]) with every metric as a column.
 
-        Columns ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``, then the
-        configuration (:data:`isoinit.results.CONFIG_FIELDS`, named as the ``MLP`` fields).
-        ``df.attrs["isoinit"]`` holds the provenance, as for sweep tables (so
-        :func:`isoinit.sweeps.save` writes it into a Parquet file's metadata).
+        Columns ``seed``, ``run``, ``layer``, [``stage``], the metrics, ``norm_bias``,
+        ``sampler``, then the configuration (:data:`isoinit.results.CONFIG_FIELDS`, named as
+        the ``MLP`` fields). ``seed`` and ``sampler`` are the seed and the sampler that ran
+        (``"gram"`` or ``"weights"``, never ``"auto"``; for :func:`forward`, seed ``None`` and
+        sampler ``"explicit"``), so the tables of several calls concatenate into one that
+        still says which rows came from which networks. ``df.attrs["isoinit"]`` holds the
+        provenance, as for sweep tables (:func:`isoinit.sweeps.save` keeps it: in a Parquet
+        file's metadata, beside a CSV in a JSON file).
         """
         runs, layers = self.norm_bias.shape
         if self.stages is None:
@@ -165,10 +182,13 @@ class Trajectory(MetricsView):
             for layer, recorded in enumerate(self.block_stages, start=1):
                 present[layer, list(recorded)] = True
             df = df[np.tile(present.reshape(-1), runs)].reset_index(drop=True)
+        prov = self.provenance
+        df.insert(0, "seed", self.seed if prov is None else prov.seed)
+        df["sampler"] = self.sampler if prov is None or prov.sampler is None else prov.sampler
         for key, value in config_columns(self.network).items():
             df[key] = value
-        if self.provenance is not None:
-            df.attrs["isoinit"] = {"provenance": self.provenance.to_dict()}
+        if prov is not None:
+            df.attrs["isoinit"] = {"provenance": prov.to_dict()}
         return df
 
     def _outputs(self, metric: str) -> NDArray[np.float64]:
@@ -204,13 +224,14 @@ def _core_config(
         shape: dict[str, Any] = {
             "blocks": [_core.BlockSpec(**kw) for kw in network._core_blocks()],
             "init": network.init,
+            **network._core_input(),
         }
     else:
         std = _preactivation_std(network) if name is None else 1.0
         center, scale = network.centering, network.scaling
         mf_c, mf_s = mf_constants(network)
         mf_c, mf_s = (mf_c if center == "mf" else []), (mf_s if scale == "mf" else [])
-        shape = {"order": network.order}
+        shape = {"order": network.order, "input_rows": network.input_norm == "rows"}
     if name is None:  # a user callable: its table (isoinit.activations.tabulate), cached
         name, coeffs = "table", _kernel_table(act, std).packed.tolist()
     return _core.Config(
@@ -297,6 +318,28 @@ def _threads(threads: object) -> int:
     return check.integer("threads", threads, 1, 4096)
 
 
+def _threads_used(nthreads: int, runs: int) -> int:
+    """The threads a call runs on: as asked (0: the default), capped at the runs and the processors.
+
+    The processors are those this process may use, as the kernel caps them (``omp_get_num_procs``).
+    """
+    procs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(nthreads or _core.max_threads(), runs, procs))
+
+
+def _warn_singular_input(x: NDArray[np.float64], where: str) -> None:
+    """One :class:`SingularInputWarning` when the batch has more rows than columns."""
+    n, d = x.shape
+    if n > d:
+        warnings.warn(
+            f"{where}: X has shape ({n}, {d}), more samples (rows) than features (columns), so its "
+            f"{n} x {n} Gram has rank at most {d}: the gap is +inf at layer 0, and at every layer "
+            f"narrower than {n} or with a linear activation. If the rows are features, pass X.T",
+            SingularInputWarning,
+            stacklevel=4,  # past simulate or forward and their keyword-renaming wrapper
+        )
+
+
 def _trajectory(
     network: Model,
     cfg: _core.Config,
@@ -332,7 +375,7 @@ def _trajectory(
             f"{int(diverged[bad].min())}; {network.label()}): values overflowed to non-finite numbers; "
             "their metrics from that layer on are NaN (see Trajectory.diverged_at)",
             DivergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     flat = collapsed >= 0
     if flat.any():
@@ -341,7 +384,7 @@ def _trajectory(
             f"{network.label()}): a block mapped every sample to 0 (Gram of rank 0); such layers have isometry 0, "
             "gap +inf and rank 0 (see Trajectory.collapsed_at)",
             CollapseWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return Trajectory(
         network=network,
@@ -411,7 +454,7 @@ def simulate(
         depend on it.
     progress : bool, optional
         A progress bar: ``True``/``False`` as asked; ``None`` (default) only on an interactive
-        terminal and for a call expected to take over 2 seconds (:mod:`isoinit._progress`).
+        terminal and for a call expected to take over 2 seconds (``isoinit._progress``).
     dtype : {"float64", "float32"}
         The arithmetic of the representations: ``"float32"`` keeps every representation,
         linear map and normal in float32 (the normals are the float64 stream's, rounded, so
@@ -451,6 +494,9 @@ def simulate(
 
     Warns
     -----
+    SingularInputWarning
+        Once, when ``X`` has more rows than columns (``n > d``, often a transposed batch):
+        its Gram is singular, so the gap is ``+inf`` at layer 0 (and beyond, see the message).
     DivergenceWarning
         When some runs break down (a non-finite value); ``Trajectory.diverged_at`` says where.
     CollapseWarning
@@ -471,7 +517,8 @@ def simulate(
     cfg.sampler = chosen
     # the whole call's memory, before any chunk is computed (MemoryError naming the parameter)
     _core.check_memory(cfg, n, d0, runs, nthreads)
-    workers = min(nthreads or _core.max_threads(), runs)
+    _warn_singular_input(x, "isoinit.simulate")
+    workers = _threads_used(nthreads, runs)
     # cost in seconds (products, factorizations, normals), to decide on a progress bar and chunking
     per_run = _cost.network_seconds(
         chosen,
@@ -483,7 +530,7 @@ def simulate(
         maps=None if isinstance(network, MLP) else shapes,
     )
     show = _progress.wanted(progress, seconds=per_run * runs / workers)
-    prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision)
+    prov = Provenance(describe_input(x), seed=seed, runs=runs, sampler=chosen, precision=precision, threads=workers)
     if not show:
         part = _core.simulate(x, seed, 0, runs, nthreads, cfg)
         return _trajectory(network, cfg, seed, chosen, stages, [part], prov, computed=computed)
@@ -497,32 +544,83 @@ def simulate(
     return _trajectory(network, cfg, seed, chosen, stages, parts, prov, computed=computed)
 
 
-@_renamed.keywords(mlp="network")
-def network_weights(
-    network: Model, d_in: int, *, seed: int = 0, run: int = 0
-) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
-    """The explicit ``(W, b)`` of every linear map of run ``run``.
+class NetworkWeights(list[tuple[NDArray[np.float64], NDArray[np.float64]]]):
+    """The ``(W, b)`` of every explicit matrix of one network, a list with their names.
 
-    Exactly as ``sampler="weights"`` draws them (``W`` is ``d_in x d_out``; ``b`` is empty
-    when ``network.bias == 0``). One per block for an :class:`~isoinit.MLP`; for a block
-    network, in the blocks' order: attention's ``Wq, Wk, Wv`` then ``Wo``, the
-    feedforward's ``Lin1, Lin2``. ``W`` is drawn as ``N(0, 1/d_in)`` (or orthogonal)
-    without the map's gain, which the forward pass applies: ``gain`` for ``init="gaussian"``;
-    for ``init="gpt2"`` ``0.02 sqrt(d_in)``, times ``1/sqrt(2 depth)`` for ``Wo`` and ``Lin2``.
+    ``names[k]`` names entry ``k`` after its block and map: ``"blocks.3.attn.q"``,
+    ``"blocks.3.attn.k"``, ``"blocks.3.attn.v"``, ``"blocks.3.attn.out"``, ``"blocks.3.mlp.in"``
+    (the activated map), ``"blocks.3.mlp.up"`` (the gated feedforward's other map),
+    ``"blocks.3.mlp.out"``, ``"blocks.3.linear"`` (an MLP's block); the embedding's come
+    first: ``"positions"`` (``max_positions x d``) and ``"token_type"`` (``1 x d``), with empty
+    ``b``. :func:`isoinit.presets.state_dict` renames them for the ``transformers`` models.
+    """
+
+    def __init__(self, pairs: Sequence[tuple[NDArray[np.float64], NDArray[np.float64]]], names: Sequence[str]) -> None:
+        super().__init__(pairs)
+        self.names: tuple[str, ...] = tuple(names)
+
+    def named(self) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+        """``{name: (W, b)}`` in order."""
+        return dict(zip(self.names, self, strict=True))
+
+
+def _map_names(cfg: _core.Config, d0: int) -> list[str]:
+    """The names of :class:`NetworkWeights`, from the kernel's ``(block, map)`` list."""
+    out = []
+    for block, name in cfg.map_names(d0):
+        if block == 0:
+            out.append("positions" if name == "positions" else "token_type")
+        else:
+            out.append(f"blocks.{block - 1}.{name}")
+    return out
+
+
+@_renamed.keywords(mlp="network")
+def network_weights(network: Model, d_in: int, *, seed: int = 0, run: int = 0) -> NetworkWeights:
+    """The explicit ``(W, b)`` of every linear map of run ``run``, as drawn.
+
+    Exactly as ``sampler="weights"`` draws them and with their scale, so that ``x W + b`` is
+    the map (``W`` is ``d_in x d_out``; ``b`` is empty when the map's bias is 0): ``W`` is
+    ``N(0, gain^2 / d_in)`` for ``init="gaussian"`` (orthogonal: ``gain`` times a Haar
+    frame), GPT-2's ``N(0, 0.02^2)`` for ``init="gpt2"`` with attention's output map and
+    the feedforward's second map ``N(0, 0.02^2 / (2 depth))``; queries and keys times
+    ``qk_gain``. One per block for an :class:`~isoinit.MLP`; for a block network, the
+    embedding's matrices first (learned positions, the token-type row), then in the blocks'
+    order: attention's ``Wq, Wk, Wv`` then ``Wo``, the feedforward's ``Lin1, [Lin3,] Lin2``
+    (the gated map ``Lin3`` comes before ``Lin1``). The result is a list with the
+    matrices' names (:class:`NetworkWeights`); :func:`isoinit.presets.state_dict` loads them
+    into the ``transformers`` model of a preset.
 
     ``simulate(network, X, seed=seed, runs=run + 1, sampler="weights")`` at run ``run`` equals
-    ``forward(network, X, network_weights(network, X.shape[1], seed=seed, run=run))``.
-    ``mlp=``, the old keyword of ``network``, is accepted too.
+    ``forward(network, X, network_weights(network, X.shape[1], seed=seed, run=run))`` bit
+    for bit. ``mlp=``, the old keyword of ``network``, is accepted too.
 
     Raises :class:`MemoryError` (naming ``d_in`` and the widths) before drawing anything when
     the weight matrices would not fit in memory; Ctrl-C stops it between blocks.
+
+    Parameters
+    ----------
+    network : MLP or block network
+        The network (:class:`~isoinit.MLP`, :class:`~isoinit.ResidualMLP`,
+        :class:`~isoinit.Transformer`, :class:`~isoinit.Network`).
+    d_in : int
+        The input's width (the batch's columns).
+    seed : int
+        The seed, as given to :func:`simulate`.
+    run : int
+        Which run of that seed, ``>= 0``.
+
+    Returns
+    -------
+    NetworkWeights
+        One ``(W, b)`` per linear map, in order, with their names.
     """
     check.instance("network", network, _MODEL_TYPES, _MODEL_DESC)
     d_in = check.integer("d_in", d_in, 1, 10**7)
     cfg = _core_config(network, "weights", False, False)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     run = check.integer("run", run, 0, 2**63 - 1)
-    return [(w, b) for w, b in _core.network_weights(d_in, seed, run, cfg)]
+    return NetworkWeights([(w, b) for w, b in _core.network_weights(d_in, seed, run, cfg)], _map_names(cfg, d_in))
 
 
 @_renamed.keywords(mlp="network")
@@ -537,14 +635,36 @@ def forward(
 ) -> Trajectory:
     """Run one fixed network (explicit ``(W, b)`` per linear map) on the batch ``X``.
 
+    Every map is ``x W + b`` with ``W`` as given (its scale inside, as
+    :func:`network_weights` draws it); a block network's embedding matrices come first.
     Use it to measure the same network on several batches; :func:`network_weights` gives
     the networks :func:`simulate` draws. Returns a :class:`Trajectory` with one run.
 
     Weights and biases must be finite (:class:`ValueError` naming ``weights[k]`` or
-    ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown and
-    collapse are reported the same way, and Ctrl-C stops it between blocks. ``dtype`` as for
-    :func:`simulate` (the weights are rounded to float32 for ``"float32"``). ``mlp=``, the
-    old keyword of ``network``, is accepted too.
+    ``biases[k]``); the configuration is checked as by :func:`simulate`, breakdown,
+    collapse and a batch of more rows than columns are reported the same way, and Ctrl-C
+    stops it between blocks. ``dtype`` as for :func:`simulate` (the weights are rounded to
+    float32 for ``"float32"``). ``mlp=``, the old keyword of ``network``, is accepted too.
+
+    Parameters
+    ----------
+    network : MLP or block network
+        The network the weights belong to.
+    X : array_like
+        The batch, ``n x d_in``: rows are samples.
+    weights : sequence of (W, b)
+        One pair per linear map, as :func:`network_weights` returns them.
+    stages : bool
+        Record the metrics at every stage of every block, as :func:`simulate` does.
+    grams : bool
+        Keep the Gram matrix of every layer, as :func:`simulate` does.
+    dtype : {"float64", "float32"}
+        The arithmetic, as for :func:`simulate`.
+
+    Returns
+    -------
+    Trajectory
+        The metrics of one run.
     """
     check.instance("network", network, _MODEL_TYPES, _MODEL_DESC)
     x = check.batch("X", X)
@@ -555,5 +675,6 @@ def forward(
     pairs = check.pairs("weights", weights, maps, "(W, b)")  # one per linear map (per block for an MLP)
     ws = [check.array(f"weights[{i}][0] (W)", w, ndim=2) for i, (w, _) in enumerate(pairs)]
     bs = [check.array(f"weights[{i}][1] (b)", [] if b is None else b).reshape(-1) for i, (_, b) in enumerate(pairs)]
+    _warn_singular_input(x, "isoinit.forward")
     prov = Provenance(describe_input(x), seed=None, runs=1, sampler="explicit", precision=precision)
     return _trajectory(network, cfg, 0, "weights", stages, [_core.forward(x, ws, bs, cfg)], prov)

@@ -25,7 +25,8 @@ def test_shapes_and_frame() -> None:
     assert t.metrics["stable_rank"] is t.stable_rank
     np.testing.assert_allclose(np.diagonal(t.grams[:, 1:], axis1=-2, axis2=-1), 1.0, rtol=ROUNDING)
     f = t.to_frame()
-    assert list(f.columns[:2]) == ["run", "layer"] and len(f) == 15
+    assert list(f.columns[:3]) == ["seed", "run", "layer"] and len(f) == 15
+    assert (f["seed"] == 1).all() and (f["sampler"] == t.sampler).all()
     assert f.loc[(f.run == 2) & (f.layer == 3), "gap"].item() == t.gap[2, 3]
     s = t.summary("gap")
     np.testing.assert_allclose(s["mean"], t.gap.mean(0))
@@ -57,7 +58,8 @@ def test_layer_norm_output_has_unit_diagonal_and_relu_stage_is_uncentered() -> N
 
 def test_auto_sampler_choice() -> None:
     assert isoinit.simulate(isoinit.MLP(2, 200), isoinit.inputs.gaussian(8, 200)).sampler == "gram"
-    assert isoinit.simulate(isoinit.MLP(2, 8), isoinit.inputs.gaussian(300, 8)).sampler == "weights"
+    with pytest.warns(isoinit.SingularInputWarning, match=r"shape \(300, 8\)"):  # n > d: a singular input Gram
+        assert isoinit.simulate(isoinit.MLP(2, 8), isoinit.inputs.gaussian(300, 8)).sampler == "weights"
 
 
 def _gauss_moments(f, s: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]

@@ -185,19 +185,21 @@ def test_files_of_format_version_1_still_load(tmp_path: Path, case: str) -> None
     with np.load(t.save(tmp_path / "new.npz")) as z:
         header = json.loads(str(z["__isoinit__"]))
         arrays = {k: z[k] for k in z.files if k != "__isoinit__"}
-    assert header["format_version"] == 2 and "mlp" not in header
+    assert header["format_version"] == 3 and "mlp" not in header
     written = json.dumps(header["network"])
     assert '"position"' not in written and '"mlp_ratio"' not in written  # the new names only
-    # the header version 1 wrote: the same result, its configuration under the old key and names
+    # the header version 1 wrote: the same result, its configuration under the old key and names,
+    # its provenance without the environment (date, threads, blas: version 3)
     del header["network"]
-    old = {**header, "format_version": 1, "mlp": _VERSION_1[case]}
+    old_provenance = {k: v for k, v in header["provenance"].items() if k not in ("date", "threads", "blas")}
+    old = {**header, "format_version": 1, "mlp": _VERSION_1[case], "provenance": old_provenance}
     path = tmp_path / "old.npz"
     np.savez(path, __isoinit__=np.array(json.dumps(old)), **arrays)  # type: ignore[arg-type]
     back = isoinit.load(path)
     assert back == t and back.network == t.network and repr(back.network) == repr(t.network)
-    wrong = {**old, "format_version": 3}
+    wrong = {**old, "format_version": 4}
     np.savez(path, __isoinit__=np.array(json.dumps(wrong)), **arrays)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="format version 3; this isoinit reads versions 1, 2"):
+    with pytest.raises(ValueError, match="format version 4; this isoinit reads versions 1, 2, 3"):
         isoinit.load(path)
 
 

@@ -108,7 +108,8 @@ def test_gram_sampler_with_orthogonal_weights_needs_room() -> None:
     x = isoinit.inputs.gaussian(6, 4, seed=0)
     with pytest.raises(ValueError, match="sampler 'gram' with orthogonal weights"):
         isoinit.simulate(mlp, x, sampler="gram")
-    assert isoinit.simulate(mlp, x).sampler == "weights"  # auto falls back
+    with pytest.warns(isoinit.SingularInputWarning):  # n = 6 > d = 4
+        assert isoinit.simulate(mlp, x).sampler == "weights"  # auto falls back
 
 
 def test_python_callable_activation_runs_in_the_kernel_as_a_table() -> None:

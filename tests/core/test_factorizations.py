@@ -31,6 +31,7 @@ def _input_gram(x: np.ndarray) -> np.ndarray:
     ("n", "d0", "weights"),
     [(8, 30, "gaussian"), (24, 40, "gaussian"), (40, 10, "gaussian"), (20, 30, "orthogonal")],
 )
+@pytest.mark.filterwarnings("ignore::isoinit.SingularInputWarning")  # (40, 10): a singular input Gram on purpose
 def test_gram_sampler_covariance_is_exact(n: int, d0: int, weights: str) -> None:
     gain, d_out, runs = 1.3, 50, 400
     x = np.random.default_rng(n).standard_normal((n, d0)) + 0.5
@@ -147,7 +148,8 @@ def test_rank_deficient_spectrum_from_the_dual(n: int, d: int, stages: bool) -> 
     # (plus n - d zeros) and must be the n x n Gram's
     mlp = isoinit.MLP(depth=3, width=d, activation="relu", norm="layer")
     x = isoinit.inputs.gaussian(n, d, seed=0)
-    traj = isoinit.simulate(mlp, x, runs=2, seed=3, grams=True, stages=stages)
+    with pytest.warns(isoinit.SingularInputWarning, match=rf"shape \({n}, {d}\)"):
+        traj = isoinit.simulate(mlp, x, runs=2, seed=3, grams=True, stages=stages)
     direct = isoinit.metrics.gram_metrics(np.asarray(traj.grams).reshape(-1, n, n))
     for name in METRICS:
         got = np.asarray(traj.metrics[name]).reshape(-1)
@@ -166,8 +168,10 @@ def test_rank_deficient_spectrum_in_float32() -> None:
     n, d = 48, 30
     mlp = isoinit.MLP(depth=3, width=d, activation="relu", norm="layer")
     x = isoinit.inputs.gaussian(n, d, seed=0)
-    t32 = isoinit.simulate(mlp, x, runs=2, seed=3, dtype="float32")
-    t64 = isoinit.simulate(mlp, x, runs=2, seed=3)
+    with pytest.warns(isoinit.SingularInputWarning):  # n = 48 > d = 30, on purpose
+        t32 = isoinit.simulate(mlp, x, runs=2, seed=3, dtype="float32")
+    with pytest.warns(isoinit.SingularInputWarning):
+        t64 = isoinit.simulate(mlp, x, runs=2, seed=3)
     assert np.isinf(t32.gap).all() and np.isinf(t32.condition).all()
     np.testing.assert_allclose(t32.effective_rank, t64.effective_rank, rtol=FLOAT32_GAP_REL, atol=0)
     np.testing.assert_allclose(t32.stable_rank, t64.stable_rank, rtol=FLOAT32_GAP_REL, atol=0)

@@ -70,7 +70,10 @@ def test_tidy_shape_columns_and_values_match_simulate() -> None:
     df = sweeps.sweep(GRID, inputs=INPUTS, runs=runs, seed=7, progress=False)
     configs = sweeps.expand(GRID)
     assert len(df) == len(configs) * runs * (4 + 1)
-    assert list(df.columns) == [*sweeps.CONFIG_COLUMNS, "run", "layer", *METRICS, "norm_bias", "diverged_at"]
+    assert list(df.columns) == [
+        *sweeps.CONFIG_COLUMNS, "seed", "run", "layer", *METRICS, "norm_bias", "sampler", "diverged_at"
+    ]  # fmt: skip
+    assert (df["seed"] == 7).all() and set(df["sampler"]) <= {"gram", "weights"}
     assert (df["diverged_at"] == -1).all()
     x = isoinit.inputs.degenerate(6, 40, 10, seed=0)
     for i, mlp in enumerate(configs):
@@ -89,12 +92,14 @@ def test_stages_metrics_subset_and_every_config_column() -> None:
     assert {"bias", "weights", "eps"} <= set(sweeps.CONFIG_COLUMNS)
     assert list(df.columns) == [
         *sweeps.CONFIG_COLUMNS,
+        "seed",
         "run",
         "layer",
         "stage",
         "isometry",
         "gap",
         "norm_bias",
+        "sampler",
         "diverged_at",
     ]
     assert set(df["stage"]) == set(isoinit.STAGES)

@@ -3,18 +3,22 @@
 One module per group of subcommands, each with a ``register(subparsers)`` that adds its
 commands (setting ``func`` to the function that runs one), listed once in :data:`COMMANDS`:
 
-* :mod:`._simulate`: ``simulate``, ``info``
-* :mod:`._theory`: ``hermite``, ``meanfield``
-* :mod:`._sweep`: ``sweep``
-* :mod:`._figure`: ``figure``
-* :mod:`._train`: ``train`` (PyTorch: :mod:`isoinit.training`)
+* ``_simulate``: ``simulate``, ``info``
+* ``_theory``: ``hermite``, ``meanfield``
+* ``_sweep``: ``sweep``
+* ``_figure``: ``figure``
+* ``_train``: ``train`` (PyTorch: :mod:`isoinit.training`)
 
-:mod:`._common` holds the network options shared by ``simulate``, ``meanfield`` (and any
+``_common`` holds the network options shared by ``simulate``, ``meanfield`` (and any
 command that builds a network). A command raises :class:`TypeError` or
-:class:`ValueError` for bad input, and the errors of :mod:`isoinit._io` for an output file
+:class:`ValueError` for bad input, and the errors of ``isoinit._io`` for an output file
 it must not or cannot write (:class:`FileExistsError` without ``--force``, a missing or
-read-only directory); :func:`main` prints it as ``isoinit COMMAND: error: MESSAGE`` and
-returns 2. ``docs/developing.md`` says how to add
+read-only directory, a directory given for a file); :func:`main` prints it as
+``isoinit COMMAND: error: MESSAGE`` and returns 2. ``_pathargs`` checks the path arguments
+and words what the file system refuses later as ``OPTION 'PATH': reason``.
+Ctrl-C (:class:`KeyboardInterrupt`) ends a command with one line on stderr and status 130
+(128 + SIGINT, as shells report it), not a traceback; output files are written atomically,
+so none is left half-written. ``docs/developing.md`` says how to add
 a command.
 """
 
@@ -24,7 +28,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import _figure, _simulate, _sweep, _theory, _train
+from . import _figure, _pathargs, _simulate, _sweep, _theory, _train
 from ._common import add_network_options, mlp_from_args
 
 __all__ = ["COMMANDS", "add_network_options", "build_parser", "main", "mlp_from_args"]
@@ -59,11 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``isoinit`` with ``argv`` (default: the process arguments); the exit code."""
+    """Run ``isoinit`` with ``argv`` (default: the process arguments); the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``isoinit`` (``["simulate", "--depth", "10"]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input, 130 after Ctrl-C.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _pathargs.check_given(parser, args)
         return int(args.func(args))
-    except (TypeError, ValueError, FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+    except KeyboardInterrupt:  # the API raises it; a command ends with one line (a progress bar clears itself)
+        print(f"isoinit {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except (TypeError, ValueError) as err:
         print(f"isoinit {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path argument (isoinit.cli._pathargs): one line naming the option
+        message, status = _pathargs.describe(parser, args, err)
+        print(f"isoinit {args.command}: error: {message}", file=sys.stderr)
+        return status

@@ -14,17 +14,23 @@ from typing import get_args
 import numpy as np
 import pandas as pd
 
+from .. import _io
 from .. import _validate as check
 from .._io import check_output, write_atomic
 from ..networks.blocks import BlockNetwork
 from ..networks.mlp import MLP
 from ..simulate import Dtype, Sampler, Trajectory, simulate
-from ._common import add_network_options, configurations_from_args, fmt, inputs_from_args, mlp_from_args
+from ._common import (
+    add_network_options,
+    check_table,
+    configurations_from_args,
+    fmt,
+    inputs_from_args,
+    mlp_from_args,
+    write_table,
+)
 
 __all__ = ["cmd_info", "cmd_simulate", "register"]
-
-#: Image formats ``--plot`` writes (matplotlib picks the format from the suffix).
-PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 EPILOG_SIMULATE = """examples:
   isoinit simulate --activation relu --norm layer --depth 30 --width 1000 --batch 10 \\
@@ -45,9 +51,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     threads = None if args.threads is None else check.integer("--threads", args.threads, 1, 4096)
     csv = plot = None  # the output files, checked before the simulation
     if args.csv:
-        csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force")
+        csv = check_table("--csv", args.csv, args.force)
     if args.plot:
-        plot = check_output("--plot", args.plot, overwrite=args.force, flag="--force", suffixes=PLOT_SUFFIXES)
+        plot = check_output("--plot", args.plot, overwrite=args.force, flag="--force", suffixes=_io.IMAGE)
     trajs = []
     for i, (a, network, x) in enumerate(zip(configs, networks, xs, strict=True)):
         if i:
@@ -68,14 +74,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if csv is not None:
         frames = []
         for i, traj in enumerate(trajs):
-            frame = traj.to_frame()  # metrics, then the configuration columns
-            frame.insert(0, "seed", seed)
+            frame = traj.to_frame()  # seed, run, layer, metrics, sampler, then the configuration columns
             frame.insert(0, "config", i)
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
         if any(not isinstance(m.width, int) for m in networks):
             table["width"] = table["width"].astype(str)
-        write_atomic(csv, lambda tmp: table.to_csv(tmp, index=False))
+        provenance = [t.provenance.to_dict() for t in trajs if t.provenance is not None]
+        # one configuration: the provenance of to_frame(); several: one per value of the config column
+        table.attrs["isoinit"] = (
+            {"provenance": provenance[0]} if len(provenance) == 1 else {"provenance_by_config": provenance}
+        )
+        write_table(table, csv, args.force)
         print(f"# wrote {len(table)} rows to {args.csv}")
     if plot is not None:
         _plot(plot, trajs, xs, runs)
@@ -175,7 +185,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument(
         "--csv",
         metavar="FILE",
-        help="write the tidy per-run, per-layer metrics of every configuration, with its configuration columns",
+        help="write the tidy per-run, per-layer metrics of every configuration, with its seed, sampler and "
+        "configuration columns (.csv, .csv.gz, .csv.bz2 or .csv.xz; its provenance beside it in FILE.json)",
     )
     o.add_argument(
         "--plot",

@@ -10,9 +10,16 @@ import time
 import numpy as np
 
 from .. import _validate as check
-from .._io import check_output, write_atomic
 from ..networks.mlp import MLP
-from ._common import activation_help, add_network_options, fmt, inputs_from_args, mlp_from_args
+from ._common import (
+    activation_help,
+    add_network_options,
+    check_table,
+    fmt,
+    inputs_from_args,
+    mlp_from_args,
+    write_table,
+)
 
 __all__ = ["DEFAULT_RHO", "cmd_hermite", "cmd_meanfield", "register"]
 
@@ -146,7 +153,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
         raise ValueError(f"--compare-runs must be >= 0 (0 = no simulation); got {args.compare_runs}")
     network = mlp_from_args(args)
     x = inputs_from_args(args)
-    csv = check_output("--csv", args.csv, overwrite=args.force, flag="--force") if args.csv else None
+    csv = check_table("--csv", args.csv, args.force) if args.csv else None
     t0 = time.perf_counter()
     mf = trajectory(network, x)
     elapsed = time.perf_counter() - t0
@@ -193,7 +200,7 @@ def cmd_meanfield(args: argparse.Namespace) -> int:
             frame["sim_gap_mean"] = sim["mean"].to_numpy()
             frame["sim_gap_std"] = sim["std"].to_numpy()
             frame["sim_runs"] = sim["runs"].to_numpy()
-        write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
+        write_table(frame, csv, args.force)  # the mean field's provenance beside it (FILE.json)
         print(f"# wrote {len(frame)} rows to {args.csv}")
     return 0
 

@@ -13,7 +13,9 @@ The header names the class, the format version, the configuration under ``networ
 field of the ``MLP`` or block network; the activation by its spec, or by its Hermite
 coefficients), the provenance and the fields that are not arrays (seed, sampler, stages,
 ...). Version 1 (before 0.2.0's renames) named the configuration ``mlp``, a block's norm
-position ``position`` and a transformer's ``ratio`` ``mlp_ratio``; such files still load.
+position ``position`` and a transformer's ``ratio`` ``mlp_ratio``; version 2 had no
+``date``, ``threads`` or ``blas`` in the provenance (they load as ``None``); such files
+still load.
 Fields are handled generically, so a per-run field added to a result later (e.g. another
 breakdown layer next to ``diverged_at``) is saved and loaded without a change here. Files
 are written atomically and never replace an existing file unless asked (:mod:`isoinit._io`).
@@ -45,11 +47,14 @@ __all__ = ["load", "register_result", "save", "to_xarray"]
 
 FORMAT = "isoinit-result"
 #: The version files are written in; :func:`load` reads every version of :data:`READS`.
-FORMAT_VERSION = 2
-#: Version 1 is version 2 with the configuration under ``mlp`` (and the old field names
-#: of the block networks, which their constructors still take).
-READS = (1, 2)
-SUFFIXES = (".npz", ".nc")
+FORMAT_VERSION = 3
+#: Version 2 is version 3 without the provenance's ``date``, ``threads`` and ``blas``
+#: (:meth:`Provenance.from_dict` gives ``None`` for them); version 1 is version 2 with the
+#: configuration under ``mlp`` (and the old field names of the block networks, which their
+#: constructors still take). An older isoinit refuses a newer version by its number.
+READS = (1, 2, 3)
+#: The file formats by suffix (the one rule of every writer, :func:`isoinit._io.output_format`).
+SUFFIXES = tuple(_io.RESULT)
 _HEADER = "__isoinit__"
 
 
@@ -284,18 +289,15 @@ def to_xarray(result: Result) -> Any:
 
 
 def _kind(path: Path, name: str = "path") -> str:
-    low = path.name.lower()
-    for s in SUFFIXES:
-        if low.endswith(s):
-            return s
-    raise ValueError(f"{name} must end in {', '.join(SUFFIXES)}; got {str(path)!r}")
+    """``"npz"`` or ``"netcdf"``, from the suffix."""
+    return _io.output_format(name, path, _io.RESULT)
 
 
 def save(result: Result, path: object, *, overwrite: bool = False) -> Path:
     """Write ``result`` to ``path`` (``.npz``, or ``.nc`` with xarray); returns the path."""
     overwrite = check.boolean("overwrite", overwrite)
-    p = _io.check_output("path", path, overwrite=overwrite, suffixes=SUFFIXES)
-    if _kind(p) == ".nc":
+    p = _io.check_output("path", path, overwrite=overwrite, suffixes=_io.RESULT)
+    if _kind(p) == "netcdf":
         ds = to_xarray(result)
         if importlib.util.find_spec("netCDF4") is None:
             raise ImportError("writing .nc needs netCDF4: pip install 'isoinit[xarray]' (or use a .npz path)")
@@ -320,7 +322,7 @@ def load(path: object) -> Result:
     if not p.exists():
         raise FileNotFoundError(f"no such result file: {str(p)!r}")
     where = repr(str(p))
-    if kind == ".nc":
+    if kind == "netcdf":
         xr = _need_xarray()
         try:
             ds = xr.load_dataset(p, engine="netcdf4")

@@ -14,7 +14,18 @@ _F = NDArray[np.float64]
 
 
 def band(values: _F) -> tuple[_F, _F, _F]:
-    """Mean and a 10%-90% quantile band over runs (axis 0), ignoring NaN (diverged runs)."""
+    """Mean and a 10%-90% quantile band over runs (axis 0), ignoring NaN (diverged runs).
+
+    Parameters
+    ----------
+    values : ndarray
+        A metric, ``(runs, layers)``.
+
+    Returns
+    -------
+    mean, q10, q90 : ndarray
+        ``(layers,)`` each.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(values, axis=0)
@@ -36,6 +47,11 @@ def summarize(values: ArrayLike) -> pd.DataFrame:
 
     So ``runs + inf_runs`` plus the diverged runs is the number of runs at every layer.
     A layer without a finite value has NaN statistics (and ``runs == 0``).
+
+    Parameters
+    ----------
+    values : array_like
+        A metric, ``(runs, layers)``.
 
     Returns
     -------

@@ -36,7 +36,7 @@ class MetricsView:
 
     A subclass is a frozen dataclass with at least the fields ``network`` (the
     :class:`~isoinit.MLP` or block network) and ``metrics`` (a dict from every name of
-    :data:`isoinit.metrics.METRICS` to its array) and implements :meth:`_outputs`.
+    :data:`isoinit.metrics.METRICS` to its array) and implements ``_outputs``.
 
     A result that holds only some metrics (a simulation with ``metrics=[...]``) has a field
     ``computed`` naming them; the other arrays are NaN and the typed properties refuse them.
@@ -55,7 +55,7 @@ class MetricsView:
 
     Pickling
         Results pickle and unpickle to an equal result, as their configuration does: an
-        activation pickles by its definition (:meth:`isoinit.activations.Activation.__reduce__`:
+        activation pickles by its definition (``isoinit.activations.Activation.__reduce__``:
         a built-in or ``heK`` by its spec, a Hermite-defined one by its coefficients), and one
         registered from a Python callable as that callable (which must pickle).
     """
@@ -155,6 +155,16 @@ class MetricsView:
         Only finite values enter the statistics: ``runs`` counts them, ``inf_runs`` counts
         the runs whose value is infinite at that layer (a singular Gram's gap), and runs that
         diverged (NaN) are left out from that layer on; see :func:`summarize`.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per layer, the columns of :func:`summarize`.
         """
         return summarize(self._outputs(metric))
 

@@ -107,6 +107,11 @@ def from_toml(path: str | Path) -> tuple[list[MLP], dict[str, Any]]:
     :class:`ValueError` (unknown key or value) naming the key, its index in an array and
     the file.
 
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file (``examples/sweep.toml`` is one).
+
     Returns
     -------
     configs : list of MLP
