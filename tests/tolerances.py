@@ -153,6 +153,15 @@ KERNEL_ABS = 1e-11
 #: near |rho| = 1 (differentiating the table amplifies rounding: measured 1e-10).
 KERNEL_DERIV_INNER = 1e-9
 KERNEL_DERIV_EDGE = 1e-7
+#: The NNGP kernel by quadrature (uniform or graded polar rule) vs a closed form or nested
+#: adaptive Gauss-Kronrod integration (QUADPACK, relative tolerance 1e-13), relative to
+#: sqrt(E sigma(h_i)^2 E sigma(h_j)^2), for variances 1e-2 to 1e4 and |rho| up to 1: the
+#: accuracy isoinit.hermite states (1e-12); measured <= 2e-14, the references' own accuracy.
+NNGP_REL = 1e-12
+#: Activation values the graded rule spends on one NNGP kernel at variance 1e4 over those at
+#: variance 1e2: its panels grow in number like log(variance) (measured 1.8); uniform panels
+#: would spend 100 times more.
+GRADED_COST_RATIO = 3.0
 #: Mehler series (coefficients to k = 200) vs the table for |rho| <= 0.8: rho^200 < 1e-19,
 #: so only coefficient and table errors (<= 1e-12 each) remain.
 MEHLER_ABS = 1e-11
@@ -172,6 +181,21 @@ MEANFIELD_WIDTH_4000 = 0.03
 #: 20 runs, 4 layers, or explicit-weights NumPy at width 1000 with 4 runs, 5 layers.
 #: Measured <= 0.03; the O(1/d) bias and sampling noise of the mean are ~0.01 each.
 MEANFIELD_NUMPY = 0.05
+#: Mean field of attention vs simulation (tests/theory/test_meanfield_attention.py): the mean
+#: token cosine of Giorlandino and Goldt's encoder, T = 16, width 2048, 4 heads, 8 blocks, mean
+#: of 16 networks, at every block. Measured at most 0.0053 over the 12 configurations, with the
+#: simulation's standard error at most 0.0041 and the mean field's Monte Carlo error below
+#: 0.001; the finite-width bias (d_h = 512) is below the noise. A false failure needs a
+#: fluctuation of (0.02 - 0.005) / 0.0041 = 3.7 standard errors at some block: below 2e-4
+#: per block, below 2% for the 96 blocks by the union bound (the blocks share their runs, so
+#: far less). At the issue's size (T = 64, width 4096, 8 heads, 16 blocks) the difference is
+#: at most 0.003 (bench/bench_attention.py; docs/theory.md §6).
+ATTENTION_MF_ABS = 0.02
+#: Two Monte Carlo mean fields (seeds 3 and 4) differ by N(0, se_a^2 + se_b^2) per entry if the
+#: reported standard errors are right; each se is estimated from 8 replicas (relative error
+#: ~25%), and the entries are correlated, so the RMS of the standardized differences over
+#: ~300 entries lies well inside this range unless the errors are wrong by a factor of 2.
+STDERR_CALIBRATION = (0.5, 2.0)
 #: The potential bound gamma_l <= gamma_0 (2 - beta0)^-l: relative slack for rounding.
 BOUND_REL = 1e-9
 #: Exact identities (isometry ratio, fixed point values) in float64.
@@ -256,6 +280,15 @@ FINITE_WIDTH_DIAG_ABS = 0.1
 #: symmetric within this times max|G|, and smallest eigenvalue >= -n * this * |lambda|_max.
 GRAM_SYMMETRY_RTOL = 1e-12
 GRAM_PSD_RTOL = 1e-12
+#: A square input asymmetric beyond its dtype's tolerance but within this of its largest entry
+#: is refused by isoinit.metrics when gram= is not given (documented in its module docstring).
+GRAM_NEAR_SYMMETRY_RTOL = 1e-2
+#: isoinit.inputs.degenerate vs a NumPy route (the SVD of X0 and the update in the scaled form
+#: X0 / k + (1 - 1/k) P X0, which cannot overflow): the two top singular vectors agree to about
+#: n eps lambda_1 / (lambda_1 - lambda_2) (Davis-Kahan), and the batch inherits that error.
+#: Largest entry difference over the largest entry, per unit of lambda_1 / (lambda_1 - lambda_2);
+#: measured <= 3.6e-15 over 3000 draws (n < 20, d < 30, degeneracy 1 to 1e308).
+DEGENERATE_BATCH_REL = 1e-13
 
 # --- PyTorch: the activations' torch half, training, hooks ---------------------------------
 
@@ -265,10 +298,21 @@ GRAM_PSD_RTOL = 1e-12
 TORCH_ACTIVATION_REL64 = 1e-12
 TORCH_ACTIVATION_REL32 = 1e-6
 #: Two-sample KS test of the training MLP's isometry gap at initialization (PyTorch, explicit
-#: weights, hooks) vs isoinit.simulate of the same configuration, per test: with the 3 tests
+#: weights, hooks) vs isoinit.simulate of the same configuration, per test: with the 4 tests
 #: of tests/tools/test_training.py the family-wise false-failure rate for a fresh seed is at
-#: most 3 * 1e-3 = 3e-3 (Bonferroni).
+#: most 4 * 1e-3 = 4e-3 (Bonferroni).
 TRAINING_KS_ALPHA = 1e-3
+#: The two-level bootstrap's mean and variance of an average of condition means over B
+#: resamples vs their closed forms: standard errors sqrt(var / B) and var sqrt(2 / B) (the
+#: resampled average is near normal); 5 of them: false-failure rate ~6e-7 each.
+BOOTSTRAP_MOMENT_SIGMAS = 5.0
+#: Coverage of the two-level 90% percentile interval of a grand mean (20 conditions of 3
+#: reruns, condition and rerun variance 1) over 400 simulated data sets: measured 0.903 on
+#: 4000 data sets; the binomial standard deviation at 400 is 0.015, so +-0.06 is 4 of them
+#: (two-sided false-failure rate ~6e-5). The reruns-only interval ignores the condition
+#: variance and covers 0.49 (measured): it must stay below 0.7 (8 standard deviations).
+BOOTSTRAP_COVERAGE_ABS = 0.06
+ONE_LEVEL_COVERAGE_MAX = 0.7
 #: Sample standard deviation of the training MLP's 300 uniform biases vs its expected value:
 #: relative standard error sqrt(0.8 / (4 * 300)) = 0.026, so 0.15 is ~6 standard errors.
 BIAS_STD_REL = 0.15
@@ -324,12 +368,21 @@ FIGURE_FLAT_REL_RESIDUAL = 0.15
 #: Measured mean potential vs the bound anchored on it at layer 1: the finite-width spread of
 #: a max over pairs (sigmoid contracts by only 1.6% per layer), relative.
 FIGURE_BOUND_SLACK = 0.1
-#: A layer norm at GPT-2's initialization changes the gap by less than this, relative.
+#: A layer norm of GPT-2 at initialization changes the gap of nearly repeated tokens (rows of
+#: nearly equal norm, nothing to equalize) by less than this, relative (measured: 0.33%).
 FIGURE_LN_CHANGE_REL = 0.01
 #: Centering (scaling) by the mean-field constants vs by the layer's own statistics: the same
 #: curves within this factor (finite-width drift of fixed constants).
 FIGURE_CENTER_MF_FACTOR = 2.0
 FIGURE_SCALE_MF_FACTOR = 1.5
+#: The finite-width figure at its test size (5 runs, widths halved): the measured plateau (mean
+#: gap over layers 40-50) vs the closed form, the 1/d recursion's vs the closed form, and the
+#: log-log slope vs -1, at widths >= 250. One run's plateau has a relative sd of ~10 % (the gap's
+#: chi-square spread, 21 % per layer, over ~5 independent layers), 5 runs ~4.5 %; the closed form
+#: is 1.7-7 % low at widths 1000-250 (its O(1/d^2) terms); the recursion's Monte Carlo error
+#: with 2048 columns ~3 %: 20 % is >= 3 standard errors beyond the bias (false-failure rate ~1e-3
+#: over the four widths).
+FIGURE_PLATEAU_REL = 0.2
 
 # --- finite width (tests/theory/test_finite_width.py) ---------------------------------
 
@@ -375,3 +428,44 @@ FW_GRAM_COV_REL = 0.12
 #: (2000 runs): measured <= 2.9 over 45 entries x 5 layers; 6 standard errors over 225
 #: correlated values leaves a false-failure rate below 1e-6.
 FW_GRAM_MEAN_SIGMAS = MC_SIGMAS
+#: One residual block's mean and covariance of the augmented Gram vs 8000 draws of explicit
+#: weights (n = 3, d = 24 or 60), in standard errors of the empirical moments: measured <= 1.9
+#: (mean) and <= 3.3 (covariance) over four blocks and three seeds; 6 standard errors leave a
+#: false-failure rate ~2e-9 per value, ~1e-7 over the 55 + 10 values of a block. The
+#: pre-norm formula is exact at any width; FW_RES_BLOCK_REL of the predicted covariance covers
+#: the Monte Carlo error of V (2^16 columns: 1-2 %, common to every draw of the check) and,
+#: after a post-norm, the delta method's O(1/d).
+FW_RES_BLOCK_SIGMAS = MC_SIGMAS
+FW_RES_BLOCK_REL = 0.02
+#: The summed variance of the augmented entries (the covariance's trace) vs the empirical one,
+#: relative: measured <= 2.1 % (sampling error ~1 % with 8000 draws, plus V's Monte Carlo
+#: error): 6 % leaves a false-failure rate ~1e-5.
+FW_RES_BLOCK_TRACE_REL = 0.06
+#: A residual MLP's predicted mean gap vs simulation, in standard errors of the simulated mean,
+#: at every layer 1..depth: the theory's own error is below the simulations' resolution (measured
+#: <= 2.6 with 500-4000 runs at widths 256 to 2048, 3.2 with 300 runs at 4000; 5.6 only at width
+#: 64 with 2000 runs, not tested), while the mean field is 11 or more standard errors off at
+#: width 256 with 1000 runs (the finite-width shift of the mean, +1.4 % there, resolved). 6:
+#: false-failure rate ~1e-7 over 50 correlated layers. The sd's FW_SD_REL: measured <= 6.4 %
+#: (1000 runs: the sd's sampling error ~2.2 %; 4.1 % with 300 runs at width 4000, 4.4 standard
+#: errors of margin, ~1e-5).
+FW_RES_MEAN_SIGMAS = MC_SIGMAS
+
+# --- presets against the transformers package (tests/tools/test_presets.py) ---------------
+#: LLaMA as the transformers package computes it: its RMS norm and rotary angles in float32
+#: whatever the model's dtype, so the unpatched model agrees with the float64 kernel to float32
+#: rounding (~6e-8 per operation) amplified over a few blocks: 1e-4 of the Gram's largest entry.
+FLOAT32_MODEL_REL = 1e-4
+#: The family-wise false-failure rate of the presets' KS tests (isoinit's Gram sampler against
+#: the models' own random initialization), Bonferroni-split over PRESET_KS_TESTS tests (3 presets
+#: x 3 blocks), each with fixed seeds.
+PRESET_KS_FAMILY = 1e-3
+PRESET_KS_TESTS = 9
+PRESET_KS_ALPHA = PRESET_KS_FAMILY
+
+# --- the gallery's quoted numbers (tests/tools/test_figure_headlines.py) ------------------
+#: A fresh run of a figure at the gallery's seed reproduces the stored numbers exactly on the
+#: machine that made them; on another CPU the kernel agrees to GOLDEN_CROSS_CPU_REL per value
+#: and a libm activation to a few ulps, which a figure's means over 10 runs and its singular
+#: Grams' gaps (log of a small eigenvalue) can amplify: 1e-6 relative.
+HEADLINE_REL = 1e-6

@@ -25,17 +25,19 @@ complement of the all-ones vector (``Q^T G Q`` with ``Q`` an orthonormal basis o
 ``1^perp``, which drops the zero eigenvalue), and shows batch scaling without centering
 (``center="none", scale="batch"``) with the ordinary gap beside it.
 
-Layout: :mod:`._registry` (one :class:`Figure` record per figure), :mod:`._measure` (the
-measuring layer), :mod:`._draw` (the drawing layer), one module per group of figures
-(:mod:`.layers`: metrics against the layer; :mod:`.theory`: kernels and ``beta_0``;
-:mod:`.training`: networks trained with SGD, not part of :func:`make_all`; :mod:`.blocks`:
-transformers, attention stacks and residual MLPs, after the paper's figures), and
-:mod:`.gallery` (the table of ``docs/figures.md``). ``docs/developing.md`` says how to add
+Layout: ``_registry`` (one :class:`Figure` record per figure), ``_measure`` (the
+measuring layer), ``_draw`` (the drawing layer), one module per group of figures
+(``layers``: metrics against the layer; ``theory``: kernels and ``beta_0``;
+``training``: networks trained with SGD, not part of :func:`make_all`; ``blocks``:
+transformers, attention stacks and residual MLPs, after the paper's figures;
+``finite_width``: the finite-width plateau against the width), and
+:mod:`isoinit.figures.gallery` (the table of ``docs/figures.md``). ``docs/developing.md`` says how to add
 a figure.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ import pandas as pd
 
 from .. import _io
 from .. import _validate as check
-from . import _registry, blocks, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
+from . import _headlines, _registry, blocks, finite_width, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
 from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
 from ._registry import Figure
 
@@ -74,7 +76,7 @@ def __dir__() -> list[str]:
 NAMES: tuple[str, ...] = _registry.names(in_all=True)
 
 #: Figures beyond the paper's initialization figures, made by name only (longer experiments:
-#: the training figures of :mod:`.training`, which need PyTorch).
+#: the training figures of ``isoinit.figures.training``, which need PyTorch).
 EXTRA_NAMES: tuple[str, ...] = _registry.names(in_all=False)
 
 #: One line per figure of :data:`NAMES` and :data:`EXTRA_NAMES`: what it shows (used in
@@ -138,8 +140,24 @@ def compute(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Draw figure ``name`` into ``png`` and return its tidy data and notes (no CSV).
 
-    The arguments are those of :func:`make`. Raises :class:`TypeError` for an argument of
-    the wrong type and :class:`ValueError` for a bad value.
+    Raises :class:`TypeError` for an argument of the wrong type and :class:`ValueError`
+    for a bad value.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES` or :data:`EXTRA_NAMES`.
+    png : str or Path
+        The image to write.
+    runs, seed, protocol, size
+        As for :func:`make`.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        The tidy data behind the figure (what :func:`make` writes as CSV).
+    notes : list of str
+        What went wrong on the way (overflow, a mean field that broke down).
     """
     figure = _registry.get(check.choice("name", name, _registry.names()))
     protocol = check.choice("protocol", protocol, get_args(Protocol))  # type: ignore[assignment]
@@ -219,6 +237,10 @@ def make(
 
     frame, notes = _io.write_atomic(png, draw, overwrite=overwrite)
     _io.write_atomic(csv, lambda tmp: frame.to_csv(tmp, index=False), overwrite=overwrite)
+    quoted = _headlines.headlines(name, frame)
+    if quoted:  # the numbers the gallery quotes, beside the figure (NAME.json)
+        text = json.dumps({"figure": name, "seed": seed, "runs": runs, "size": size, "headlines": quoted}, indent=1)
+        _io.write_atomic(csv.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text + "\n"), overwrite=overwrite)
     return FigureResult(name, png, csv, frame, time.perf_counter() - t0, tuple(notes))
 
 
@@ -234,6 +256,8 @@ def _targets(name: str, out_dir: str | Path, overwrite: bool, flag: str = "overw
     out.mkdir(parents=True, exist_ok=True)
     png = _io.check_output("figure", out / f"{name}.png", overwrite=overwrite, flag=flag)
     csv = _io.check_output("figure data", out / f"{name}.csv", overwrite=overwrite, flag=flag)
+    if name in _headlines.HEADLINES:  # its quoted numbers, NAME.json
+        _io.check_output("figure numbers", out / f"{name}.json", overwrite=overwrite, flag=flag)
     return png, csv
 
 
@@ -256,6 +280,25 @@ def make_all(
     ``callback`` is called with each result as soon as it is written. With
     ``overwrite=False`` every target is checked before the first figure is computed
     (``flag`` is how the caller spells the option in the :class:`FileExistsError`).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Created if missing.
+    runs, seed, protocol, size, overwrite
+        As for :func:`make`.
+    names : sequence of str, optional
+        The figures to make (default: :data:`NAMES`).
+    callback : callable, optional
+        Called with each :class:`FigureResult` as soon as it is written.
+    flag : str
+        How the caller spells ``overwrite=False`` in the error (``--force`` for the
+        command line).
+
+    Returns
+    -------
+    list of FigureResult
+        In the order made.
     """
     overwrite = check.boolean("overwrite", overwrite)
     chosen = list(NAMES if names is None else names)

@@ -42,6 +42,15 @@ def table() -> str:
 def update(text: str) -> str:
     """``text`` (the gallery) with the table between the markers replaced by :func:`table`.
 
+    Parameters
+    ----------
+    text : str
+        The gallery page's Markdown.
+
+    Returns
+    -------
+    str
+
     Raises
     ------
     ValueError
@@ -58,7 +67,18 @@ def update(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Rewrite (or with ``--check`` compare) the table of the gallery file."""
+    """Rewrite (or with ``--check`` compare) the table of the gallery file.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The command line's arguments (default: the process's): ``PATH [--check]``.
+
+    Returns
+    -------
+    int
+        The exit code: 1 when ``--check`` finds the table out of date, else 0.
+    """
     p = argparse.ArgumentParser(
         prog="python -m isoinit.figures.gallery", description="Regenerate the table of figures of the gallery."
     )
