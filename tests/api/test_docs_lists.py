@@ -30,6 +30,10 @@ tanh or gelu); its largest error against the callable, `Tabulation.max_error`, i
 activation and the place when it exceeds `TABLE_WARN` = 1e-8 (an undeclared kink or a
 singularity). How to add a built-in: [developing.md](developing.md).
 
+The `transformers` package's names resolve to the same functions
+(`isoinit.activations.ALIASES`: `gelu_new` and `gelu_pytorch_tanh` are `gelu_tanh`, `swish` is
+`silu`), and a misspelled name gets a suggestion ("did you mean 'gelu_tanh'?").
+
 """
 
 

@@ -9,6 +9,7 @@ against the closed-form gradient and Hessian of the gap), then whole trajectorie
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -19,8 +20,9 @@ import isoinit
 from isoinit import MLP
 from isoinit.inputs import degenerate
 from isoinit.metrics import METRICS
+from isoinit.theory import _fw_residual as _res
+from isoinit.theory import bounds, meanfield
 from isoinit.theory import finite_width as fwm
-from isoinit.theory import meanfield
 from isoinit.theory._fw_block import Block, fluctuation, mean_map, to_matrix, to_vector
 from isoinit.theory._fw_metrics import delta_moments
 from isoinit.theory.finite_width import FiniteWidthWarning, finite_width, plateau, plateau_sd, width_for
@@ -32,6 +34,10 @@ from tolerances import (
     FW_GRAM_MEAN_SIGMAS,
     FW_MEAN_REL,
     FW_PLATEAU_REL,
+    FW_RES_BLOCK_REL,
+    FW_RES_BLOCK_SIGMAS,
+    FW_RES_BLOCK_TRACE_REL,
+    FW_RES_MEAN_SIGMAS,
     FW_SD_REL,
     FW_SD_REL_TRANSITION,
     MC_SIGMAS,
@@ -333,7 +339,212 @@ def test_refuses_what_it_cannot_predict() -> None:
         finite_width(MLP(depth=2, width=10, norm="batch"), X10)
     with pytest.raises(ValueError, match="Gaussian"):
         finite_width(MLP(depth=2, width=10, weights="orthogonal"), X10)
-    with pytest.raises(TypeError):
-        finite_width(isoinit.ResidualMLP(depth=2, width=10), X10)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"network must be an isoinit\.MLP or a network of feedforward blocks"):
+        finite_width("relu", X10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="attention"):
+        finite_width(isoinit.Transformer(depth=2, width=16, heads=2), X10)
+    with pytest.raises(ValueError, match="one-layer"):
+        finite_width(isoinit.ResidualMLP(depth=2, width=10, ratio=None), X10)
+    with pytest.raises(ValueError, match="gated"):
+        finite_width(isoinit.Network(10, [isoinit.blocks.Feedforward(gated=True)]), X10)
+    with pytest.raises(ValueError, match="init"):
+        finite_width(isoinit.ResidualMLP(depth=2, width=10, init="gpt2"), X10)
+    with pytest.raises(ValueError, match="positions"):
+        finite_width(isoinit.ResidualMLP(depth=2, width=10, positions="learned"), X10)
+    with pytest.raises(ValueError, match="batch"):
+        finite_width(isoinit.ResidualMLP(depth=2, width=10, norm="batch"), X10)
     with pytest.raises(ValueError):
         finite_width(MLP(depth=2, width=10), X10, samples=10)
+
+
+# --- residual MLPs (docs/finite-width.md, "Residual MLPs") -------------------------------------
+
+
+_RESIDUAL_CASES = [
+    {},  # relu, layer norm, pre-norm, ratio 4, alpha 1
+    {"activation": "tanh", "norm": "rms", "alpha": 0.6, "skip": 0.9, "bias": 0.2},
+    {"activation": "gelu", "norm_position": "post", "ratio": 2.0},
+    {"activation": "relu", "norm": "center", "alpha": "1/sqrt(L)"},
+    {"activation": "tanh", "norm_position": "none", "alpha": 0.3, "gain": 1.2},
+]
+
+
+def _stream(n: int, d: int, seed: int) -> np.ndarray:
+    """Rows with means over features of both signs and unequal mean squares (a residual stream)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)) * np.linspace(0.7, 1.4, n)[:, None] + np.linspace(-0.6, 0.4, n)[:, None]
+
+
+@pytest.mark.parametrize("kw", _RESIDUAL_CASES, ids=lambda k: "-".join(f"{v}" for v in k.values()) or "default")
+def test_residual_mean_map_is_the_mean_field(kw: dict[str, object]) -> None:
+    # At infinite width (no fluctuations: C = 0 and a width of 1e300) one block of the
+    # augmented-Gram recursion is the mean field, which isoinit.meanfield computes on the
+    # centered Gram and the row means (another route)
+    x = _stream(5, 300, 1)
+    net = isoinit.ResidualMLP(depth=6, width=300, **kw)  # type: ignore[arg-type]
+    mf = meanfield.trajectory(net, x)
+    kt = _res.initial_state(net, x, meanfield.input_gram(x))
+    z = _draws(5, rows=1 << 11)
+    for layer, b in enumerate(net.block_list(), start=1):
+        blk = dataclasses.replace(_res.ResBlock.of(net, b), width=10**300, hidden=10**300)
+        kt = _res.step(blk, kt, np.zeros((21, 21)), z).mean
+        np.testing.assert_allclose(kt[:5, :5], mf.grams[layer], rtol=ROUNDING, atol=ROUNDING)
+
+
+#: Weight draws of the explicit one-block check.
+FW_RES_BLOCK_DRAWS = 8000
+
+
+def _explicit_blocks(x: np.ndarray, net: isoinit.blocks.BlockNetwork, draws: int, seed: int) -> np.ndarray:
+    """The augmented Gram ``(K_ij, m_i)`` of one block's output over ``draws`` independent weight draws.
+
+    Explicit weights in NumPy (``Lin1``, ``Lin2`` with their biases, the norm as the simulator
+    computes it): independent of the package's formulas. Returns ``(draws, P~)`` entries in the
+    order of ``triu_indices(n + 1)`` (the all-ones row last).
+    """
+    b = net.block_list()[0]
+    n, d = x.shape
+    hidden = round(b.ratio * d)
+    act = net.act.fn
+    alpha, skip = (net._resolved_alpha(b.alpha), b.skip) if b.residual else (1.0, 0.0)
+
+    def norm(v: np.ndarray) -> np.ndarray:
+        center, scale = {"layer": (True, True), "rms": (False, True), "center": (True, False)}.get(
+            b.norm, (False, False)
+        )
+        if center:
+            v = v - v.mean(axis=-1, keepdims=True)
+        if scale:
+            v = v / np.sqrt(np.mean(v * v, axis=-1, keepdims=True) + net.eps)
+        return v
+
+    rng = np.random.default_rng(seed)
+    i, j = np.triu_indices(n + 1)
+    out = []
+    chunk = 200
+    for _ in range(draws // chunk):
+        u = norm(x) if b.norm_position == "pre" else x
+        w1 = rng.standard_normal((chunk, d, hidden)) * (net.gain / math.sqrt(d))
+        w2 = rng.standard_normal((chunk, hidden, d)) * (net.gain / math.sqrt(hidden))
+        b1 = rng.standard_normal((chunk, 1, hidden)) * net.bias
+        b2 = rng.standard_normal((chunk, 1, d)) * net.bias
+        f = act(u @ w1 + b1) @ w2 + b2
+        y = skip * x + alpha * f
+        if b.norm_position == "post":
+            y = norm(y)
+        aug = np.concatenate([y, np.ones((chunk, 1, d))], axis=1)
+        out.append((aug @ np.swapaxes(aug, 1, 2) / d)[:, i, j])
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize(
+    ("kw", "d"),
+    [
+        ({"activation": "tanh", "alpha": 0.7, "skip": 0.9, "bias": 0.2, "ratio": 2.0}, 24),
+        ({"activation": "relu", "norm": "rms", "gain": 1.3, "ratio": 1.5}, 24),
+        ({"activation": "gelu", "residual": False}, 24),
+        ({"activation": "gelu", "norm_position": "post", "ratio": 1.0}, 60),
+    ],
+)
+def test_residual_block_moments_against_explicit_weights(kw: dict[str, object], d: int) -> None:
+    # One block's conditional mean and covariance of the augmented Gram (the cross terms
+    # X F^T / d, the Wishart F F^T / d and the hidden Gram's V / H: exact at any width; a
+    # post-norm by the delta method, to O(1/d)) against explicit Gaussian weights in NumPy
+    n = 3
+    x = _stream(n, d, 2)
+    residual = kw.pop("residual", True)
+    if residual:
+        net = isoinit.ResidualMLP(depth=1, width=d, **kw)  # type: ignore[arg-type]
+    else:
+        net = isoinit.Network(d, [isoinit.blocks.Feedforward(residual=False)], **kw)  # type: ignore[arg-type]
+    kt = _res.initial_state(net, x, meanfield.input_gram(x))
+    size = (n + 1) * (n + 2) // 2
+    st = _res.step(_res.ResBlock.of(net, net.block_list()[0]), kt, np.zeros((size, size)), _draws(n, rows=1 << 16))
+    g = _explicit_blocks(x, net, FW_RES_BLOCK_DRAWS, 3)
+    i, j = np.triu_indices(n + 1)
+    # the all-ones row's entry is 1 exactly, and so are a post-norm's diagonal and its m (0)
+    live = g.std(axis=0) > ROUNDING
+    fixed = ~live
+    np.testing.assert_allclose(st.mean[i, j][fixed], g[0, fixed], atol=ROUNDING)
+    se_mean = g.std(axis=0) / math.sqrt(g.shape[0])
+    assert np.all(np.abs(g.mean(axis=0) - st.mean[i, j])[live] <= FW_RES_BLOCK_SIGMAS * se_mean[live])
+    g = g[:, live]
+    dev = g - g.mean(axis=0)
+    emp = dev.T @ dev / g.shape[0]
+    se = (dev[:, :, None] * dev[:, None, :]).std(axis=0) / math.sqrt(g.shape[0])
+    pred = st.cov[np.ix_(live, live)]  # the recursion's entries are in the order of triu_indices(n + 1)
+    assert np.all(np.abs(emp - pred) <= FW_RES_BLOCK_SIGMAS * se + FW_RES_BLOCK_REL * np.abs(pred))
+    assert np.trace(pred) == pytest.approx(np.trace(emp), rel=FW_RES_BLOCK_TRACE_REL)
+    assert np.all(np.abs(st.cov[fixed]) <= ROUNDING)
+
+
+# --- bounds.predict states the plateau -------------------------------------------------------------
+
+
+def test_predict_states_the_plateau_and_the_width() -> None:
+    net = MLP(depth=50, width=1000, activation="relu")
+    p = bounds.predict(net, n=10)
+    assert p.plateau == plateau("relu", 10, 1000) and p.plateau_sd == plateau_sd("relu", 10, 1000)
+    assert p.width_for == width_for("relu", 10, 0.01) == 974 and p.eps == 0.01 and p.n == 10
+    assert "settles at the plateau" in p.statement and "0.00974" in p.statement and "from width 974" in p.statement
+    assert bounds.predict(net, n=10, eps=0.001).width_for == width_for("relu", 10, 0.001)
+    # the last block's width sets the plateau (the noise of the last ~1 / (1 - beta_0^2) layers)
+    assert bounds.predict(MLP(depth=2, width=(4000, 500), activation="relu"), n=10).plateau == plateau("relu", 10, 500)
+    # without n, or where the fixed point is not G = I, nothing is stated
+    bare = bounds.predict(net)
+    assert bare.plateau is None and bare.width_for is None and "plateau" not in bare.statement
+    assert p.statement.startswith(bare.statement)
+    for other in (
+        MLP(depth=5, width=100, activation="relu", norm="rms"),  # collapse, not isometry
+        MLP(depth=5, width=100, activation="relu", bias=0.3),  # an interior fixed point
+        MLP(depth=5, width=100, activation="relu", norm="mf"),  # fixed constants drift
+        MLP(depth=5, width=100, activation="relu", order="norm-act"),
+        MLP(depth=5, width=100, activation="relu", norm="batch"),
+    ):
+        q = bounds.predict(other, n=10)
+        assert q.plateau is None and q.width_for is None and "plateau" not in q.statement, other.label()
+    lin = bounds.predict(MLP(depth=5, width=100, activation="identity"), n=10)
+    assert lin.plateau == math.inf and lin.width_for is None and "grows with depth" in lin.statement
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        bounds.predict(net, n=10, eps=0.0)
+    with pytest.raises(ValueError, match="n must be"):
+        bounds.predict(net, n=1)
+
+
+def _check_residual(net: isoinit.ResidualMLP, runs: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gap of a residual MLP on the headline input: mean within FW_MEAN_REL and FW_RES_MEAN_SIGMAS
+    standard errors, sd within FW_SD_REL, at every layer; returns the simulated mean, its
+    standard error and the mean field."""
+    x = degenerate(10, net.width, 100.0, seed=0)
+    fw = finite_width(net, x, samples=1 << 14, closure_samples=64)
+    tr = isoinit.simulate(net, x, runs=runs, seed=seed, sampler="gram")
+    sim_mean, sim_sd = tr.gap.mean(axis=0), tr.gap.std(axis=0)
+    se = sim_sd / math.sqrt(runs)
+    for layer in range(1, net.depth + 1):
+        assert fw.mean("gap")[layer] == pytest.approx(sim_mean[layer], rel=FW_MEAN_REL), layer
+        assert abs(fw.mean("gap")[layer] - sim_mean[layer]) <= FW_RES_MEAN_SIGMAS * se[layer], layer
+        assert fw.sd("gap")[layer] == pytest.approx(sim_sd[layer], rel=FW_SD_REL), layer
+    assert fw.breakdown_at == -1
+    return sim_mean, se, fw.meanfield("gap")
+
+
+def test_residual_width_1000() -> None:
+    # the default residual MLP: relu, pre-norm layer norm, ratio 4, alpha 1, depth 50
+    _check_residual(isoinit.ResidualMLP(depth=50, width=1000), runs=1000, seed=21)
+
+
+@pytest.mark.slow
+def test_residual_width_4000() -> None:
+    _check_residual(isoinit.ResidualMLP(depth=50, width=4000), runs=300, seed=24)
+
+
+def test_residual_width_256_resolves_the_finite_width_shift() -> None:
+    # at width 256 the simulated mean sits 1.4 % above the mean field, 11 standard errors or more
+    # with 1000 runs: the mean field fails the check the prediction passes
+    sim_mean, se, mf = _check_residual(isoinit.ResidualMLP(depth=50, width=256), runs=1000, seed=25)
+    assert np.all(np.abs(mf[3:] - sim_mean[3:]) > FW_RES_MEAN_SIGMAS * se[3:])
+
+
+def test_residual_post_norm() -> None:
+    # post-norm at width 256, where the mean field is 4 % (20 standard errors) off
+    _check_residual(isoinit.ResidualMLP(depth=20, width=256, activation="tanh", norm_position="post"), 500, 28)

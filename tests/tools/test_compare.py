@@ -7,7 +7,9 @@ import pytest
 
 import isoinit
 from isoinit import MLP
+from isoinit.comparison import FW_CLOSURE_SAMPLES, FW_SAMPLES, Z90
 from isoinit.theory import bounds, meanfield
+from isoinit.theory.finite_width import finite_width, plateau
 from tolerances import ROUNDING
 
 X = isoinit.inputs.degenerate(6, 60, 20, seed=0)
@@ -60,7 +62,10 @@ def test_one_call_table(case: str) -> None:
         np.testing.assert_array_equal(b["mean"].to_numpy(), bounds.trajectory_potential_bound(c.meanfield))
     if "prediction" in sources:
         p = df[df.source == "prediction"]
-        assert (p.statement == bounds.predict(mlp).statement).all() and (p.quantity == "mean_abs_corr").all()
+        # the prediction for this batch's size (with the finite-width plateau where it applies)
+        assert (p.statement == bounds.predict(mlp, n=X.shape[0]).statement).all() and (
+            p.quantity == "mean_abs_corr"
+        ).all()
         fp = bounds.predict(mlp).fixed_point
         assert fp is not None
         if fp.kind != "collapse-polynomial":
@@ -109,3 +114,59 @@ def test_bad_arguments() -> None:
         isoinit.compare(MLP(2, 10), X, metric=["gap", "x"])
     assert isoinit.compare is isoinit.comparison.compare
     assert "compare" in dir(isoinit) and "load" in dir(isoinit)
+
+
+# --------------------------------------------------------------------------------------
+# the finite-width prediction (compare(..., finite_width=True))
+# --------------------------------------------------------------------------------------
+
+
+def test_finite_width_is_opt_in() -> None:
+    c = isoinit.compare(CASES["layer"][0], X, runs=2)
+    assert c.finite_width is None and c.finite_width_reason == ""
+    assert "finite_width" not in set(c.to_frame()["source"])
+    with pytest.raises(TypeError, match="finite_width must be"):
+        isoinit.compare(CASES["layer"][0], X, runs=2, finite_width="yes")  # type: ignore[arg-type]
+
+
+def test_finite_width_rows_and_band() -> None:
+    mlp = CASES["layer"][0]
+    c = isoinit.compare(mlp, X, runs=3, seed=1, metric=["gap", "isometry"], finite_width=True)
+    assert c.finite_width is not None and c.finite_width.network == mlp
+    df = c.to_frame()
+    assert set(df["source"]) == CASES["layer"][1] | {"finite_width"}
+    for m in ("gap", "isometry"):
+        fw = df[(df.source == "finite_width") & (df.quantity == m)]
+        np.testing.assert_array_equal(fw["mean"].to_numpy(), c.finite_width.mean(m))
+        np.testing.assert_array_equal(fw["std"].to_numpy(), c.finite_width.sd(m))
+        # the Gaussian equivalent of the simulation's 10%-90% band
+        np.testing.assert_allclose(fw["q90"] - fw["mean"], Z90 * fw["std"], rtol=ROUNDING, atol=ROUNDING)
+        np.testing.assert_allclose(fw["mean"] - fw["q10"], Z90 * fw["std"], rtol=ROUNDING, atol=ROUNDING)
+        assert (fw.runs == 0).all() and (fw.statement.str.contains("1/d")).all()
+    # the same prediction as finite_width itself at compare's Monte Carlo sizes and seed
+    own = finite_width(mlp, X, samples=FW_SAMPLES, closure_samples=FW_CLOSURE_SAMPLES, seed=1)
+    np.testing.assert_array_equal(own.mean("gap"), c.finite_width.mean("gap"))
+    # the prediction states the closed-form plateau for this batch (layer norm after tanh, no bias)
+    p = c.prediction
+    assert p.n == X.shape[0] and p.plateau == pytest.approx(plateau("tanh", X.shape[0], 60), rel=ROUNDING)
+    assert f"{p.plateau:.3g}" in p.statement and f"from width {p.width_for}" in p.statement
+
+
+def test_finite_width_where_undefined() -> None:
+    c = isoinit.compare(CASES["batch"][0], X, runs=2, finite_width=True)
+    assert c.finite_width is None and "batch" in c.finite_width_reason
+    df = c.to_frame()
+    assert "finite_width" not in set(df["source"]) and df.attrs["finite_width_reason"] == c.finite_width_reason
+
+
+def test_finite_width_plot() -> None:
+    c = isoinit.compare(CASES["layer"][0], X, runs=3, finite_width=True)
+    ax = c.plot(metric="gap")
+    styles = [ln.get_linestyle() for ln in ax.get_lines()]
+    # simulation, mean field, the finite-width mean (dash-dot) and the closed-form plateau (dotted)
+    assert styles == ["-", "--", "-.", ":"]
+    plateau_line = ax.get_lines()[-1]
+    assert plateau_line.get_ydata()[0] == pytest.approx(c.prediction.plateau, rel=ROUNDING)
+    assert len(ax.collections) == 2  # the simulation's band and the prediction's hatched band
+    ax = c.plot(metric="isometry")  # no plateau for other metrics
+    assert [ln.get_linestyle() for ln in ax.get_lines()] == ["-", "--", "-."]

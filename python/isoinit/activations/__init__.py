@@ -26,6 +26,7 @@ from ._registry import (
     _USER as _USER,
 )
 from ._registry import (
+    ALIASES,
     HE_MAX,
     Activation,
     ActivationSpec,
@@ -42,6 +43,7 @@ from ._registry import (
 from ._tabulate import TABLE_WARN, Tabulation
 
 __all__ = [
+    "ALIASES",
     "BUILTIN",
     "HE_MAX",
     "SELU_ALPHA",

@@ -9,7 +9,8 @@
   ``mean(a^2) / geomean(a^2) >= 1 + Var(a) / mean(a)^2`` (population variance)
   (:func:`scaling_isometry_ratio`, :func:`scaling_isometry_lower_bound`).
 * :func:`predict`: for one network (activation, gain, bias, normalization, order), which
-  correlation map applies at infinite width, its fixed point and rate, in words.
+  correlation map applies at infinite width, its fixed point and rate, in words; given the
+  batch size, the finite-width plateau of the gap and the width that keeps it below ``eps``.
 * Fixed points, rates and the depth scale of uncentered kernels normalized to
   ``kappa(1) = 1`` (Joudaki and Hofmann 2025; Theory §5)
   (:func:`kernel_fixed_point`, :func:`fixed_point`, :func:`indistinguishable_depth`,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,8 +29,13 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _renamed
 from .. import _validate as check
 from ..activations import ActivationSpec
+from ..networks.blocks import Attention, BlockNetwork, TransformerBlock
 from ..networks.mlp import MLP
+from ._attention import AttentionPrediction, predict_attention, rem_beta, rem_beta_c, rem_qk_gain
 from ._fixed_points import FixedPoint, kernel_fixed_point
+from .finite_width import plateau as fw_plateau
+from .finite_width import plateau_sd as fw_plateau_sd
+from .finite_width import width_for as fw_width_for
 from .hermite import (
     Kernel,
     beta0,
@@ -41,6 +48,7 @@ from .hermite import (
 )
 
 __all__ = [
+    "AttentionPrediction",
     "FixedPoint",
     "Prediction",
     "fixed_point",
@@ -49,6 +57,9 @@ __all__ = [
     "polynomial_rate",
     "potential_bound",
     "predict",
+    "rem_beta",
+    "rem_beta_c",
+    "rem_qk_gain",
     "residual_kernel",
     "scaling_isometry_lower_bound",
     "scaling_isometry_ratio",
@@ -184,6 +195,16 @@ def scaling_isometry_lower_bound(norms: ArrayLike) -> _F | float:
     """``1 + Var(a) / mean(a)^2`` (population variance).
 
     A lower bound of :func:`scaling_isometry_ratio` (Theory §5).
+
+    Parameters
+    ----------
+    norms : array_like
+        The norms ``a`` a scaling step divides by, ``(..., n)``, positive.
+
+    Returns
+    -------
+    float or ndarray
+        One value per vector of norms (a float for one).
     """
     a = _norms(norms)
     out = 1.0 + np.var(a, axis=-1) / np.mean(a, axis=-1) ** 2
@@ -215,7 +236,23 @@ class Prediction:
         Whether the potential bound ``gamma(G^l) <= gamma(G^0) (2 - beta_0)^(-l)`` of
         :func:`trajectory_potential_bound` applies (centered map without bias).
     statement : str
-        The prediction in words, naming the normalization it is about.
+        The prediction in words, naming the normalization it is about (and, given ``n``,
+        the finite-width plateau and the width that keeps it below ``eps``).
+    n : int or None
+        The batch size the finite-width predictions are for (``None``: not asked for).
+    plateau, plateau_sd : float or None
+        Where the isometry fixed point holds (layer normalization after the activation, no
+        bias, ``eps = 0``) and ``n`` is given: the mean and standard deviation over networks
+        of the gap at finite width once the mean field has converged,
+        ``(n - 1) / (2 d (1 - beta_0^2))`` at the last block's width ``d``
+        (:func:`isoinit.theory.finite_width.plateau`, docs/finite-width.md §3); ``inf`` for
+        a linear activation. ``None`` otherwise.
+    eps : float
+        The gap that :attr:`width_for` is for.
+    width_for : int or None
+        The width at which the finite-width part of the gap falls below ``eps``
+        (:func:`isoinit.theory.finite_width.width_for`); ``None`` where :attr:`plateau` is
+        ``None`` or infinite.
     """
 
     network: MLP
@@ -223,6 +260,11 @@ class Prediction:
     fixed_point: FixedPoint | None
     potential_bound: bool
     statement: str
+    n: int | None = None
+    plateau: float | None = None
+    plateau_sd: float | None = None
+    eps: float = 0.01
+    width_for: int | None = None
 
     @property
     def mlp(self) -> MLP:
@@ -243,8 +285,14 @@ _FIXED_POINT_WORDS = {
 }
 
 
+@overload
+def predict(network: MLP, *, n: int | None = None, eps: float = 0.01) -> Prediction: ...
+@overload
+def predict(network: BlockNetwork, *, n: int | None = None, eps: float = 0.01) -> AttentionPrediction: ...
 @_renamed.keywords(mlp="network")
-def predict(network: MLP) -> Prediction:
+def predict(
+    network: MLP | BlockNetwork, *, n: int | None = None, eps: float = 0.01
+) -> Prediction | AttentionPrediction:
     """The infinite-width prediction for the correlations of ``network``, for its own normalization.
 
     At infinite width every off-diagonal correlation of a block's input evolves by one
@@ -263,17 +311,54 @@ def predict(network: MLP) -> Prediction:
       ``None`` and the statement says why (use :func:`isoinit.meanfield.trajectory` or a
       large-width simulation).
 
+    At finite width the gap does not reach the isometry fixed point: given the batch size
+    ``n``, where the fixed point is ``G = I`` (layer normalization after the activation, no
+    bias, ``eps = 0``) the prediction states the plateau it settles at,
+    ``(n - 1) / (2 d (1 - beta_0^2))``, and the width at which that falls below ``eps``
+    (docs/finite-width.md §3; :func:`isoinit.theory.finite_width.finite_width` gives the whole
+    trajectory).
+
+    For a block network with attention, ``n`` is the number of tokens ``T`` and the prediction
+    is Giorlandino and Goldt's large-``T`` limit (ICLR 2026, arXiv 2505.24333; Theory §6), an
+    :class:`AttentionPrediction`: with ``beta = gain^2 qk_gain^2 / sqrt(log T)`` (their query and
+    key weights ``N(0, beta sqrt(log T) / d)``: for unit-norm tokens the scores have variance
+    ``beta^2 log T``), attention on tokens of correlation ``rho`` averages them below
+    ``beta_c = sqrt(2 / (1 - rho))`` and concentrates on a few above it (the Random Energy
+    Model's freezing point); iterating their recursion says whether the tokens collapse
+    (``rank collapse``), stay apart with spread attention (``signal preserved``) or stay apart
+    with concentrated attention (``entropy collapse``), and :meth:`AttentionPrediction.rem`
+    gives the recursion's correlation after every block.
+
     Parameters
     ----------
-    network : MLP
-        The network (its activation, gain, bias, centering, scaling and order; widths and
-        depth play no role). ``mlp=``, its old keyword, is accepted too.
+    network : MLP or BlockNetwork
+        The network (its activation, gain, bias, centering, scaling and order; the depth
+        plays no role, the last block's width only in the plateau). ``mlp=``, its old
+        keyword, is accepted too. A block network must have an attention block, all of them
+        bidirectional, and ``init="gaussian"``.
+    n : int, optional
+        Batch size (``>= 2``) for the finite-width plateau; without it none is stated. For a
+        network with attention: the number of tokens ``T``, required.
+    eps : float
+        Target gap of :attr:`Prediction.width_for` (``> 0``; 0.01, about the headline plateau:
+        0.0099 at width 1000).
 
     Returns
     -------
-    Prediction
+    Prediction or AttentionPrediction
     """
-    network = check.instance("network", network, MLP, "an isoinit.MLP")
+    if isinstance(network, BlockNetwork) and any(
+        isinstance(b, (Attention, TransformerBlock)) for b in network.block_list()
+    ):
+        if n is None:
+            raise ValueError("n (the number of tokens T) is required for the REM prediction of attention")
+        return predict_attention(network, check.integer("n", n, 2))
+    network = check.instance("network", network, MLP, "an isoinit.MLP or a block network with attention")
+    assert isinstance(network, MLP)  # for mypy: check.instance raised otherwise
+    n = None if n is None else check.integer("n", n, 2)
+    eps = check.real("eps", eps, 0.0)
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0; got {eps!r}")
     act, g, b = network.act, network.gain, network.bias
     where = f"{network.label()}"
     if "batch" in (network.centering, network.scaling):
@@ -330,7 +415,24 @@ def predict(network: MLP) -> Prediction:
     words = _FIXED_POINT_WORDS[fp.kind].format(rate=fp.rate, star=fp.rho_star)
     if bound:
         words += f" = 1 / (2 - beta_0), and the potential obeys gamma(G^l) <= gamma(G^0) {fp.rate:.4g}^l"
-    return Prediction(network, kernel, fp, bound, f"{where}: {words}")
+    if not (
+        n is not None and bound and network.centering == "layer" and network.scaling == "layer" and network.eps == 0.0
+    ):
+        return Prediction(network, kernel, fp, bound, f"{where}: {words}", n, eps=eps)
+    d = network.widths()[-1]
+    mean, sd = fw_plateau(act, n, d, gain=g), fw_plateau_sd(act, n, d, gain=g)
+    if math.isinf(mean):
+        words += (
+            f"; at finite width d = {d} the noise is never contracted (beta_0 = 1), so the gap of n = {n} "
+            "samples grows with depth instead of settling"
+        )
+        return Prediction(network, kernel, fp, bound, f"{where}: {words}", n, mean, sd, eps)
+    width = fw_width_for(act, n, eps, gain=g)
+    words += (
+        f"; at finite width d = {d} the gap of n = {n} samples settles at the plateau (n - 1) / (2 d (1 - beta_0^2)) "
+        f"= {mean:.3g} (sd {sd:.2g} over networks) and falls below eps = {eps:g} from width {width}"
+    )
+    return Prediction(network, kernel, fp, bound, f"{where}: {words}", n, mean, sd, eps, width)
 
 
 def indistinguishable_depth(slope1: float, eps: float = 1e-8) -> float:
@@ -361,6 +463,20 @@ def polynomial_rate(rho0: float, depth: int, a: float) -> _F:
     """``|rho_0 - 1| / (l a |rho_0 - 1| + 1)`` for ``l = 0..depth``.
 
     The polynomial convergence to collapse when ``kappa'(1) = 1`` (Theory §5).
+
+    Parameters
+    ----------
+    rho0 : float
+        The input correlation ``rho_0`` in ``[-1, 1]``.
+    depth : int
+        The last layer ``l``, ``>= 0``.
+    a : float
+        The rate constant ``a >= 0`` of the map near ``rho = 1``.
+
+    Returns
+    -------
+    ndarray
+        ``(depth + 1,)``.
     """
     r0 = check.real("rho0", rho0, -1.0, 1.0, finite=False)
     av = check.real("a", a, 0.0, finite=False)

@@ -1,4 +1,4 @@
-"""Finite width: the leading ``1/d`` correction to the mean-field Gram trajectory of an MLP.
+"""Finite width: the leading ``1/d`` correction to the mean-field Gram trajectory of an MLP or a residual MLP.
 
 Every mean-field prediction of isoinit is at infinite width; at the widths people simulate
 the Gram is random, and its fluctuations (order ``1/sqrt(d)``) and the shift of its mean
@@ -15,7 +15,9 @@ output Gram given the input Gram (an average over ``d`` iid features) and ``b / 
 bias of the normalization's ratio of averages. Every metric's mean and standard deviation
 follow by the delta method (or, for the non-smooth ones, by sampling the Gaussian law of
 the Gram). At the isometry fixed point of layer normalization after the activation the
-recursion is linear and solvable: :func:`plateau` and :func:`width_for`.
+recursion is linear and solvable: :func:`plateau` and :func:`width_for`. A residual MLP's
+stream is carried on the Gram of its rows and the all-ones row (its rows' means enter the
+next block), whose conditional covariance is exact at any width (``_fw_residual``).
 
 References: D. A. Roberts, S. Yaida and B. Hanin, *The Principles of Deep Learning Theory*
 (Cambridge University Press, 2022), chapters 4-5 (the ``1/n`` expansion of the
@@ -38,8 +40,11 @@ from .. import _validate as check
 from .._warnings import IsoinitWarning
 from ..activations import ActivationSpec
 from ..metrics import METRICS
+from ..networks.blocks import BlockNetwork, Feedforward
 from ..networks.mlp import MLP
+from . import _fw_residual as _res
 from . import meanfield
+from ._block_recursion import _check_network
 from ._fw_block import Block, derivatives, fluctuation, hessian_term, propagate_cov, to_matrix
 from ._fw_metrics import CLOSURE_SAMPLES, metric_moments
 from ._mlp_recursion import _check_supported
@@ -81,7 +86,7 @@ class FiniteWidthTrajectory:
 
     Attributes
     ----------
-    network : MLP
+    network : MLP or BlockNetwork
         The configuration, with its widths.
     gram_mean : ndarray, shape (depth + 1, n, n)
         Predicted mean of the Gram ``G^l`` (``G^0`` the input's, deterministic).
@@ -109,7 +114,7 @@ class FiniteWidthTrajectory:
         Gaussian columns of the Monte Carlo estimates, and their seed.
     """
 
-    network: MLP
+    network: MLP | BlockNetwork
     gram_mean: _F = field(repr=False)
     gram_cov: _F = field(repr=False)
     meanfield_grams: _F = field(repr=False)
@@ -123,15 +128,48 @@ class FiniteWidthTrajectory:
     seed: int = 0
 
     def mean(self, metric: str) -> _F:
-        """Predicted mean of ``metric`` per layer, shape ``(depth + 1,)``."""
+        """Predicted mean of ``metric`` per layer, shape ``(depth + 1,)``.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+
+        Returns
+        -------
+        ndarray
+            ``(depth + 1,)``.
+        """
         return self.metric_mean[check.choice("metric", metric, METRICS)]
 
     def sd(self, metric: str) -> _F:
-        """Predicted standard deviation of ``metric`` over networks, per layer, shape ``(depth + 1,)``."""
+        """Predicted standard deviation of ``metric`` over networks, per layer, shape ``(depth + 1,)``.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+
+        Returns
+        -------
+        ndarray
+            ``(depth + 1,)``.
+        """
         return self.metric_sd[check.choice("metric", metric, METRICS)]
 
     def meanfield(self, metric: str) -> _F:
-        """``metric`` at infinite width, per layer, shape ``(depth + 1,)``."""
+        """``metric`` at infinite width, per layer, shape ``(depth + 1,)``.
+
+        Parameters
+        ----------
+        metric : str
+            One of :data:`isoinit.metrics.METRICS`.
+
+        Returns
+        -------
+        ndarray
+            ``(depth + 1,)``.
+        """
         return self.meanfield_metrics[check.choice("metric", metric, METRICS)]
 
     def gram_sd(self) -> _F:
@@ -157,6 +195,11 @@ class FiniteWidthTrajectory:
         return df
 
 
+def _check_blocks(network: BlockNetwork) -> None:
+    _check_network(network)  # feedforward blocks only, Gaussian init, no batch norm
+    _res.check_network(network)
+
+
 def _check(network: MLP) -> None:
     _check_supported(network)  # an MLP, no batch normalization
     if network.weights != "gaussian":
@@ -167,7 +210,7 @@ def _check(network: MLP) -> None:
 
 
 def finite_width(
-    network: MLP,
+    network: MLP | BlockNetwork,
     X: ArrayLike,
     *,
     samples: int = SAMPLES,
@@ -180,12 +223,19 @@ def finite_width(
     docs/finite-width.md) and returns, per layer, the predicted mean and standard deviation
     of every metric of :data:`isoinit.metrics.METRICS` and the mean and covariance of the Gram
     entries, comparable with :func:`isoinit.simulate` over many runs at the network's widths.
+    For a residual MLP the state is the residual stream's Gram together with its rows' means
+    (docs/finite-width.md, "Residual MLPs").
 
     Parameters
     ----------
-    network : MLP
-        Any centering and scaling but batch (``none``, ``layer``, ``mf``), either order, any
-        gain, bias, ``eps`` and widths (one per block), Gaussian weights.
+    network : MLP or BlockNetwork
+        An MLP: any centering and scaling but batch (``none``, ``layer``, ``mf``), either
+        order, any gain, bias, ``eps`` and widths (one per block), Gaussian weights. Or a
+        :class:`~isoinit.ResidualMLP` (a :class:`~isoinit.Network` of
+        :class:`~isoinit.blocks.Feedforward` blocks): the two-layer branch
+        ``Lin2 sigma Lin1`` (any ``ratio``), pre-, post- or no norm (layer, RMS, centering,
+        none), any ``alpha`` and ``skip``, with or without the residual sum, Gaussian
+        ``init`` and weights, no position embeddings.
     X : array_like, shape (n, d_0)
         The batch (rows are samples, ``n >= 2``).
     samples : int
@@ -205,9 +255,10 @@ def finite_width(
     Raises
     ------
     TypeError
-        If ``network`` is not an :class:`~isoinit.MLP`.
+        If ``network`` is not an :class:`~isoinit.MLP` or a block network.
     ValueError
-        For batch normalization, orthogonal weights or a bad ``X``.
+        For batch normalization, orthogonal weights or a bad ``X``; for attention blocks, the
+        one-layer or gated feedforward, GPT-2's init, or position embeddings.
 
     Notes
     -----
@@ -215,44 +266,24 @@ def finite_width(
     it fails"): the error is of relative order ``n / d`` at the fixed point and grows with
     ``depth / d`` where the mean field does not contract.
     """
-    _check(network)
+    check.instance("network", network, (MLP, BlockNetwork), "an isoinit.MLP or a network of feedforward blocks")
     samples = check.integer("samples", samples, 1024, 1 << 24)
     seed = check.integer("seed", seed, 0)
     closure_samples = check.integer("closure_samples", closure_samples, 2, 1 << 22)
-    g0 = meanfield.input_gram(X)
-    n = g0.shape[0]
+    if isinstance(network, BlockNetwork):
+        _check_blocks(network)
+        x = check.batch("X", X)
+        n = x.shape[0]
+        z = np.random.default_rng(seed).standard_normal((samples, n))
+        means, covs, rel_se, breakdown_at = _residual_moments(network, x, z)
+    else:
+        _check(network)
+        g0 = meanfield.input_gram(X)
+        n = g0.shape[0]
+        z = np.random.default_rng(seed).standard_normal((samples, n))
+        means, covs, rel_se, breakdown_at = _mlp_moments(network, g0, z)
     depth = network.depth
     widths = network.widths()
-    p = n * (n + 1) // 2
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((samples, n))
-    means = np.full((depth + 1, n, n), np.nan)
-    covs = np.full((depth + 1, p, p), np.nan)
-    rel_se = np.full(depth + 1, np.nan)
-    means[0], covs[0], rel_se[0] = g0, 0.0, 0.0
-    m, c = g0, np.zeros((p, p))
-    breakdown_at = -1
-    for layer in range(1, depth + 1):
-        blk = Block.of(network, layer)
-        d = float(widths[layer - 1])
-        der = derivatives(blk, m, diagonal=not blk.fixed_diagonal)
-        fl = fluctuation(blk, m, z)
-        new_m = der.value + hessian_term(der, c, n) + fl.b / d
-        if blk.fixed_diagonal:
-            new_m[_diag_positions(n)] = 1.0
-        c = propagate_cov(der, c, n) + fl.sigma / d
-        m = to_matrix(new_m, n)
-        if not blk.fixed_diagonal:
-            # every row has the same law: the diagonal's mean is the same for all i (Monte
-            # Carlo noise aside, which would make every pair's kernel a separate quadrature)
-            np.fill_diagonal(m, np.mean(np.diag(m)))
-        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(c)) and np.linalg.eigvalsh(m)[0] > 0):
-            breakdown_at = layer
-            break
-        means[layer] = m
-        covs[layer] = c
-        tr = float(np.trace(fl.sigma))
-        rel_se[layer] = fl.trace_se / tr if tr > 0 else 0.0
     mf = meanfield.trajectory(network, X)
     mu = {k: np.full(depth + 1, np.nan) for k in METRICS}
     sd = {k: np.full(depth + 1, np.nan) for k in METRICS}
@@ -296,6 +327,67 @@ def finite_width(
         samples=samples,
         seed=seed,
     )
+
+
+def _mlp_moments(network: MLP, g0: _F, z: _F) -> tuple[_F, _F, _F, int]:
+    """Mean ``(L+1, n, n)`` and covariance ``(L+1, P, P)`` of an MLP's Grams, Monte Carlo error, breakdown layer."""
+    n = g0.shape[0]
+    depth = network.depth
+    widths = network.widths()
+    p = n * (n + 1) // 2
+    means = np.full((depth + 1, n, n), np.nan)
+    covs = np.full((depth + 1, p, p), np.nan)
+    rel_se = np.full(depth + 1, np.nan)
+    means[0], covs[0], rel_se[0] = g0, 0.0, 0.0
+    m, c = g0, np.zeros((p, p))
+    for layer in range(1, depth + 1):
+        blk = Block.of(network, layer)
+        d = float(widths[layer - 1])
+        der = derivatives(blk, m, diagonal=not blk.fixed_diagonal)
+        fl = fluctuation(blk, m, z)
+        new_m = der.value + hessian_term(der, c, n) + fl.b / d
+        if blk.fixed_diagonal:
+            new_m[_diag_positions(n)] = 1.0
+        c = propagate_cov(der, c, n) + fl.sigma / d
+        m = to_matrix(new_m, n)
+        if not blk.fixed_diagonal:
+            # every row has the same law: the diagonal's mean is the same for all i (Monte
+            # Carlo noise aside, which would make every pair's kernel a separate quadrature)
+            np.fill_diagonal(m, np.mean(np.diag(m)))
+        if not _valid(m, c):
+            return means, covs, rel_se, layer
+        means[layer] = m
+        covs[layer] = c
+        tr = float(np.trace(fl.sigma))
+        rel_se[layer] = fl.trace_se / tr if tr > 0 else 0.0
+    return means, covs, rel_se, -1
+
+
+def _residual_moments(network: BlockNetwork, x: _F, z: _F) -> tuple[_F, _F, _F, int]:
+    """:func:`_mlp_moments` for a network of feedforward blocks, on the stream's augmented Gram."""
+    n = x.shape[0]
+    depth = network.depth
+    p = n * (n + 1) // 2
+    means = np.full((depth + 1, n, n), np.nan)
+    covs = np.full((depth + 1, p, p), np.nan)
+    rel_se = np.full(depth + 1, np.nan)
+    kt = _res.initial_state(network, x, meanfield.input_gram(x))
+    c = np.zeros(((n + 1) * (n + 2) // 2,) * 2)
+    means[0], covs[0], rel_se[0] = kt[:n, :n], 0.0, 0.0
+    for layer, b in enumerate(network.block_list(), start=1):
+        assert isinstance(b, Feedforward)  # _check_blocks refused the others
+        st = _res.step(_res.ResBlock.of(network, b), kt, c, z)
+        kt, c = st.mean, st.cov
+        rows = _res.rows_cov(c, n)
+        if not _valid(kt[:n, :n], rows):
+            return means, covs, rel_se, layer
+        means[layer], covs[layer], rel_se[layer] = kt[:n, :n], rows, st.noise_rel_se
+    return means, covs, rel_se, -1
+
+
+def _valid(m: _F, c: _F) -> bool:
+    """Whether the predicted mean Gram is finite and positive definite and its covariance finite."""
+    return bool(np.all(np.isfinite(m)) and np.all(np.isfinite(c)) and np.linalg.eigvalsh(m)[0] > 0)
 
 
 def _fluctuation_size(mean: _F, cov: _F) -> float:
@@ -346,7 +438,7 @@ def plateau(activation: ActivationSpec, n: int, d: float, *, gain: float = 1.0) 
 
     ``(n - 1) / (2 d (1 - beta_0^2))``
 
-    (docs/finite-width.md, §4). Relu: ``4.5 / (0.462 d) = 9.74 / d`` at ``n = 10``.
+    (docs/finite-width.md, §3). Relu: ``4.5 / (0.462 d) = 9.74 / d`` at ``n = 10``.
 
     Parameters
     ----------
@@ -380,7 +472,23 @@ def plateau_sd(activation: ActivationSpec, n: int, d: float, *, gain: float = 1.
     The ``n (n - 1) / 2`` correlations are independent Gaussians of variance
     ``s^2 = 1 / (d (1 - beta_0^2))`` at the fixed point, so the gap ``(1/n) sum rho^2`` is
     ``s^2 / n`` times a chi-square with ``n (n - 1) / 2`` degrees of freedom: sd
-    ``s^2 sqrt(n (n - 1)) / n``. Arguments as :func:`plateau`.
+    ``s^2 sqrt(n (n - 1)) / n``.
+
+    Parameters
+    ----------
+    activation : str or Activation
+        The activation, by spec or record (:func:`isoinit.activations.resolve`).
+    n : int
+        Batch size, ``>= 2``.
+    d : float
+        Width, ``> 0``.
+    gain : float
+        Pre-activation gain (``beta_0`` is that of ``x -> sigma(gain x)``); no bias.
+
+    Returns
+    -------
+    float
+        ``+inf`` for a linear activation, as for :func:`plateau`.
     """
     n = check.integer("n", n, 2)
     mean = plateau(activation, n, d, gain=gain)
