@@ -23,10 +23,11 @@ from numpy.typing import ArrayLike, NDArray
 from . import _renamed
 from . import _validate as check
 from .metrics import METRICS
+from .networks.blocks import BlockNetwork
 from .networks.mlp import MLP
 from .results import config_columns, summarize
 from .simulate import Sampler, Trajectory, simulate
-from .theory.bounds import Prediction, predict, trajectory_potential_bound
+from .theory.bounds import AttentionPrediction, Prediction, predict, trajectory_potential_bound
 from .theory.finite_width import FiniteWidthTrajectory
 from .theory.finite_width import finite_width as finite_width_trajectory
 from .theory.meanfield import MeanFieldTrajectory
@@ -42,7 +43,7 @@ def __dir__() -> list[str]:
 _F = NDArray[np.float64]
 
 #: The values of the ``source`` column of :meth:`Comparison.to_frame`.
-SOURCES: tuple[str, ...] = ("simulation", "meanfield", "bound", "prediction", "finite_width")
+SOURCES: tuple[str, ...] = ("simulation", "meanfield", "bound", "prediction", "finite_width", "rem")
 
 #: Monte Carlo sizes of ``compare(..., finite_width=True)``: a quarter of
 #: :func:`~isoinit.theory.finite_width.finite_width`'s defaults' columns (``Sigma``'s relative error
@@ -61,7 +62,7 @@ class Comparison:
 
     Attributes
     ----------
-    network : MLP
+    network : MLP or BlockNetwork
         The network (``mlp`` is its old name, kept as an alias).
     simulation : Trajectory
         :func:`isoinit.simulate` of the network on the batch.
@@ -70,8 +71,9 @@ class Comparison:
         normalization); ``meanfield_reason`` says why.
     meanfield_reason : str
         Why there is no mean field (``""`` when there is one).
-    prediction : Prediction
-        :func:`isoinit.bounds.predict` of the network.
+    prediction : Prediction or AttentionPrediction or None
+        :func:`isoinit.bounds.predict` of the network (for a network with attention its REM
+        limit); ``None`` where it has none (a residual MLP; ``prediction_reason`` says why).
     bound : ndarray or None, shape (depth + 1,)
         The potential bound ``gamma(G^0) (2 - beta_0)^(-l)``
         (:func:`isoinit.bounds.trajectory_potential_bound`, anchored on the mean field's
@@ -90,21 +92,30 @@ class Comparison:
         not otherwise.
     finite_width_reason : str
         Why there is no finite-width prediction (``""`` when there is one or none was asked for).
+    rem : ndarray or None, shape (depth + 1,)
+        For a network with bidirectional attention, Giorlandino and Goldt's large-``T``
+        recursion of the tokens' correlation (:meth:`AttentionPrediction.rem`) from the
+        simulation's mean absolute correlation at layer 0: the ``rem`` rows of the table,
+        quantity ``mean_abs_corr``, beside the simulation's and the mean field's.
+    prediction_reason : str
+        Why there is no prediction (``""`` when there is one).
     """
 
-    network: MLP
+    network: MLP | BlockNetwork
     simulation: Trajectory
     meanfield: MeanFieldTrajectory | None
     meanfield_reason: str
-    prediction: Prediction
+    prediction: Prediction | AttentionPrediction | None
     bound: _F | None = field(repr=False)
     correlation: _F | None = field(repr=False)
     metrics: tuple[str, ...] = ("gap",)
     finite_width: FiniteWidthTrajectory | None = field(default=None, repr=False)
     finite_width_reason: str = ""
+    rem: _F | None = field(default=None, repr=False)
+    prediction_reason: str = ""
 
     @property
-    def mlp(self) -> MLP:
+    def mlp(self) -> MLP | BlockNetwork:
         """The old name of :attr:`network` (renamed in 0.2.0), kept as an alias."""
         return self.network
 
@@ -168,9 +179,13 @@ class Comparison:
                     self.bound,
                 )
             )
-        if self.correlation is not None:
+        if self.correlation is not None and self.prediction is not None:
             parts.append(_rows("prediction", "mean_abs_corr", self.prediction.statement, self.correlation))
+        if self.rem is not None:
+            parts.append(self._rem_rows())
         df: pd.DataFrame = pd.concat(parts, ignore_index=True)
+        if self.prediction_reason:
+            df.attrs["prediction_reason"] = self.prediction_reason
         for key, value in config_columns(self.network).items():
             df[key] = value
         if self.meanfield is None:
@@ -179,11 +194,49 @@ class Comparison:
             df.attrs["finite_width_reason"] = self.finite_width_reason
         return df
 
+    def _rem_rows(self) -> pd.DataFrame:
+        """The REM recursion beside the simulation's and the mean field's token correlation."""
+        assert self.rem is not None and isinstance(self.prediction, AttentionPrediction)
+        parts = []
+        if "mean_abs_corr" not in self.metrics:
+            s = summarize(self.simulation.output("mean_abs_corr"))
+            parts.append(
+                _rows(
+                    "simulation",
+                    "mean_abs_corr",
+                    f"simulation: {self.simulation.runs} networks; mean, std and 10%-90% quantiles over runs",
+                    s["mean"].to_numpy(),
+                    std=s["std"].to_numpy(),
+                    q10=s["q10"].to_numpy(),
+                    q90=s["q90"].to_numpy(),
+                    runs=s["runs"].to_numpy(),
+                )
+            )
+            if self.meanfield is not None:
+                parts.append(
+                    _rows(
+                        "meanfield",
+                        "mean_abs_corr",
+                        "mean field: the infinite-width Gram recursion (isoinit.meanfield.trajectory)",
+                        self.meanfield.metrics["mean_abs_corr"],
+                    )
+                )
+        parts.append(
+            _rows(
+                "rem",
+                "mean_abs_corr",
+                f"REM limit (Giorlandino and Goldt 2026, large T; T = {self.prediction.tokens}): one correlation "
+                "for every pair of tokens, from the simulation's mean at layer 0",
+                self.rem,
+            )
+        )
+        return pd.concat(parts, ignore_index=True)
+
     def plot(self, ax: Any = None, *, metric: str | None = None, log: bool = True) -> Any:
         """Simulation (mean, 10%-90% band), mean field (dashed), theory (dotted); returns the axes.
 
         The potential bound is drawn with ``metric="potential"``, the predicted correlation
-        with ``metric="mean_abs_corr"``. With a finite-width prediction, its mean
+        (and for a network with attention the REM recursion) with ``metric="mean_abs_corr"``. With a finite-width prediction, its mean
         (dash-dotted) and band (``mean -/+ 1.28 sd``, hatched), and for the gap the
         closed-form plateau of :attr:`Prediction.plateau` (thin dotted) where it applies.
 
@@ -207,6 +260,8 @@ class Comparison:
         if theory is not None:
             what = "potential bound" if metric == "potential" else "predicted correlation"
             ax.plot(layers, theory, color=color, linestyle=":", linewidth=1.4, label=what)
+        if metric == "mean_abs_corr" and self.rem is not None:
+            ax.plot(layers, self.rem, color="0.35", linestyle=":", linewidth=1.4, label="REM limit (large T)")
         if self.finite_width is not None:
             mean, sd = self.finite_width.mean(metric), self.finite_width.sd(metric)
             ax.plot(layers, mean, color="0.25", linestyle="-.", linewidth=1.2, label="finite width (1/d)")
@@ -220,7 +275,7 @@ class Comparison:
                 linewidth=0.0,
                 alpha=0.6,
             )
-            plateau = self.prediction.plateau
+            plateau = self.prediction.plateau if isinstance(self.prediction, Prediction) else None
             if metric == "gap" and plateau is not None and np.isfinite(plateau):
                 ax.axhline(plateau, color="0.25", linestyle=":", linewidth=0.9, label="plateau (n-1)/(2d(1-beta_0^2))")
         if log:
@@ -275,7 +330,7 @@ def _metrics(metric: object) -> tuple[str, ...]:
 
 @_renamed.keywords(net="network")
 def compare(
-    network: MLP,
+    network: MLP | BlockNetwork,
     X: ArrayLike,
     *,
     runs: int = 10,
@@ -290,8 +345,10 @@ def compare(
 
     Parameters
     ----------
-    network : MLP
-        The network (``net=``, its old keyword, is accepted too).
+    network : MLP or BlockNetwork
+        The network (``net=``, its old keyword, is accepted too): an MLP, or a residual MLP,
+        transformer or any block network (their mean field where one exists, and for a
+        network with bidirectional attention the REM recursion of Giorlandino and Goldt).
     X : array_like, shape (n, d)
         The batch (as for :func:`isoinit.simulate`).
     runs, seed, sampler, threads, progress
@@ -323,7 +380,7 @@ def compare(
     >>> sorted(set(c.to_frame()["source"]))
     ['bound', 'meanfield', 'prediction', 'simulation']
     """
-    check.instance("network", network, MLP, "an isoinit.MLP")
+    check.instance("network", network, (MLP, BlockNetwork), "an isoinit.MLP or a block network")
     chosen = _metrics(metric)
     with_fw = check.boolean("finite_width", finite_width)
     sim = simulate(network, X, runs=runs, seed=seed, sampler=sampler, threads=threads, progress=progress)
@@ -340,12 +397,22 @@ def compare(
             fw = finite_width_trajectory(network, X, samples=FW_SAMPLES, closure_samples=FW_CLOSURE_SAMPLES, seed=seed)
         except ValueError as err:
             fw_reason = str(err)
-    prediction = predict(network, n=np.shape(X)[0])
+    prediction: Prediction | AttentionPrediction | None = None
+    prediction_reason = ""
+    try:
+        prediction = predict(network, n=np.shape(X)[0])
+    except (TypeError, ValueError) as err:  # no scalar map: a residual MLP, causal attention
+        prediction_reason = str(err)
     bound = None
-    if prediction.potential_bound:
+    if isinstance(prediction, Prediction) and prediction.potential_bound:
         bound = trajectory_potential_bound(mf if mf is not None else sim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rho0 = float(np.nanmean(sim.output("mean_abs_corr")[:, 0]))
-    correlation = _predicted_correlation(prediction, rho0, network.depth)
-    return Comparison(network, sim, mf, reason, prediction, bound, correlation, chosen, fw, fw_reason)
+    correlation = _predicted_correlation(prediction, rho0, network.depth) if isinstance(prediction, Prediction) else None
+    rem = None
+    if isinstance(prediction, AttentionPrediction) and np.isfinite(rho0):
+        rem = prediction.rem(float(np.clip(rho0, 0.0, 1.0)))
+    return Comparison(
+        network, sim, mf, reason, prediction, bound, correlation, chosen, fw, fw_reason, rem, prediction_reason
+    )
