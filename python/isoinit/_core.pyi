@@ -38,6 +38,17 @@ class BlockSpec:
         heads: int = ...,
         causal: bool = ...,
         final_norm: bool = ...,
+        skip: float = ...,
+        qk_gain: float = ...,
+        out_proj: bool = ...,
+        centred: bool = ...,
+        score: str = ...,
+        rope_base: float = ...,
+        gated: bool = ...,
+        bias_qk: float = ...,
+        bias_v: float = ...,
+        bias_out: float = ...,
+        bias_mlp: float = ...,
     ) -> None: ...
 
 class Config:
@@ -66,6 +77,13 @@ class Config:
         init: str = ...,
         dtype: str = ...,
         metrics: list[str] | None = ...,
+        input_rows: bool = ...,
+        position_std: float = ...,
+        shared_std: float = ...,
+        max_positions: int = ...,
+        input_center: str = ...,
+        input_scale: str = ...,
+        input_eps: float = ...,
     ) -> None: ...
     @property
     def depth(self) -> int: ...
@@ -76,6 +94,7 @@ class Config:
     @property
     def block_stages(self) -> list[list[int]]: ...
     def map_shapes(self, d0: int) -> list[tuple[int, int]]: ...
+    def map_names(self, d0: int) -> list[tuple[int, str]]: ...
     def gram_refusal(self, n: int, d0: int) -> str | None: ...
     sampler: str
     @property

@@ -236,9 +236,9 @@ class Comparison:
         """Simulation (mean, 10%-90% band), mean field (dashed), theory (dotted); returns the axes.
 
         The potential bound is drawn with ``metric="potential"``, the predicted correlation
-        (and for a network with attention the REM recursion) with ``metric="mean_abs_corr"``. With a finite-width prediction, its mean
-        (dash-dotted) and band (``mean -/+ 1.28 sd``, hatched), and for the gap the
-        closed-form plateau of :attr:`Prediction.plateau` (thin dotted) where it applies.
+        (and for a network with attention the REM recursion) with ``metric="mean_abs_corr"``.
+        With a finite-width prediction, its mean (dash-dotted) and band (``mean -/+ 1.28 sd``,
+        hatched), and for the gap the closed-form plateau of :attr:`Prediction.plateau` (thin dotted) where it applies.
 
         Parameters
         ----------
@@ -409,7 +409,9 @@ def compare(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rho0 = float(np.nanmean(sim.output("mean_abs_corr")[:, 0]))
-    correlation = _predicted_correlation(prediction, rho0, network.depth) if isinstance(prediction, Prediction) else None
+    correlation = (
+        _predicted_correlation(prediction, rho0, network.depth) if isinstance(prediction, Prediction) else None
+    )
     rem = None
     if isinstance(prediction, AttentionPrediction) and np.isfinite(rho0):
         rem = prediction.rem(float(np.clip(rho0, 0.0, 1.0)))

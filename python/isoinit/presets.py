@@ -26,6 +26,7 @@ biases 0 are the models' own initialization and stay as they are).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -198,7 +199,7 @@ def llama(
 
 
 #: The preset functions by name.
-PRESETS = {"gpt2": gpt2, "bert": bert, "llama": llama}
+PRESETS: dict[str, Callable[..., Transformer]] = {"gpt2": gpt2, "bert": bert, "llama": llama}
 
 
 def _linear(w: NDArray[np.float64], transpose: bool) -> NDArray[np.float64]:

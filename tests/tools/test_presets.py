@@ -132,7 +132,10 @@ def _loaded(name: str, seed: int) -> tuple[isoinit.Transformer, Any, isoinit.Net
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected
     # what is left is the norms (1 and 0 at initialization), the token embeddings and rotary buffers
-    assert all(("norm" in k or "ln_" in k or "LayerNorm" in k or "wte" in k or "word_embeddings" in k or "embed_tokens" in k) for k in missing), missing
+    assert all(
+        ("norm" in k or "ln_" in k or "LayerNorm" in k or "wte" in k or "word_embeddings" in k or "embed_tokens" in k)
+        for k in missing
+    ), missing
     return net, model, weights
 
 

@@ -121,7 +121,9 @@ class _Explicit(argparse.Action):
     """Store the value and remember that the user gave it (``args._explicit``), so that an
     option the user did not give can take the chosen network's own default."""
 
-    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any, option: Any = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
         setattr(ns, self.dest, values)
         explicit = set(getattr(ns, "_explicit", ()))
         explicit.add(self.dest)

@@ -24,7 +24,8 @@ def _means(frame: pd.DataFrame, **where: str) -> pd.Series:
     if rows.empty:
         raise KeyError(f"no rows with {where}")
     values = rows.assign(value=rows["value"].astype(float)).groupby("x")["value"]
-    return values.mean()
+    means: pd.Series = values.mean()
+    return means
 
 
 def _transformer_ln(frame: pd.DataFrame) -> dict[str, float]:
@@ -48,7 +49,11 @@ def _transformer_ln(frame: pd.DataFrame) -> dict[str, float]:
 
 def _rank_collapse(frame: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {}
-    for curve, key in (("attention only", "rc_attn"), ("attention + residual", "rc_res"), ("pre-norm transformer", "rc_tf")):
+    for curve, key in (
+        ("attention only", "rc_attn"),
+        ("attention + residual", "rc_res"),
+        ("pre-norm transformer", "rc_tf"),
+    ):
         gap = _means(frame, curve=curve, quantity="gap")
         rank = _means(frame, curve=curve, quantity="effective_rank")
         for block in (1, 2, 3, int(gap.index.max())):

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .._warnings import CollapseWarning, DivergenceWarning
 from .. import presets
+from .._warnings import CollapseWarning, DivergenceWarning
 from ..inputs import gaussian, repeated_tokens
 from ..networks.blocks import Attention, BlockNetwork, Network, ResidualMLP, Transformer
 from ..simulate import Trajectory, simulate

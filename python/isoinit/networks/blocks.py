@@ -30,9 +30,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from .. import _renamed
 from .. import _validate as check
@@ -93,11 +93,13 @@ def _biases(value: object) -> tuple[tuple[str, float], ...] | None:
     """``biases`` as sorted ``(kind, std)`` pairs (hashable), each kind among BIAS_KINDS."""
     if value is None:
         return None
-    items = value.items() if isinstance(value, Mapping) else value
+    items = cast(Iterable[Any], value.items() if isinstance(value, Mapping) else value)
     try:
-        pairs = dict(items)  # type: ignore[arg-type]
+        pairs: dict[Any, Any] = {k: v for k, v in items}
     except (TypeError, ValueError):
-        raise TypeError(f"biases must map map kinds ({', '.join(BIAS_KINDS)}) to standard deviations; got {value!r}") from None
+        raise TypeError(
+            f"biases must map map kinds ({', '.join(BIAS_KINDS)}) to standard deviations; got {value!r}"
+        ) from None
     for kind, std in pairs.items():
         check.choice("biases (a map kind)", kind, BIAS_KINDS)
         pairs[kind] = check.real(f"biases[{kind!r}]", std, 0.0)
@@ -324,7 +326,7 @@ class BlockNetwork(ABC):
     position_std: float
     max_positions: int
     token_type: bool
-    biases: tuple[tuple[str, float], ...] | None
+    biases: Mapping[str, float] | tuple[tuple[str, float], ...] | None  # sorted pairs once built
     preset: str | None
     _act: Activation
 
@@ -387,8 +389,11 @@ class BlockNetwork(ABC):
         return 1.0 / math.sqrt(len(self.block_list())) if alpha == "1/sqrt(L)" else float(alpha)
 
     def _core_input(self) -> dict[str, Any]:
-        """Layer 0 as the kernel's keyword arguments (isoinit._core.Config): the input as given
-        (or the paper's rows, ``input_norm="rows"``), the embedding, the input norm."""
+        """Layer 0 as the kernel's keyword arguments (isoinit._core.Config).
+
+        The input as given (or the paper's rows, ``input_norm="rows"``), the embedding, the
+        input norm.
+        """
         center, scale = NORM_PRESETS[self.input_norm] if self.input_norm in ("layer", "rms") else ("none", "none")
         return {
             "input_rows": self.input_norm == "rows",

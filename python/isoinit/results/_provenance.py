@@ -80,7 +80,7 @@ def _block_columns(network: BlockNetwork) -> dict[str, Any]:
         positions=network.positions,
         position_std=network.position_std if network.positions == "learned" or network.token_type else None,
         token_type=network.token_type,
-        biases=None if network.biases is None else ",".join(f"{k}={v:g}" for k, v in network.biases),
+        biases=None if network.biases is None else ",".join(f"{k}={v:g}" for k, v in dict(network.biases).items()),
         preset=network.preset,
         blocks=_describe_blocks(blocks) if network.architecture == "network" else None,
     )
@@ -101,7 +101,9 @@ def _describe_blocks(blocks: tuple[Any, ...]) -> str:
     return "; ".join(parts)
 
 
-def _base_columns(network: MLP | BlockNetwork, order: str | None, position: str | None, width: object) -> dict[str, Any]:
+def _base_columns(
+    network: MLP | BlockNetwork, order: str | None, position: str | None, width: object
+) -> dict[str, Any]:
     """The MLP's columns of ``network``."""
     return {
         "activation": network.act.name,

@@ -66,7 +66,7 @@ def _client(backend: object) -> Any:
 
 
 def sweep(
-    grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP] | MLP,
+    grid_or_list: Mapping[str, Any] | Iterable[Mapping[str, Any] | MLP | BlockNetwork] | MLP | BlockNetwork,
     *,
     inputs: InputSpec,
     runs: int = 10,

@@ -10,6 +10,7 @@ from typing import Any
 from .. import _io
 from .. import _validate as check
 from ..metrics import METRICS
+from ..networks.blocks import BlockNetwork
 from ..networks.mlp import MLP
 from ._grid import _expand_grid, _mlp
 from ._inputs import _kind
@@ -98,7 +99,7 @@ def _tables(doc: Mapping[str, Any], key: str, where: str, *, single_ok: bool) ->
     return value
 
 
-def from_toml(path: str | Path) -> tuple[list[MLP], dict[str, Any]]:
+def from_toml(path: str | Path) -> tuple[list[MLP | BlockNetwork], dict[str, Any]]:
     """Read a sweep file (schema in the module docstring).
 
     Every key is checked against the schema before anything runs: a violation is one
@@ -152,7 +153,7 @@ def from_toml(path: str | Path) -> tuple[list[MLP], dict[str, Any]]:
     options["inputs"] = _check_inputs_table(_table(doc, "inputs", p), where)
     grids = _tables(doc, "grid", where, single_ok=True)
     explicit = _tables(doc, "config", where, single_ok=False)
-    configs: list[MLP] = []
+    configs: list[MLP | BlockNetwork] = []
     src = f" in {where}"
     for i, g in enumerate(grids):
         configs.extend(_expand_grid(g, f"[[grid]] #{i + 1}" if len(grids) > 1 else "[grid]", src))
