@@ -17,10 +17,14 @@ the same Gaussian expectations on the residual stream, whose Gram need not have 
 diagonal and whose rows can have a mean over features; :func:`trajectory` tracks both
 (Theory §6).
 
+Self-attention's limit is deterministic but not entrywise: its scores stay Gaussian and
+random as the head width grows, and the output Gram is their expectation
+``E_S[softmax(S) K_V softmax(S)^T]`` (Hron et al. 2020), which :func:`trajectory` computes by
+Monte Carlo with a stated standard error (Theory §6; under ``1/d_h`` scores, in closed form).
+
 Batch normalization has no entrywise infinite-width map (each entry depends on the whole
 batch Gram): :func:`trajectory` refuses it; run :func:`isoinit.simulate` at large width.
-Neither has self-attention a deterministic one (its scores stay random as the head width
-grows), nor GPT-2's width-independent initialization (its variance grows with the width).
+Neither has GPT-2's width-independent initialization (its variance grows with the width).
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ from ..metrics import METRICS, _measure, gram
 from ..networks.blocks import BlockNetwork
 from ..networks.mlp import MLP
 from ..results import MetricsView, Provenance, config_columns, describe_input
-from ._block_recursion import _check_network, _stream_grams
-from ._breakdown import _Breakdown
+from ._attention import SAMPLES, MonteCarloGrams, monte_carlo_grams
+from ._block_recursion import _check_network
+from ._breakdown import _ENDS
 from ._mf_constants import mf_constants
 from ._mlp_recursion import _assemble, _check_supported, _mlp_grams, _step
 
@@ -57,7 +62,7 @@ _F = NDArray[np.float64]
 @_renamed.fields(mlp="network")
 @dataclass(frozen=True, eq=False)
 class MeanFieldTrajectory(MetricsView):
-    """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP` or residual MLP.
+    """Infinite-width Gram matrices of a batch through an :class:`~isoinit.MLP` or block network.
 
     The mean-field counterpart of :class:`isoinit.Trajectory`: the same metrics, computed by
     :func:`isoinit.metrics.gram_metrics` from the predicted Grams, with one value per layer
@@ -66,8 +71,8 @@ class MeanFieldTrajectory(MetricsView):
     Attributes
     ----------
     network : MLP or BlockNetwork
-        The configuration (widths play no role): an MLP or a network of feedforward blocks
-        (``mlp`` is its old name, kept as an alias).
+        The configuration (widths play no role): an MLP or a block network (``mlp`` is its
+        old name, kept as an alias).
     grams : ndarray, shape (depth + 1, n, n)
         ``G^0`` (the input with rows scaled to mean square 1, ``X X^T / d``) and the block
         outputs ``G^1..G^L``.
@@ -82,6 +87,16 @@ class MeanFieldTrajectory(MetricsView):
     provenance : Provenance or None
         The input (shape and SHA-256 of the batch), ``sampler="meanfield"``, precision and
         package version (:class:`~isoinit.Provenance`).
+    samples : int
+        Draws of the attention scores per attention block behind the Grams (0: no Monte Carlo;
+        a network without attention, or attention with ``1/d_h`` scores, is exact).
+    stderr : ndarray, shape (depth + 1, n, n), or None
+        The Monte Carlo standard error of every Gram entry (the spread of independent replicas
+        of the whole recursion, so it includes the propagation of earlier blocks' errors);
+        None without Monte Carlo.
+    metric_stderr : dict of str to ndarray, or None
+        The same for every metric, shape ``(depth + 1,)`` (NaN where a replica's value is
+        infinite).
 
     Notes
     -----
@@ -97,6 +112,9 @@ class MeanFieldTrajectory(MetricsView):
     metrics: dict[str, _F] = field(repr=False)
     diverged_at: int = -1
     provenance: Provenance | None = field(default=None, repr=False)
+    samples: int = 0
+    stderr: _F | None = field(default=None, repr=False)
+    metric_stderr: dict[str, _F] | None = field(default=None, repr=False)
 
     @property
     def correlations(self) -> _F:
@@ -204,7 +222,7 @@ def block_map(network: MLP, G: ArrayLike, layer: int = 1) -> _F:
     iu = np.triu_indices(n, 1)
     try:
         q_out, rho = _step(network, layer, q, np.clip(g[iu] / q, -1.0, 1.0))
-    except _Breakdown as err:
+    except _ENDS as err:
         warnings.warn(
             f"mean-field block_map broke down numerically at layer {layer} ({network.label()}): {err}; "
             "the output Gram is NaN",
@@ -218,17 +236,29 @@ def block_map(network: MLP, G: ArrayLike, layer: int = 1) -> _F:
 def _grams(mlp: MLP, X: ArrayLike) -> tuple[_F, int, str]:
     """``G^0..G^L`` of an MLP, NaN from a breakdown, with its layer and reason (-1, "" if none)."""
     _check_supported(mlp)
-    return _mlp_grams(mlp, input_gram(X))
+    if mlp.input_norm == "rows":
+        return _mlp_grams(mlp, input_gram(X))
+    g = gram(check.batch("X", X))  # the input as given: its rows must share one mean square
+    q = float(np.mean(np.diag(g)))
+    if not q > 0 or np.max(np.abs(np.diag(g) - q)) > 1e-9 * q:
+        raise ValueError(
+            "the mean field of an MLP with input_norm='none' needs rows of equal mean square (its "
+            "recursion tracks one variance for every sample); got mean squares from "
+            f"{np.diag(g).min():g} to {np.diag(g).max():g}; use input_norm='rows' (the paper's protocol)"
+        )
+    return _mlp_grams(mlp, g)
 
 
-def _network_grams(net: BlockNetwork, X: ArrayLike) -> tuple[_F, int, str]:
-    """``G^0..G^L`` of a network of feedforward blocks, as :func:`_grams`."""
-    _check_network(net)
-    return _stream_grams(net, check.batch("X", X), input_gram(X))
+def _network_grams(net: BlockNetwork, X: ArrayLike, samples: int, seed: int) -> MonteCarloGrams:
+    """``G^0..G^L`` of a block network, attention by Monte Carlo (see :func:`trajectory`)."""
+    _check_network(net, attention=True)
+    return monte_carlo_grams(net, check.batch("X", X), input_gram(X), samples=samples, seed=seed)
 
 
 @_renamed.keywords(mlp="network")
-def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory:
+def trajectory(
+    network: MLP | BlockNetwork, X: ArrayLike, *, samples: int = SAMPLES, seed: int = 0
+) -> MeanFieldTrajectory:
     """Infinite-width Gram trajectory ``G^0..G^L`` of the batch ``X`` through ``network``.
 
     For an :class:`~isoinit.MLP`, applies :func:`block_map` ``depth`` times to
@@ -259,18 +289,48 @@ def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory
     recursion runs on the centered Gram ``K - m m^T``, so centering involves no cancellation:
     a row it makes exactly zero stays zero, as in the simulator.
 
+    Attention blocks (:class:`~isoinit.blocks.Attention`, :class:`~isoinit.blocks.TransformerBlock`,
+    :class:`~isoinit.Transformer`; pre-, post- or no norm, causal or not, every ``qk_gain``,
+    ``out_proj``, ``centred``, ``score``, ``skip`` and bias) map the state through the expectation
+    over their random scores (Theory §6): with ``U`` the attention's input (``Norm(K, m)``
+    pre-norm, ``(K, m)`` otherwise) and ``K_U`` its Gram, queries and keys have the Gram
+    ``K_qk = gain^2 qk_gain^2 K_U + b_qk^2``, values ``K_V = gain^2 K_U + b_V^2``; at
+    ``d_h -> inf`` one head's scores are the Gaussian matrix ``S`` with
+    ``Cov(s_ij, s_kl) = K_qk[i, k] K_qk[j, l]``, and the heads' output has mean 0 over features
+    and the Gram ``K_A = E_S[A K_V A^T]``, ``A = softmax(S)`` by rows (causal: over ``j <= i``;
+    ``centred``: minus the uniform average). The expectation is the mean over heads: the limit
+    of infinitely many heads, and the mean of the fluctuating average of ``H`` heads. Then
+    ``Wo`` gives ``gain^2 K_A + b_o^2`` (without ``out_proj``, ``K_A``), and the residual sum
+    ``K' = skip^2 K + alpha^2 K_branch``, ``m' = skip m`` (the values' weights are
+    independent and centered, so the stream and the branch are uncorrelated). ``K_A`` is
+    computed by antithetic Monte Carlo over ``S = R Z R^T`` (``R R^T = K_qk``), ``samples`` draws
+    per attention block split over 8 independent replicas of the recursion (their mean is
+    the result, their spread :attr:`MeanFieldTrajectory.stderr`); when ``K_qk`` and ``K_V`` are
+    exchangeable (equally correlated tokens) and attention is bidirectional, 16 times as many
+    pairs of score rows replace the matrices. Under ``score="linear"`` (``1/d_h``) the scores
+    vanish and ``A`` is the uniform average, in closed form (``centred``: the branch is 0).
+    Rotary embeddings are refused.
+
     Every Gram is measured with :func:`isoinit.metrics.gram_metrics`, so the result compares
-    directly with :func:`isoinit.simulate` at large width; widths, the hidden ratio and the
-    weight distribution (Gaussian or orthogonal) do not matter at infinite width.
+    directly with :func:`isoinit.simulate` at large width; widths, the hidden ratio, the
+    number of heads and the weight distribution (Gaussian or orthogonal) do not matter at
+    infinite width.
 
     Parameters
     ----------
     network : MLP or BlockNetwork
-        An MLP, a :class:`~isoinit.ResidualMLP` or a :class:`~isoinit.Network`
-        of feedforward blocks with ``init="gaussian"``. ``mlp=``, its old keyword, is
-        accepted too.
+        An MLP, or a block network (:class:`~isoinit.ResidualMLP`,
+        :class:`~isoinit.Transformer`, :class:`~isoinit.Network`) with ``init="gaussian"``.
+        ``mlp=``, its old keyword, is accepted too.
     X : array_like, shape (n, d)
         The batch (rows are samples, ``n >= 2``, no all-zero row).
+    samples : int
+        Draws of the attention scores per attention block (``>= 16``, rounded down to a
+        multiple of 16; 1024). The cost of a draw is ``O(n^3)`` (``O(n)`` for exchangeable
+        Grams), and the standard error falls as ``1 / sqrt(samples)``.
+    seed : int
+        Seed of the Monte Carlo draws (the simulator's counter-based generator, so the result
+        is reproducible bit for bit).
 
     Returns
     -------
@@ -283,9 +343,9 @@ def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory
         real numbers.
     ValueError
         For batch centering or scaling (no entrywise infinite-width map: use
-        :func:`isoinit.simulate` at large width); for attention and transformer blocks
-        (attention has no deterministic infinite-width limit); for ``init="gpt2"`` (its
-        weights do not scale with the width, so the limit diverges); or a bad ``X``.
+        :func:`isoinit.simulate` at large width); for rotary embeddings; for ``init="gpt2"`` (its
+        weights do not scale with the width, so the limit diverges); or a bad ``X``,
+        ``samples`` or ``seed``.
 
     Warns
     -----
@@ -302,8 +362,15 @@ def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory
     samples and layer for activations without a closed-form kernel, instead of one cached
     table per layer (times: docs/performance.md).
     """
+    samples = check.integer("samples", samples, 16, 2**31) // 16 * 16
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
+    stderr: _F | None = None
+    metric_stderr: dict[str, _F] | None = None
+    drawn = 0
     if isinstance(network, BlockNetwork):
-        grams, diverged_at, reason = _network_grams(network, X)
+        mc = _network_grams(network, X, samples, seed)
+        grams, diverged_at, reason, drawn = mc.grams, mc.diverged_at, mc.reason, mc.samples
+        stderr, metric_stderr = mc.stderr, mc.metric_stderr
     else:
         grams, diverged_at, reason = _grams(network, X)
     if diverged_at >= 0:
@@ -316,5 +383,12 @@ def trajectory(network: MLP | BlockNetwork, X: ArrayLike) -> MeanFieldTrajectory
         )
     prov = Provenance(describe_input(check.array("X", X, ndim=2)), sampler="meanfield")
     return MeanFieldTrajectory(
-        network=network, grams=grams, metrics=_measure(grams), diverged_at=diverged_at, provenance=prov
+        network=network,
+        grams=grams,
+        metrics=_measure(grams),
+        diverged_at=diverged_at,
+        provenance=prov,
+        samples=drawn,
+        stderr=stderr,
+        metric_stderr=metric_stderr,
     )
