@@ -133,7 +133,7 @@ def _plot(path: Path, trajs: Sequence[Trajectory], xs: Sequence[np.ndarray], run
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DivergenceWarning)
                 mf = meanfield.trajectory(traj.network, x)
-        except ValueError:  # batch norm, attention, gpt2 init: no deterministic infinite-width map
+        except ValueError:  # batch norm, rotary embeddings, gpt2/normal init: no infinite-width map
             continue
         ax.plot(np.arange(traj.network.depth + 1), mf.gap, color=color, linestyle="--", linewidth=1.0)
         theory = True

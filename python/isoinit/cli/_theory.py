@@ -56,10 +56,12 @@ EPILOG_MEANFIELD = """examples:
 The mean-field trajectory is the infinite-width limit of 'isoinit simulate' with the same
 options (--width only sets the input dimension, unless --input-dim does, and the width of
 the simulated comparison). Batch normalization has no entrywise infinite-width map and is
-refused, as are transformers (attention has no deterministic infinite-width limit) and
---init gpt2 (its variance grows with the width). Values are at the block outputs (after
-normalization for act-norm, after the activation for norm-act, the residual stream for
-residual-mlp); layer 0 is the input with rows scaled to mean square 1.
+refused, as are rotary embeddings and --init gpt2 or normal (their variance grows with the
+width); attention and transformers have a deterministic limit, an expectation over the
+Gaussian scores computed by Monte Carlo with its standard error. Values are at the block
+outputs (after normalization for act-norm, after the activation for norm-act, the residual
+stream for block networks); layer 0 is the input with rows scaled to mean square 1 for an MLP
+(input_norm 'rows'), the input as given for a block network.
 """
 
 
