@@ -67,7 +67,8 @@ inline constexpr Options<BlockKind, 4> kind_options{"kind",
 inline constexpr Options<Position, 3> position_options{
     "position", {{"pre", Position::pre}, {"post", Position::post}, {"none", Position::none}}};
 
-inline constexpr Options<ScoreScale, 2> score_options{"score", {{"sqrt", ScoreScale::sqrt}, {"linear", ScoreScale::linear}}};
+inline constexpr Options<ScoreScale, 2> score_options{"score",
+                                                      {{"sqrt", ScoreScale::sqrt}, {"linear", ScoreScale::linear}}};
 
 /// f(options) for every table above (what _core.constants() lists).
 template <class F>

@@ -55,9 +55,9 @@ Config make_config(const std::string& activation, double act_param, const std::v
 
 BlockSpec make_block(const std::string& kind, const std::string& position, const std::string& center,
                      const std::string& scale, double eps, bool residual, double alpha, double ratio, bool one_layer,
-                     int heads, bool causal, bool final_norm, double skip, double qk_gain, bool out_proj,
-                     bool centred, const std::string& score, double rope_base, bool gated, double bias_qk,
-                     double bias_v, double bias_out, double bias_mlp) {
+                     int heads, bool causal, bool final_norm, double skip, double qk_gain, bool out_proj, bool centred,
+                     const std::string& score, double rope_base, bool gated, double bias_qk, double bias_v,
+                     double bias_out, double bias_mlp) {
   BlockSpec b;
   b.skip = skip;
   b.qk_gain = qk_gain;

@@ -115,7 +115,8 @@ struct Config {
     if (!blocks.empty()) validate_blocks(d0);
     for (double v : {embedding.position_std, embedding.shared_std, input_norm.eps})
       if (!(v >= 0) || !std::isfinite(v))
-        throw std::invalid_argument("position and shared embedding stds and the input norm's eps must be finite and >= 0");
+        throw std::invalid_argument(
+            "position and shared embedding stds and the input norm's eps must be finite and >= 0");
     if (embedding.position_std > 0 && n > embedding.positions)
       throw std::invalid_argument("X must have at most max_positions=" + std::to_string(embedding.positions) +
                                   " rows (tokens) with learned positions; got n=" + std::to_string(n));

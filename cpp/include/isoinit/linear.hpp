@@ -51,8 +51,7 @@ inline MatrixXd haar_frame(Eigen::Index rows, Eigen::Index cols, Stream& s) {
 /// The weight matrix of one block, W (d_in x d_out), times `gain`: iid N(0, gain^2/d_in), or
 /// Haar semi-orthogonal with E[W W^T] = gain^2 (d_out/d_in) I (the Gaussian's second moment).
 /// The scale is applied once (gain / sqrt(d_in)), so gain 1 gives the draws of N(0, 1/d_in).
-inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s,
-                                double gain = 1.0) {
+inline RowMatrixXd draw_weights(Eigen::Index d_in, Eigen::Index d_out, WeightKind kind, Stream& s, double gain = 1.0) {
   if (kind == WeightKind::gaussian) {
     RowMatrixXd w(d_in, d_out);
     fill_normal(w, s);

@@ -70,8 +70,8 @@ struct BlockSpec {
   bool out_proj = true;     // attention: the output map Wo
   bool centred = false;     // attention: softmax minus the uniform average of its row (gain-controlled)
   ScoreScale score = ScoreScale::sqrt;
-  double rope_base = 0.0;   // attention: rotary embeddings of queries and keys with this base (0: none)
-  bool gated = false;       // feedforward: Lin2(sigma(Lin1 U) * Lin3 U) (SwiGLU with silu, GeGLU with gelu)
+  double rope_base = 0.0;  // attention: rotary embeddings of queries and keys with this base (0: none)
+  bool gated = false;      // feedforward: Lin2(sigma(Lin1 U) * Lin3 U) (SwiGLU with silu, GeGLU with gelu)
   // biases' standard deviations per map kind; negative: the network's `bias`
   double bias_qk = -1.0, bias_v = -1.0, bias_out = -1.0, bias_mlp = -1.0;
 };
@@ -88,11 +88,11 @@ struct Op {
   double gain = 1.0;
   std::uint64_t map = 0;
   std::size_t slot = 0;
-  double bias = 0.0;         // linear, aside: the bias's standard deviation; attention: of V
-  double bias_qk = 0.0;      // attention: of Q and K
-  double qk_gain = 1.0;      // attention: Q's and K's gain over `gain`
-  double skip = 1.0;         // add: the residual path's scale
-  bool centred = false;      // attention
+  double bias = 0.0;     // linear, aside: the bias's standard deviation; attention: of V
+  double bias_qk = 0.0;  // attention: of Q and K
+  double qk_gain = 1.0;  // attention: Q's and K's gain over `gain`
+  double skip = 1.0;     // add: the residual path's scale
+  bool centred = false;  // attention
   ScoreScale score = ScoreScale::sqrt;
   double rope_base = 0.0;    // attention: rotary embeddings (0: none)
   NormSpec norm;             // normalize
@@ -415,7 +415,8 @@ inline bool attend(const RowMatrix<T>& q, const RowMatrix<T>& k, const RowMatrix
   const int heads = a.heads;
   const Eigen::Index n = q.rows(), d = q.cols(), dh = d / heads;
   out.resize(n, d);
-  const double c = a.score == ScoreScale::sqrt ? 1.0 / std::sqrt(static_cast<double>(dh)) : 1.0 / static_cast<double>(dh);
+  const double c =
+      a.score == ScoreScale::sqrt ? 1.0 / std::sqrt(static_cast<double>(dh)) : 1.0 / static_cast<double>(dh);
   RowMatrix<T> s(n, n);
   std::vector<double> row(static_cast<std::size_t>(n));
   for (int h = 0; h < heads; ++h) {
@@ -434,8 +435,7 @@ inline bool attend(const RowMatrix<T>& q, const RowMatrix<T>& k, const RowMatrix
       for (Eigen::Index j = 0; j < len; ++j)
         total += (row[static_cast<std::size_t>(j)] = std::exp(row[static_cast<std::size_t>(j)] - top));
       const double inv = 1.0 / total, uniform = a.centred ? 1.0 / static_cast<double>(len) : 0.0;
-      for (Eigen::Index j = 0; j < len; ++j)
-        s(i, j) = static_cast<T>(row[static_cast<std::size_t>(j)] * inv - uniform);
+      for (Eigen::Index j = 0; j < len; ++j) s(i, j) = static_cast<T>(row[static_cast<std::size_t>(j)] * inv - uniform);
       for (Eigen::Index j = len; j < n; ++j) s(i, j) = T(0);
     }
     out.middleCols(c0, dh).noalias() = s * v.middleCols(c0, dh);

@@ -124,8 +124,8 @@ struct RunState {
 };
 
 /// An embedding matrix (rows x d, N(0, std^2)) of run `run`: map `map` of block 0's streams.
-inline RowMatrixXd draw_embedding(Eigen::Index rows, Eigen::Index d, double std, std::uint64_t seed,
-                                  std::uint64_t run, std::uint64_t map) {
+inline RowMatrixXd draw_embedding(Eigen::Index rows, Eigen::Index d, double std, std::uint64_t seed, std::uint64_t run,
+                                  std::uint64_t map) {
   RowMatrixXd e(rows, d);
   Stream s = Stream::derive(seed, run, map_key(0, map), Purpose::linear);
   fill_normal(e, s);
@@ -197,7 +197,8 @@ inline void simulate_run_as(const Config& cfg, const Program& prog, const RowMat
   // explicit weights: the embedding's matrices come first (Config::maps)
   const std::size_t embedded = (cfg.embedding.position_std > 0 ? 1 : 0) + (cfg.embedding.shared_std > 0 ? 1 : 0);
 
-  if (!detail::input_layer(cfg, x0, seed, run, fixed_w, st.x, res.norm_bias[static_cast<std::size_t>(row * res.layers)]))
+  if (!detail::input_layer(cfg, x0, seed, run, fixed_w, st.x,
+                           res.norm_bias[static_cast<std::size_t>(row * res.layers)]))
     return st.diverge(0);
   const bool first_samples =
       !prog.blocks.empty() && !prog.blocks[0].ops.empty() &&
