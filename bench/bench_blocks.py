@@ -121,7 +121,7 @@ def torch_transformer(torch: Any, x: np.ndarray, case: Case, batch: int) -> list
     dh = d // heads
     out_scale = 0.02 / math.sqrt(2 * depth)  # GPT-2: residual projections scaled by 1/sqrt(2 L)
     h = torch.as_tensor(x, dtype=torch.float32)
-    h = (h / h.pow(2).mean(-1, keepdim=True).sqrt()).expand(batch, n, d).contiguous()
+    h = h.expand(batch, n, d).contiguous()  # the input as given, as isoinit's block networks take it
     record = [torch_metrics(torch, h)]
     for layer in range(depth):
         u = _layer_norm(h)
@@ -143,7 +143,7 @@ def torch_residual_mlp(torch: Any, x: np.ndarray, case: Case, batch: int) -> lis
     """``batch`` pre-norm relu residual MLPs (Gaussian init) on ``x``: the metrics of every block output."""
     n, d, depth = case.n, case.d, case.depth
     h = torch.as_tensor(x, dtype=torch.float32)
-    h = (h / h.pow(2).mean(-1, keepdim=True).sqrt()).expand(batch, n, d).contiguous()
+    h = h.expand(batch, n, d).contiguous()  # the input as given, as isoinit's block networks take it
     record = [torch_metrics(torch, h)]
     for _ in range(depth):
         u = _layer_norm(h)
