@@ -130,31 +130,9 @@ class Comparison:
         ``mean -/+ 1.28 sd``), ``runs`` (finite runs; 0 for theory), then the configuration
         (:data:`isoinit.results.CONFIG_FIELDS`).
         """
-        runs = self.simulation.runs
         parts = []
         for m in self.metrics:
-            s = summarize(self.simulation.output(m))
-            parts.append(
-                _rows(
-                    "simulation",
-                    m,
-                    f"simulation: {runs} networks of the given widths; mean, std and 10%-90% quantiles over runs",
-                    s["mean"].to_numpy(),
-                    std=s["std"].to_numpy(),
-                    q10=s["q10"].to_numpy(),
-                    q90=s["q90"].to_numpy(),
-                    runs=s["runs"].to_numpy(),
-                )
-            )
-            if self.meanfield is not None:
-                parts.append(
-                    _rows(
-                        "meanfield",
-                        m,
-                        "mean field: the infinite-width Gram recursion (isoinit.meanfield.trajectory)",
-                        self.meanfield.metrics[m],
-                    )
-                )
+            parts += self._metric_rows(m)
             if self.finite_width is not None:
                 mean, sd = self.finite_width.mean(m), self.finite_width.sd(m)
                 parts.append(
@@ -194,33 +172,37 @@ class Comparison:
             df.attrs["finite_width_reason"] = self.finite_width_reason
         return df
 
-    def _rem_rows(self) -> pd.DataFrame:
-        """The REM recursion beside the simulation's and the mean field's token correlation."""
-        assert self.rem is not None and isinstance(self.prediction, AttentionPrediction)
-        parts = []
-        if "mean_abs_corr" not in self.metrics:
-            s = summarize(self.simulation.output("mean_abs_corr"))
-            parts.append(
+    def _metric_rows(self, m: str) -> list[pd.DataFrame]:
+        """The simulation's rows of metric ``m`` and, where there is one, the mean field's."""
+        s = summarize(self.simulation.output(m))
+        rows = [
+            _rows(
+                "simulation",
+                m,
+                f"simulation: {self.simulation.runs} networks of the given widths; mean, std and 10%-90% quantiles "
+                "over runs",
+                s["mean"].to_numpy(),
+                std=s["std"].to_numpy(),
+                q10=s["q10"].to_numpy(),
+                q90=s["q90"].to_numpy(),
+                runs=s["runs"].to_numpy(),
+            )
+        ]
+        if self.meanfield is not None:
+            rows.append(
                 _rows(
-                    "simulation",
-                    "mean_abs_corr",
-                    f"simulation: {self.simulation.runs} networks; mean, std and 10%-90% quantiles over runs",
-                    s["mean"].to_numpy(),
-                    std=s["std"].to_numpy(),
-                    q10=s["q10"].to_numpy(),
-                    q90=s["q90"].to_numpy(),
-                    runs=s["runs"].to_numpy(),
+                    "meanfield",
+                    m,
+                    "mean field: the infinite-width Gram recursion (isoinit.meanfield.trajectory)",
+                    self.meanfield.metrics[m],
                 )
             )
-            if self.meanfield is not None:
-                parts.append(
-                    _rows(
-                        "meanfield",
-                        "mean_abs_corr",
-                        "mean field: the infinite-width Gram recursion (isoinit.meanfield.trajectory)",
-                        self.meanfield.metrics["mean_abs_corr"],
-                    )
-                )
+        return rows
+
+    def _rem_rows(self) -> pd.DataFrame:
+        """The REM recursion, with the simulation's and mean field's token correlation if not already there."""
+        assert self.rem is not None and isinstance(self.prediction, AttentionPrediction)
+        parts = [] if "mean_abs_corr" in self.metrics else self._metric_rows("mean_abs_corr")
         parts.append(
             _rows(
                 "rem",
