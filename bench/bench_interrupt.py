@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 # the test's cases and child process, so that the bench times exactly what the test checks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # interrupting.py
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
 from test_interrupt import CASES, check_interrupted, interrupt
 

@@ -12,14 +12,12 @@ these cases (it imports them).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
+
+from interrupting import interrupt_child
 
 #: Seconds from SIGINT to the process's exit: a guard against a hang, not a latency target
 #: (the bindings poll for signals every 50 ms; a loaded machine stays far below this).
@@ -92,31 +90,7 @@ def interrupt(case: str, within: float) -> tuple[str, str, int, float]:
     Returns its stdout, stderr, exit status and the seconds from SIGINT to its exit;
     AssertionError if the child never reached the call, finished before the signal or hangs.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", child_script(case)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # the durations above are on 2 threads: more would end gram_metrics before the signal
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"},
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "go", f"{case}: the child ended before its long call"
-        time.sleep(1.0)  # into the long call
-        assert proc.poll() is None, f"{case}: the call finished before the signal: the case proves nothing"
-        sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=within)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{case}: still running {within:.0f} s after SIGINT") from None
-        elapsed = time.perf_counter() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return out, err, proc.returncode, elapsed
+    return interrupt_child(child_script(case), case, within)
 
 
 def check_interrupted(case: str, out: str, err: str, returncode: int) -> None:

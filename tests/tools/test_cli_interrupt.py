@@ -7,15 +7,11 @@ that prints "go" when the command reaches the compiled simulation, and gets SIGI
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
 
+from interrupting import interrupt_child
 from isoinit.cli import _simulate, main
 
 #: Seconds from SIGINT to the child's exit: a guard against a hang, not a latency target
@@ -43,28 +39,8 @@ CHILD = textwrap.dedent(
 
 
 def test_ctrl_c_in_a_command_exits_130_with_one_line() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"},
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "go", "the command ended before its simulation"
-        time.sleep(1.0)  # into the compiled call
-        assert proc.poll() is None, "the simulation finished before the signal: the test proves nothing"
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=EXIT_WITHIN)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {EXIT_WITHIN:.0f} s after SIGINT") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    out, err, returncode, _ = interrupt_child(CHILD, "isoinit simulate", EXIT_WITHIN)
+    assert returncode == 130, (returncode, err[-2000:])
     assert err.splitlines() == ["isoinit simulate: interrupted (Ctrl-C)"], err[-2000:]
     assert "finished" not in out
 
