@@ -191,6 +191,20 @@ MEANFIELD_NUMPY = 0.05
 #: far less). At the issue's size (T = 64, width 4096, 8 heads, 16 blocks) the difference is
 #: at most 0.003 (bench/bench_attention.py; docs/theory.md §6).
 ATTENTION_MF_ABS = 0.02
+#: Mean field of attention vs a plain PyTorch model (tests/theory/test_attention_torch.py): the
+#: mean token cosine of Giorlandino and Goldt's encoder, T = 16, width 1024, 4 heads, 8 layers,
+#: mean of 24 PyTorch networks. The difference may be this much (the finite-width and
+#: finite-head shift at d_h = 256: below 0.0053 at d_h = 512 in the test against isoinit's
+#: simulation) plus ATTENTION_TORCH_SIGMAS standard errors of the 24-network mean (estimated
+#: from the runs): a false failure needs a 4-sigma fluctuation at some layer, below 7e-5 per
+#: layer (t with 23 degrees of freedom: 6e-4), below 0.02 over the 32 layers of the 4 cases.
+ATTENTION_TORCH_BIAS_ABS = 0.01
+ATTENTION_TORCH_SIGMAS = 4.0
+#: The closed-form metrics of an exchangeable Gram vs the compiled metrics of the n x n matrix
+#: (an eigensolver's backward error, n eps lambda_max, relative to the smallest eigenvalue,
+#: which the closed form keeps exactly): measured 1e-11 relative for condition numbers up to
+#: 1e6 at n <= 300; absolute on the gap, which is 0 to rounding for the identity.
+EXCHANGEABLE_METRICS_REL = 1e-8
 #: Two Monte Carlo mean fields (seeds 3 and 4) differ by N(0, se_a^2 + se_b^2) per entry if the
 #: reported standard errors are right; each se is estimated from 8 replicas (relative error
 #: ~25%), and the entries are correlated, so the RMS of the standardized differences over
@@ -383,6 +397,17 @@ FIGURE_SCALE_MF_FACTOR = 1.5
 #: with 2048 columns ~3 %: 20 % is >= 3 standard errors beyond the bias (false-failure rate ~1e-3
 #: over the four widths).
 FIGURE_PLATEAU_REL = 0.2
+
+#: attention-collapse and attention-variants at the test size (one head, widths 256-360, 5
+#: networks, fixed seed): the mean field and the REM recursion against the simulation's mean
+#: token cosine at every layer. Measured at most 0.025 (mean field: the one-head, finite-width
+#: shift of later layers, docs/theory.md section 6) and 0.030 (REM: its 1/log T corrections);
+#: the rest is the 5-run mean's standard error (at most 0.022 at the steepest layers).
+FIGURE_ATTENTION_ABS = 0.06
+#: attention-phase at the test size (width 128, T = 64, 5 networks): the mean field against the
+#: simulation's last-layer cosine per cell; measured at most 0.058 where the runs' standard error
+#: is 0.038 (cells near the rank-collapse boundary, where the cosine moves fastest).
+FIGURE_PHASE_ABS = 0.12
 
 # --- finite width (tests/theory/test_finite_width.py) ---------------------------------
 

@@ -1,4 +1,4 @@
-"""Input batches: the paper's degenerate batch, a Gaussian one, repeated tokens (Theory §2 of the documentation)."""
+"""Input batches: the paper's degenerate batch, Gaussian, repeated or equally correlated tokens (Theory §2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 from . import _core
 from . import _validate as check
 
-__all__ = ["degenerate", "gaussian", "repeated_tokens"]
+__all__ = ["correlated", "degenerate", "gaussian", "repeated_tokens"]
 
 
 def __dir__() -> list[str]:
@@ -104,3 +104,37 @@ def repeated_tokens(n: int, d: int, *, noise: float = 0.01, seed: int = 0) -> ND
     rng = np.random.default_rng(check.integer("seed", seed, 0, 2**64 - 1))
     x = rng.standard_normal(d) + noise * rng.standard_normal((n, d))
     return np.asarray(x / np.sqrt(np.mean(x**2)))
+
+
+def correlated(n: int, d: int, rho: float, *, seed: int = 0) -> NDArray[np.float64]:
+    """``n`` tokens of equal norm and equal pairwise correlation ``rho``, exactly.
+
+    The Gram ``X X^T / d`` is ``(1 - rho) I + rho 1 1^T`` to rounding and every row has mean 0
+    over its features (as a layer norm leaves it): ``sqrt(d)`` times orthonormal directions
+    ``sqrt(rho) q_0 + sqrt(1 - rho) q_i``, drawn at random in the complement of the all-ones
+    vector. The exchangeable start of the studies of attention's rank and entropy collapse
+    (Giorlandino and Goldt 2026), on which :func:`isoinit.meanfield.trajectory` takes its
+    fast path.
+
+    Parameters
+    ----------
+    n, d : int
+        Number of tokens (``>= 2``) and model width (``>= n + 2``: ``n + 1`` orthonormal
+        directions orthogonal to the all-ones vector).
+    rho : float
+        The correlation, in ``[0, 1]``.
+    seed : int
+        Seed of NumPy's ``default_rng``.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+    """
+    n = check.integer("n", n, 2, 10**6)
+    d = check.integer("d", d, n + 2, 10**7)
+    rho = check.real("rho", rho, 0.0, 1.0)
+    rng = np.random.default_rng(check.integer("seed", seed, 0, 2**64 - 1))
+    z = rng.standard_normal((d, n + 1))
+    q, _ = np.linalg.qr(z - z.mean(axis=0))  # columns orthonormal and orthogonal to the ones vector
+    x = np.sqrt(d) * (np.sqrt(rho) * q[:, :1] + np.sqrt(1.0 - rho) * q[:, 1:]).T
+    return np.ascontiguousarray(x)

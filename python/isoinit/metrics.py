@@ -53,6 +53,7 @@ __all__ = [
     "isometry_gap",
     "max_abs_correlation",
     "mean_abs_correlation",
+    "mean_correlation",
     "normalization_bias",
     "potential",
     "stable_rank",
@@ -443,6 +444,43 @@ def mean_abs_correlation(x: ArrayLike, *, gram: bool | None = None) -> Any:
         One value per matrix: a float for one matrix, an array over the leading axes of a stack.
     """
     return _one("mean_abs_corr", x, gram)
+
+
+def mean_correlation(x: ArrayLike, *, gram: bool | None = None) -> Any:
+    """Mean of ``rho_ij`` over ``i != j``: the mean cosine between samples (tokens), signed.
+
+    The quantity studies of attention's rank collapse report (the tokens' mean cosine
+    similarity); unlike :func:`mean_abs_correlation` it is not among :data:`METRICS` (the
+    simulator does not record it per layer: keep the Grams, ``grams=True``). Checked as
+    :func:`gram_metrics` checks its input, except positive semi-definiteness (no eigenvalues
+    are computed); a zero row gives NaN.
+
+    Parameters
+    ----------
+    x : array_like
+        A Gram matrix ``G`` (``(..., n, n)``, symmetric) or a representation ``X``
+        (``(..., n, d)``, rows are samples), or a stack of either.
+    gram : bool, optional
+        Whether ``x`` is a Gram (``True``) or a representation (``False``); by default a
+        square symmetric input is taken as a Gram.
+
+    Returns
+    -------
+    float or ndarray
+        One value per matrix: a float for one matrix, an array over the leading axes of a stack.
+    """
+    g, _, _, _ = _as_gram(x, gram)
+    v = _mean_correlation(g)
+    return float(v) if v.ndim == 0 else v
+
+
+def _mean_correlation(g: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`mean_correlation` of the package's own Grams, unchecked (NaN Grams give NaN)."""
+    d = np.sqrt(np.einsum("...ii->...i", g))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = g / (d[..., :, None] * d[..., None, :])
+    n = g.shape[-1]
+    return np.asarray((c.sum(axis=(-1, -2)) - np.trace(c, axis1=-2, axis2=-1)) / (n * (n - 1)))
 
 
 def max_abs_correlation(x: ArrayLike, *, gram: bool | None = None) -> Any:

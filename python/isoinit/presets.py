@@ -26,6 +26,7 @@ biases 0 are the models' own initialization and stay as they are).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -33,10 +34,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _validate as check
-from .networks.blocks import BlockNetwork, Transformer
+from .networks.blocks import Attention, BlockNetwork, Feedforward, Network, Transformer
 from .simulate import NetworkWeights
+from .theory.bounds import rem_qk_gain
 
-__all__ = ["PRESETS", "bert", "gpt2", "llama", "state_dict"]
+__all__ = ["PRESETS", "bert", "gg_encoder", "gpt2", "llama", "state_dict"]
 
 
 def __dir__() -> list[str]:
@@ -198,6 +200,83 @@ def llama(
     )
 
 
+def gg_encoder(
+    depth: int = 50,
+    width: int = 720,
+    tokens: int = 512,
+    beta: float = 0.5,
+    *,
+    heads: int = 1,
+    norm_position: Literal["post", "pre"] = "post",
+    centred: bool = False,
+    skip: float = 1.0,
+    skip_mlp: float = 1.0,
+) -> Network:
+    """Giorlandino and Goldt's encoder (ICLR 2026, their Figure 1) at random initialization.
+
+    Per layer, post-norm: ``X1 = LN(O + skip X)``, ``O = softmax(Q K^T / sqrt(d_h)) V``
+    without output projection, then ``X2 = LN(W2 relu(W1 X1 + b1) + b2 + skip_mlp X1)`` with
+    hidden width ``d``; pre-norm: ``X1 = skip X + O(LN(X))``, ``X2 = skip_mlp X1 +
+    MLP(LN(X1))``. Value and MLP weights ``N(0, 0.2 / d)``, value and MLP biases
+    ``N(0, 0.02^2)``, query and key weights ``N(0, beta sqrt(log T) / d)`` without biases (for
+    unit-norm tokens the scores have variance ``beta^2 log T`` with any number of heads; with
+    one head this is their ``N(0, beta sqrt(log T) / d_h)``), layer norm without affine
+    parameters or ``eps``.
+
+    It is a :class:`~isoinit.Network` of ``2 depth`` blocks, each layer's
+    :class:`~isoinit.blocks.Attention` half then its :class:`~isoinit.blocks.Feedforward`
+    half, so that the two halves' skips can differ: block ``2 l`` of a trajectory is the
+    output of layer ``l``.
+
+    Parameters
+    ----------
+    depth : int
+        Layers (50).
+    width : int
+        ``d`` (720).
+    tokens : int
+        The context length ``T >= 2`` that ``beta`` refers to (512).
+    beta : float
+        The query-key scale ``>= 0`` (0.5; they show 0.5 and 3).
+    heads : int
+        Attention heads (1); must divide ``width``.
+    norm_position : {"post", "pre"}
+        Post-norm, their Figure 1; or pre-norm.
+    centred : bool
+        Gain-controlled attention: the uniform average removed from softmax.
+    skip, skip_mlp : float
+        Their ``alpha_SA`` and ``alpha_MLP``, the residual paths' scales (1).
+
+    Examples
+    --------
+    Their Figure 1 below and above the critical query-key scale::
+
+        [gg_encoder(beta=b) for b in (0.5, 3.0)]
+    """
+    depth = check.integer("depth", depth, 1)
+    width = check.integer("width", width, 1, 10**7)
+    gain = math.sqrt(0.2)
+    qk_gain = rem_qk_gain(beta, tokens, gain=gain)  # checks beta and tokens
+    check.choice("norm_position", norm_position, ("post", "pre"))
+    attention = Attention(
+        heads=heads,
+        norm_position=norm_position,
+        out_proj=False,
+        qk_gain=qk_gain,
+        centred=check.boolean("centred", centred),
+        skip=check.real("skip", skip),
+    )
+    feedforward = Feedforward(ratio=1.0, norm_position=norm_position, skip=check.real("skip_mlp", skip_mlp))
+    return Network(
+        width,
+        (attention, feedforward) * depth,
+        activation="relu",
+        gain=gain,
+        biases={"value": 0.02, "mlp": 0.02},
+        preset="gg_encoder",
+    )
+
+
 #: The preset functions by name.
 PRESETS: dict[str, Callable[..., Transformer]] = {"gpt2": gpt2, "bert": bert, "llama": llama}
 
@@ -235,7 +314,10 @@ def state_dict(network: BlockNetwork, weights: NetworkWeights) -> dict[str, NDAr
     """
     check.instance("network", network, (BlockNetwork,), "a network built by isoinit.presets")
     if network.preset not in PRESETS:
-        raise ValueError(f"network must be built by isoinit.presets (gpt2, bert, llama); got preset={network.preset!r}")
+        raise ValueError(
+            "network must be built by isoinit.presets.gpt2, bert or llama, the presets with a transformers model; "
+            f"got preset={network.preset!r}"
+        )
     if not isinstance(weights, NetworkWeights):
         raise TypeError("weights must be isoinit.network_weights(network, ...) (a NetworkWeights with names)")
     named = weights.named()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import isoinit
 from isoinit.cli import main
 from isoinit.networks.blocks import Attention, Feedforward, Network, ResidualMLP, Transformer, TransformerBlock
+from tolerances import ROUNDING
 
 X = isoinit.inputs.gaussian(6, 32, seed=1)
 NETWORKS = [
@@ -76,6 +78,53 @@ def test_repeated_tokens_are_nearly_rank_one() -> None:
     assert corr[np.triu_indices(16, 1)].min() > 0.99
     with pytest.raises(ValueError, match="noise must be > 0"):
         isoinit.inputs.repeated_tokens(4, 8, noise=0.0)
+
+
+def test_correlated_tokens_have_the_exact_gram() -> None:
+    x = isoinit.inputs.correlated(12, 40, 0.3, seed=4)
+    expected = 0.7 * np.eye(12) + 0.3
+    np.testing.assert_allclose(x @ x.T / 40, expected, rtol=0, atol=ROUNDING)
+    np.testing.assert_allclose(x.mean(axis=1), 0.0, rtol=0, atol=ROUNDING)  # rows of mean 0, as layer norm leaves them
+    assert not np.array_equal(x, isoinit.inputs.correlated(12, 40, 0.3, seed=5))
+    np.testing.assert_allclose(isoinit.inputs.correlated(3, 5, 1.0) @ isoinit.inputs.correlated(3, 5, 1.0).T, 5.0)
+    with pytest.raises(ValueError, match=r"d must be an integer in \[14,"):
+        isoinit.inputs.correlated(12, 13, 0.3)  # n + 1 directions orthogonal to the ones vector
+    with pytest.raises(ValueError, match="rho must be"):
+        isoinit.inputs.correlated(4, 8, 1.5)
+
+
+def test_mean_correlation_is_the_signed_mean_cosine() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 7))
+    cos = np.array([[a @ b / np.linalg.norm(a) / np.linalg.norm(b) for a in m for b in m] for m in x]).reshape(3, 5, 5)
+    expected = (cos.sum(axis=(1, 2)) - 5) / 20
+    np.testing.assert_allclose(isoinit.metrics.mean_correlation(x), expected, rtol=ROUNDING)
+    g = x[0] @ x[0].T
+    assert isoinit.metrics.mean_correlation(g) == pytest.approx(expected[0], rel=ROUNDING)
+    assert isoinit.metrics.mean_correlation(-g + 2 * np.diag(np.diag(g))) == pytest.approx(-expected[0], rel=ROUNDING)
+    with pytest.raises(ValueError, match="n >= 2"):
+        isoinit.metrics.mean_correlation(np.ones((1, 4)))
+    with pytest.raises(ValueError, match="x must be finite"):
+        isoinit.metrics.mean_correlation(np.full((2, 2), np.nan))
+
+
+def test_gg_encoder() -> None:
+    net = isoinit.presets.gg_encoder(3, 64, 128, 2.0, heads=4, skip=0.5)
+    blocks = net.block_list()
+    assert net.depth == 6 and net.preset == "gg_encoder" and net.gain == pytest.approx(math.sqrt(0.2))
+    assert [type(b).__name__ for b in blocks] == ["Attention", "Feedforward"] * 3
+    attn, ff = blocks[0], blocks[1]
+    assert attn.skip == 0.5 and ff.skip == 1.0 and not attn.out_proj and attn.norm_position == "post"
+    assert ff.ratio == 1.0 and net.act.name == "relu" and dict(net.biases) == {"value": 0.02, "mlp": 0.02}
+    # query and key weights N(0, beta sqrt(log T) / d): qk_gain^2 gain^2 = beta sqrt(log T)
+    assert attn.qk_gain**2 * net.gain**2 == pytest.approx(2.0 * math.sqrt(math.log(128)))
+    assert isoinit.bounds.rem_beta(net, 128) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="tokens must be"):
+        isoinit.presets.gg_encoder(tokens=1)
+    with pytest.raises(ValueError, match="norm_position must be one of"):
+        isoinit.presets.gg_encoder(norm_position="none")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="presets with a transformers model; got preset='gg_encoder'"):
+        isoinit.presets.state_dict(net, isoinit.network_weights(net, 64))
 
 
 def test_labels_and_defaults() -> None:

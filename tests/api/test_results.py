@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -239,3 +240,14 @@ def test_pickle_of_a_python_callable_activation() -> None:
     cube = Activation(name="cube", base="cube", param=None, fn=lambda x: x**3)
     with pytest.raises((pickle.PicklingError, AttributeError), match="lambda"):
         pickle.dumps(meanfield.trajectory(isoinit.MLP(3, 16, cube, "layer"), X))
+
+
+def test_plot_refuses_what_is_not_axes(tmp_path: Path) -> None:
+    """A file name where the axes go (``plot("out.png")``) is named in a TypeError, not an
+    AttributeError from inside Matplotlib's caller."""
+    traj = isoinit.simulate(isoinit.MLP(2, 8), isoinit.inputs.gaussian(3, 8), runs=2)
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        traj.plot("gap", ax=str(tmp_path / "out.png"))
+    comparison = isoinit.compare(isoinit.MLP(2, 8), isoinit.inputs.gaussian(3, 8), runs=2)
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes.*got str"):
+        comparison.plot(str(tmp_path / "out.png"))

@@ -27,6 +27,7 @@ from isoinit.networks.blocks import Attention, Feedforward, Network, Transformer
 from isoinit.theory import _attention, bounds, finite_width, meanfield
 from tolerances import (
     ATTENTION_MF_ABS,
+    EXCHANGEABLE_METRICS_REL,
     MC_SIGMAS,
     MEANFIELD_MAP_ABS,
     ROUNDING,
@@ -409,6 +410,66 @@ def test_rem_regimes_of_their_figure_1() -> None:
     assert low.rem(0.2)[20] > high.rem(0.2)[20]
 
 
+def test_rem_participation_per_block() -> None:
+    """``participations`` gives every attention block's Y_2 along the recursion (NaN for the
+    feedforward halves): the first block's is the REM value at the input's correlation, and
+    the largest is the prediction's ``participation``."""
+    tokens, rho0 = 512, 0.2
+    pred = bounds.predict(isoinit.presets.gg_encoder(10, 720, tokens, 3.0), n=tokens)
+    y2 = pred.participations(rho0)
+    assert y2.shape == (20,) and np.isnan(y2[1::2]).all()
+    beta_eff2 = 3.0**2 * (1 - rho0)  # the independent parts' variance over log T
+    assert y2[0] == pytest.approx(1 - math.sqrt(2 / beta_eff2), rel=SAME_FORMULA)
+    assert np.all(np.diff(y2[::2]) <= 0)  # the tokens correlate, beta_c rises, attention thaws
+    assert np.nanmax(pred.participations(0.0)) == pred.participation
+    with pytest.raises(ValueError, match="rho0"):
+        pred.participations(1.5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"norm_position": "pre"}, {"centred": True}], ids=["post", "pre", "centred"])
+def test_exchangeable_tokens_run_as_one_pair(kw: dict[str, object]) -> None:
+    """An exchangeable input runs the recursion on one pair of tokens with the same draws:
+    the Grams, their standard errors and the metrics' standard errors of all the tokens."""
+    x = isoinit.inputs.correlated(24, 64, 0.2, seed=3)
+    net = isoinit.presets.gg_encoder(6, 64, 24, 3.0, **kw)  # type: ignore[arg-type]
+    g0 = x @ x.T / 64
+    pair = _attention.monte_carlo_grams(net, x, g0, samples=256, seed=1)
+    full = _attention.monte_carlo_grams(net, x, g0, samples=256, seed=1, reduce=False)
+    assert pair.stderr is not None and full.stderr is not None
+    np.testing.assert_allclose(pair.grams, full.grams, rtol=0, atol=ROUNDING)
+    np.testing.assert_allclose(pair.stderr, full.stderr, rtol=0, atol=ROUNDING)
+    assert pair.metric_stderr is not None and full.metric_stderr is not None
+    for name, se in full.metric_stderr.items():
+        np.testing.assert_allclose(pair.metric_stderr[name], se, rtol=0, atol=ROUNDING * max(1.0, np.nanmax(se)))
+    # a causal block, or tokens that are not exchangeable, keep every token
+    causal = Network(64, [Attention(heads=2, causal=True)])
+    assert _attention._pair_state(causal, _attention.input_state(causal, x, g0)[0]) is None
+    y = correlated_tokens(24, 64, 0.2, seed=1)
+    assert _attention._pair_state(net, _attention.input_state(net, y, y @ y.T / 64)[0]) is None
+
+
+def test_exchangeable_metrics_in_closed_form() -> None:
+    from isoinit.metrics import METRICS, _measure
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 17, 300):
+        q = rng.uniform(0.1, 5.0, 40)
+        rho = np.concatenate([rng.uniform(-1 / (n - 1) + 1e-3, 1 - 1e-6, 36), [0.0, 1.0, 1 - 1e-15, -1 / (n - 1)]])
+        pairs = np.empty((40, 2, 2))
+        pairs[:, 0, 0] = pairs[:, 1, 1] = q
+        pairs[:, 0, 1] = pairs[:, 1, 0] = rho * q
+        full = np.empty((40, n, n))
+        full[:] = (rho * q)[:, None, None]
+        full[:, np.arange(n), np.arange(n)] = q[:, None]
+        got, want = _attention.exchangeable_metrics(pairs, n), _measure(full)
+        for name in METRICS:
+            finite = np.isfinite(want[name])
+            np.testing.assert_array_equal(np.isfinite(got[name]), finite, err_msg=name)  # singular ones alike
+            np.testing.assert_allclose(
+                got[name][finite], want[name][finite], rtol=EXCHANGEABLE_METRICS_REL, atol=ROUNDING, err_msg=name
+            )
+
+
 def test_rem_refusals() -> None:
     with pytest.raises(ValueError, match="bidirectional"):
         bounds.predict(Network(16, [Attention(heads=2, causal=True)]), n=64)
@@ -428,6 +489,6 @@ def test_rem_is_the_large_t_limit_of_the_mean_field() -> None:
             gaps = []
             for tokens in (16, 256, 4096):
                 mc = _attention.MonteCarlo(0, 0, 128)
-                y2 = mc._exchangeable(1, tokens, (beta * math.sqrt(math.log(tokens)), 0.0), (1.0, 0.0), False)[0, 0]
+                y2 = mc._exchangeable(1, tokens, (beta * math.sqrt(math.log(tokens)), 0.0), (1.0, 0.0), False)[0]  # the diagonal
                 gaps.append(y2 - _attention.rem_participation(beta**2 * math.log(tokens), tokens))
             assert 0 < gaps[2] < gaps[1] < gaps[0], gaps

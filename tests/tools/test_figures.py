@@ -16,6 +16,7 @@ from isoinit.theory.bounds import potential_bound
 from isoinit.theory.hermite import beta0
 from tolerances import (
     BOUND_REL,
+    FIGURE_ATTENTION_ABS,
     FIGURE_BOUND_SLACK,
     FIGURE_CENTER_MF_FACTOR,
     FIGURE_FLAT_REL,
@@ -24,6 +25,7 @@ from tolerances import (
     FIGURE_KERNEL_ABS,
     FIGURE_KERNEL_SIM_ABS,
     FIGURE_LN_CHANGE_REL,
+    FIGURE_PHASE_ABS,
     FIGURE_PLATEAU_REL,
     FIGURE_SAME_CURVE_REL,
     FIGURE_SCALE_MF_FACTOR,
@@ -61,7 +63,7 @@ def curve(data: pd.DataFrame, source: str = "simulation", **where: object) -> np
 # figures of block networks (isoinit.figures.blocks), made by `all` after the paper's 14
 BLOCK_FIGURES = ("transformer-ln", "rank-collapse", "residual")
 # figures of the theory beyond the paper (made by `all` after the block figures)
-THEORY_FIGURES = ("finite-width",)
+THEORY_FIGURES = ("finite-width", "attention-collapse", "attention-variants", "attention-phase")
 
 
 def test_names_follow_experiments_md() -> None:
@@ -84,7 +86,7 @@ def test_files_and_tidy_columns(made: dict[str, figures.FigureResult]) -> None:
         exact_parse = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
         exact = pd.read_csv(r.csv, usecols=["value"], **exact_parse)
         np.testing.assert_array_equal(exact["value"].to_numpy(), r.data["value"].to_numpy())
-        assert set(r.data.source) <= {"simulation", "mean-field", "bound", "theory"}
+        assert set(r.data.source) <= {"simulation", "mean-field", "bound", "theory", "rem"}
         assert (r.data.figure == name).all()
 
 
@@ -514,3 +516,67 @@ def test_finite_width(made: dict[str, figures.FigureResult]) -> None:
         assert mf[-1] < 1e-3 * sim[-1], label
         if w >= 250:
             assert pred[40:].mean() == pytest.approx(sim[40:].mean(), rel=FIGURE_PLATEAU_REL), label
+
+
+def _attention_routes(d: pd.DataFrame, **where: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean token cosine per layer: the simulation's mean, the mean field, the REM recursion."""
+    rows = d[d.quantity == "mean_cosine"]
+    return tuple(curve(rows, source, **where) for source in ("simulation", "mean-field", "rem"))  # type: ignore[return-value]
+
+
+def test_attention_collapse(made: dict[str, figures.FigureResult]) -> None:
+    from isoinit.theory.bounds import rem_beta_c
+
+    d = made["attention-collapse"].data
+    low = _attention_routes(d, panel="beta = 0.5")
+    high = _attention_routes(d, panel="beta = 3")
+    for sim, mf, rem in (low, high):
+        assert sim.size == 51 and sim[0] == pytest.approx(0.2)  # layer 0: the input's correlation
+        assert np.max(np.abs(mf - sim)) < FIGURE_ATTENTION_ABS
+        assert np.max(np.abs(rem - sim)) < FIGURE_ATTENTION_ABS
+    # below beta_c the attention averages (no freezing) and the tokens collapse; above it the
+    # first layers freeze on a few tokens and the cosine climbs more slowly
+    y2 = {b: curve(d, "rem", panel=f"beta = {b}", quantity="participation") for b in ("0.5", "3")}
+    assert 0.5 < rem_beta_c(0.2) < 3
+    assert np.all(y2["0.5"] == 0) and y2["3"][0] > 0.3
+    assert low[0][-1] > 0.99
+    assert high[0][10] < low[0][10] - 0.1
+
+
+def test_attention_variants(made: dict[str, figures.FigureResult]) -> None:
+    d = made["attention-variants"].data
+    routes = {
+        (panel, beta): _attention_routes(d, panel=panel, curve=f"beta = {beta}")
+        for panel in ("post-norm", "pre-norm", "gain-controlled (centred), post-norm")
+        for beta in ("0.5", "3")
+    }
+    for sim, mf, rem in routes.values():
+        assert np.max(np.abs(mf - sim)) < FIGURE_ATTENTION_ABS
+        assert np.max(np.abs(rem - sim)) < FIGURE_ATTENTION_ABS
+    for beta in ("0.5", "3"):
+        post, pre = routes[("post-norm", beta)][0], routes[("pre-norm", beta)][0]
+        centred = routes[("gain-controlled (centred), post-norm", beta)][0]
+        assert post[-1] > 0.99  # post-norm collapses the tokens
+        assert pre[-1] < post[-1] - 0.05  # pre-norm keeps them further apart
+        assert centred[-1] < 0.6  # gain-controlled attention does not collapse them
+    # frozen gain-controlled attention moves the tokens apart
+    assert routes[("gain-controlled (centred), post-norm", "3")][0][-1] < 0.2
+
+
+def test_attention_phase(made: dict[str, figures.FigureResult]) -> None:
+    from isoinit.figures.attention import PHASE_BETAS, PHASE_SKIPS, REM_BETAS
+    from isoinit.theory.bounds import rem_beta_c
+
+    d = made["attention-phase"].data
+    cells = d[(d.curve != "REM grid") & (d.quantity == "mean_cosine")]
+    means = cells.groupby(["panel", "curve", "source"]).value.mean().unstack("source")
+    assert len(means) == len(PHASE_BETAS) * len(PHASE_SKIPS)
+    assert (means["mean-field"] - means["simulation"]).abs().max() < FIGURE_PHASE_ABS
+    # no skip: rank collapse at every beta, in every route
+    assert (means.loc["alpha_SA = 0"] >= 0.99).all().all()
+    # a strong skip keeps the tokens apart below beta_c
+    assert (means.loc[("alpha_SA = 2", "beta = 0.5")] < 0.95).all()
+    # the REM freezes exactly where beta exceeds beta_c of the input's correlation (layer 1 sees it)
+    y2 = d[(d.curve == "REM grid") & (d.quantity == "participation")]
+    frozen = y2.groupby("x").value.max() > 0
+    np.testing.assert_array_equal(frozen.to_numpy(), REM_BETAS > rem_beta_c(0.2))

@@ -48,7 +48,7 @@ import pandas as pd
 
 from .. import _io
 from .. import _validate as check
-from . import _headlines, _registry, blocks, finite_width, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
+from . import _headlines, _registry, attention, blocks, finite_width, layers, theory, training  # noqa: F401  (importing a figure module registers its figures)
 from ._measure import CSV_COLUMNS, Context, Protocol, complement_gap
 from ._registry import Figure
 
@@ -106,9 +106,11 @@ class FigureResult:
     data : pandas.DataFrame
         The tidy data (the CSV): one row per (panel, curve, source, run, x), with columns
         ``figure, panel, curve, source`` (``simulation``, ``mean-field``, ``bound``,
-        ``theory``, or ``training`` for the training figures), ``quantity`` (``gap``,
-        ``potential``, ``gap_complement``, ``kbar``, ``correlation``, ``beta0``; ``loss``,
-        ``accuracy``, ``gap_act`` for the training figures; ``effective_rank``), ``stage``
+        ``theory``, ``rem`` (the REM recursion of the attention figures), or ``training`` for
+        the training figures), ``quantity`` (``gap``, ``potential``, ``gap_complement``,
+        ``kbar``, ``correlation``, ``beta0``; ``loss``, ``accuracy``, ``gap_act`` for the
+        training figures; ``effective_rank``; ``mean_cosine``, ``mc_stderr`` (the mean field's
+        Monte Carlo error of it) and ``participation`` for the attention figures), ``stage``
         (which Gram was measured), ``protocol``, the configuration (``activation, center,
         scale, order, norm_position, gain, width, degeneracy``: ``order`` an MLP's,
         ``norm_position`` a block network's, the other empty), ``run`` (-1 for theory), ``x_name``

@@ -79,11 +79,79 @@ def _residual(frame: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _attention_curves(frame: pd.DataFrame, prefix: str, keys: dict[tuple[str, str], str]) -> dict[str, float]:
+    """Per curve of ``attention-collapse`` and ``attention-variants``.
+
+    The simulated last-layer cosine, the layer where it first reaches 0.9, the largest
+    differences of the mean field and the REM to it, the REM's participation in layer 1 and
+    the first layer whose attention is not frozen.
+    """
+    out: dict[str, float] = {}
+    cos = frame[frame["quantity"] == "mean_cosine"]
+    for (panel, curve), key in keys.items():
+        rows = cos[(cos["panel"] == panel) & (cos["curve"] == curve)]
+        sim = _means(rows)
+        mf = rows[rows["source"] == "mean-field"].set_index("x")["value"].astype(float)
+        rem = rows[rows["source"] == "rem"].set_index("x")["value"].astype(float)
+        above = np.flatnonzero(sim.to_numpy() >= 0.9)
+        out[f"{prefix}_{key}_last"] = float(sim.iloc[-1])
+        out[f"{prefix}_{key}_at90"] = float(sim.index[above[0]]) if above.size else float("inf")
+        out[f"{prefix}_{key}_mf"] = float(np.max(np.abs(mf - sim)))
+        out[f"{prefix}_{key}_rem"] = float(np.max(np.abs(rem - sim)))
+        y2 = frame[(frame["quantity"] == "participation") & (frame["panel"] == panel) & (frame["curve"] == curve)]
+        y2 = y2.sort_values("x")
+        spread = np.flatnonzero(y2["value"].astype(float).to_numpy() == 0)  # layers whose attention is not frozen
+        out[f"{prefix}_{key}_y2first"] = float(y2["value"].astype(float).iloc[0])
+        out[f"{prefix}_{key}_thaw"] = float(y2["x"].iloc[spread[0]]) if spread.size else float("inf")
+    return out
+
+
+def _attention_collapse(frame: pd.DataFrame) -> dict[str, float]:
+    keys = {("beta = 0.5", "post-norm"): "low", ("beta = 3", "post-norm"): "high"}
+    return _attention_curves(frame, "ac", keys)
+
+
+def _attention_variants(frame: pd.DataFrame) -> dict[str, float]:
+    keys = {}
+    for panel, name in (("post-norm", "post"), ("pre-norm", "pre"), ("gain-controlled (centred), post-norm", "gc")):
+        keys[(panel, "beta = 0.5")] = f"{name}_low"
+        keys[(panel, "beta = 3")] = f"{name}_high"
+    return _attention_curves(frame, "av", keys)
+
+
+def _attention_phase(frame: pd.DataFrame) -> dict[str, float]:
+    """The REM's critical skip at beta = 0.5 and 4, and the mean field against the simulation.
+
+    The critical skip is the smallest of the REM grid whose last-layer cosine is below 0.99;
+    ``ap_agree`` counts the coarse cells where the mean field and the simulation agree on rank
+    collapse (last-layer cosine at least 0.99).
+    """
+    out: dict[str, float] = {}
+    grid = frame[(frame["curve"] == "REM grid") & (frame["quantity"] == "mean_cosine")]
+    skip = grid["panel"].str.removeprefix("alpha_SA = ").astype(float)
+    grid = grid.assign(skip=skip, value=grid["value"].astype(float))
+    for beta, key in ((0.5, "low"), (4.0, "high")):
+        xs = grid["x"].astype(float)
+        at = grid[xs == xs.iloc[int((xs - beta).abs().argmin())]]  # the grid's beta nearest to ``beta``
+        free = at[at["value"] < 0.99]
+        out[f"ap_{key}_skip_c"] = float(free["skip"].min()) if len(free) else float("inf")
+    cells = frame[(frame["curve"] != "REM grid") & (frame["quantity"] == "mean_cosine")]
+    cells = cells.assign(value=cells["value"].astype(float))
+    means = cells.groupby(["panel", "curve", "source"])["value"].mean().unstack("source")
+    out["ap_cells"] = float(len(means))
+    out["ap_mf_sim"] = float((means["mean-field"] - means["simulation"]).abs().max())
+    out["ap_agree"] = float(((means["mean-field"] >= 0.99) == (means["simulation"] >= 0.99)).sum())
+    return out
+
+
 #: The figures whose numbers the gallery quotes, each with the function computing them.
 HEADLINES: dict[str, Callable[[pd.DataFrame], dict[str, float]]] = {
     "transformer-ln": _transformer_ln,
     "rank-collapse": _rank_collapse,
     "residual": _residual,
+    "attention-collapse": _attention_collapse,
+    "attention-variants": _attention_variants,
+    "attention-phase": _attention_phase,
 }
 
 

@@ -55,13 +55,22 @@ def _heads_width(ctx: Context, d: int, heads: int) -> int:
     return heads * max(1, round(ctx.width(d) / heads))
 
 
-def _run(ctx: Context, net: BlockNetwork, x: _F, runs: int, *, stages: bool = False) -> tuple[Trajectory, list[str]]:
+def _run(
+    ctx: Context,
+    net: BlockNetwork,
+    x: _F,
+    runs: int,
+    *,
+    stages: bool = False,
+    grams: bool = False,
+    metrics: Sequence[str] | None = None,
+) -> tuple[Trajectory, list[str]]:
     """Simulate ``net`` on ``x``; breakdowns and collapses become notes, not warnings."""
     with warnings.catch_warnings():
         # expected in collapsing stacks: reported through diverged_at / collapsed_at and the notes
         warnings.simplefilter("ignore", DivergenceWarning)
         warnings.simplefilter("ignore", CollapseWarning)
-        traj = simulate(net, x, runs=runs, seed=ctx.seed, stages=stages, progress=False)
+        traj = simulate(net, x, runs=runs, seed=ctx.seed, stages=stages, grams=grams, metrics=metrics, progress=False)
     notes = []
     where = f"{ctx.name}, {net.label()}"
     div, col = traj.diverged_at, traj.collapsed_at
@@ -86,8 +95,12 @@ def _tidy(
     *,
     x: Any = None,
     degeneracy: float = np.nan,
+    source: str = "simulation",
 ) -> pd.DataFrame:
-    """The tidy rows (:data:`~isoinit.figures._measure.CSV_COLUMNS`) of ``values`` (runs x points)."""
+    """The tidy rows (:data:`~isoinit.figures._measure.CSV_COLUMNS`) of ``values`` (runs x points).
+
+    A theory curve (``source`` other than ``"simulation"``) is one row of values, with run ``-1``.
+    """
     runs, k = values.shape
     xs = np.arange(k) if x is None else np.asarray(x)
     frame = pd.DataFrame(
@@ -95,7 +108,7 @@ def _tidy(
             "figure": ctx.name,
             "panel": panel,
             "curve": curve,
-            "source": "simulation",
+            "source": source,
             "quantity": quantity,
             "stage": stage,
             "protocol": ctx.protocol,
@@ -107,7 +120,7 @@ def _tidy(
             "gain": net.gain,
             "width": net.width,
             "degeneracy": degeneracy,
-            "run": np.repeat(np.arange(runs), k),
+            "run": np.repeat(np.arange(runs) if source == "simulation" else -np.ones(runs, dtype=int), k),
             "x_name": x_name,
             "x": np.tile(xs, runs),
             "value": values.reshape(-1),

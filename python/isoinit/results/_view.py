@@ -253,6 +253,8 @@ class MetricsView:
         values = np.atleast_2d(self._values(metric, stage))
         if ax is None:
             _, (ax,) = new_figure(width=5.0, height=3.6)
+        elif not callable(getattr(ax, "plot", None)):
+            raise TypeError(f"ax must be a matplotlib Axes (or None for a new figure); got {type(ax).__name__}")
         runs = values if band else np.nanmean(np.where(np.isfinite(values), values, np.nan), axis=0)[None, :]
         finite = np.where(np.isfinite(runs), runs, np.nan)
         meanfield = not hasattr(self, "runs")

@@ -48,7 +48,7 @@ from .. import _core
 from .. import _validate as check
 from ..metrics import METRICS, _measure
 from ..networks.blocks import Attention, BlockNetwork, TransformerBlock
-from ._block_recursion import _block, _check_network, _iterate, _ResidualStream, _stream_grams
+from ._block_recursion import _block, _check_network, _iterate, _ResidualStream, _stream_grams, input_state
 from ._breakdown import _overflow
 
 _F = NDArray[np.float64]
@@ -126,21 +126,33 @@ class MonteCarlo:
     generator, so a seed reproduces the result bit for bit.
     """
 
-    def __init__(self, seed: int, replica: int, samples: int) -> None:
-        self.seed, self.replica, self.samples = seed, replica, samples
+    def __init__(self, seed: int, replica: int, samples: int, tokens: int | None = None) -> None:
+        # tokens: the sequence's length when the state is one exchangeable pair of tokens
+        # (:func:`_pair_state`), else None (the state holds every token)
+        self.seed, self.replica, self.samples, self.tokens = seed, replica, samples, tokens
 
     def _normals(self, layer: int, chunk: int, count: int) -> _F:
         return np.asarray(_core.standard_normal(self.seed, self.replica, layer * _KEY + chunk, count))
 
     def __call__(self, layer: int, b: Attention | TransformerBlock, kqk: _F, kv: _F) -> _F:
-        n = kqk.shape[0]
+        size = kqk.shape[0]
+        n = self.tokens or size
         if not (np.all(np.isfinite(kqk)) and np.all(np.isfinite(kv))):
             raise _overflow("the attention's query-key or value Gram")
-        if b.score == "linear" or not np.any(kqk):  # the scores vanish (or are 0): uniform averaging
-            return np.zeros((n, n)) if b.centred else uniform_closed_form(kv, b.causal)
         ex_qk, ex_v = exchangeable(kqk), exchangeable(kv)
+        if b.score == "linear" or not np.any(kqk):  # the scores vanish (or are 0): uniform averaging
+            if b.centred:
+                return np.zeros((size, size))
+            if self.tokens is None:
+                return uniform_closed_form(kv, b.causal)
+            assert ex_v is not None and not b.causal  # _pair_state
+            return np.full((size, size), (ex_v[0] + (n - 1) * ex_v[1]) / n)  # every token the mean
         if not b.causal and ex_qk is not None and ex_v is not None:
-            return self._exchangeable(layer, n, ex_qk, ex_v, b.centred)
+            diag, off = self._exchangeable(layer, n, ex_qk, ex_v, b.centred)
+            out = np.full((size, size), off)
+            np.fill_diagonal(out, diag)
+            return out
+        assert self.tokens is None  # _pair_state keeps the pair exchangeable
         return self._general(layer, kqk, kv, b.causal, b.centred)
 
     def _general(self, layer: int, kqk: _F, kv: _F, causal: bool, centred: bool) -> _F:
@@ -169,8 +181,10 @@ class MonteCarlo:
 
     def _exchangeable(
         self, layer: int, n: int, ex_qk: tuple[float, float], ex_v: tuple[float, float], centred: bool
-    ) -> _F:
+    ) -> tuple[float, float]:
         """Two rows of scores per draw: ``Y_2 = E sum_j A_ij^2`` and ``O = E sum_j A_ij A_kj``.
+
+        Returns the diagonal and the off-diagonal of the output Gram.
 
         ``a^T K_V a' = (qv - pv) a . a' + pv (sum a)(sum a')``: with ``sum a = 1`` the Gram is
         ``pv + (qv - pv) Y_2`` on the diagonal and ``pv + (qv - pv) O`` off it; centred
@@ -190,12 +204,8 @@ class MonteCarlo:
                 overlap += float(np.sum(ai * ak))
         y2, overlap = y2 / (2 * pairs), overlap / (2 * pairs)
         if centred:
-            diag, off = (qv - pv) * (y2 - 1.0 / n), (qv - pv) * (overlap - 1.0 / n)
-        else:
-            diag, off = pv + (qv - pv) * y2, pv + (qv - pv) * overlap
-        out = np.full((n, n), off)
-        np.fill_diagonal(out, diag)
-        return out
+            return (qv - pv) * (y2 - 1.0 / n), (qv - pv) * (overlap - 1.0 / n)
+        return pv + (qv - pv) * y2, pv + (qv - pv) * overlap
 
 
 def uniform_closed_form(kv: _F, causal: bool) -> _F:
@@ -241,28 +251,120 @@ class MonteCarloGrams:
     metric_stderr: dict[str, _F] | None
 
 
-def monte_carlo_grams(net: BlockNetwork, x: _F, g0: _F, *, samples: int, seed: int) -> MonteCarloGrams:
+def _pair_state(net: BlockNetwork, state: _ResidualStream) -> _ResidualStream | None:
+    """Layer 0 reduced to two of its tokens, when that loses nothing; else None.
+
+    When every token has the same norm and mean and every pair the same correlation, and every
+    attention block is bidirectional, every block keeps the state exchangeable (the attention
+    by :meth:`MonteCarlo._exchangeable`, whose draws depend on the number of tokens only; the
+    rest entrywise), so two tokens carry the whole state.
+    """
+    if any(b.causal for b in net.block_list() if isinstance(b, (Attention, TransformerBlock))):
+        return None
+    m = state.m
+    scale = max(float(np.max(np.abs(state.c))), float(np.max(np.abs(m))), np.finfo(float).tiny)
+    if exchangeable(state.c) is None or np.max(np.abs(m - m[0])) > EXCHANGEABLE_RTOL * scale:
+        return None
+    if state.diag is not None and np.max(np.abs(state.diag - state.diag[0])) > EXCHANGEABLE_RTOL * scale:
+        return None
+    return _ResidualStream(state.c[:2, :2].copy(), m[:2].copy(), None if state.diag is None else state.diag[:2].copy())
+
+
+def _expand(pairs: _F, k0: _F) -> _F:
+    """``(L + 1, 2, 2)`` Grams of a pair of exchangeable tokens as the ``n x n`` Grams of all of
+    them (layer 0: ``k0``, as the full recursion has it)."""
+    n = k0.shape[0]
+    out = np.empty((pairs.shape[0], n, n))
+    out[:] = pairs[:, 0, 1][:, None, None]
+    idx = np.arange(n)
+    out[:, idx, idx] = pairs[:, 0, 0][:, None]
+    out[0] = k0
+    return out
+
+
+#: The closed-form metrics of an exchangeable Gram (:func:`exchangeable_metrics`) are used where
+#: its smallest eigenvalue exceeds this many times the simulator's singularity threshold
+#: ``n eps lambda_max``; nearer singular Grams go to the compiled metrics.
+_REGULAR_MARGIN = 1e3
+
+
+def exchangeable_metrics(pairs: _F, n: int) -> dict[str, _F]:
+    """The metrics of :data:`~isoinit.metrics.METRICS` of the ``n x n`` exchangeable Grams that
+    ``pairs`` (``(..., 2, 2)``: diagonal ``q``, off-diagonal ``p``) stand for, in closed form.
+
+    The spectrum is ``q - p`` (``n - 1`` times) and ``q + (n - 1) p``, every correlation
+    ``p / q``: the compiled metrics' definitions on it, without an ``n x n`` eigensolver. Grams
+    within :data:`_REGULAR_MARGIN` of singular, zero or not finite take the compiled metrics of
+    the expanded Gram.
+    """
+    q, p = pairs[..., 0, 0], pairs[..., 0, 1]
+    with np.errstate(all="ignore"):
+        la, lb = q - p, q + (n - 1) * p
+        lmin, lmax = np.minimum(la, lb), np.maximum(la, lb)
+        trace = n * q
+        regular = (
+            np.isfinite(q) & np.isfinite(p) & (lmax > 0) & (lmin > _REGULAR_MARGIN * n * np.finfo(float).eps * lmax)
+        )
+        mean_log = ((n - 1) * np.log(la) + np.log(lb)) / n
+        gap = np.maximum(np.log(trace / n) - mean_log, 0.0)
+        pa, pb = la / trace, lb / trace
+        entropy = -(n - 1) * pa * np.log(pa) - pb * np.log(pb)
+        r = np.minimum(np.abs(p) / q, 1.0)
+        out = {
+            "isometry": np.exp(-gap),
+            "gap": gap,
+            "potential": np.where(r >= 1.0, np.inf, r / (1.0 - r)),
+            "effective_rank": np.exp(entropy),
+            "stable_rank": trace / lmax,
+            "mean_abs_corr": r,
+            "max_abs_corr": r,
+            "condition": lmax / lmin,
+        }
+    if not regular.all():
+        idx = np.flatnonzero(~regular.reshape(-1))
+        flat = pairs.reshape(-1, 2, 2)[idx]
+        full = np.empty((idx.size, n, n))
+        full[:] = flat[:, 0, 1][:, None, None]
+        full[:, np.arange(n), np.arange(n)] = flat[:, 0, 0][:, None]
+        exact = _measure(full)
+        for name in METRICS:
+            out[name] = out[name].reshape(-1).copy()
+            out[name][idx] = exact[name]
+            out[name] = out[name].reshape(q.shape)
+    return {name: np.asarray(out[name], dtype=float) for name in METRICS}
+
+
+def monte_carlo_grams(
+    net: BlockNetwork, x: _F, g0: _F, *, samples: int, seed: int, reduce: bool = True
+) -> MonteCarloGrams:
     """``G^0..G^L`` of a block network, attention by :class:`MonteCarlo` in :data:`REPLICAS` replicas.
 
     Each replica runs the whole recursion with ``samples / REPLICAS`` draws per attention block;
     the Grams are the replicas' mean, so the standard deviation over replicas over
     ``sqrt(REPLICAS)`` is the Monte Carlo standard error of everything, propagation included.
     The replicas are accumulated one at a time (Welford's update), so memory stays that of a
-    few trajectories.
+    few trajectories. An exchangeable input runs on one pair of tokens (:func:`_pair_state`;
+    ``reduce=False`` runs every token, for the tests: the same numbers to rounding).
     """
     if not needs_monte_carlo(net):
         grams, at, why = _stream_grams(net, x, g0, MonteCarlo(seed, 0, 0))
         return MonteCarloGrams(grams, at, why, 0, None, None)
     per = samples // REPLICAS
+    state, k0 = input_state(net, x, g0)
+    pair = _pair_state(net, state) if reduce else None
+    n = k0.shape[0]
     mean = m2 = np.zeros(0)
     metrics: list[dict[str, _F]] = []
     broken: list[tuple[int, str]] = []
     with _one_blas_thread():
         for r in range(REPLICAS):
-            g, at, why = _stream_grams(net, x, g0, MonteCarlo(seed, r, per))
+            if pair is None:
+                g, at, why = _iterate(net, state, k0, MonteCarlo(seed, r, per))
+            else:  # the same draws on one pair of tokens: O(1) instead of O(n^2) per block
+                g, at, why = _iterate(net, pair, pair.gram(), MonteCarlo(seed, r, per, tokens=n))
             if at >= 0:
                 broken.append((at, why))
-            metrics.append(_measure(g))
+            metrics.append(_measure(g) if pair is None else exchangeable_metrics(g, n))
             if r == 0:
                 mean, m2 = g.copy(), np.zeros_like(g)
             else:
@@ -272,6 +374,8 @@ def monte_carlo_grams(net: BlockNetwork, x: _F, g0: _F, *, samples: int, seed: i
     at, why = min(broken) if broken else (-1, "")
     root = math.sqrt(REPLICAS)
     stderr = np.sqrt(m2 / (REPLICAS - 1)) / root
+    if pair is not None:
+        mean, stderr = _expand(mean, k0), _expand(stderr, np.zeros_like(k0))
     with np.errstate(invalid="ignore"):  # a metric that is infinite in every replica has no spread
         metric_stderr = {k: np.std([m[k] for m in metrics], axis=0, ddof=1) / root for k in METRICS}
     if at >= 0:
@@ -386,6 +490,12 @@ def rem_beta_c(rho: float) -> float:
     return math.inf if rho >= 1.0 else math.sqrt(2.0 / (1.0 - rho))
 
 
+#: The network's output correlation (from orthogonal tokens) at or above which it has collapsed.
+RANK_COLLAPSE_RHO = 0.99
+
+Regime = str  # "rank collapse", "signal preserved" or "entropy collapse"
+
+
 def _pair(rho0: float) -> _ResidualStream:
     """One pair of unit-norm tokens of correlation ``rho0``: the REM recursion's layer 0."""
     return _ResidualStream(np.array([[1.0, rho0], [rho0, 1.0]]), np.zeros(2))
@@ -395,19 +505,38 @@ def _corr(k: _F) -> float:
     return float(k[0, 1] / math.sqrt(k[0, 0] * k[1, 1]))
 
 
+def rem_run(net: BlockNetwork, tokens: int, rho0: float) -> tuple[_F, _F]:
+    """The REM recursion from a pair of unit-norm tokens of correlation ``rho0``.
+
+    Returns the correlation after every block, ``rho_0..rho_L``, and every block's
+    ``Y_2 = sum_j A_ij^2`` (its attention's participation; NaN for a block without attention),
+    shape ``(L,)``.
+    """
+    branch = REM(tokens)
+    grams, _, _ = _iterate(net, _pair(rho0), _pair(rho0).gram(), branch)
+    d = np.sqrt(grams[:, 0, 0] * grams[:, 1, 1])
+    y2 = np.full(net.depth, np.nan)
+    attention = [i for i, b in enumerate(net.block_list()) if isinstance(b, (Attention, TransformerBlock))]
+    y2[attention] = branch.history
+    return np.asarray(grams[:, 0, 1] / d), y2
+
+
 def rem_correlations(net: BlockNetwork, tokens: int, rho0: float) -> _F:
     """The REM-limit correlation of a pair of tokens after every block, ``rho_0..rho_L``."""
-    grams, _, _ = _iterate(net, _pair(rho0), _pair(rho0).gram(), REM(tokens))
-    d = np.sqrt(grams[:, 0, 0] * grams[:, 1, 1])
-    return np.asarray(grams[:, 0, 1] / d)
+    return rem_run(net, tokens, rho0)[0]
+
+
+def classify(rho_out: float, participation: float) -> Regime:
+    """The failure mode of a REM trajectory: ``entropy collapse`` if some attention block's
+    ``Y_2 > 0``, else ``rank collapse`` if the output correlation is at least
+    :data:`RANK_COLLAPSE_RHO`, else ``signal preserved``."""
+    if participation > 0:
+        return "entropy collapse"
+    return "rank collapse" if rho_out >= RANK_COLLAPSE_RHO else "signal preserved"
 
 
 #: Iterations of the last block that find the REM fixed point, and its convergence tolerance.
 _FIXED_ITERATIONS, _FIXED_TOL = 5000, 1e-13
-#: The network's output correlation (from orthogonal tokens) at or above which it has collapsed.
-RANK_COLLAPSE_RHO = 0.99
-
-Regime = str  # "rank collapse", "signal preserved" or "entropy collapse"
 
 
 @dataclass(frozen=True)
@@ -466,6 +595,14 @@ class AttentionPrediction:
         """
         return rem_correlations(self.network, self.tokens, check.real("rho0", rho0, -1.0, 1.0))
 
+    def participations(self, rho0: float) -> _F:
+        """Every block's ``Y_2 = sum_j A_ij^2`` along :meth:`rem` from ``rho0``, shape ``(depth,)``.
+
+        0 where the block's attention spreads over the tokens, ``1 - beta_c / beta_eff`` where it
+        is frozen on a few of them (entropy collapse); NaN for a block without attention.
+        """
+        return rem_run(self.network, self.tokens, check.real("rho0", rho0, -1.0, 1.0))[1]
+
     @staticmethod
     def beta_c_at(rho: float) -> float:
         """``sqrt(2 / (1 - rho))`` (:func:`rem_beta_c`)."""
@@ -498,10 +635,8 @@ def predict_attention(net: BlockNetwork, tokens: int) -> AttentionPrediction:
                 "causal, whose row i sees i + 1 tokens. Use isoinit.meanfield.trajectory (exact at any T)."
             )
     beta = rem_beta(net, tokens)
-    branch = REM(tokens)
-    grams, _, _ = _iterate(net, _pair(0.0), _pair(0.0).gram(), branch)
-    rho_out = _corr(grams[-1])
-    y2 = max(branch.history)
+    rhos, y2s = rem_run(net, tokens, 0.0)
+    rho_out, y2 = float(rhos[-1]), float(np.nanmax(y2s))
     beta_c = rem_beta_c(rho_out)
     rho_star = _deep_limit(net, tokens, rho_out)
     deep = (
@@ -509,24 +644,22 @@ def predict_attention(net: BlockNetwork, tokens: int) -> AttentionPrediction:
         if rho_star >= 1 - 1e-6
         else f"; rho* = {rho_star:.4g} in a deeper stack"
     )
-    if y2 > 0:
-        regime = "entropy collapse"
+    mode = classify(rho_out, y2)
+    if mode == "entropy collapse":
         words = (
             f"beta = {beta:.3g} is above beta_c = sqrt(2 / (1 - rho)) at some attention block, whose rows "
             f"concentrate on a few tokens (entropy collapse, sum_j A_ij^2 up to {y2:.3g}); the tokens' "
             f"correlation reaches {rho_out:.4g}"
         )
-    elif rho_out >= RANK_COLLAPSE_RHO:
-        regime = "rank collapse"
+    elif mode == "rank collapse":
         words = (
             f"beta = {beta:.3g} stays below beta_c at every block, attention averages the tokens, and their "
             f"correlation reaches {rho_out:.4g} (rank collapse)"
         )
     else:
-        regime = "signal preserved"
         words = (
             f"beta = {beta:.3g} stays below beta_c at every block and the residual path keeps the tokens apart: their "
             f"correlation reaches {rho_out:.4g} (signal preserved)"
         )
     statement = f"{net.label()}, T = {tokens}, REM limit (large T), from orthogonal tokens: {words}{deep}"
-    return AttentionPrediction(net, tokens, beta, rho_out, beta_c, y2, regime, rho_star, statement)
+    return AttentionPrediction(net, tokens, beta, rho_out, beta_c, y2, mode, rho_star, statement)
