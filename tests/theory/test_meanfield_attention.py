@@ -422,6 +422,14 @@ def test_rem_participation_per_block() -> None:
     assert y2[0] == pytest.approx(1 - math.sqrt(2 / beta_eff2), rel=SAME_FORMULA)
     assert np.all(np.diff(y2[::2]) <= 0)  # the tokens correlate, beta_c rises, attention thaws
     assert np.nanmax(pred.participations(0.0)) == pred.participation
+    # the freezing ratio beta_eff / sqrt(2) is above 1 exactly where Y_2 = 1 - 1 / ratio > 0
+    # (30 layers: attention thaws after about 20)
+    _, y2, ratio = _attention.rem_run(isoinit.presets.gg_encoder(30, 720, tokens, 3.0), tokens, rho0)
+    np.testing.assert_array_equal(np.isnan(ratio), np.isnan(y2))
+    frozen = ratio[::2] > 1
+    assert frozen.any() and not frozen.all()
+    np.testing.assert_allclose(y2[::2][frozen], 1 - 1 / ratio[::2][frozen], rtol=SAME_FORMULA)
+    assert np.all(y2[::2][~frozen] == 0)
     with pytest.raises(ValueError, match="rho0"):
         pred.participations(1.5)
 

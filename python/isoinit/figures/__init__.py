@@ -110,7 +110,8 @@ class FigureResult:
         the training figures), ``quantity`` (``gap``, ``potential``, ``gap_complement``,
         ``kbar``, ``correlation``, ``beta0``; ``loss``, ``accuracy``, ``gap_act`` for the
         training figures; ``effective_rank``; ``mean_cosine``, ``mc_stderr`` (the mean field's
-        Monte Carlo error of it) and ``participation`` for the attention figures), ``stage``
+        Monte Carlo error of it), ``participation`` and ``freezing`` (``beta_eff / sqrt(2)``) for
+        the attention figures), ``stage``
         (which Gram was measured), ``protocol``, the configuration (``activation, center,
         scale, order, norm_position, gain, width, degeneracy``: ``order`` an MLP's,
         ``norm_position`` a block network's, the other empty), ``run`` (-1 for theory), ``x_name``

@@ -100,7 +100,7 @@ def _encoder(
     meanfield = mean_cosine(mf.grams)[::2]
     # the correlations stay positive, so the Monte Carlo error of the mean |correlation| is the mean cosine's
     se = mf.metric_stderr["mean_abs_corr"][::2]
-    rhos, y2s = rem_run(net, tokens, RHO0)
+    rhos, y2s, _ = rem_run(net, tokens, RHO0)
     rem, y2 = rhos[::2], y2s[::2]
     regime = classify(float(rem[-1]), float(np.nanmax(y2)))
     beta = bounds.rem_beta(net, tokens)
@@ -307,9 +307,10 @@ class Phase(Measurement):
     Attributes
     ----------
     width, tokens, runs : int
-    rem, rem_participation : ndarray
-        On :data:`REM_SKIPS` x :data:`REM_BETAS`: the REM's last-layer cosine and the largest
-        ``Y_2`` of any layer's attention (> 0: entropy collapse).
+    rem, rem_participation, rem_freezing : ndarray
+        On :data:`REM_SKIPS` x :data:`REM_BETAS`: the REM's last-layer cosine, the largest
+        ``Y_2`` of any layer's attention (> 0: entropy collapse) and the largest
+        ``beta_eff / sqrt(2)`` (> 1 where ``Y_2 > 0``; smooth, for the boundary's contour).
     meanfield, sim : ndarray
         On :data:`PHASE_SKIPS` x :data:`PHASE_BETAS`: the mean field's and the simulation's
         (mean over networks) last-layer cosine.
@@ -320,6 +321,7 @@ class Phase(Measurement):
     runs: int
     rem: _F
     rem_participation: _F
+    rem_freezing: _F
     meanfield: _F
     sim: _F
 
@@ -344,7 +346,7 @@ def _draw_phase(ctx: Context, m: Phase, png: Path) -> None:
     for ax, (title, betas, skips, values) in zip(axes, panels, strict=True):
         image = ax.pcolormesh(_edges(betas), _edges(skips), values, vmin=low, vmax=1.0, cmap="viridis")
         ax.contour(REM_BETAS, REM_SKIPS, m.rem, levels=[0.99], colors="white", linewidths=1.4)
-        ax.contour(REM_BETAS, REM_SKIPS, m.rem_participation, levels=[1e-6], colors="red", linewidths=1.4)
+        ax.contour(REM_BETAS, REM_SKIPS, m.rem_freezing, levels=[1.0], colors="red", linewidths=1.4)
         ax.set_xlabel("query-key scale beta")
         ax.set_ylabel("attention skip alpha_SA")
         ax.set_title(title, fontsize=9)
@@ -367,14 +369,14 @@ def _draw_phase(ctx: Context, m: Phase, png: Path) -> None:
     save_png(fig, png)
 
 
-def _rem_grid(d: int, tokens: int) -> tuple[_F, _F]:
+def _rem_grid(d: int, tokens: int) -> tuple[_F, _F, _F]:
     cos = np.empty((REM_SKIPS.size, REM_BETAS.size))
-    y2 = np.empty_like(cos)
+    y2, freezing = np.empty_like(cos), np.empty_like(cos)
     for i, skip in enumerate(REM_SKIPS):
         for j, beta in enumerate(REM_BETAS):
-            rhos, y2s = rem_run(presets.gg_encoder(DEPTH, d, tokens, float(beta), skip=float(skip)), tokens, RHO0)
-            cos[i, j], y2[i, j] = rhos[-1], np.nanmax(y2s)
-    return cos, y2
+            rhos, y2s, frz = rem_run(presets.gg_encoder(DEPTH, d, tokens, float(beta), skip=float(skip)), tokens, RHO0)
+            cos[i, j], y2[i, j], freezing[i, j] = rhos[-1], np.nanmax(y2s), np.nanmax(frz)
+    return cos, y2, freezing
 
 
 @register(
@@ -399,7 +401,7 @@ def attention_phase(ctx: Context) -> Phase:
     tokens = min(64, d - 2)
     runs = ctx.nruns(2)
     x = correlated(tokens, d, RHO0, seed=ctx.seed)
-    rem, y2 = _rem_grid(d, tokens)
+    rem, y2, freezing = _rem_grid(d, tokens)
     mf = np.empty((len(PHASE_SKIPS), len(PHASE_BETAS)))
     sim = np.empty_like(mf)
     frames: list[pd.DataFrame] = []
@@ -436,7 +438,7 @@ def attention_phase(ctx: Context) -> Phase:
             )
     for i, skip in enumerate(REM_SKIPS):
         net = presets.gg_encoder(DEPTH, d, tokens, 1.0, skip=float(skip))
-        for quantity, values in (("mean_cosine", rem), ("participation", y2)):
+        for quantity, values in (("mean_cosine", rem), ("participation", y2), ("freezing", freezing)):
             frame = _tidy(
                 ctx,
                 net,
@@ -456,4 +458,4 @@ def attention_phase(ctx: Context) -> Phase:
     ):
         if not math.isfinite(value):
             notes.append(f"{ctx.name}: beta = {beta:g}, alpha_SA = {skip:g}: every run broke down")
-    return Phase(pd.concat(frames, ignore_index=True), notes, d, tokens, runs, rem, y2, mf, sim)
+    return Phase(pd.concat(frames, ignore_index=True), notes, d, tokens, runs, rem, y2, freezing, mf, sim)

@@ -415,13 +415,16 @@ class REM:
     def __init__(self, tokens: int) -> None:
         self.tokens = tokens
         self.history: list[float] = []  # Y_2 of every call
+        self.freezing: list[float] = []  # beta_eff / sqrt(2) of every call: frozen above 1
 
     def __call__(self, layer: int, b: Attention | TransformerBlock, kqk: _F, kv: _F) -> _F:
         ex_qk, ex_v = exchangeable(kqk), exchangeable(kv)
         assert ex_qk is not None and ex_v is not None  # the REM state is one pair of tokens
         (qs, ps), (qv, pv) = ex_qk, ex_v
-        y2 = 0.0 if b.score == "linear" else rem_participation(qs * (qs - ps), self.tokens)
+        sigma2 = 0.0 if b.score == "linear" else max(qs * (qs - ps), 0.0)
+        y2 = rem_participation(sigma2, self.tokens)
         self.history.append(y2)
+        self.freezing.append(math.sqrt(sigma2 / (2.0 * math.log(self.tokens))))
         diag, off = ((qv - pv) * y2, 0.0) if b.centred else (pv + (qv - pv) * y2, pv)
         n = kqk.shape[0]
         out = np.full((n, n), off)
@@ -505,12 +508,14 @@ def _corr(k: _F) -> float:
     return float(k[0, 1] / math.sqrt(k[0, 0] * k[1, 1]))
 
 
-def rem_run(net: BlockNetwork, tokens: int, rho0: float) -> tuple[_F, _F]:
+def rem_run(net: BlockNetwork, tokens: int, rho0: float) -> tuple[_F, _F, _F]:
     """The REM recursion from a pair of unit-norm tokens of correlation ``rho0``.
 
-    Returns the correlation after every block, ``rho_0..rho_L``, and every block's
+    Returns the correlation after every block, ``rho_0..rho_L``; every block's
     ``Y_2 = sum_j A_ij^2`` (its attention's participation; NaN for a block without attention),
-    shape ``(L,)``.
+    shape ``(L,)``; and every block's ``beta_eff / sqrt(2)``, the inverse temperature of its
+    scores over the freezing point (above 1: frozen, ``Y_2 > 0``; smooth where ``Y_2`` is
+    clipped at 0), shape ``(L,)``.
     """
     branch = REM(tokens)
     grams, _, _ = _iterate(net, _pair(rho0), _pair(rho0).gram(), branch)
@@ -518,7 +523,9 @@ def rem_run(net: BlockNetwork, tokens: int, rho0: float) -> tuple[_F, _F]:
     y2 = np.full(net.depth, np.nan)
     attention = [i for i, b in enumerate(net.block_list()) if isinstance(b, (Attention, TransformerBlock))]
     y2[attention] = branch.history
-    return np.asarray(grams[:, 0, 1] / d), y2
+    freezing = np.full(net.depth, np.nan)
+    freezing[attention] = branch.freezing
+    return np.asarray(grams[:, 0, 1] / d), y2, freezing
 
 
 def rem_correlations(net: BlockNetwork, tokens: int, rho0: float) -> _F:
@@ -635,7 +642,7 @@ def predict_attention(net: BlockNetwork, tokens: int) -> AttentionPrediction:
                 "causal, whose row i sees i + 1 tokens. Use isoinit.meanfield.trajectory (exact at any T)."
             )
     beta = rem_beta(net, tokens)
-    rhos, y2s = rem_run(net, tokens, 0.0)
+    rhos, y2s, _ = rem_run(net, tokens, 0.0)
     rho_out, y2 = float(rhos[-1]), float(np.nanmax(y2s))
     beta_c = rem_beta_c(rho_out)
     rho_star = _deep_limit(net, tokens, rho_out)
