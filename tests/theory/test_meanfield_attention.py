@@ -27,6 +27,7 @@ from isoinit.networks.blocks import Attention, Feedforward, Network, Transformer
 from isoinit.theory import _attention, bounds, finite_width, meanfield
 from tolerances import (
     ATTENTION_MF_ABS,
+    ATTENTION_MF_ISSUE_ABS,
     EXCHANGEABLE_METRICS_REL,
     MC_SIGMAS,
     MEANFIELD_MAP_ABS,
@@ -99,6 +100,23 @@ def test_mean_token_cosine_agrees_with_simulation(position: str, beta: float, ce
     err = np.abs(mean_cosine(mf.grams) - mean_cosine(sim.grams).mean(axis=0))
     assert err.max() < ATTENTION_MF_ABS, err
     assert np.all(mf.metric_stderr["mean_abs_corr"][1:] < ATTENTION_MF_ABS / 10)  # type: ignore[index]
+
+
+#: The issue's size (T = 64, width 4096, 8 heads, 16 blocks, 16 networks).
+ISSUE_T, ISSUE_WIDTH, ISSUE_HEADS, ISSUE_DEPTH = 64, 4096, 8, 16
+ISSUE_X = correlated_tokens(ISSUE_T, ISSUE_WIDTH, 0.2, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("position", "beta", "centred"), CONFIGS, ids=[f"{p}-beta{b:g}-{'gc' if c else 'plain'}" for p, b, c in CONFIGS]
+)
+def test_mean_token_cosine_at_the_issues_size(position: str, beta: float, centred: bool) -> None:
+    net = encoder(ISSUE_DEPTH, ISSUE_WIDTH, ISSUE_HEADS, ISSUE_T, beta, position, centred)
+    mf = meanfield.trajectory(net, ISSUE_X)
+    sim = isoinit.simulate(net, ISSUE_X, runs=RUNS, seed=0, sampler="gram", grams=True, progress=False)
+    assert sim.grams is not None
+    err = np.abs(mean_cosine(mf.grams) - mean_cosine(sim.grams).mean(axis=0))
+    assert err.max() < ATTENTION_MF_ISSUE_ABS, err
 
 
 def test_the_comparison_has_power() -> None:
