@@ -249,5 +249,5 @@ def test_plot_refuses_what_is_not_axes(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
         traj.plot("gap", ax=str(tmp_path / "out.png"))
     comparison = isoinit.compare(isoinit.MLP(2, 8), isoinit.inputs.gaussian(3, 8), runs=2)
-    with pytest.raises(TypeError, match="ax must be a matplotlib Axes.*got str"):
+    with pytest.raises(TypeError, match=r"ax must be a matplotlib Axes.*got str"):
         comparison.plot(str(tmp_path / "out.png"))

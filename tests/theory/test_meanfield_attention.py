@@ -515,6 +515,7 @@ def test_rem_is_the_large_t_limit_of_the_mean_field() -> None:
             gaps = []
             for tokens in (16, 256, 4096):
                 mc = _attention.MonteCarlo(0, 0, 128)
-                y2 = mc._exchangeable(1, tokens, (beta * math.sqrt(math.log(tokens)), 0.0), (1.0, 0.0), False)[0]  # the diagonal
+                qk = (beta * math.sqrt(math.log(tokens)), 0.0)
+                y2, _ = mc._exchangeable(1, tokens, qk, (1.0, 0.0), False)  # the diagonal: Y_2
                 gaps.append(y2 - _attention.rem_participation(beta**2 * math.log(tokens), tokens))
             assert 0 < gaps[2] < gaps[1] < gaps[0], gaps
