@@ -127,7 +127,8 @@ def _predict(mlp: MLP, x: _F, seed: int, notes: list[str], ctx: Context) -> Fini
     samples = max(2048, round(SAMPLES * min(ctx.size, 1.0) ** 2))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fw = finite_width(mlp, x, samples=samples, closure_samples=CLOSURE_SAMPLES, seed=seed)
+        # the moment recursion the figure draws ("1/d recursion"), as documented in its caption
+        fw = finite_width(mlp, x, samples=samples, closure_samples=CLOSURE_SAMPLES, seed=seed, closure="gaussian")
     notes += [f"{ctx.name}, d={mlp.widths()[0]}: {w.message}" for w in caught]
     return fw
 

@@ -15,7 +15,11 @@ output Gram given the input Gram (an average over ``d`` iid features) and ``b / 
 bias of the normalization's ratio of averages. Every metric's mean and standard deviation
 follow by the delta method (or, for the non-smooth ones, by sampling the Gaussian law of
 the Gram). At the isometry fixed point of layer normalization after the activation the
-recursion is linear and solvable: :func:`plateau` and :func:`width_for`. A residual MLP's
+recursion is linear and solvable: :func:`plateau` and :func:`width_for`. The *ensemble
+closure* (``_fw_ensemble``) replaces the Gaussian law of the Gram by particles, Gram matrices
+that go through the exact mean-field map with Gaussian noise of covariance ``Sigma / d``: the
+diffusion approximation of the Gram's Markov chain, which keeps the nonlinear propagation of
+the law that the Gaussian closure truncates. A residual MLP's
 stream is carried on the Gram of its rows and the all-ones row (its rows' means enter the
 next block), whose conditional covariance is exact at any width (``_fw_residual``).
 
@@ -23,7 +27,9 @@ References: D. A. Roberts, S. Yaida and B. Hanin, *The Principles of Deep Learni
 (Cambridge University Press, 2022), chapters 4-5 (the ``1/n`` expansion of the
 preactivation statistics, the four-point vertex); B. Hanin and M. Nica, *Products of
 many large random matrices and gradients in deep neural networks* (Comm. Math. Phys.
-2020), for what happens when the depth is comparable to the width.
+2020), for what happens when the depth is comparable to the width; M. Li, M. Nica and
+D. M. Roy, *The neural covariance SDE: shaped infinite depth-and-width networks at
+initialization* (NeurIPS 2022), for the diffusion approximation of the Gram's chain.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -42,11 +49,12 @@ from ..activations import ActivationSpec
 from ..metrics import METRICS
 from ..networks.blocks import BlockNetwork, Feedforward
 from ..networks.mlp import MLP
+from . import _fw_ensemble as _ens
 from . import _fw_residual as _res
 from . import meanfield
 from ._block_recursion import _check_network
 from ._fw_block import Block, derivatives, fluctuation, hessian_term, propagate_cov, to_matrix
-from ._fw_metrics import CLOSURE_SAMPLES, metric_moments
+from ._fw_metrics import CLOSURE_SAMPLES, SMOOTH, metric_moments
 from ._mlp_recursion import _check_supported
 from .hermite import beta0
 
@@ -74,6 +82,17 @@ SAMPLES = 1 << 16
 #: error of 11 %; relu at d = 64 reaches 2.5 and its predicted gap is off by 30 % at layer 20
 #: and breaks down at layer 33.
 ETA_WARN = 2.0
+#: Closures of the moment hierarchy (:func:`finite_width`'s ``closure``).
+CLOSURES: tuple[str, ...] = ("auto", "ensemble", "gaussian")
+Closure = Literal["auto", "ensemble", "gaussian"]
+#: Default number of particles of the ensemble closure.
+PARTICLES = _ens.PARTICLES
+#: Fraction of an ensemble layer's particles whose noise may be redrawn (it left the PSD cone)
+#: before a warning says the Gaussian noise is too coarse there. A redraw conditions the noise on
+#: the cone, which the true law never leaves: a few per cent of them change little (tanh at width
+#: 60, nearly collinear inputs: 1.5 % at layer 2); relu at width 64, whose predicted transient is
+#: 15-30 % off, redraws up to 19 % (397 draws for 2048 particles at layers 4 and 5).
+REDRAW_WARN = 0.1
 
 
 class FiniteWidthWarning(IsoinitWarning):
@@ -108,10 +127,23 @@ class FiniteWidthTrajectory:
         was within 2 % and its sd within 10 %; near 2 the errors reach 10-30 %; above
         :data:`ETA_WARN` the expansion fails (a warning says so).
     breakdown_at : int
-        First layer whose predicted mean Gram is not positive definite (the expansion has
-        failed; everything from there on is NaN), -1 if none.
+        First layer whose predicted mean Gram is not positive definite, or (ensemble closure)
+        at which a particle's Gram left the PSD cone at every redraw: the expansion has failed
+        and everything from there on is NaN; -1 if none.
     samples, seed : int
         Gaussian columns of the Monte Carlo estimates, and their seed.
+    closure : {"ensemble", "gaussian"}
+        How the hierarchy of moments was closed (:func:`finite_width`).
+    particles : int
+        Particles of the ensemble closure (0 for the Gaussian closure).
+    metric_mean_se, metric_sd_se : dict of str to ndarray
+        Monte Carlo standard errors of :attr:`metric_mean` and :attr:`metric_sd`, shape
+        ``(depth + 1,)``: the ensemble's (its particles are a sample of the predicted law), or,
+        for the Gaussian closure, those of its sampled (non-smooth) metrics, 0 for the metrics it
+        takes by the delta method.
+    redrawn : ndarray, shape (depth + 1,)
+        Ensemble closure: noise draws redrawn per layer because the particle's Gram left the PSD
+        cone (conditioning the Gaussian noise on the true law's support); zeros otherwise.
     """
 
     network: MLP | BlockNetwork
@@ -126,6 +158,11 @@ class FiniteWidthTrajectory:
     breakdown_at: int = -1
     samples: int = SAMPLES
     seed: int = 0
+    closure: str = "gaussian"
+    particles: int = 0
+    metric_mean_se: dict[str, _F] = field(default_factory=dict, repr=False)
+    metric_sd_se: dict[str, _F] = field(default_factory=dict, repr=False)
+    redrawn: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     def mean(self, metric: str) -> _F:
         """Predicted mean of ``metric`` per layer, shape ``(depth + 1,)``.
@@ -216,15 +253,24 @@ def finite_width(
     samples: int = SAMPLES,
     seed: int = 0,
     closure_samples: int = CLOSURE_SAMPLES,
+    closure: Closure = "auto",
+    particles: int = PARTICLES,
 ) -> FiniteWidthTrajectory:
     """Leading-order (``1/d``) finite-width prediction of the Gram trajectory of ``X`` through ``network``.
 
-    Propagates the mean and covariance of the Gram entries layer by layer (module docstring;
-    docs/finite-width.md) and returns, per layer, the predicted mean and standard deviation
-    of every metric of :data:`isoinit.metrics.METRICS` and the mean and covariance of the Gram
-    entries, comparable with :func:`isoinit.simulate` over many runs at the network's widths.
-    For a residual MLP the state is the residual stream's Gram together with its rows' means
-    (docs/finite-width.md, "Residual MLPs").
+    The output Gram of a block has, given its input Gram, mean ``K(G) + b(G) / d`` and
+    covariance ``Sigma(G) / d`` (module docstring; docs/finite-width.md). Two closures carry
+    that through the layers. The Gaussian closure propagates the mean and covariance of the
+    Gram entries and takes every metric by the delta method. The ensemble closure carries
+    the Gram's law with ``particles`` Gram matrices: every particle goes through the exact
+    mean-field map and receives Gaussian noise of covariance ``Sigma / d`` (computed at the
+    ensemble's mean, carried to the particle's geometry by an optimal-transport map), and the
+    metrics are the particles' own; it keeps the nonlinear propagation the Gaussian closure
+    truncates (docs/finite-width.md, "The ensemble closure"). Returns, per layer, the predicted
+    mean and standard deviation of every metric of :data:`isoinit.metrics.METRICS` and the mean
+    and covariance of the Gram entries, comparable with :func:`isoinit.simulate` over many
+    runs at the network's widths. For a residual MLP the state is the residual stream's Gram
+    together with its rows' means (docs/finite-width.md, "Residual MLPs").
 
     Parameters
     ----------
@@ -243,10 +289,26 @@ def finite_width(
         (``>= 1024``); the relative standard error of ``Sigma`` is about ``2 / sqrt(samples)``
         (:attr:`FiniteWidthTrajectory.sigma_rel_se` reports it).
     seed : int
-        Seed of those columns (the same columns serve every layer) and of the closure sampling.
+        Seed of those columns (the same columns serve every layer), of the closure sampling
+        and of the ensemble's noise: a seed gives the same numbers on every call.
     closure_samples : int
-        Draws of the Gaussian law of the Gram for the non-smooth metrics (potential, stable
-        rank, condition, mean and maximal ``|rho|``).
+        Gaussian closure: draws of the Gaussian law of the Gram for the non-smooth metrics
+        (potential, stable rank, condition, mean and maximal ``|rho|``).
+    closure : {"auto", "ensemble", "gaussian"}
+        ``"ensemble"``: the particle closure, for MLPs whose blocks end in layer scaling with
+        ``eps = 0`` (the paper's networks) or whose activation has a closed-form kernel at
+        unequal variances (relu, sin, erf, step, ...).
+        ``"gaussian"``: the moment recursion, for every network. ``"auto"`` (default): the
+        ensemble where it applies, the Gaussian closure otherwise (residual MLPs, and MLPs
+        with random diagonals and a tabulated activation). Where the two differ (width 256,
+        transitions to the plateau, long transients, random walks of the norms) the ensemble
+        is the accurate one; elsewhere they agree within its sampling error
+        (docs/finite-width.md, "Validation").
+    particles : int
+        Ensemble closure: number of particles (``>= 16``). The predicted mean's Monte Carlo
+        error is its sd over ``sqrt(particles)``, the predicted sd's about
+        ``1 / sqrt(2 particles)`` of itself (:attr:`FiniteWidthTrajectory.metric_mean_se`,
+        :attr:`FiniteWidthTrajectory.metric_sd_se`).
 
     Returns
     -------
@@ -258,7 +320,8 @@ def finite_width(
         If ``network`` is not an :class:`~isoinit.MLP` or a block network.
     ValueError
         For batch normalization, orthogonal weights or a bad ``X``; for attention blocks, the
-        one-layer or gated feedforward, GPT-2's init, or position embeddings.
+        one-layer or gated feedforward, GPT-2's init, or position embeddings; for an unknown
+        ``closure``, or ``closure="ensemble"`` with a network it does not cover.
 
     Notes
     -----
@@ -270,23 +333,32 @@ def finite_width(
     samples = check.integer("samples", samples, 1024, 1 << 24)
     seed = check.integer("seed", seed, 0)
     closure_samples = check.integer("closure_samples", closure_samples, 2, 1 << 22)
+    asked = check.choice("closure", closure, CLOSURES)
+    particles = check.integer("particles", particles, 16, 1 << 22)
     if isinstance(network, BlockNetwork):
         _check_blocks(network)
+        if asked == "ensemble":
+            raise ValueError("closure='ensemble' covers MLPs; a residual MLP takes closure='gaussian' (or 'auto')")
         x = check.batch("X", X)
         n = x.shape[0]
         z = np.random.default_rng(seed).standard_normal((samples, n))
         means, covs, rel_se, breakdown_at = _residual_moments(network, x, z)
     else:
         _check(network)
+        why = _ens.unsupported(network)
+        if asked == "ensemble" and why is not None:
+            raise ValueError(f"closure='ensemble' cannot run this network: {why}; use closure='gaussian'")
         g0 = meanfield.input_gram(X)
         n = g0.shape[0]
         z = np.random.default_rng(seed).standard_normal((samples, n))
+        if asked == "ensemble" or (asked == "auto" and why is None):
+            return _ensemble_result(network, X, g0, z, particles, samples, seed)
         means, covs, rel_se, breakdown_at = _mlp_moments(network, g0, z)
     depth = network.depth
-    widths = network.widths()
-    mf = meanfield.trajectory(network, X)
     mu = {k: np.full(depth + 1, np.nan) for k in METRICS}
     sd = {k: np.full(depth + 1, np.nan) for k in METRICS}
+    mu_se = {k: np.full(depth + 1, np.nan) for k in METRICS}
+    sd_se = {k: np.full(depth + 1, np.nan) for k in METRICS}
     full_cov = _full_cov(covs, n)
     eta = np.full(depth + 1, np.nan)
     last = depth if breakdown_at < 0 else breakdown_at - 1
@@ -294,25 +366,12 @@ def finite_width(
         a, b = metric_moments(means[layer], covs[layer], closure_samples=closure_samples, seed=seed + layer)
         for k in METRICS:
             mu[k][layer], sd[k][layer] = a[k], b[k]
+            sampled = k not in SMOOTH
+            mu_se[k][layer] = b[k] / math.sqrt(closure_samples) if sampled else 0.0
+            sd_se[k][layer] = b[k] / math.sqrt(2 * closure_samples) if sampled else 0.0
         eta[layer] = _fluctuation_size(means[layer], full_cov[layer])
-    if breakdown_at >= 0:
-        warnings.warn(
-            f"finite_width: the 1/d expansion broke down at layer {breakdown_at} ({network.label()}, "
-            f"widths {min(widths)}..{max(widths)}): the predicted mean Gram is no longer positive definite; "
-            "predictions from that layer on are NaN (widths of the order of n, or depths of the order of "
-            "the width: simulate instead)",
-            FiniteWidthWarning,
-            stacklevel=2,
-        )
-    elif np.nanmax(eta) > ETA_WARN:
-        worst = int(np.nanargmax(eta))
-        warnings.warn(
-            f"finite_width: the Gram's whitened fluctuation reaches {eta[worst]:.2f} at layer {worst} "
-            f"({network.label()}): beyond {ETA_WARN:g} the 1/d expansion's error is 10 % or more "
-            "(see FiniteWidthTrajectory.fluctuation_size)",
-            FiniteWidthWarning,
-            stacklevel=2,
-        )
+    _warn(network, breakdown_at, eta, None, 0)
+    mf = meanfield.trajectory(network, X)
     return FiniteWidthTrajectory(
         network=network,
         gram_mean=means,
@@ -326,7 +385,89 @@ def finite_width(
         breakdown_at=breakdown_at,
         samples=samples,
         seed=seed,
+        closure="gaussian",
+        particles=0,
+        metric_mean_se=mu_se,
+        metric_sd_se=sd_se,
+        redrawn=np.zeros(depth + 1, dtype=np.int64),
     )
+
+
+def _ensemble_result(
+    network: MLP, X: ArrayLike, g0: _F, z: _F, particles: int, samples: int, seed: int
+) -> FiniteWidthTrajectory:
+    """:func:`finite_width` with the ensemble closure."""
+    depth = network.depth
+    n = g0.shape[0]
+    ens = _ens.run(network, g0, z, particles, seed)
+    stats = {k: np.full((4, depth + 1), np.nan) for k in METRICS}
+    eta = np.full(depth + 1, np.nan)
+    full_cov = _full_cov(ens.covs, n)
+    last = depth if ens.breakdown_at < 0 else ens.breakdown_at - 1
+    for layer in range(last + 1):
+        for k in METRICS:
+            stats[k][:, layer] = _ens.summary(ens.values[k][layer])
+        eta[layer] = _fluctuation_size(ens.means[layer], full_cov[layer])
+    _warn(network, ens.breakdown_at, eta, ens.redrawn, particles)
+    mf = meanfield.trajectory(network, X)
+    return FiniteWidthTrajectory(
+        network=network,
+        gram_mean=ens.means,
+        gram_cov=full_cov,
+        meanfield_grams=mf.grams,
+        metric_mean={k: stats[k][0] for k in METRICS},
+        metric_sd={k: stats[k][1] for k in METRICS},
+        meanfield_metrics={k: np.asarray(mf.metrics[k]) for k in METRICS},
+        sigma_rel_se=ens.rel_se,
+        fluctuation_size=eta,
+        breakdown_at=ens.breakdown_at,
+        samples=samples,
+        seed=seed,
+        closure="ensemble",
+        particles=particles,
+        metric_mean_se={k: stats[k][2] for k in METRICS},
+        metric_sd_se={k: stats[k][3] for k in METRICS},
+        redrawn=ens.redrawn,
+    )
+
+
+def _warn(
+    network: MLP | BlockNetwork, breakdown_at: int, eta: _F, redrawn: NDArray[np.int64] | None, particles: int
+) -> None:
+    """The :class:`FiniteWidthWarning` of a breakdown, of a large fluctuation, or of many redrawn particles."""
+    widths = network.widths()
+    if breakdown_at >= 0:
+        what = (
+            "the predicted mean Gram is no longer positive definite"
+            if redrawn is None
+            else f"a particle's Gram left the PSD cone {_ens.MAX_REDRAWS + 1} times in a row"
+        )
+        warnings.warn(
+            f"finite_width: the 1/d expansion broke down at layer {breakdown_at} ({network.label()}, "
+            f"widths {min(widths)}..{max(widths)}): {what}; "
+            "predictions from that layer on are NaN (widths of the order of n, or depths of the order of "
+            "the width: simulate instead)",
+            FiniteWidthWarning,
+            stacklevel=3,
+        )
+    elif np.nanmax(eta) > ETA_WARN:
+        worst = int(np.nanargmax(eta))
+        warnings.warn(
+            f"finite_width: the Gram's whitened fluctuation reaches {eta[worst]:.2f} at layer {worst} "
+            f"({network.label()}): beyond {ETA_WARN:g} the 1/d expansion's error is 10 % or more "
+            "(see FiniteWidthTrajectory.fluctuation_size)",
+            FiniteWidthWarning,
+            stacklevel=3,
+        )
+    if redrawn is not None and particles and redrawn.max(initial=0) > REDRAW_WARN * particles:
+        worst = int(np.argmax(redrawn))
+        warnings.warn(
+            f"finite_width: {redrawn[worst]} noise draws of the {particles} particles left the PSD cone at layer "
+            f"{worst} ({network.label()}) and were redrawn: the Gaussian noise of the diffusion approximation is "
+            "too coarse there (see FiniteWidthTrajectory.redrawn)",
+            FiniteWidthWarning,
+            stacklevel=3,
+        )
 
 
 def _mlp_moments(network: MLP, g0: _F, z: _F) -> tuple[_F, _F, _F, int]:
