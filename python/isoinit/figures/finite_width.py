@@ -5,7 +5,7 @@
     the leading ``1/d`` prediction of :func:`isoinit.theory.finite_width.finite_width` with its
     spread over networks). Right: the plateau the gap settles at against the width, on log
     axes: measured, the closed form ``(n - 1) / (2 d (1 - beta_0^2))``
-    (:func:`isoinit.theory.finite_width.plateau`) and the recursion's.
+    (:func:`isoinit.theory.finite_width.plateau`) and the prediction's (the ensemble closure).
 
 The headline network: relu, layer normalization after the activation, ``n = 10`` inputs of
 degeneracy 100, one input batch of width 1000 for every width (so one mean field).
@@ -127,8 +127,8 @@ def _predict(mlp: MLP, x: _F, seed: int, notes: list[str], ctx: Context) -> Fini
     samples = max(2048, round(SAMPLES * min(ctx.size, 1.0) ** 2))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        # the moment recursion the figure draws ("1/d recursion"), as documented in its caption
-        fw = finite_width(mlp, x, samples=samples, closure_samples=CLOSURE_SAMPLES, seed=seed, closure="gaussian")
+        # the default closure, the ensemble for this network (docs/finite-width.md)
+        fw = finite_width(mlp, x, samples=samples, closure_samples=CLOSURE_SAMPLES, seed=seed)
     notes += [f"{ctx.name}, d={mlp.widths()[0]}: {w.message}" for w in caught]
     return fw
 
@@ -201,7 +201,7 @@ def _draw(ctx: Context, m: FiniteWidthFigure, png: Path) -> None:
             markerfacecolor="none",
             color="C3",
             markersize=7,
-            label="1/d recursion (finite_width)",
+            label="1/d prediction (finite_width)",
         )
     mf_plateau = float(np.mean(m.meanfield[PLATEAU_LAYERS]))
     right.set_ylim(float(np.nanmin(lo)) / 3.0, float(np.nanmax(hi)) * 3.0)
@@ -307,7 +307,7 @@ def finite_width_figure(ctx: Context) -> FiniteWidthFigure:
                 _theory_rows(
                     ctx,
                     _RIGHT,
-                    "1/d recursion",
+                    "1/d prediction",
                     "plateau",
                     "width",
                     np.array([float(d)]),
