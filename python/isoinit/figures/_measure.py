@@ -10,7 +10,9 @@ trajectory, the potential bound) and turns it into the tidy rows of the figure's
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +46,7 @@ __all__ = [
     "meanfield",
     "measure",
     "measure_spec",
+    "quiet_breakdowns",
     "rows",
     "theory_frame",
 ]
@@ -287,6 +290,19 @@ def meanfield(network: MLP | BlockNetwork, x: _F, quantity: str, protocol: str) 
     return out, note
 
 
+@contextlib.contextmanager
+def quiet_breakdowns() -> Iterator[None]:
+    """Silence the warnings of breakdowns and collapses.
+
+    Expected in some figures: reported through ``diverged_at`` / ``collapsed_at``, drawn on
+    the figure or listed in its notes.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        warnings.simplefilter("ignore", CollapseWarning)
+        yield
+
+
 def measure(ctx: Context, curve: Curve) -> Measured:
     """Simulate ``curve`` under the context's protocol, with its mean field and bound."""
     network = curve.network
@@ -295,10 +311,7 @@ def measure(ctx: Context, curve: Curve) -> Measured:
     # a block network has no after-activation stage of its own: its block output under both protocols
     authors = ctx.protocol == "authors" and curve.quantity != "potential" and isinstance(network, MLP)
     complement = curve.quantity == "gap_complement"
-    with warnings.catch_warnings():
-        # expected in some figures: reported through diverged_at / collapsed_at, drawn on the figure
-        warnings.simplefilter("ignore", DivergenceWarning)
-        warnings.simplefilter("ignore", CollapseWarning)
+    with quiet_breakdowns():
         traj = simulate(network, x, runs=curve.runs, seed=ctx.seed, stages=authors, grams=complement, progress=False)
     if complement:
         assert traj.grams is not None

@@ -28,7 +28,6 @@ does not apply.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .. import presets
-from .._warnings import CollapseWarning, DivergenceWarning
 from ..inputs import correlated
 from ..metrics import _mean_correlation as mean_cosine
 from ..networks.blocks import Network
@@ -46,7 +44,7 @@ from ..theory import bounds
 from ..theory import meanfield as mean_field
 from ..theory._attention import classify, rem_run
 from ._draw import layout, nan_band, new_axes, save_png
-from ._measure import Context, Measurement
+from ._measure import Context, Measurement, quiet_breakdowns
 from ._registry import register
 from .blocks import _run, _tidy
 
@@ -92,9 +90,7 @@ def _encoder(
     traj, notes = _run(ctx, net, x, runs, grams=True, metrics=["mean_abs_corr"])
     assert traj.grams is not None
     sim = mean_cosine(traj.grams)[:, ::2]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
-        warnings.simplefilter("ignore", CollapseWarning)
+    with quiet_breakdowns():
         mf = mean_field.trajectory(net, x, samples=samples, seed=ctx.seed)
     assert mf.metric_stderr is not None
     meanfield = mean_cosine(mf.grams)[::2]
@@ -414,9 +410,7 @@ def attention_phase(ctx: Context) -> Phase:
             notes += n
             assert traj.grams is not None
             s = mean_cosine(traj.grams[:, -1])[:, None]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DivergenceWarning)
-                warnings.simplefilter("ignore", CollapseWarning)
+            with quiet_breakdowns():
                 g = mean_field.trajectory(net, x, samples=PHASE_SAMPLES, seed=ctx.seed).grams[-1]
             mf[i, j], sim[i, j] = float(mean_cosine(g)), float(np.nanmean(s))
             panel, curve = f"alpha_SA = {skip:g}", f"beta = {beta:g}"

@@ -22,7 +22,6 @@ or the stages around its norms).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +32,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .. import presets
-from .._warnings import CollapseWarning, DivergenceWarning
 from ..inputs import gaussian, repeated_tokens
 from ..networks.blocks import Attention, BlockNetwork, Network, ResidualMLP, Transformer
 from ..simulate import Trajectory, simulate
 from ._draw import layout, nan_band, new_axes, save_png, style_legend
-from ._measure import CSV_COLUMNS, Context, Curve, Measurement, Panel, Spec
+from ._measure import CSV_COLUMNS, Context, Curve, Measurement, Panel, Spec, quiet_breakdowns
 from ._registry import register, register_layers
 
 _F = NDArray[np.float64]
@@ -66,10 +64,7 @@ def _run(
     metrics: Sequence[str] | None = None,
 ) -> tuple[Trajectory, list[str]]:
     """Simulate ``net`` on ``x``; breakdowns and collapses become notes, not warnings."""
-    with warnings.catch_warnings():
-        # expected in collapsing stacks: reported through diverged_at / collapsed_at and the notes
-        warnings.simplefilter("ignore", DivergenceWarning)
-        warnings.simplefilter("ignore", CollapseWarning)
+    with quiet_breakdowns():
         traj = simulate(net, x, runs=runs, seed=ctx.seed, stages=stages, grams=grams, metrics=metrics, progress=False)
     notes = []
     where = f"{ctx.name}, {net.label()}"
