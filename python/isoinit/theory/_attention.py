@@ -270,14 +270,18 @@ def _pair_state(net: BlockNetwork, state: _ResidualStream) -> _ResidualStream | 
     return _ResidualStream(state.c[:2, :2].copy(), m[:2].copy(), None if state.diag is None else state.diag[:2].copy())
 
 
-def _expand(pairs: _F, k0: _F) -> _F:
-    """``(L + 1, 2, 2)`` Grams of a pair of exchangeable tokens as the ``n x n`` Grams of all of
-    them (layer 0: ``k0``, as the full recursion has it)."""
-    n = k0.shape[0]
+def _full(pairs: _F, n: int) -> _F:
+    """``(k, 2, 2)`` Grams of a pair of exchangeable tokens as the ``(k, n, n)`` Grams of all of them."""
     out = np.empty((pairs.shape[0], n, n))
     out[:] = pairs[:, 0, 1][:, None, None]
     idx = np.arange(n)
     out[:, idx, idx] = pairs[:, 0, 0][:, None]
+    return out
+
+
+def _expand(pairs: _F, k0: _F) -> _F:
+    """:func:`_full` of a trajectory ``G^0..G^L``, layer 0 replaced by ``k0`` (as the full recursion has it)."""
+    out = _full(pairs, k0.shape[0])
     out[0] = k0
     return out
 
@@ -322,11 +326,7 @@ def exchangeable_metrics(pairs: _F, n: int) -> dict[str, _F]:
         }
     if not regular.all():
         idx = np.flatnonzero(~regular.reshape(-1))
-        flat = pairs.reshape(-1, 2, 2)[idx]
-        full = np.empty((idx.size, n, n))
-        full[:] = flat[:, 0, 1][:, None, None]
-        full[:, np.arange(n), np.arange(n)] = flat[:, 0, 0][:, None]
-        exact = _measure(full)
+        exact = _measure(_full(pairs.reshape(-1, 2, 2)[idx], n))
         for name in METRICS:
             out[name] = out[name].reshape(-1).copy()
             out[name][idx] = exact[name]
