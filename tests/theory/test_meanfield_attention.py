@@ -23,6 +23,7 @@ import pytest
 from numpy.typing import NDArray
 
 import isoinit
+from isoinit.metrics import mean_correlation
 from isoinit.networks.blocks import Attention, Feedforward, Network, Transformer, TransformerBlock
 from isoinit.theory import _attention, bounds, finite_width, meanfield
 from tolerances import (
@@ -52,7 +53,7 @@ def encoder(depth: int, width: int, heads: int, tokens: int, beta: float, positi
         activation="relu",
         out_proj=False,
         gain=gain,
-        qk_gain=math.sqrt(beta * math.sqrt(math.log(tokens))) / gain,
+        qk_gain=bounds.rem_qk_gain(beta, tokens, gain=gain),
         biases={"value": 0.02, "mlp": 0.02},
         centred=centred,
         final_norm=False,
@@ -64,13 +65,6 @@ def correlated_tokens(tokens: int, width: int, rho: float, seed: int) -> Array:
     return np.asarray(
         math.sqrt(rho) * rng.standard_normal((1, width)) + math.sqrt(1 - rho) * rng.standard_normal((tokens, width))
     )
-
-
-def mean_cosine(grams: Array) -> Array:
-    d = np.sqrt(np.einsum("...ii->...i", grams))
-    c = grams / (d[..., :, None] * d[..., None, :])
-    n = c.shape[-1]
-    return np.asarray((c.sum(axis=(-1, -2)) - n) / (n * (n - 1)))
 
 
 def with_gram(k: Array, width: int, seed: int = 0) -> Array:
@@ -115,7 +109,7 @@ def test_mean_token_cosine_agrees_with_simulation(position: str, beta: float, ce
     mf = meanfield.trajectory(net, x)
     sim = isoinit.simulate(net, x, runs=RUNS, seed=0, sampler="gram", grams=True, progress=False)
     assert sim.grams is not None and mf.stderr is not None and mf.samples == 1024
-    err = np.abs(mean_cosine(mf.grams) - mean_cosine(sim.grams).mean(axis=0))
+    err = np.abs(mean_correlation(mf.grams) - mean_correlation(sim.grams).mean(axis=0))
     assert err.max() < tol, err
     assert np.all(mf.metric_stderr["mean_abs_corr"][1:] < tol / 10)  # type: ignore[index]
 
@@ -127,7 +121,7 @@ def test_the_comparison_has_power() -> None:
     wrong = encoder(DEPTH, WIDTH, HEADS, T, 3.0 / 4, "post", False)
     sim = isoinit.simulate(net, X, runs=RUNS, seed=0, sampler="gram", grams=True, progress=False)
     assert sim.grams is not None
-    err = np.abs(mean_cosine(meanfield.trajectory(wrong, X).grams) - mean_cosine(sim.grams).mean(axis=0))
+    err = np.abs(mean_correlation(meanfield.trajectory(wrong, X).grams) - mean_correlation(sim.grams).mean(axis=0))
     assert err.max() > 2 * ATTENTION_MF_ABS
 
 
@@ -137,8 +131,8 @@ def test_attention_only_stack_collapses_as_in_simulation() -> None:
     mf = meanfield.trajectory(net, X)
     sim = isoinit.simulate(net, X, runs=4, seed=0, sampler="gram", grams=True, progress=False)
     assert sim.grams is not None
-    assert mean_cosine(mf.grams)[-1] > 0.999
-    assert abs(mean_cosine(mf.grams)[-1] - mean_cosine(sim.grams)[:, -1].mean()) < ATTENTION_MF_ABS
+    assert mean_correlation(mf.grams)[-1] > 0.999
+    assert abs(mean_correlation(mf.grams)[-1] - mean_correlation(sim.grams)[:, -1].mean()) < ATTENTION_MF_ABS
 
 
 # ---------------------------------------------------------------------------------------
