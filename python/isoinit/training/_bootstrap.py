@@ -118,6 +118,14 @@ def _pearson_rows(x: _F, y: _F) -> _F:
     return np.clip(r, -1.0, 1.0)
 
 
+def _paired_rows(x: ArrayLike, y: ArrayLike) -> tuple[_F, _F]:
+    """``x`` and ``y`` as float arrays broadcast against each other, at least 2 points along the last axis."""
+    xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    if xa.ndim < 1 or xa.shape[-1] < 2:
+        raise ValueError(f"x and y must hold at least 2 points along the last axis; got shape {xa.shape}")
+    return xa, ya
+
+
 def spearman_rows(x: ArrayLike, y: ArrayLike) -> _F:
     """Spearman's rank correlation of ``x`` and ``y`` along the last axis.
 
@@ -134,9 +142,7 @@ def spearman_rows(x: ArrayLike, y: ArrayLike) -> _F:
     ndarray, shape (...)
         ``rho`` in ``[-1, 1]``; NaN where ``x`` or ``y`` is constant along the row.
     """
-    xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    if xa.ndim < 1 or xa.shape[-1] < 2:
-        raise ValueError(f"x and y must hold at least 2 points along the last axis; got shape {xa.shape}")
+    xa, ya = _paired_rows(x, y)
     return _pearson_rows(_ranks(xa), _ranks(ya))
 
 
@@ -153,9 +159,7 @@ def least_squares_rows(x: ArrayLike, y: ArrayLike) -> tuple[_F, _F]:
     slope, intercept : ndarray, shape (...)
         NaN where ``x`` is constant along the row.
     """
-    xa, ya = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    if xa.ndim < 1 or xa.shape[-1] < 2:
-        raise ValueError(f"x and y must hold at least 2 points along the last axis; got shape {xa.shape}")
+    xa, ya = _paired_rows(x, y)
     xm, ym = xa.mean(axis=-1, keepdims=True), ya.mean(axis=-1, keepdims=True)
     sxx = ((xa - xm) ** 2).sum(axis=-1)
     sxy = ((xa - xm) * (ya - ym)).sum(axis=-1)
