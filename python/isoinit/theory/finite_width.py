@@ -371,15 +371,13 @@ def finite_width(
             sd_se[k][layer] = b[k] / math.sqrt(2 * closure_samples) if sampled else 0.0
         eta[layer] = _fluctuation_size(means[layer], full_cov[layer])
     _warn(network, breakdown_at, eta, None, 0)
-    mf = meanfield.trajectory(network, X)
-    return FiniteWidthTrajectory(
-        network=network,
+    return _trajectory(
+        network,
+        X,
         gram_mean=means,
         gram_cov=full_cov,
-        meanfield_grams=mf.grams,
         metric_mean=mu,
         metric_sd=sd,
-        meanfield_metrics={k: np.asarray(mf.metrics[k]) for k in METRICS},
         sigma_rel_se=rel_se,
         fluctuation_size=eta,
         breakdown_at=breakdown_at,
@@ -390,6 +388,17 @@ def finite_width(
         metric_mean_se=mu_se,
         metric_sd_se=sd_se,
         redrawn=np.zeros(depth + 1, dtype=np.int64),
+    )
+
+
+def _trajectory(network: MLP | BlockNetwork, X: ArrayLike, **fields: object) -> FiniteWidthTrajectory:
+    """The result of either closure (``fields``), with the network's mean field beside it."""
+    mf = meanfield.trajectory(network, X)
+    return FiniteWidthTrajectory(
+        network=network,
+        meanfield_grams=mf.grams,
+        meanfield_metrics={k: np.asarray(mf.metrics[k]) for k in METRICS},
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -409,15 +418,13 @@ def _ensemble_result(
             stats[k][:, layer] = _ens.summary(ens.values[k][layer])
         eta[layer] = _fluctuation_size(ens.means[layer], full_cov[layer])
     _warn(network, ens.breakdown_at, eta, ens.redrawn, particles)
-    mf = meanfield.trajectory(network, X)
-    return FiniteWidthTrajectory(
-        network=network,
+    return _trajectory(
+        network,
+        X,
         gram_mean=ens.means,
         gram_cov=full_cov,
-        meanfield_grams=mf.grams,
         metric_mean={k: stats[k][0] for k in METRICS},
         metric_sd={k: stats[k][1] for k in METRICS},
-        meanfield_metrics={k: np.asarray(mf.metrics[k]) for k in METRICS},
         sigma_rel_se=ens.rel_se,
         fluctuation_size=eta,
         breakdown_at=ens.breakdown_at,
